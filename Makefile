@@ -1,0 +1,72 @@
+# DAP — the two commands: `make up` (workbench on demo data) and `make test` (everything tested).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+JLPM := $(BIN)/jlpm
+PORT ?= 8888
+SCALE ?= 1
+PYTEST_ARGS ?=
+LAB_SOURCES := $(shell find labextension -type f 2>/dev/null) package.json yarn.lock tsconfig.json
+
+.PHONY: help setup system-deps up test test-py test-js lint bench clean
+
+help:
+	@echo "make up      set everything up, load demo data, start JupyterLab with DAP on 127.0.0.1:$(PORT)"
+	@echo "make test    set everything up, start the services the tests need, run every test"
+	@echo "make lint    ruff, mypy and the TypeScript compiler"
+	@echo "make bench   TPC-H and magics benchmarks (results in bench/RESULTS.md)"
+
+setup: system-deps $(VENV)/.python-stamp
+
+# Debian packages the tests need (a real PostgreSQL server); installed only when missing.
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "installing Debian packages: postgresql"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# The build tools first, so the editable install needs no isolated build environment.
+$(VENV)/.tools-stamp: $(BIN)/python
+	$(BIN)/pip install -q "hatchling>=1.21" "hatch-jupyter-builder>=0.9" "editables>=0.5" "jupyterlab>=4.2,<5"
+	touch $@
+
+# The lab extension: JS dependencies from the npm registry, then the production build.
+server_extension/dap_server/labextension/static/style.js: $(VENV)/.tools-stamp $(LAB_SOURCES)
+	$(JLPM) install --immutable
+	$(JLPM) build:prod
+
+$(VENV)/.python-stamp: pyproject.toml $(VENV)/.tools-stamp server_extension/dap_server/labextension/static/style.js
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pip install -q --no-build-isolation -e ".[all,dev]"
+	touch $@
+
+up: setup
+	$(BIN)/dap up --port $(PORT) --scale $(SCALE)
+
+test: setup test-py test-js
+
+test-py: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-js: setup
+	$(JLPM) test
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(JLPM) lint:tsc
+
+bench: setup
+	$(BIN)/python bench/tpch.py
+	$(BIN)/python bench/magics.py
+
+clean:
+	rm -rf $(VENV) node_modules lib server_extension/dap_server/labextension tsconfig.tsbuildinfo

@@ -1,0 +1,58 @@
+"""The catalog, and ``dap.catalog.…`` shortcuts on the default workspace.
+
+``dap.catalog.search("revenue")`` is the same call as
+``connect().catalog.search("revenue")``: these functions forward to the
+:class:`~dap_kernel.catalog.store.Catalog` of the current session.
+"""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+from typing import Any
+
+from ..lake import Data
+from .store import Catalog, ColumnInfo, TableInfo, split_name
+
+__all__ = [
+    "Catalog",
+    "ColumnInfo",
+    "TableInfo",
+    "create_table",
+    "get",
+    "list",
+    "register_file",
+    "search",
+    "split_name",
+]
+
+
+def _catalog() -> Catalog:
+    from ..client import connect
+
+    return connect().catalog
+
+
+def search(term: str) -> builtins.list[TableInfo]:
+    """Tables whose name, description, tags or columns mention ``term``."""
+    return _catalog().search(term)
+
+
+def get(name: str) -> TableInfo:
+    """Schema, description, owner, tags and column statistics of one table."""
+    return _catalog().get(name)
+
+
+def create_table(name: str, data: Data, **options: Any) -> TableInfo:
+    """Write a polars/Arrow table to the lake and register it."""
+    return _catalog().create_table(name, data, **options)
+
+
+def register_file(name: str, path: str | Path, **options: Any) -> TableInfo:
+    """Register a CSV, Parquet or JSON file (or glob) as a catalog table."""
+    return _catalog().register_file(name, path, **options)
+
+
+def list(schema: str | None = None) -> builtins.list[TableInfo]:
+    """All catalog tables, optionally of one schema."""
+    return _catalog().list_tables(schema)

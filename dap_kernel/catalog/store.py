@@ -1,0 +1,583 @@
+"""The catalog: what tables exist, where their data lives, what they mean, what is in them.
+
+Lake tables are written through the catalog so a table's Delta version, schema and statistics
+stay in step with its data. External sources (files, SQLite/PostgreSQL tables) are registered by
+location and read at query time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ..engines.base import Binding
+from ..engines.duckdb import DuckDBEngine, quote_ident
+from ..errors import DapError, QueryFailed, SourceError, TableExists, UnknownTable
+from ..lake import Data, Lake, check_name
+from ..meta import CatalogColumn, CatalogTable, MetaStore
+from ..meta.store import redact_url
+
+FILE_KINDS = ("parquet", "csv", "json")
+DATABASE_KINDS = ("sqlite", "postgres")
+_EXTENSIONS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".json": "json",
+    ".ndjson": "json",
+    ".jsonl": "json",
+}
+
+
+def split_name(name: str, default_schema: str = "main") -> tuple[str, str]:
+    """``"orders"`` → ``("main", "orders")``; ``"tpch.lineitem"`` → ``("tpch", "lineitem")``."""
+    parts = name.split(".")
+    if len(parts) == 1:
+        return default_schema, check_name(parts[0])
+    if len(parts) == 2:
+        return check_name(parts[0], "schema"), check_name(parts[1])
+    raise DapError(f"invalid table name {name!r}: use TABLE or SCHEMA.TABLE")
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    name: str
+    data_type: str
+    nullable: bool = True
+    description: str = ""
+    tags: list[str] = field(default_factory=list)
+    null_count: int | None = None
+    distinct_count: int | None = None
+    min_value: str | None = None
+    max_value: str | None = None
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    schema: str
+    name: str
+    kind: str
+    location: str
+    description: str
+    owner: str
+    tags: list[str]
+    row_count: int | None
+    version: int
+    updated_at: datetime
+    columns: list[ColumnInfo]
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["name"] = self.qualified_name
+        data["table"] = self.name
+        data["updated_at"] = self.updated_at.isoformat()
+        return data
+
+
+def _info(row: CatalogTable) -> TableInfo:
+    location = redact_url(row.location) if row.kind in DATABASE_KINDS else row.location
+    return TableInfo(
+        schema=row.schema_name,
+        name=row.name,
+        kind=row.kind,
+        location=location,
+        description=row.description,
+        owner=row.owner,
+        tags=list(row.tags or []),
+        row_count=row.row_count,
+        version=row.version,
+        updated_at=row.updated_at,
+        columns=[
+            ColumnInfo(
+                name=c.name,
+                data_type=c.data_type,
+                nullable=c.nullable,
+                description=c.description,
+                tags=list(c.tags or []),
+                null_count=c.null_count,
+                distinct_count=c.distinct_count,
+                min_value=c.min_value,
+                max_value=c.max_value,
+            )
+            for c in row.columns
+        ],
+    )
+
+
+class Catalog:
+    def __init__(self, meta: MetaStore, lake: Lake, engine: DuckDBEngine) -> None:
+        self.meta = meta
+        self.lake = lake
+        self.engine = engine
+        self._files: dict[tuple[str, int], tuple[str, ...]] = {}
+        self._lock = threading.Lock()
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def known_names(self) -> set[str]:
+        with self.meta.session() as s:
+            rows = s.execute(select(CatalogTable.schema_name, CatalogTable.name)).all()
+        return {f"{schema}.{name}" for schema, name in rows}
+
+    def _row(self, s: Session, name: str) -> CatalogTable:
+        schema, table = split_name(name)
+        row = s.execute(
+            select(CatalogTable).where(
+                CatalogTable.schema_name == schema, CatalogTable.name == table
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            known = sorted(self.known_names())
+            close = difflib.get_close_matches(f"{schema}.{table}", known, n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise UnknownTable(f"table {schema}.{table} is not in the catalog{hint}")
+        return row
+
+    def get(self, name: str) -> TableInfo:
+        with self.meta.session() as s:
+            return _info(self._row(s, name))
+
+    def list_tables(self, schema: str | None = None) -> list[TableInfo]:
+        with self.meta.session() as s:
+            query = select(CatalogTable).order_by(CatalogTable.schema_name, CatalogTable.name)
+            if schema:
+                query = query.where(CatalogTable.schema_name == schema)
+            return [_info(r) for r in s.execute(query).scalars()]
+
+    def search(self, term: str) -> list[TableInfo]:
+        """Tables whose name, description, tags or columns (name, description, tags) match."""
+        needle = term.strip().lower()
+        if not needle:
+            return self.list_tables()
+        like = f"%{needle}%"
+        with self.meta.session() as s:
+            by_column = select(CatalogColumn.table_id).where(
+                or_(
+                    CatalogColumn.name.ilike(like),
+                    CatalogColumn.description.ilike(like),
+                )
+            )
+            rows = s.execute(
+                select(CatalogTable)
+                .where(
+                    or_(
+                        CatalogTable.name.ilike(like),
+                        CatalogTable.schema_name.ilike(like),
+                        CatalogTable.description.ilike(like),
+                        CatalogTable.id.in_(by_column),
+                    )
+                )
+                .order_by(CatalogTable.schema_name, CatalogTable.name)
+            ).scalars()
+            found = {r.id: _info(r) for r in rows}
+            # Tags are JSON lists: match them in Python so SQLite and PostgreSQL agree.
+            for r in s.execute(select(CatalogTable)).scalars():
+                tags = [t.lower() for t in r.tags or []]
+                tags += [t.lower() for c in r.columns for t in c.tags or []]
+                if r.id not in found and any(needle in t for t in tags):
+                    found[r.id] = _info(r)
+        return sorted(found.values(), key=lambda t: t.qualified_name)
+
+    # -- engine bindings (the query path) -----------------------------------------------------
+
+    def bindings(self, names: Sequence[str]) -> list[Binding]:
+        if not names:
+            return []
+        wanted = [split_name(n) for n in names]
+        with self.meta.session() as s:
+            rows = s.execute(
+                select(CatalogTable).where(
+                    or_(
+                        *[
+                            (CatalogTable.schema_name == sc) & (CatalogTable.name == nm)
+                            for sc, nm in wanted
+                        ]
+                    )
+                )
+            ).scalars()
+            return [self._binding(r) for r in rows]
+
+    def _binding(self, row: CatalogTable) -> Binding:
+        if row.kind == "delta":
+            files = self._snapshot_files(row.schema_name, row.name, row.version)
+            return Binding(
+                schema=row.schema_name,
+                name=row.name,
+                kind="delta",
+                location=row.location,
+                signature=f"delta:{row.version}",
+                files=files,
+                options=row.options or {},
+            )
+        if row.kind in DATABASE_KINDS:
+            return Binding(
+                schema=row.schema_name,
+                name=row.name,
+                kind=row.kind,
+                location=row.location,
+                # A live database can change at any time: read it afresh for every query.
+                signature=f"db:{uuid.uuid4()}",
+                arrow=read_database_table(row.location, row.options["table"]),
+            )
+        return Binding(
+            schema=row.schema_name,
+            name=row.name,
+            kind=row.kind,
+            location=row.location,
+            signature=f"{row.kind}:{row.location}:{row.version}",
+            options=row.options or {},
+        )
+
+    def _snapshot_files(self, schema: str, name: str, version: int) -> tuple[str, ...]:
+        key = (f"{schema}.{name}", version)
+        with self._lock:
+            files = self._files.get(key)
+        if files is None:
+            files = tuple(self.lake.snapshot(schema, name, version).files)
+            with self._lock:
+                self._files[key] = files
+        return files
+
+    # -- lake tables ------------------------------------------------------------------------
+
+    def create_table(
+        self,
+        name: str,
+        data: Data,
+        *,
+        description: str = "",
+        owner: str = "",
+        tags: Iterable[str] = (),
+        column_descriptions: dict[str, str] | None = None,
+        column_tags: dict[str, list[str]] | None = None,
+        replace: bool = False,
+    ) -> TableInfo:
+        """Write ``data`` as a new Delta table and register it, with statistics."""
+        schema, table = split_name(name)
+        if not replace and f"{schema}.{table}" in self.known_names():
+            raise TableExists(f"table {schema}.{table} already exists in the catalog")
+        version = self.lake.create(schema, table, data, exist_ok=replace)
+        return self._register(
+            schema,
+            table,
+            kind="delta",
+            location=str(self.lake.path(schema, table)),
+            version=version,
+            description=description,
+            owner=owner,
+            tags=list(tags),
+            column_descriptions=column_descriptions or {},
+            column_tags=column_tags or {},
+            options={},
+        )
+
+    def write(
+        self,
+        name: str,
+        data: Data,
+        mode: Literal["append", "overwrite", "merge"] = "append",
+        *,
+        keys: Sequence[str] = (),
+    ) -> TableInfo:
+        """Append, overwrite or merge into a registered lake table; one Delta commit."""
+        schema, table = split_name(name)
+        info = self.get(name)
+        if info.kind != "delta":
+            raise DapError(f"{info.qualified_name} is an external {info.kind} source, not writable")
+        if mode == "append":
+            self.lake.append(schema, table, data)
+        elif mode == "overwrite":
+            self.lake.overwrite(schema, table, data)
+        elif mode == "merge":
+            self.lake.merge(schema, table, data, keys)
+        else:
+            raise DapError(f"unknown write mode {mode!r}: use append, overwrite or merge")
+        return self.refresh(name)
+
+    # -- external sources -------------------------------------------------------------------
+
+    def register_file(
+        self,
+        name: str,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        options: dict[str, Any] | None = None,
+        description: str = "",
+        owner: str = "",
+        tags: Iterable[str] = (),
+        replace: bool = False,
+    ) -> TableInfo:
+        """Register a CSV, Parquet or JSON file (or a glob of them) as a catalog table."""
+        schema, table = split_name(name)
+        location = str(Path(path).expanduser())
+        kind = format or _EXTENSIONS.get(Path(location.removesuffix(".gz")).suffix.lower())
+        if kind not in FILE_KINDS:
+            raise SourceError(
+                f"cannot tell the format of {location}: pass format= one of {', '.join(FILE_KINDS)}"
+            )
+        has_glob = any(ch in location for ch in "*?[")
+        if not has_glob and not Path(location).exists():
+            raise SourceError(f"file not found: {location}")
+        location = location if has_glob else str(Path(location).resolve())
+        opts = dict(options or {})
+        if kind == "csv" and location.endswith(".tsv") and "delim" not in opts:
+            opts["delim"] = "\t"
+        if not replace and f"{schema}.{table}" in self.known_names():
+            raise TableExists(f"table {schema}.{table} already exists in the catalog")
+        return self._register(
+            schema,
+            table,
+            kind=kind,
+            location=location,
+            version=0,
+            description=description,
+            owner=owner,
+            tags=list(tags),
+            options=opts,
+        )
+
+    def register_database_table(
+        self,
+        name: str,
+        url: str,
+        source_table: str,
+        *,
+        description: str = "",
+        owner: str = "",
+        tags: Iterable[str] = (),
+        replace: bool = False,
+    ) -> TableInfo:
+        """Register a table of a SQLite or PostgreSQL database by SQLAlchemy URL."""
+        schema, table = split_name(name)
+        kind = "sqlite" if url.startswith("sqlite") else "postgres" if "postgres" in url else None
+        if kind is None:
+            raise SourceError(
+                f"unsupported database URL {redact_url(url)}: use sqlite or postgresql"
+            )
+        if not replace and f"{schema}.{table}" in self.known_names():
+            raise TableExists(f"table {schema}.{table} already exists in the catalog")
+        return self._register(
+            schema,
+            table,
+            kind=kind,
+            location=url,
+            version=0,
+            description=description,
+            owner=owner,
+            tags=list(tags),
+            options={"table": source_table},
+        )
+
+    # -- registration and statistics ---------------------------------------------------------
+
+    def _register(
+        self,
+        schema: str,
+        table: str,
+        *,
+        kind: str,
+        location: str,
+        version: int,
+        description: str,
+        owner: str,
+        tags: list[str],
+        options: dict[str, Any],
+        column_descriptions: dict[str, str] | None = None,
+        column_tags: dict[str, list[str]] | None = None,
+    ) -> TableInfo:
+        probe = CatalogTable(
+            schema_name=schema,
+            name=table,
+            kind=kind,
+            location=location,
+            version=version,
+            options=options,
+        )
+        # Read the source before touching the metadata: a bad file registers nothing.
+        row_count, columns = self._profile(self._binding(probe), kind)
+        with self.meta.session() as s:
+            row = s.execute(
+                select(CatalogTable).where(
+                    CatalogTable.schema_name == schema, CatalogTable.name == table
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                row = CatalogTable(schema_name=schema, name=table)
+                s.add(row)
+            row.kind, row.location, row.options, row.version = kind, location, options, version
+            row.description, row.owner, row.tags = description, owner, tags
+            row.row_count = row_count
+            row.updated_at = datetime.now(UTC)
+            descriptions = column_descriptions or {}
+            col_tags = column_tags or {}
+            row.columns = [
+                CatalogColumn(
+                    position=i,
+                    description=descriptions.get(c.name, ""),
+                    tags=col_tags.get(c.name, []),
+                    **{k: v for k, v in asdict(c).items() if k not in ("description", "tags")},
+                )
+                for i, c in enumerate(columns)
+            ]
+            s.flush()
+            return _info(row)
+
+    def refresh(self, name: str) -> TableInfo:
+        """Re-read version, schema and statistics after the data changed."""
+        schema, table = split_name(name)
+        with self.meta.session() as s:
+            row = self._row(s, name)
+            if row.kind == "delta":
+                row.version = self.lake.version(schema, table)
+            binding = self._binding(row)
+            row_count, columns = self._profile(binding, row.kind)
+            old = {c.name: c for c in row.columns}
+            row.row_count = row_count
+            row.updated_at = datetime.now(UTC)
+            row.columns = [
+                CatalogColumn(
+                    position=i,
+                    description=old[c.name].description if c.name in old else "",
+                    tags=list(old[c.name].tags or []) if c.name in old else [],
+                    **{k: v for k, v in asdict(c).items() if k not in ("description", "tags")},
+                )
+                for i, c in enumerate(columns)
+            ]
+            s.flush()
+            return _info(row)
+
+    def describe_table(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        owner: str | None = None,
+        tags: Iterable[str] | None = None,
+        columns: dict[str, str] | None = None,
+    ) -> TableInfo:
+        """Set documentation: table description, owner, tags and column descriptions."""
+        with self.meta.session() as s:
+            row = self._row(s, name)
+            if description is not None:
+                row.description = description
+            if owner is not None:
+                row.owner = owner
+            if tags is not None:
+                row.tags = list(tags)
+            for column in row.columns:
+                if columns and column.name in columns:
+                    column.description = columns[column.name]
+            s.flush()
+            return _info(row)
+
+    def drop(self, name: str, *, purge: bool = False) -> None:
+        """Remove a table from the catalog; ``purge`` also deletes a lake table's files."""
+        schema, table = split_name(name)
+        with self.meta.session() as s:
+            row = self._row(s, name)
+            kind = row.kind
+            s.delete(row)
+        if purge and kind == "delta":
+            self.lake.drop(schema, table)
+
+    def _profile(self, binding: Binding, kind: str) -> tuple[int, list[ColumnInfo]]:
+        """Row count and per-column statistics, computed by the engine over the real data."""
+        probe = Binding(
+            schema="__dap_profile",
+            name=f"t_{uuid.uuid4().hex[:12]}",
+            kind=binding.kind,
+            location=binding.location,
+            signature=binding.signature,
+            files=binding.files,
+            arrow=binding.arrow,
+            options=binding.options,
+        )
+        target = f"{quote_ident(probe.schema)}.{quote_ident(probe.name)}"
+        try:
+            self.engine.bind([probe])
+            described = self.engine.execute_internal(f"DESCRIBE {target}").to_pylist()
+        except QueryFailed as e:
+            raise SourceError(f"cannot read {binding.location} as {kind}: {e}") from e
+        stats: list[str] = ["count(*)"]
+        for col in described:
+            q = quote_ident(col["column_name"])
+            nested = any(t in col["column_type"] for t in ("STRUCT", "[]", "MAP", "UNION"))
+            stats.append(f"count({q})")
+            stats.append("NULL" if nested else f"approx_count_distinct({q})")
+            stats.append("NULL" if nested else f"min({q})::VARCHAR")
+            stats.append("NULL" if nested else f"max({q})::VARCHAR")
+        try:
+            values = self.engine.execute_internal(
+                f"SELECT {', '.join(stats)} FROM {target}"
+            ).to_pylist()[0]
+        except QueryFailed as e:
+            raise SourceError(f"cannot read {binding.location} as {kind}: {e}") from e
+        finally:
+            self.engine.unbind(probe)
+        row_values = list(values.values())
+        rows = int(row_values[0])
+        columns = []
+        for i, col in enumerate(described):
+            non_null, distinct, low, high = row_values[1 + 4 * i : 5 + 4 * i]
+            columns.append(
+                ColumnInfo(
+                    name=col["column_name"],
+                    data_type=col["column_type"],
+                    nullable=col.get("null", "YES") != "NO",
+                    null_count=rows - int(non_null),
+                    distinct_count=None if distinct is None else int(distinct),
+                    min_value=_clip(low),
+                    max_value=_clip(high),
+                )
+            )
+        return rows, columns
+
+
+def _clip(value: Any, limit: int = 200) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def read_database_table(url: str, table: str) -> pa.Table:
+    """Read one table of a SQLite/PostgreSQL database into Arrow (no engine extension needed)."""
+    import polars as pl
+    import sqlalchemy
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..meta.store import _normalise_url
+
+    try:
+        engine = sqlalchemy.create_engine(_normalise_url(url))
+        try:
+            with engine.connect() as con:
+                quoted = engine.dialect.identifier_preparer.format_table(
+                    sqlalchemy.table(
+                        table.split(".")[-1], schema=(table.split(".")[0] if "." in table else None)
+                    )
+                )
+                frame = pl.read_database(f"SELECT * FROM {quoted}", connection=con)
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, ValueError) as e:
+        reason = str(getattr(e, "orig", e)).strip().splitlines()[0]
+        raise SourceError(f"cannot read table {table} from {redact_url(url)}: {reason}") from e
+    return frame.to_arrow()

@@ -1,0 +1,219 @@
+"""The ``dap`` command line: the same governed core as the magics and the REST API.
+
+Every failure is one line on stderr and a non-zero exit status, never a traceback from inside
+DAP (``DAP_DEBUG=1`` shows it for developers).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from .errors import DapError
+from .session import Workspace
+
+app = typer.Typer(
+    name="dap",
+    help="DAP: a governed data analytics workbench for Jupyter.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+catalog_app = typer.Typer(
+    help="List, show, search and register catalog tables.", no_args_is_help=True
+)
+app.add_typer(catalog_app, name="catalog")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _workspace() -> Workspace:
+    from .session import default_workspace
+
+    return default_workspace()
+
+
+@app.command()
+def init() -> None:
+    """Create DAP_HOME with its metadata database (migrated to the newest schema) and lake."""
+    ws = _workspace()
+    typer.echo(f"DAP home: {ws.settings.home}")
+    typer.echo(f"metadata: {ws.meta.url.split('@')[-1] if '@' in ws.meta.url else ws.meta.url}")
+    typer.echo(f"lake:     {ws.lake.root}")
+
+
+@app.command()
+def demo(
+    scale: Annotated[float, typer.Option(help="1 ≈ one million rows; 0.01 for a quick try.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 42,
+) -> None:
+    """Build the deterministic retail demo data set as catalog tables."""
+    from . import demo as demo_data
+
+    ws = _workspace()
+    tables = demo_data.build(
+        ws.catalog, scale=scale, seed=seed, owner=ws.settings.user, progress=typer.echo
+    )
+    total = sum(t.row_count or 0 for t in tables)
+    typer.echo(f"demo data ready: {len(tables)} tables, {total:,} rows")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One SQL query over the catalog.")],
+    limit: Annotated[int | None, typer.Option(help="Return at most N rows.")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, bound as :NAME.")
+    ] = None,
+) -> None:
+    """Run one governed query and print the result."""
+    params = dict(p.split("=", 1) for p in param or []) or None
+    if param and any("=" not in p for p in param):
+        raise DapError("--param takes NAME=VALUE")
+    frame = _workspace().session().sql(query, params, limit=limit)
+    _print_frame(frame, format)
+
+
+@app.command()
+def up(
+    port: Annotated[int, typer.Option(help="Port for JupyterLab on 127.0.0.1.")] = 8888,
+    scale: Annotated[float, typer.Option(help="Demo data scale, if it is not there yet.")] = 1.0,
+    notebook: Annotated[str, typer.Option(help="Notebook to open.")] = "notebooks/quickstart.ipynb",
+) -> None:
+    """Load the demo data if missing, then start JupyterLab with DAP on 127.0.0.1."""
+    ws = _workspace()
+    if "main.orders" not in ws.catalog.known_names():
+        demo(scale=scale, seed=42)
+    lab = shutil.which("jupyter-lab") or str(Path(sys.executable).parent / "jupyter-lab")
+    root = Path.cwd()
+    args = [
+        lab,
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--no-browser",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+        f"--LabApp.default_url=/lab/tree/{notebook}",
+    ]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    typer.echo(f"starting JupyterLab on http://127.0.0.1:{port}/lab/tree/{notebook} (Ctrl-C stops)")
+    raise typer.Exit(subprocess.call(args))
+
+
+@catalog_app.command("list")
+def catalog_list(
+    schema: Annotated[str | None, typer.Option(help="Only this schema.")] = None,
+) -> None:
+    """One table per line: name, kind, rows, description."""
+    for t in _workspace().catalog.list_tables(schema):
+        rows = "?" if t.row_count is None else f"{t.row_count}"
+        typer.echo(f"{t.qualified_name}\t{t.kind}\t{rows}\t{t.description}")
+
+
+@catalog_app.command("show")
+def catalog_show(
+    name: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE")],
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Schema, statistics and documentation of one table."""
+    info = _workspace().catalog.get(name)
+    if json_out:
+        typer.echo(json.dumps(info.to_dict(), indent=2, default=str))
+        return
+    typer.echo(
+        f"{info.qualified_name} ({info.kind}, {info.row_count or 0:,} rows, version {info.version})"
+    )
+    if info.description:
+        typer.echo(info.description)
+    if info.owner or info.tags:
+        typer.echo(f"owner: {info.owner or '-'}  tags: {', '.join(info.tags) or '-'}")
+    frame = pl.DataFrame(
+        [
+            {
+                "column": c.name,
+                "type": c.data_type,
+                "nulls": c.null_count,
+                "distinct": c.distinct_count,
+                "min": c.min_value,
+                "max": c.max_value,
+                "tags": ", ".join(c.tags),
+                "description": c.description,
+            }
+            for c in info.columns
+        ]
+    )
+    _print_frame(frame, "table")
+
+
+@catalog_app.command("search")
+def catalog_search(term: Annotated[str, typer.Argument(help="Name, tag, column or word.")]) -> None:
+    """Find tables by name, tag, column or description."""
+    for t in _workspace().catalog.search(term):
+        typer.echo(f"{t.qualified_name}\t{t.kind}\t{t.description}")
+
+
+@catalog_app.command("register")
+def catalog_register(
+    name: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE")],
+    source: Annotated[
+        str, typer.Argument(help="File path/glob, or a sqlite:/// / postgresql:// URL")
+    ],
+    table: Annotated[str | None, typer.Option(help="Source table, for a database URL.")] = None,
+    format: Annotated[
+        str | None, typer.Option(help="parquet, csv or json (default: by extension).")
+    ] = None,
+    description: Annotated[str, typer.Option(help="What the table holds.")] = "",
+    replace: Annotated[bool, typer.Option(help="Replace an existing registration.")] = False,
+) -> None:
+    """Register an external file or database table in the catalog."""
+    catalog = _workspace().catalog
+    if "://" in source:
+        if not table:
+            raise DapError("--table is required for a database source")
+        info = catalog.register_database_table(
+            name, source, table, description=description, replace=replace
+        )
+    else:
+        info = catalog.register_file(
+            name, source, format=format, description=description, replace=replace
+        )
+    typer.echo(
+        f"registered {info.qualified_name}: {info.row_count or 0:,} rows, "
+        f"{len(info.columns)} columns"
+    )
+
+
+def _print_frame(frame: pl.DataFrame, fmt: str) -> None:
+    if fmt == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif fmt == "json":
+        sys.stdout.write(frame.write_json() + "\n")
+    elif fmt == "table":
+        with pl.Config(tbl_rows=50, tbl_cols=30, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
+            typer.echo(str(frame))
+        typer.echo(f"({frame.height:,} row{'s' if frame.height != 1 else ''})")
+    else:
+        raise DapError(f"unknown --format {fmt!r}: use table, csv or json")
+
+
+def main() -> None:
+    """Entry point: DAP errors become one line on stderr and exit status 1."""
+    try:
+        app()
+    except DapError as e:
+        if os.environ.get("DAP_DEBUG"):
+            raise
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,232 @@
+"""The embedded default engine: DuckDB, locked down so SQL cannot reach files on its own.
+
+DuckDB 2.0 with only its built-in extensions (parquet, json, icu, core_functions) is enough:
+Delta tables are read as the Parquet files of their current snapshot (the lake hands us the
+file list), so neither the ``delta`` extension nor any downloadable extension is loaded. Fewer
+extensions also means fewer ways out of the sandbox: no scanners, no ``httpfs``.
+
+The lockdown order matters: first ``allowed_directories``/``allowed_paths`` (the lake and the
+registered external files), then ``enable_external_access=false``, then
+``lock_configuration=true`` so no later ``SET`` can undo it. Registering a new external file
+outside the allowed set reopens the database with the wider set.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from ..errors import QueryCancelled, QueryFailed
+from .base import Binding, Engine, Params
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _allowed_root(binding: Binding) -> tuple[str, str] | None:
+    """(setting, path) that must be allowed for the engine to scan this binding's files."""
+    if binding.kind in ("parquet", "csv", "json"):
+        path = binding.location
+        if any(ch in path for ch in "*?[") or Path(path).is_dir():
+            base = Path(path.split("*")[0].split("?")[0].split("[")[0])
+            base = base if base.is_dir() else base.parent
+            return ("dir", str(base.resolve()) + "/")
+        return ("file", str(Path(path).resolve()))
+    return None
+
+
+class DuckDBEngine(Engine):
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        lake_dir: Path,
+        threads: int = 0,
+        memory_limit: str = "",
+    ) -> None:
+        self.lake_dir = lake_dir
+        self.threads = threads
+        self.memory_limit = memory_limit
+        self._allowed_dirs: set[str] = {str(lake_dir.resolve()) + "/"}
+        self._allowed_files: set[str] = set()
+        self._lock = threading.RLock()
+        self._views: dict[str, str] = {}
+        self._running: dict[str, duckdb.DuckDBPyConnection] = {}
+        self._con = self._connect()
+
+    # -- connection and lockdown ------------------------------------------------------------
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        self.lake_dir.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(":memory:")
+        if self.threads:
+            con.execute(f"SET threads={int(self.threads)}")
+        if self.memory_limit:
+            con.execute(f"SET memory_limit={quote_literal(self.memory_limit)}")
+        dirs = ", ".join(quote_literal(d) for d in sorted(self._allowed_dirs))
+        con.execute(f"SET allowed_directories=[{dirs}]")
+        if self._allowed_files:
+            files = ", ".join(quote_literal(f) for f in sorted(self._allowed_files))
+            con.execute(f"SET allowed_paths=[{files}]")
+        con.execute("SET autoinstall_known_extensions=false")
+        con.execute("SET autoload_known_extensions=false")
+        con.execute("SET enable_external_access=false")
+        con.execute("SET lock_configuration=true")
+        return con
+
+    def _allow(self, bindings: Sequence[Binding]) -> None:
+        widened = False
+        for binding in bindings:
+            root = _allowed_root(binding)
+            if root is None:
+                continue
+            kind, path = root
+            if kind == "dir" and path not in self._allowed_dirs:
+                self._allowed_dirs.add(path)
+                widened = True
+            elif (
+                kind == "file"
+                and path not in self._allowed_files
+                and not any(path.startswith(d) for d in self._allowed_dirs)
+            ):
+                self._allowed_files.add(path)
+                widened = True
+        if widened:
+            old = self._con
+            self._con = self._connect()
+            self._views.clear()
+            old.close()
+
+    # -- views over catalog tables -----------------------------------------------------------
+
+    def bind(self, bindings: Sequence[Binding]) -> None:
+        with self._lock:
+            self._allow(bindings)
+            for binding in bindings:
+                if self._views.get(binding.qualified_name) == binding.signature:
+                    continue
+                self._create_view(binding)
+                self._views[binding.qualified_name] = binding.signature
+
+    def _create_view(self, b: Binding) -> None:
+        target = f"{quote_ident(b.schema)}.{quote_ident(b.name)}"
+        self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(b.schema)}")
+        if b.arrow is not None:
+            registered = f"__dap_arrow_{b.schema}_{b.name}"
+            self._con.register(registered, b.arrow)
+            source = quote_ident(registered)
+        elif b.kind == "delta":
+            files = ", ".join(quote_literal(f) for f in b.files)
+            hive = ", hive_partitioning=true" if b.options.get("partition_columns") else ""
+            source = f"read_parquet([{files}]{hive})"
+        elif b.kind == "parquet":
+            source = f"read_parquet({quote_literal(b.location)})"
+        elif b.kind == "csv":
+            opts = "".join(f", {k}={quote_literal(str(v))}" for k, v in sorted(b.options.items()))
+            source = f"read_csv({quote_literal(b.location)}{opts})"
+        elif b.kind == "json":
+            source = f"read_json_auto({quote_literal(b.location)})"
+        else:
+            raise QueryFailed(f"the DuckDB engine cannot read {b.kind!r} tables")
+        try:
+            self._con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {source}")
+        except duckdb.Error as e:
+            raise QueryFailed(f"cannot read {b.qualified_name}: {_first_line(e)}") from e
+
+    # -- running queries -------------------------------------------------------------------
+
+    def execute(
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        query_id: str | None = None,
+        limit: int | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> pa.Table:
+        with self._lock:
+            cursor = self._con.cursor()
+        if query_id:
+            self._running[query_id] = cursor
+        try:
+            # ``sql()`` (a relation) streams Arrow without the extra copy a DB-API result makes.
+            relation = cursor.sql(sql, params=params) if params else cursor.sql(sql)
+            if relation is None:  # a statement without a result set
+                return pa.table({})
+            if limit is None and on_batch is None:
+                return relation.to_arrow_table()
+            return _fetch(relation, limit, on_batch)
+        except duckdb.InterruptException as e:
+            raise QueryCancelled("the query was cancelled") from e
+        except duckdb.Error as e:
+            raise QueryFailed(_first_line(e)) from e
+        finally:
+            if query_id:
+                self._running.pop(query_id, None)
+            cursor.close()
+
+    def unbind(self, binding: Binding) -> None:
+        """Drop a temporary view (used when profiling a source before registering it)."""
+        with self._lock:
+            target = f"{quote_ident(binding.schema)}.{quote_ident(binding.name)}"
+            self._con.execute(f"DROP VIEW IF EXISTS {target}")
+            if binding.arrow is not None:
+                self._con.unregister(f"__dap_arrow_{binding.schema}_{binding.name}")
+            self._views.pop(binding.qualified_name, None)
+
+    def execute_internal(self, sql: str) -> pa.Table:
+        """Trusted SQL written by DAP itself (statistics), never by a user."""
+        return self.execute(sql)
+
+    def cancel(self, query_id: str) -> bool:
+        cursor = self._running.get(query_id)
+        if cursor is None:
+            return False
+        cursor.interrupt()
+        return True
+
+    def progress(self, query_id: str) -> float | None:
+        cursor = self._running.get(query_id)
+        if cursor is None:
+            return None
+        try:
+            value = float(cursor.query_progress())
+        except duckdb.Error:
+            return None
+        return value if value >= 0 else None
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+def _fetch(
+    result: duckdb.DuckDBPyRelation, limit: int | None, on_batch: Callable[[int], None] | None
+) -> pa.Table:
+    reader = result.to_arrow_reader(100_000)
+    batches: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in reader:
+        if limit is not None and rows + batch.num_rows > limit:
+            batch = batch.slice(0, limit - rows)
+        batches.append(batch)
+        rows += batch.num_rows
+        if on_batch is not None:
+            on_batch(rows)
+        if limit is not None and rows >= limit:
+            break
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,79 @@
+"""Typed errors of the core. Front doors turn each into one line for the user.
+
+Every error carries a short machine ``code`` (used as the REST ``error`` field) and a message
+written for the person who made the mistake, never a stack trace.
+"""
+
+from __future__ import annotations
+
+
+class DapError(Exception):
+    """Base of every error DAP raises on purpose."""
+
+    code = "dap_error"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(DapError):
+    code = "config_error"
+    http_status = 500
+
+
+class MetaStoreError(DapError):
+    """The metadata database cannot be reached or is not usable."""
+
+    code = "meta_store_unavailable"
+    http_status = 503
+
+
+class SqlSyntaxError(DapError):
+    code = "sql_syntax_error"
+    http_status = 400
+
+
+class QueryRefused(DapError):
+    """The statement is not allowed (wrong kind of statement, file access, forbidden function)."""
+
+    code = "query_refused"
+    http_status = 403
+
+
+class UnknownTable(DapError):
+    code = "unknown_table"
+    http_status = 404
+
+
+class QueryFailed(DapError):
+    """The engine rejected or failed the statement (type error, division by zero, …)."""
+
+    code = "query_failed"
+    http_status = 400
+
+
+class QueryCancelled(DapError):
+    code = "query_cancelled"
+    http_status = 409
+
+
+class TableExists(DapError):
+    code = "table_exists"
+    http_status = 409
+
+
+class SourceError(DapError):
+    """An external source (file, database) is missing, unreadable or malformed."""
+
+    code = "source_error"
+    http_status = 400
+
+
+class SchemaMismatch(DapError):
+    code = "schema_mismatch"
+    http_status = 400

@@ -1,0 +1,28 @@
+"""Who is calling. Every governed call carries a :class:`Principal`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..settings import Settings
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user or service account; ``attributes`` (region, department, …) feed row filters."""
+
+    name: str
+    kind: str = "user"
+    groups: frozenset[str] = field(default_factory=frozenset)
+    attributes: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    source: str = "local"  # local | jupyter | hub | apikey | service
+
+    def describe(self) -> str:
+        groups = f" groups={','.join(sorted(self.groups))}" if self.groups else ""
+        return f"{self.name} ({self.kind}, via {self.source}){groups}"
+
+
+def local_principal(settings: Settings) -> Principal:
+    """The embedded default: the ``DAP_USER`` or the OS user running the process."""
+    return Principal(name=settings.user, source="local")

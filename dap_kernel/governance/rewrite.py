@@ -1,0 +1,219 @@
+"""From user SQL to the statement an engine may run: parse, check, qualify, transpile.
+
+Small pure functions chained by :func:`prepare`. The governance issue adds the row-filter and
+column-mask rewrite as one more step; front doors never change.
+
+>>> p = prepare("SELECT * FROM orders WHERE id = :id", known={"main.orders"})
+>>> p.sql, p.tables, p.param_names
+('SELECT * FROM main.orders WHERE id = $id', ('main.orders',), ('id',))
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from ..errors import QueryRefused, SqlSyntaxError, UnknownTable
+
+MAX_SQL_CHARS = 1_000_000
+DEFAULT_SCHEMA = "main"
+
+# Statement kinds that only read. Everything else (DDL, DML, COPY, ATTACH, SET, PRAGMA, …) is
+# refused here, before any engine sees it.
+READ_STATEMENTS: tuple[type[exp.Expr], ...] = (
+    exp.Query,
+    exp.Pivot,
+    exp.Summarize,
+    exp.Describe,
+)
+
+# Table functions that produce values without touching anything outside the query.
+ALLOWED_TABLE_FUNCTIONS: tuple[type[exp.Expr], ...] = (exp.GenerateSeries, exp.Unnest)
+
+# Functions that reach files, the network, the environment, settings or the engine's own
+# catalog. The governance issue turns this into an allowlist.
+_FORBIDDEN_FUNCTION = re.compile(
+    r"^(read_\w+|parquet_\w+|duckdb_\w+|pragma_\w+|sniff_\w+|iceberg_\w+|delta_\w+|sqlite_\w+"
+    r"|postgres_\w+|mysql_\w+|glob|getenv|query|query_table|current_setting|which_secret"
+    r"|load_\w+|install_\w+|json_execute_serialized_sql|\w*_scan)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked statement: engine SQL, the catalog tables it reads, its parameter names."""
+
+    sql: str
+    tables: tuple[str, ...]
+    param_names: tuple[str, ...]
+    positional_params: int
+    kind: str
+
+
+def prepare(
+    sql: str,
+    *,
+    known: Collection[str],
+    read_dialect: str = "duckdb",
+    write_dialect: str = "duckdb",
+    steps: Iterable[Callable[[exp.Expr], exp.Expr]] = (),
+) -> Prepared:
+    """Parse and check ``sql``; ``known`` holds the qualified names of catalog tables."""
+    tree = parse_one_statement(sql, read_dialect)
+    refuse_writes(tree)
+    refuse_forbidden_functions(tree)
+    tables = qualify_tables(tree, known)
+    for step in steps:
+        tree = step(tree)
+    names, positional = parameters(tree)
+    return Prepared(
+        sql=tree.sql(dialect=write_dialect),
+        tables=tables,
+        param_names=names,
+        positional_params=positional,
+        kind=type(tree).__name__.upper(),
+    )
+
+
+def parse_one_statement(sql: str, dialect: str = "duckdb") -> exp.Expr:
+    if len(sql) > MAX_SQL_CHARS:
+        raise QueryRefused(
+            f"the statement is {len(sql):,} characters long; the limit is {MAX_SQL_CHARS:,}"
+        )
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except ParseError as e:
+        raise SqlSyntaxError(syntax_message(e)) from e
+    except TokenError as e:
+        raise SqlSyntaxError(f"SQL syntax error: {e}") from e
+    except RecursionError as e:
+        raise QueryRefused("the statement is nested too deeply to be checked") from e
+    if not statements:
+        raise SqlSyntaxError("SQL syntax error: the statement is empty")
+    if len(statements) > 1:
+        raise QueryRefused(
+            f"one statement at a time: found {len(statements)} statements separated by ';'"
+        )
+    return statements[0]
+
+
+def syntax_message(error: ParseError) -> str:
+    """One line: where, and what was found there."""
+    if not error.errors:
+        return f"SQL syntax error: {error}"
+    first = error.errors[0]
+    near = (first.get("highlight") or "").strip()
+    where = f"line {first.get('line')}, column {first.get('col')}"
+    what = first.get("description") or "invalid syntax"
+    return f"SQL syntax error at {where}" + (f" near {near!r}" if near else "") + f": {what}"
+
+
+def refuse_writes(tree: exp.Expr) -> None:
+    if isinstance(tree, READ_STATEMENTS):
+        return
+    kind = tree.key.upper() if tree.key else type(tree).__name__.upper()
+    raise QueryRefused(
+        f"{kind} statements are not allowed here: DAP runs queries (SELECT …); "
+        "tables are written through dap ingest / the lake API"
+    )
+
+
+def _function_name(func: exp.Func) -> str:
+    if isinstance(func, exp.Anonymous):
+        return str(func.name)
+    return func.sql_name()
+
+
+def refuse_forbidden_functions(tree: exp.Expr) -> None:
+    for func in tree.find_all(exp.Func):
+        name = _function_name(func)
+        if _FORBIDDEN_FUNCTION.match(name):
+            raise QueryRefused(
+                f"function {name.lower()}() is not allowed: it reaches outside the catalog"
+            )
+
+
+def _cte_names(tree: exp.Expr) -> set[str]:
+    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+
+
+def qualify_tables(tree: exp.Expr, known: Collection[str]) -> tuple[str, ...]:
+    """Check every table reference against the catalog and qualify it as ``schema.table``.
+
+    A name that is not a catalog table is an error, even if the engine could resolve it
+    (DuckDB reads ``FROM 'file.csv'`` as a file): nothing outside the catalog is readable.
+    """
+    ctes = _cte_names(tree)
+    known_lower = {k.lower(): k for k in known}
+    found: list[str] = []
+    for table in list(tree.find_all(exp.Table)):
+        if not isinstance(table.this, exp.Identifier):
+            _check_table_function(table)
+            continue
+        if table.args.get("when") or table.args.get("version"):
+            raise QueryRefused(
+                f"time travel on {table.name} is not available in SQL yet; "
+                "use dap.sql(..., as_of=…) once history lands"
+            )
+        if table.catalog:
+            raise QueryRefused(f"three-part name {table.sql()} is not supported")
+        name = table.name
+        if not table.db and name.lower() in ctes:
+            continue
+        qualified = f"{table.db or DEFAULT_SCHEMA}.{name}"
+        match = known_lower.get(qualified.lower())
+        if match is None:
+            raise UnknownTable(_unknown_table_message(table, known))
+        schema, _, bare = match.partition(".")
+        table.set("db", exp.to_identifier(schema))
+        table.set("this", exp.to_identifier(bare))
+        if match not in found:
+            found.append(match)
+    return tuple(found)
+
+
+def _check_table_function(table: exp.Table) -> None:
+    if isinstance(table.this, ALLOWED_TABLE_FUNCTIONS):
+        return
+    func = table.this
+    name = _function_name(func) if isinstance(func, exp.Func) else type(func).__name__
+    raise QueryRefused(
+        f"table function {name.lower()}() is not allowed: query catalog tables; "
+        "register files with `dap catalog register` first"
+    )
+
+
+def _unknown_table_message(table: exp.Table, known: Collection[str]) -> str:
+    name = table.name
+    if "/" in name or "\\" in name or re.search(r"\.(csv|tsv|parquet|json|ndjson|xlsx)$", name):
+        return (
+            f"{name!r} is not a catalog table: reading files directly is not allowed; "
+            "register the file in the catalog first"
+        )
+    written = f"{table.db}.{name}" if table.db else name
+    shown = sorted(k.split(".", 1)[1] if k.startswith(f"{DEFAULT_SCHEMA}.") else k for k in known)
+    close = difflib.get_close_matches(written, shown, n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return f"table {written} does not exist in the catalog{hint}"
+
+
+def parameters(tree: exp.Expr) -> tuple[tuple[str, ...], int]:
+    """Named (``:name``/``$name``) and positional (``?``/``$1``) parameters of a statement."""
+    names: list[str] = []
+    positional = 0
+    for node in tree.find_all(exp.Placeholder):
+        name = node.name
+        if not name or name == "?":
+            positional += 1
+        elif name.isdigit():
+            positional = max(positional, int(name))
+        elif name not in names:
+            names.append(name)
+    return tuple(names), positional

@@ -1,0 +1,274 @@
+"""``%dap`` / ``%%dap`` IPython magics: a thin front door over the governed session.
+
+User mistakes raise :class:`IPython.core.error.UsageError`, so a notebook shows one red line
+and no traceback from inside DAP. Python variables named in the SQL (``:name`` or ``$name``) are
+bound as query parameters, never pasted into the text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import shlex
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.display import HTML, display
+from traitlets import Bool, Float, Int
+
+from .errors import DapError
+from .governance.rewrite import parameters, parse_one_statement
+from .session import QueryResult, Session
+
+HELP = """\
+%dap help                         this list
+%dap whoami                       who DAP thinks you are, and where it keeps data
+%dap catalog [TERM]               list catalog tables, or search them by name/tag/column
+%dap describe TABLE               schema, statistics and documentation of a table
+%dap sql [--name VAR] [--limit N] SELECT …       run one governed query (line form)
+%%dap sql [--name VAR] [--limit N]               run the cell body as one governed query
+Python variables are bound with :name or $name, e.g. WHERE region = :region"""
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse would sys.exit()
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _sql_parser() -> _ArgumentParser:
+    parser = _ArgumentParser(prog="%dap sql", add_help=False)
+    parser.add_argument("--name", "-n", default=None)
+    parser.add_argument("--limit", "-l", type=int, default=None)
+    parser.add_argument("query", nargs=argparse.REMAINDER)
+    return parser
+
+
+@magics_class
+class DapMagics(Magics):
+    """The ``%dap`` magics; tunable with ``%config DapMagics.…``."""
+
+    progress_after = Float(
+        1.0, config=True, help="Seconds a query runs before a progress bar appears."
+    ).tag(config=True)
+    show_summary = Bool(
+        True, config=True, help="Print the row count and elapsed time above each result."
+    ).tag(config=True)
+    display_rows = Int(20, config=True, help="Rows polars shows when a result is displayed.").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, session_factory: Callable[[], Session] | None = None):
+        super().__init__(shell=shell)
+        self._session_factory = session_factory
+
+    @property
+    def user_ns(self) -> dict[str, Any]:
+        if self.shell is None:
+            raise UsageError("the %dap magics need an IPython shell")
+        namespace: dict[str, Any] = self.user_ns
+        return namespace
+
+    @property
+    def session(self) -> Session:
+        if self._session_factory is not None:
+            return self._session_factory()
+        from .client import connect
+
+        return connect()
+
+    @line_cell_magic
+    def dap(self, line: str, cell: str | None = None) -> Any:
+        """DAP: governed SQL and catalog. ``%dap help`` lists the commands."""
+        words = line.strip().split(None, 1)
+        command = words[0].lower() if words else "help"
+        rest = words[1] if len(words) > 1 else ""
+        handlers: dict[str, Callable[[str, str | None], Any]] = {
+            "help": self._help,
+            "sql": self._sql,
+            "catalog": self._catalog,
+            "describe": self._describe,
+            "whoami": self._whoami,
+        }
+        handler = handlers.get(command)
+        if handler is None:
+            import difflib
+
+            close = difflib.get_close_matches(command, list(handlers), n=1)
+            hint = f"; did you mean %dap {close[0]}?" if close else ""
+            raise UsageError(f"unknown %dap command {command!r}{hint} (see %dap help)")
+        try:
+            return handler(rest, cell)
+        except DapError as e:
+            raise UsageError(str(e)) from None
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def _help(self, _rest: str, _cell: str | None) -> None:
+        print(HELP)
+
+    def _whoami(self, _rest: str, _cell: str | None) -> dict[str, Any]:
+        return self.session.whoami()
+
+    def _sql(self, rest: str, cell: str | None) -> pl.DataFrame | None:
+        try:
+            args = _sql_parser().parse_args(
+                shlex.split(rest, posix=True) if cell is not None else _split_options(rest)
+            )
+        except ValueError as e:
+            raise UsageError(f"%dap sql: {e}") from None
+        query = cell if cell is not None else " ".join(args.query)
+        if not query.strip():
+            raise UsageError("%dap sql: no SQL given")
+        params = self._parameters(query)
+        result = self._run(query, params, args.limit)
+        frame = result.to_polars()
+        if self.show_summary:
+            _show_summary(result)
+        if args.name:
+            self.user_ns[args.name] = frame
+            return None
+        return frame
+
+    def _catalog(self, rest: str, _cell: str | None) -> pl.DataFrame:
+        catalog = self.session.catalog
+        tables = catalog.search(rest) if rest.strip() else catalog.list_tables()
+        return pl.DataFrame(
+            {
+                "table": [t.qualified_name for t in tables],
+                "kind": [t.kind for t in tables],
+                "rows": [t.row_count for t in tables],
+                "tags": [", ".join(t.tags) for t in tables],
+                "description": [t.description for t in tables],
+            },
+            schema={
+                "table": pl.String,
+                "kind": pl.String,
+                "rows": pl.Int64,
+                "tags": pl.String,
+                "description": pl.String,
+            },
+        )
+
+    def _describe(self, rest: str, _cell: str | None) -> pl.DataFrame:
+        name = rest.strip()
+        if not name:
+            raise UsageError("%dap describe TABLE: name a table")
+        info = self.session.catalog.get(name)
+        owner = f" · owner {info.owner}" if info.owner else ""
+        tags = f" · tags {', '.join(info.tags)}" if info.tags else ""
+        display(
+            HTML(
+                f"<b>{html.escape(info.qualified_name)}</b> ({html.escape(info.kind)}, "
+                f"{info.row_count or 0:,} rows, version {info.version}{html.escape(owner + tags)})"
+                f"<br>{html.escape(info.description)}"
+            )
+        )
+        return pl.DataFrame(
+            [
+                {
+                    "column": c.name,
+                    "type": c.data_type,
+                    "nulls": c.null_count,
+                    "distinct": c.distinct_count,
+                    "min": c.min_value,
+                    "max": c.max_value,
+                    "tags": ", ".join(c.tags),
+                    "description": c.description,
+                }
+                for c in info.columns
+            ]
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _parameters(self, query: str) -> dict[str, Any] | None:
+        """Values of the Python variables the statement names, for binding."""
+        try:
+            names, _ = parameters(parse_one_statement(query))
+        except DapError:
+            return None  # the governed path reports the same error with its audit record
+        if not names:
+            return None
+        missing = [n for n in names if n not in self.user_ns]
+        if missing:
+            raise UsageError(
+                f"no Python variable named {', '.join(missing)} for parameter "
+                f"{', '.join(':' + m for m in missing)}"
+            )
+        return {n: self.user_ns[n] for n in names}
+
+    def _run(self, query: str, params: dict[str, Any] | None, limit: int | None) -> QueryResult:
+        """Run off the main thread so a progress bar can show and Ctrl-C can cancel."""
+        import uuid
+
+        session = self.session
+        query_id = uuid.uuid4().hex
+        outcome: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                outcome["result"] = session.query(query, params, limit=limit, query_id=query_id)
+            except BaseException as e:  # handed to the main thread
+                outcome["error"] = e
+
+        worker = threading.Thread(target=work, name=f"dap-query-{query_id[:8]}", daemon=True)
+        worker.start()
+        bar = None
+        started = time.perf_counter()
+        try:
+            while worker.is_alive():
+                worker.join(0.05)
+                if bar is None and time.perf_counter() - started > self.progress_after:
+                    from tqdm.auto import tqdm
+
+                    bar = tqdm(total=100, desc="query", unit="%", leave=False)
+                if bar is not None:
+                    done = session.progress(query_id)
+                    if done is not None:
+                        bar.n = min(100.0, round(done, 1))
+                        bar.refresh()
+        except KeyboardInterrupt:
+            session.cancel(query_id)
+            worker.join(10)
+            raise UsageError("query cancelled") from None
+        finally:
+            if bar is not None:
+                bar.close()
+        if "error" in outcome:
+            raise outcome["error"]
+        result: QueryResult = outcome["result"]
+        return result
+
+
+def _split_options(rest: str) -> list[str]:
+    """Split only the leading ``--option value`` pairs; the SQL after them stays verbatim."""
+    words = rest.split()
+    options: list[str] = []
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        options.append(words[i])
+        if i + 1 < len(words):
+            options.append(words[i + 1])
+        i += 2
+    remainder = rest
+    for word in options:
+        remainder = remainder.split(word, 1)[1] if word in remainder else remainder
+    return [*options, remainder.strip()] if remainder.strip() else options
+
+
+def _show_summary(result: QueryResult) -> None:
+    rows = result.row_count
+    text = f"{rows:,} row{'s' if rows != 1 else ''} in {_duration(result.elapsed_ms)}"
+    display(
+        {"text/plain": text, "text/html": f'<div class="dap-summary"><small>{text}</small></div>'},
+        raw=True,
+    )
+
+
+def _duration(ms: float) -> str:
+    return f"{ms:.1f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"

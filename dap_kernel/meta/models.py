@@ -1,0 +1,125 @@
+"""SQLAlchemy 2 models of DAP's metadata. Schema changes go through Alembic migrations only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Principal(Base):
+    """A user or service account known to DAP; attributes feed row-filter policies later."""
+
+    __tablename__ = "principals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), default="user")
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CatalogTable(Base):
+    """A table users can query: a Delta table in the lake or a registered external source."""
+
+    __tablename__ = "catalog_tables"
+    __table_args__ = (UniqueConstraint("schema_name", "name", name="uq_catalog_table_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schema_name: Mapped[str] = mapped_column(String(200), default="main")
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(
+        String(20)
+    )  # delta | parquet | csv | json | sqlite | postgres
+    location: Mapped[str] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    row_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    columns: Mapped[list[CatalogColumn]] = relationship(
+        back_populates="table",
+        cascade="all, delete-orphan",
+        order_by="CatalogColumn.position",
+        lazy="selectin",
+    )
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema_name}.{self.name}"
+
+
+class CatalogColumn(Base):
+    """One column of a catalog table with the statistics computed at registration/refresh."""
+
+    __tablename__ = "catalog_columns"
+    __table_args__ = (UniqueConstraint("table_id", "name", name="uq_catalog_column_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_id: Mapped[int] = mapped_column(ForeignKey("catalog_tables.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    data_type: Mapped[str] = mapped_column(String(200))
+    nullable: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    null_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    distinct_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    min_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    max_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    table: Mapped[CatalogTable] = relationship(back_populates="columns")
+
+
+class AuditRecord(Base):
+    """One governed decision. Rows are only ever appended; each hash covers the previous one."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    principal: Mapped[str] = mapped_column(String(200), index=True)
+    action: Mapped[str] = mapped_column(String(50))
+    statement: Mapped[str] = mapped_column(Text, default="")
+    tables: Mapped[list[str]] = mapped_column(JSON, default=list)
+    decision: Mapped[str] = mapped_column(String(20))  # allowed | refused | failed
+    reason: Mapped[str] = mapped_column(Text, default="")
+    row_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    elapsed_ms: Mapped[float | None] = mapped_column(nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The single row that serialises audit appends and remembers the chain's last hash."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

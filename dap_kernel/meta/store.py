@@ -1,0 +1,119 @@
+"""Opening the metadata database: engine setup, SQLite pragmas, migrations on first use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import MetaStoreError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a database URL so it can appear in messages and logs.
+
+    >>> redact_url("postgresql://dap:s3cret@db:5432/dap")
+    'postgresql://dap:***@db:5432/dap'
+    """
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def _normalise_url(url: str) -> str:
+    # psycopg 3 is the driver we ship; plain postgresql:// would look for psycopg2.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class MetaStore:
+    """The metadata database behind the catalog, identities and the audit log."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = self._create_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @staticmethod
+    def _create_engine(url: str) -> Engine:
+        try:
+            if url.startswith("sqlite:///"):
+                Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(
+                    parents=True, exist_ok=True
+                )
+            engine = create_engine(_normalise_url(url), pool_pre_ping=True)
+        except (ArgumentError, NoSuchModuleError, ValueError) as e:
+            raise MetaStoreError(
+                f"DAP_META_URL={redact_url(url)!r} is not a usable database URL "
+                "(expected sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DB)"
+            ) from e
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (idempotent, cheap when current)."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        head = ScriptDirectory.from_config(config).get_current_head()
+        try:
+            with self.engine.begin() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+                if current == head:
+                    return
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except OperationalError as e:
+            raise MetaStoreError(
+                f"cannot open the metadata database {redact_url(self.url)}: "
+                f"{str(e.orig).strip().splitlines()[0]}"
+            ) from e
+
+    def table_names(self) -> list[str]:
+        return sorted(inspect(self.engine).get_table_names())
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: commits on success, rolls back on any error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except OperationalError as e:
+            session.rollback()
+            raise MetaStoreError(
+                f"metadata database {redact_url(self.url)} failed: "
+                f"{str(e.orig).strip().splitlines()[0]}"
+            ) from e
+        except SQLAlchemyError:
+            session.rollback()
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

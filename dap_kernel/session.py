@@ -1,0 +1,230 @@
+"""The one governed query path: identity → policy → rewrite → engine → audit.
+
+Magics, the CLI, REST handlers, dashboards and scheduled runs all end up in
+:meth:`Session.sql`. A :class:`Workspace` holds what is shared (metadata store, lake, engine,
+catalog, audit log); a :class:`Session` is a workspace seen by one principal, cheap to create
+per request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from .catalog import Catalog
+from .engines import create_engine
+from .engines.duckdb import DuckDBEngine
+from .errors import DapError, QueryRefused
+from .governance.audit import AuditEvent, AuditLog
+from .governance.identity import Principal, local_principal
+from .governance.policy import AllowAllPolicy, Policy
+from .governance.rewrite import Prepared, prepare
+from .lake import Lake
+from .meta import MetaStore
+from .settings import Settings
+
+
+class Workspace:
+    """Everything one DAP home holds, opened once per process."""
+
+    def __init__(self, settings: Settings, *, policy: Policy | None = None) -> None:
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self.meta = MetaStore(settings.meta_url)
+        self.meta.migrate()
+        self.lake = Lake(settings.lake_dir)
+        engine = create_engine(
+            settings.engine,
+            lake_dir=settings.lake_dir,
+            threads=settings.threads,
+            memory_limit=settings.memory_limit,
+        )
+        assert isinstance(engine, DuckDBEngine)
+        self.engine = engine
+        self.catalog = Catalog(self.meta, self.lake, self.engine)
+        self.audit = AuditLog(self.meta, statement_max_chars=settings.audit_sql_max_chars)
+        self.policy: Policy = policy or AllowAllPolicy()
+
+    def session(self, principal: Principal | None = None) -> Session:
+        return Session(self, principal or local_principal(self.settings))
+
+    def close(self) -> None:
+        self.engine.close()
+        self.meta.dispose()
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A finished query: the Arrow table plus what the user is told about it."""
+
+    table: pa.Table
+    query_id: str
+    elapsed_ms: float
+    tables: tuple[str, ...]
+    sql: str
+
+    @property
+    def row_count(self) -> int:
+        return int(self.table.num_rows)
+
+    def to_polars(self) -> pl.DataFrame:
+        frame = pl.from_arrow(self.table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+
+class Session:
+    """A workspace as seen by one principal."""
+
+    def __init__(self, workspace: Workspace, principal: Principal) -> None:
+        self.workspace = workspace
+        self.principal = principal
+        self.catalog = workspace.catalog
+
+    # -- the governed path ------------------------------------------------------------------
+
+    def sql(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        """Run one governed query and return a polars DataFrame."""
+        return self.query(sql, params, limit=limit).to_polars()
+
+    def query(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None = None,
+        *,
+        limit: int | None = None,
+        query_id: str | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> QueryResult:
+        """Run one governed query and return the Arrow result with its timing."""
+        ws = self.workspace
+        query_id = query_id or uuid.uuid4().hex
+        started = time.perf_counter()
+        tables: tuple[str, ...] = ()
+        try:
+            prepared = prepare(
+                sql, known=self.catalog.known_names(), write_dialect=ws.engine.dialect
+            )
+            tables = prepared.tables
+            bound = bind_parameters(prepared, params)
+            decision = ws.policy.authorize(self.principal, "SELECT", tables)
+            if not decision.allowed:
+                raise QueryRefused(decision.reason)
+            ws.engine.bind(self.catalog.bindings(tables))
+            table = ws.engine.execute(
+                prepared.sql, bound, query_id=query_id, limit=limit, on_batch=on_batch
+            )
+        except DapError as e:
+            self._audit(
+                sql,
+                tables,
+                "refused" if isinstance(e, QueryRefused) else "failed",
+                reason=f"{e.code}: {e.message}",
+                started=started,
+            )
+            raise
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._audit(sql, tables, "allowed", rows=table.num_rows, started=started)
+        return QueryResult(table, query_id, elapsed_ms, tables, prepared.sql)
+
+    def cancel(self, query_id: str) -> bool:
+        return self.workspace.engine.cancel(query_id)
+
+    def progress(self, query_id: str) -> float | None:
+        return self.workspace.engine.progress(query_id)
+
+    def _audit(
+        self,
+        sql: str,
+        tables: Sequence[str],
+        decision: str,
+        *,
+        started: float,
+        reason: str = "",
+        rows: int | None = None,
+    ) -> None:
+        self.workspace.audit.record(
+            AuditEvent(
+                principal=self.principal.name,
+                action="query",
+                decision=decision,
+                statement=sql,
+                tables=tuple(tables),
+                reason=reason,
+                row_count=rows,
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
+
+    def whoami(self) -> dict[str, Any]:
+        return {
+            "user": self.principal.name,
+            "kind": self.principal.kind,
+            "source": self.principal.source,
+            "groups": sorted(self.principal.groups),
+            "home": str(self.workspace.settings.home),
+            "engine": self.workspace.settings.engine,
+            "policy": type(self.workspace.policy).__name__,
+        }
+
+
+def bind_parameters(
+    prepared: Prepared, params: Mapping[str, Any] | Sequence[Any] | None
+) -> dict[str, Any] | list[Any] | None:
+    """Match the statement's placeholders with the values given, by name or by position."""
+    if prepared.param_names:
+        if not isinstance(params, Mapping):
+            named = ", ".join(":" + n for n in prepared.param_names)
+            raise DapError(f"the statement has named parameters ({named}); pass params as a dict")
+        missing = [n for n in prepared.param_names if n not in params]
+        if missing:
+            raise DapError(f"no value for parameter {', '.join(':' + n for n in missing)}")
+        return {n: params[n] for n in prepared.param_names}
+    if prepared.positional_params:
+        if params is None or isinstance(params, (Mapping, str)):
+            raise DapError(
+                f"the statement has {prepared.positional_params} positional parameter(s); "
+                "pass params as a list"
+            )
+        if len(params) != prepared.positional_params:
+            raise DapError(
+                f"the statement has {prepared.positional_params} positional parameter(s) "
+                f"but {len(params)} value(s) were given"
+            )
+        return list(params)
+    return None
+
+
+_default: Workspace | None = None
+_default_lock = threading.Lock()
+
+
+def default_workspace() -> Workspace:
+    """The process-wide workspace from ``DAP_*`` settings, opened on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Workspace(Settings.from_env())
+        return _default
+
+
+def reset_default_workspace() -> None:
+    """Forget the process-wide workspace (tests, or after changing ``DAP_HOME``)."""
+    global _default
+    with _default_lock:
+        if _default is not None:
+            _default.close()
+        _default = None

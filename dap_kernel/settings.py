@@ -1,0 +1,77 @@
+"""One settings object for the whole core, read from ``DAP_*`` environment variables.
+
+Front doors (CLI, magics, the server extension) build a :class:`Settings` once and pass it
+down, so nothing below them reads the environment on its own. The server extension maps its
+traitlets onto the same fields (see ``dap_server.extension``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ENGINES = ("duckdb",)
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in some containers
+        return "local"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where DAP keeps its state and how it runs queries.
+
+    >>> Settings(home=Path("/tmp/dap")).lake_dir
+    PosixPath('/tmp/dap/lake')
+    """
+
+    home: Path = field(default_factory=lambda: Path(_env("DAP_HOME", "~/.dap")).expanduser())
+    meta_url: str = ""
+    engine: str = "duckdb"
+    user: str = field(default_factory=lambda: _env("DAP_USER", _default_user()))
+    threads: int = 0
+    memory_limit: str = ""
+    query_timeout_s: float = 0.0
+    audit_sql_max_chars: int = 20_000
+
+    def __post_init__(self) -> None:
+        if not self.meta_url:
+            object.__setattr__(self, "meta_url", f"sqlite:///{self.home / 'meta.db'}")
+        if self.engine not in ENGINES:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"DAP_ENGINE={self.engine!r} is not supported; choose one of {', '.join(ENGINES)}"
+            )
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.meta_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Build settings from ``DAP_*`` variables; keyword overrides win."""
+        base = cls(
+            home=Path(_env("DAP_HOME", "~/.dap")).expanduser(),
+            meta_url=_env("DAP_META_URL", ""),
+            engine=_env("DAP_ENGINE", "duckdb"),
+            user=_env("DAP_USER", _default_user()),
+            threads=int(_env("DAP_THREADS", "0")),
+            memory_limit=_env("DAP_MEMORY_LIMIT", ""),
+            query_timeout_s=float(_env("DAP_QUERY_TIMEOUT", "0")),
+        )
+        return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

@@ -1,0 +1,249 @@
+/**
+ * Pure helpers for the DAP catalog panel.
+ *
+ * This module deliberately imports nothing from `@jupyterlab/*` or
+ * `@lumino/*` so that it can be unit-tested with jest + jsdom without
+ * transpiling JupyterLab's ES modules.
+ */
+
+/**
+ * One table entry as returned by `GET /dap/api/v1/catalog`.
+ */
+export interface ICatalogTable {
+  /** Fully qualified name, e.g. `main.orders`. */
+  name: string;
+  schema?: string;
+  table?: string;
+  /** Storage kind, e.g. `delta`, `parquet`, `view`. */
+  kind?: string;
+  description?: string | null;
+  row_count?: number | null;
+  owner?: string | null;
+  tags?: string[];
+}
+
+/**
+ * Body of `GET /dap/api/v1/catalog`.
+ */
+export interface ICatalogResponse {
+  tables: ICatalogTable[];
+}
+
+/** CSS class names used by the panel (kept here so tests and CSS agree). */
+export const CSS = {
+  panel: 'dap-catalog-panel',
+  header: 'dap-catalog-header',
+  title: 'dap-catalog-title',
+  refresh: 'dap-catalog-refresh',
+  status: 'dap-catalog-status',
+  error: 'dap-catalog-error',
+  list: 'dap-catalog-list',
+  item: 'dap-catalog-item',
+  itemName: 'dap-catalog-item-name',
+  itemKind: 'dap-catalog-item-kind',
+  itemRows: 'dap-catalog-item-rows',
+  itemOwner: 'dap-catalog-item-owner',
+  tags: 'dap-catalog-tags',
+  tag: 'dap-catalog-tag',
+  empty: 'dap-catalog-empty'
+} as const;
+
+/** Text shown when the catalog has no tables. */
+export const EMPTY_MESSAGE = 'No tables in the catalog yet.';
+
+/**
+ * Insert thousands separators (`1234567` -> `1,234,567`) without depending
+ * on the runtime's ICU locale data.
+ */
+function groupThousands(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/**
+ * Format one decimal place, dropping a trailing `.0` (`1.0` -> `1`).
+ */
+function oneDecimal(n: number): string {
+  const s = (Math.floor(n * 10) / 10).toFixed(1);
+  return s.endsWith('.0') ? s.slice(0, -2) : s;
+}
+
+/**
+ * Human-readable row count.
+ *
+ * - `null`/`undefined`/non-finite/negative -> `'? rows'` (unknown)
+ * - `1` -> `'1 row'`
+ * - below 10 000 -> exact with separators, e.g. `'9,999 rows'`
+ * - above -> compact, truncated (never rounded up), e.g. `'12.3K rows'`,
+ *   `'1.5M rows'`, `'2B rows'`
+ */
+export function formatRowCount(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n) || n < 0) {
+    return '? rows';
+  }
+  const count = Math.floor(n);
+  if (count === 1) {
+    return '1 row';
+  }
+  if (count < 10_000) {
+    return `${groupThousands(count)} rows`;
+  }
+  const units: Array<[number, string]> = [
+    [1e12, 'T'],
+    [1e9, 'B'],
+    [1e6, 'M'],
+    [1e3, 'K']
+  ];
+  for (const [size, suffix] of units) {
+    if (count >= size) {
+      return `${oneDecimal(count / size)}${suffix} rows`;
+    }
+  }
+  /* istanbul ignore next: unreachable, count >= 10 000 here */
+  return `${groupThousands(count)} rows`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/**
+ * Validate and normalise the JSON body of `GET /dap/api/v1/catalog`.
+ *
+ * Entries without a string `name` are dropped; unknown fields are ignored;
+ * `tags` keeps string entries only. Throws if the body is not an object
+ * with a `tables` array.
+ */
+export function parseCatalogResponse(data: unknown): ICatalogTable[] {
+  if (!isRecord(data) || !Array.isArray(data.tables)) {
+    throw new Error('Unexpected catalog response: missing "tables" array');
+  }
+  const tables: ICatalogTable[] = [];
+  for (const entry of data.tables) {
+    if (!isRecord(entry) || typeof entry.name !== 'string' || !entry.name) {
+      continue;
+    }
+    const rowCount = entry.row_count;
+    tables.push({
+      name: entry.name,
+      schema: optionalString(entry.schema),
+      table: optionalString(entry.table),
+      kind: optionalString(entry.kind),
+      description: optionalString(entry.description) ?? null,
+      row_count:
+        typeof rowCount === 'number' && Number.isFinite(rowCount)
+          ? rowCount
+          : null,
+      owner: optionalString(entry.owner) ?? null,
+      tags: Array.isArray(entry.tags)
+        ? entry.tags.filter((t): t is string => typeof t === 'string')
+        : []
+    });
+  }
+  return tables;
+}
+
+/**
+ * Tooltip text for a table: its description, or its name when it has none.
+ */
+export function tableTooltip(table: ICatalogTable): string {
+  const description = (table.description ?? '').trim();
+  const lines = [description || table.name];
+  if (table.owner) {
+    lines.push(`Owner: ${table.owner}`);
+  }
+  return lines.join('\n');
+}
+
+function span(doc: Document, className: string, text: string): HTMLElement {
+  const el = doc.createElement('span');
+  el.className = className;
+  el.textContent = text;
+  return el;
+}
+
+/**
+ * Build the `<li class="dap-catalog-item">` for one table.
+ *
+ * All text goes through `textContent`, so names/descriptions/tags coming
+ * from the server can never inject markup.
+ */
+export function renderCatalogItem(
+  table: ICatalogTable,
+  doc: Document = document
+): HTMLLIElement {
+  const li = doc.createElement('li');
+  li.className = CSS.item;
+  li.dataset.table = table.name;
+  li.title = tableTooltip(table);
+
+  li.appendChild(span(doc, CSS.itemName, table.name));
+  if (table.kind) {
+    li.appendChild(span(doc, CSS.itemKind, table.kind));
+  }
+  li.appendChild(span(doc, CSS.itemRows, formatRowCount(table.row_count)));
+
+  const tags = table.tags ?? [];
+  if (tags.length > 0) {
+    const container = doc.createElement('span');
+    container.className = CSS.tags;
+    for (const tag of tags) {
+      container.appendChild(span(doc, CSS.tag, tag));
+    }
+    li.appendChild(container);
+  }
+  return li;
+}
+
+/**
+ * Build the list items for all tables, sorted by name. An empty catalog
+ * yields a single `<li class="dap-catalog-empty">` placeholder.
+ */
+export function renderCatalogItems(
+  tables: ReadonlyArray<ICatalogTable>,
+  doc: Document = document
+): HTMLLIElement[] {
+  if (tables.length === 0) {
+    const li = doc.createElement('li');
+    li.className = CSS.empty;
+    li.textContent = EMPTY_MESSAGE;
+    return [li];
+  }
+  return [...tables]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map(table => renderCatalogItem(table, doc));
+}
+
+/**
+ * Replace the children of `list` with the rendered catalog items.
+ */
+export function renderCatalogList(
+  list: HTMLElement,
+  tables: ReadonlyArray<ICatalogTable>
+): void {
+  list.replaceChildren(...renderCatalogItems(tables, list.ownerDocument));
+}
+
+/**
+ * Build the `<div class="dap-catalog-error">` shown when loading fails.
+ */
+export function renderError(
+  message: string,
+  doc: Document = document
+): HTMLDivElement {
+  const div = doc.createElement('div');
+  div.className = CSS.error;
+  div.setAttribute('role', 'alert');
+  div.textContent = message;
+  return div;
+}
+
+/**
+ * Summary line shown under the header, e.g. `'3 tables'`.
+ */
+export function formatTableCount(n: number): string {
+  return n === 1 ? '1 table' : `${groupThousands(n)} tables`;
+}

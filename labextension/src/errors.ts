@@ -1,0 +1,64 @@
+/**
+ * Pure helpers to turn a failed DAP API response into a user-facing message.
+ *
+ * No `@jupyterlab/*` imports here, so jest can test it directly.
+ */
+
+/** Shown when the DAP server extension does not answer at all. */
+export const NOT_INSTALLED_MESSAGE =
+  'DAP server extension is not installed or not enabled';
+
+/**
+ * Parse a response body: JSON when possible, otherwise the raw text
+ * (`undefined` for an empty body).
+ */
+export function parseBody(text: string): unknown {
+  if (text.length === 0) {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function jsonField(body: unknown, field: string): string | undefined {
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const value = (body as Record<string, unknown>)[field];
+    if (typeof value === 'string' && value.trim()) {
+      return value;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Message for a non-2xx response of `/dap/api/v1/<endPoint>`.
+ *
+ * - 404 on the base endpoint (`''` or `'/'`), or a 404 that is not a JSON
+ *   error from the DAP handlers (Jupyter Server's own HTML "Not Found" page
+ *   for an unregistered route) -> {@link NOT_INSTALLED_MESSAGE}
+ * - the server's JSON `message` field (then `reason`) if present
+ * - otherwise `"<status> <statusText>"`
+ */
+export function responseErrorMessage(
+  status: number,
+  statusText: string,
+  endPoint: string,
+  body: unknown
+): string {
+  const message = jsonField(body, 'message');
+  const isBase = endPoint.replace(/^\/+|\/+$/g, '') === '';
+  if (status === 404 && (isBase || message === undefined)) {
+    return NOT_INSTALLED_MESSAGE;
+  }
+  if (message !== undefined) {
+    return message;
+  }
+  const reason = jsonField(body, 'reason');
+  if (reason !== undefined) {
+    return reason;
+  }
+  return `Request failed: ${status} ${statusText}`.trim();
+}

@@ -1,0 +1,185 @@
+"""Shared fixtures: a fresh DAP home per test, one demo data set and one PostgreSQL per run."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dap_kernel import demo
+from dap_kernel.session import Workspace, reset_default_workspace
+from dap_kernel.settings import Settings
+
+DEMO_SCALE = 0.02
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reads the developer's ~/.dap or DAP_* variables."""
+    for key in list(os.environ):
+        if key.startswith("DAP_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("DAP_HOME", str(tmp_path / "dap-home"))
+    monkeypatch.setenv("DAP_USER", "tester")
+    reset_default_workspace()
+    yield
+    reset_default_workspace()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "dap-home", user="tester")
+
+
+@pytest.fixture
+def workspace(settings: Settings) -> Iterator[Workspace]:
+    ws = Workspace(settings)
+    yield ws
+    ws.close()
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One demo data set per run, copied by tests that need it."""
+    home = tmp_path_factory.mktemp("demo-home")
+    ws = Workspace(Settings(home=home, user="tester"))
+    demo.build(ws.catalog, scale=DEMO_SCALE, owner="tester")
+    ws.close()
+    return home
+
+
+@pytest.fixture
+def demo_workspace(demo_home: Path, tmp_path: Path) -> Iterator[Workspace]:
+    home = tmp_path / "dap-home"
+    shutil.copytree(demo_home, home)
+    # The lake files moved: point the catalog rows at the copy.
+    _rebase_lake(home, demo_home)
+    ws = Workspace(Settings(home=home, user="tester"))
+    yield ws
+    ws.close()
+
+
+def _rebase_lake(home: Path, original: Path) -> None:
+    import sqlite3
+
+    con = sqlite3.connect(home / "meta.db")
+    with con:
+        con.execute(
+            "UPDATE catalog_tables SET location = replace(location, ?, ?)",
+            (str(original), str(home)),
+        )
+    con.close()
+
+
+# -- PostgreSQL: one real server per test run -------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        pytest.fail(
+            "PostgreSQL is not installed: run `make setup` (it installs Debian's postgresql)"
+        )
+    return found[-1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL on 127.0.0.1, initdb'd into a temp dir; yields a server URL."""
+    datadir = Path(tempfile.mkdtemp(prefix="dap-pg-"))
+    port = _free_port()
+    as_postgres: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        shutil.chown(datadir, "postgres", "postgres")
+        as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run(
+        [
+            *as_postgres,
+            _pg_bin("initdb"),
+            "-D",
+            str(datadir / "data"),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_postgres,
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(datadir / "data"),
+            "-l",
+            str(datadir / "server.log"),
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {datadir} -c fsync=off",
+            "-w",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [
+                *as_postgres,
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(datadir / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+        )
+        shutil.rmtree(datadir, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """A fresh, empty database on the shared server for one test."""
+    import psycopg
+
+    name = f"dap_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return f"{postgres_server}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def meta_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The metadata tests run against both supported stores."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'meta.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def wait_for(predicate: object, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return
+        time.sleep(0.05)
+    raise TimeoutError("condition not met in time")
