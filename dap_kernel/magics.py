@@ -70,7 +70,7 @@ class DapMagics(Magics):
     def user_ns(self) -> dict[str, Any]:
         if self.shell is None:
             raise UsageError("the %dap magics need an IPython shell")
-        namespace: dict[str, Any] = self.user_ns
+        namespace: dict[str, Any] = self.shell.user_ns
         return namespace
 
     @property

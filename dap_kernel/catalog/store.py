@@ -216,6 +216,15 @@ class Catalog:
     def _binding(self, row: CatalogTable) -> Binding:
         if row.kind == "delta":
             files = self._snapshot_files(row.schema_name, row.name, row.version)
+            if not files:  # an empty table has no data files for the engine to scan
+                return Binding(
+                    schema=row.schema_name,
+                    name=row.name,
+                    kind="delta",
+                    location=row.location,
+                    signature=f"delta:{row.version}",
+                    arrow=self.lake.read(row.schema_name, row.name, version=row.version),
+                )
             return Binding(
                 schema=row.schema_name,
                 name=row.name,
@@ -449,6 +458,8 @@ class Catalog:
             binding = self._binding(row)
             row_count, columns = self._profile(binding, row.kind)
             old = {c.name: c for c in row.columns}
+            row.columns.clear()
+            s.flush()  # delete the old column rows before inserting their successors
             row.row_count = row_count
             row.updated_at = datetime.now(UTC)
             row.columns = [

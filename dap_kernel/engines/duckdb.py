@@ -14,6 +14,8 @@ outside the allowed set reopens the database with the wider set.
 from __future__ import annotations
 
 import threading
+import uuid
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -60,6 +62,7 @@ class DuckDBEngine(Engine):
         self._allowed_files: set[str] = set()
         self._lock = threading.RLock()
         self._views: dict[str, str] = {}
+        self._materialized: set[str] = set()
         self._running: dict[str, duckdb.DuckDBPyConnection] = {}
         self._con = self._connect()
 
@@ -104,6 +107,7 @@ class DuckDBEngine(Engine):
             old = self._con
             self._con = self._connect()
             self._views.clear()
+            self._materialized.clear()
             old.close()
 
     # -- views over catalog tables -----------------------------------------------------------
@@ -120,11 +124,26 @@ class DuckDBEngine(Engine):
     def _create_view(self, b: Binding) -> None:
         target = f"{quote_ident(b.schema)}.{quote_ident(b.name)}"
         self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(b.schema)}")
+        was_table = b.qualified_name in self._materialized
         if b.arrow is not None:
-            registered = f"__dap_arrow_{b.schema}_{b.name}"
+            # Registered Arrow data is private to one connection and queries run on cursors:
+            # copy it into a table every cursor sees.
+            if b.qualified_name in self._views and not was_table:
+                self._con.execute(f"DROP VIEW IF EXISTS {target}")
+            registered = f"__dap_arrow_{uuid.uuid4().hex}"
             self._con.register(registered, b.arrow)
-            source = quote_ident(registered)
-        elif b.kind == "delta":
+            try:
+                self._con.execute(
+                    f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {quote_ident(registered)}"
+                )
+            finally:
+                self._con.unregister(registered)
+            self._materialized.add(b.qualified_name)
+            return
+        if was_table:
+            self._con.execute(f"DROP TABLE IF EXISTS {target}")
+            self._materialized.discard(b.qualified_name)
+        if b.kind == "delta":
             files = ", ".join(quote_literal(f) for f in b.files)
             hive = ", hive_partitioning=true" if b.options.get("partition_columns") else ""
             source = f"read_parquet([{files}]{hive})"
@@ -178,9 +197,9 @@ class DuckDBEngine(Engine):
         """Drop a temporary view (used when profiling a source before registering it)."""
         with self._lock:
             target = f"{quote_ident(binding.schema)}.{quote_ident(binding.name)}"
-            self._con.execute(f"DROP VIEW IF EXISTS {target}")
-            if binding.arrow is not None:
-                self._con.unregister(f"__dap_arrow_{binding.schema}_{binding.name}")
+            kind = "TABLE" if binding.qualified_name in self._materialized else "VIEW"
+            self._con.execute(f"DROP {kind} IF EXISTS {target}")
+            self._materialized.discard(binding.qualified_name)
             self._views.pop(binding.qualified_name, None)
 
     def execute_internal(self, sql: str) -> pa.Table:
@@ -188,10 +207,20 @@ class DuckDBEngine(Engine):
         return self.execute(sql)
 
     def cancel(self, query_id: str) -> bool:
+        """Interrupt until the query is gone: an interrupt that lands before DuckDB has started
+        executing is a no-op, so one call alone could be lost."""
         cursor = self._running.get(query_id)
         if cursor is None:
             return False
-        cursor.interrupt()
+
+        def keep_interrupting() -> None:
+            deadline = time.monotonic() + 30
+            while self._running.get(query_id) is cursor and time.monotonic() < deadline:
+                cursor.interrupt()
+                time.sleep(0.02)
+
+        threading.Thread(target=keep_interrupting, name=f"dap-cancel-{query_id[:8]}",
+                         daemon=True).start()
         return True
 
     def progress(self, query_id: str) -> float | None:

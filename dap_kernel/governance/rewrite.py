@@ -110,7 +110,9 @@ def syntax_message(error: ParseError) -> str:
         return f"SQL syntax error: {error}"
     first = error.errors[0]
     near = (first.get("highlight") or "").strip()
-    where = f"line {first.get('line')}, column {first.get('col')}"
+    # sqlglot reports where the offending token ends; people look for where it starts.
+    column = max(1, int(first.get("col") or 1) - len(first.get("highlight") or "") + 1)
+    where = f"line {first.get('line')}, column {column}"
     what = first.get("description") or "invalid syntax"
     return f"SQL syntax error at {where}" + (f" near {near!r}" if near else "") + f": {what}"
 

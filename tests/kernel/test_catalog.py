@@ -1,0 +1,138 @@
+"""Catalog registration of lake tables and external sources, search, documentation, writes."""
+
+from __future__ import annotations
+
+import gzip
+import sqlite3
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dap_kernel.errors import DapError, SourceError, TableExists, UnknownTable
+from dap_kernel.session import Workspace
+
+
+def test_csv_file_is_registered_with_schema_and_statistics(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "sales.csv"
+    path.write_text("day,region,amount\n2024-01-01,EMEA,10.5\n2024-01-02,AMER,\n2024-01-02,EMEA,3\n")
+    info = workspace.catalog.register_file("sales", path, description="Raw sales export")
+    assert info.kind == "csv"
+    assert info.row_count == 3
+    columns = {c.name: c for c in info.columns}
+    assert columns["day"].data_type == "DATE"
+    assert columns["amount"].null_count == 1
+    assert columns["region"].distinct_count == 2
+    assert (columns["amount"].min_value, columns["amount"].max_value) == ("3.0", "10.5")
+    frame = workspace.session().sql("SELECT region, sum(amount) AS s FROM sales GROUP BY 1 ORDER BY 1")
+    assert frame.to_dicts() == [{"region": "AMER", "s": None}, {"region": "EMEA", "s": 13.5}]
+
+
+def test_tsv_gzip_parquet_json_and_glob_sources(workspace: Workspace, tmp_path: Path) -> None:
+    frame = pl.DataFrame({"id": [1, 2, 3], "name": ["a", "b", "c"]})
+    (tmp_path / "t.tsv").write_text("id\tname\n1\ta\n2\tb\n")
+    with gzip.open(tmp_path / "t.csv.gz", "wt") as f:
+        f.write("id,name\n1,a\n")
+    frame.write_parquet(tmp_path / "t.parquet")
+    frame.write_ndjson(tmp_path / "t.ndjson")
+    (tmp_path / "parts").mkdir()
+    for i in range(3):
+        frame.write_parquet(tmp_path / "parts" / f"p{i}.parquet")
+    cat = workspace.catalog
+    assert cat.register_file("tsv", tmp_path / "t.tsv").row_count == 2
+    assert cat.register_file("gz", tmp_path / "t.csv.gz").row_count == 1
+    assert cat.register_file("pq", tmp_path / "t.parquet").row_count == 3
+    assert cat.register_file("js", tmp_path / "t.ndjson").row_count == 3
+    assert cat.register_file("parts", str(tmp_path / "parts" / "*.parquet")).row_count == 9
+    total = workspace.session().sql(
+        "SELECT (SELECT count(*) FROM tsv) + (SELECT count(*) FROM pq) + (SELECT count(*) FROM parts) AS n"
+    )["n"][0]
+    assert total == 14
+
+
+def test_sqlite_table_is_read_at_query_time(workspace: Workspace, tmp_path: Path) -> None:
+    db = tmp_path / "shop.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE items (id INTEGER, label TEXT)")
+    con.executemany("INSERT INTO items VALUES (?, ?)", [(1, "x"), (2, "y")])
+    con.commit()
+    info = workspace.catalog.register_database_table("items", f"sqlite:///{db}", "items")
+    assert info.kind == "sqlite" and info.row_count == 2
+    con.execute("INSERT INTO items VALUES (3, 'z')")
+    con.commit()
+    con.close()
+    assert workspace.session().sql("SELECT count(*) AS n FROM items")["n"][0] == 3
+
+
+@pytest.mark.postgres
+def test_postgres_table_is_registered(workspace: Workspace, postgres_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as con:
+        con.execute("CREATE TABLE accounts (id int, owner text, balance numeric(10,2))")
+        con.execute("INSERT INTO accounts VALUES (1, 'ann', 10.50), (2, 'bob', 5.25)")
+    info = workspace.catalog.register_database_table("pg_accounts", postgres_url, "accounts")
+    assert info.row_count == 2
+    assert "secret" not in info.location
+    assert workspace.session().sql("SELECT sum(balance) AS s FROM pg_accounts")["s"][0] == 15.75
+
+
+def test_missing_and_malformed_sources_register_nothing(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    with pytest.raises(SourceError, match="file not found"):
+        workspace.catalog.register_file("nope", tmp_path / "missing.csv")
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"this is not parquet at all")
+    with pytest.raises(SourceError, match="cannot read"):
+        workspace.catalog.register_file("bad", bad)
+    with pytest.raises(SourceError, match="format"):
+        workspace.catalog.register_file("weird", tmp_path / "x.weird")
+    with pytest.raises(SourceError, match="cannot read table"):
+        workspace.catalog.register_database_table("db", f"sqlite:///{tmp_path / 'x.db'}", "none")
+    assert workspace.catalog.list_tables() == []
+
+
+def test_search_by_name_tag_column_and_description(demo_workspace: Workspace) -> None:
+    names = lambda term: [t.name for t in demo_workspace.catalog.search(term)]  # noqa: E731
+    assert names("order") == ["order_lines", "orders"]
+    assert names("pii") == ["customers"]
+    assert names("email") == ["customers"]  # a column name and a column tag
+    assert names("clickstream") == ["web_events"]
+    assert names("") == [t.name for t in demo_workspace.catalog.list_tables()]
+
+
+def test_documentation_and_errors(demo_workspace: Workspace) -> None:
+    cat = demo_workspace.catalog
+    info = cat.describe_table("orders", owner="sales-team", columns={"status": "Order state"})
+    assert info.owner == "sales-team"
+    assert {c.name: c.description for c in info.columns}["status"] == "Order state"
+    with pytest.raises(UnknownTable, match="did you mean main.orders"):
+        cat.get("ordes")
+    with pytest.raises(TableExists):
+        cat.create_table("orders", pl.DataFrame({"x": [1]}))
+    with pytest.raises(DapError, match="invalid table name"):
+        cat.get("a.b.c")
+
+
+def test_writes_update_version_and_statistics(workspace: Workspace) -> None:
+    cat = workspace.catalog
+    cat.create_table("t", pl.DataFrame({"id": [1, 2], "v": ["a", "b"]}))
+    info = cat.write("t", pl.DataFrame({"id": [3], "v": ["c"]}), "append")
+    assert (info.version, info.row_count) == (1, 3)
+    info = cat.write("t", pl.DataFrame({"id": [3, 4], "v": ["C", "d"]}), "merge", keys=["id"])
+    assert (info.version, info.row_count) == (2, 4)
+    s = workspace.session()
+    assert s.sql("SELECT v FROM t WHERE id = 3")["v"][0] == "C"
+    cat.write("t", pl.DataFrame({"id": [9], "v": ["z"]}), "overwrite")
+    assert s.sql("SELECT count(*) AS n FROM t")["n"][0] == 1
+
+
+def test_drop_with_purge_removes_the_lake_files(workspace: Workspace) -> None:
+    workspace.catalog.create_table("gone", pl.DataFrame({"x": [1]}))
+    workspace.catalog.drop("gone", purge=True)
+    assert not workspace.lake.exists("main", "gone")
+    with pytest.raises(UnknownTable):
+        workspace.session().sql("SELECT * FROM gone")

@@ -1,0 +1,78 @@
+"""The DuckDB engine is locked down on its own, whatever the SQL checker lets through."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dap_kernel.engines.duckdb import DuckDBEngine
+from dap_kernel.errors import QueryCancelled, QueryFailed
+from dap_kernel.session import Workspace
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> DuckDBEngine:
+    return DuckDBEngine(lake_dir=tmp_path / "lake")
+
+
+def test_engine_cannot_read_files_outside_the_lake(engine: DuckDBEngine, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.csv"
+    secret.write_text("password\nhunter2\n")
+    for sql in (
+        f"SELECT * FROM read_csv('{secret}')",
+        "SELECT * FROM read_text('/etc/passwd')",
+        f"SELECT * FROM '{secret}'",
+    ):
+        with pytest.raises(QueryFailed, match="[Pp]ermission|disabled"):
+            engine.execute(sql)
+
+
+def test_engine_configuration_is_locked(engine: DuckDBEngine) -> None:
+    for sql in ("SET enable_external_access = true", "SET lock_configuration = false",
+                "SET allowed_directories = ['/']"):
+        with pytest.raises(QueryFailed, match="locked"):
+            engine.execute(sql)
+
+
+def test_engine_cannot_attach_or_install(engine: DuckDBEngine, tmp_path: Path) -> None:
+    with pytest.raises(QueryFailed):
+        engine.execute(f"ATTACH '{tmp_path / 'other.db'}' AS other")
+    with pytest.raises(QueryFailed):
+        engine.execute("INSTALL httpfs")
+
+
+def test_limit_stops_fetching(engine: DuckDBEngine) -> None:
+    table = engine.execute("SELECT * FROM range(1000000) t(i) ORDER BY i", limit=5)
+    assert table.column("i").to_pylist() == [0, 1, 2, 3, 4]
+
+
+def test_cancel_interrupts_a_running_query(engine: DuckDBEngine) -> None:
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            engine.execute(
+                "SELECT count(*) FROM range(100000000000) a, range(10) b WHERE a.range % 7 = b.range",
+                query_id="q1",
+            )
+        except BaseException as e:
+            outcome["error"] = e
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not engine.cancel("q1"):
+        assert time.monotonic() < deadline, "query never started"
+        time.sleep(0.01)
+    worker.join(30)
+    assert not worker.is_alive()
+    assert isinstance(outcome.get("error"), QueryCancelled)
+
+
+def test_lake_table_stays_readable_under_lockdown(workspace: Workspace) -> None:
+    workspace.catalog.create_table("t", pl.DataFrame({"x": [1, 2, 3]}))
+    assert workspace.session().sql("SELECT sum(x) AS s FROM t")["s"][0] == 6

@@ -1,0 +1,133 @@
+"""The %dap magics in a real IPython shell whose failing cells fail the test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import polars as pl
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from dap_kernel.magics import DapMagics
+from dap_kernel.session import Workspace
+
+
+@pytest.fixture
+def shell(demo_workspace: Workspace) -> Iterator[InteractiveShell]:
+    ip = InteractiveShell.instance()
+    magics = DapMagics(shell=ip, session_factory=demo_workspace.session)
+    ip.register_magics(magics)
+    ip.user_ns.clear()
+    yield ip
+    InteractiveShell.clear_instance()
+
+
+def run(shell: InteractiveShell, line: str, cell: str | None = None) -> Any:
+    if cell is None:
+        return shell.run_line_magic("dap", line)
+    return shell.run_cell_magic("dap", line, cell)
+
+
+def test_load_ext_registers_the_magics() -> None:
+    ip = InteractiveShell.instance()
+    try:
+        result = ip.run_cell("%load_ext dap_kernel")
+        assert result.success
+        assert "dap" in ip.magics_manager.magics["line"]
+        assert "dap" in ip.magics_manager.magics["cell"]
+        assert any(isinstance(c, DapMagics) for c in ip.configurables)
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_cell_magic_returns_polars_and_binds_python_variables(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.user_ns["region"] = "EMEA"
+    frame = run(shell, "sql", "SELECT count(*) AS n FROM customers WHERE region = :region")
+    assert isinstance(frame, pl.DataFrame)
+    expected = run(shell, "sql SELECT count(*) AS n FROM customers WHERE region = 'EMEA'")
+    assert frame["n"][0] == expected["n"][0] > 0
+    assert "1 row in" in capsys.readouterr().out
+
+
+def test_dollar_parameter_and_hostile_value_stay_values(shell: InteractiveShell) -> None:
+    shell.user_ns["r"] = "x' OR '1'='1"
+    assert run(shell, "sql", "SELECT count(*) AS n FROM customers WHERE region = $r")["n"][0] == 0
+
+
+def test_name_and_limit_options(shell: InteractiveShell) -> None:
+    assert run(shell, "sql --name top --limit 3", "SELECT * FROM orders ORDER BY order_id") is None
+    top = shell.user_ns["top"]
+    assert isinstance(top, pl.DataFrame)
+    assert top["order_id"].to_list() == [1, 2, 3]
+    line = run(shell, "sql --limit 2 SELECT * FROM orders")
+    assert line.height == 2
+
+
+@pytest.mark.parametrize(
+    ("line", "cell", "message"),
+    [
+        ("sql", "SELECT * FROM custmers", "did you mean customers"),
+        ("sql", "SELECT * FRO orders", "SQL syntax error at line 1, column 14"),
+        ("sql", "SELECT * FROM orders WHERE status = :nope", "no Python variable named nope"),
+        ("sql", "SELECT * FROM read_csv('/etc/passwd')", "not allowed"),
+        ("sql", "   ", "no SQL given"),
+        ("sqll", None, "did you mean %dap sql"),
+        ("describe", None, "name a table"),
+    ],
+)
+def test_mistakes_are_one_line_usage_errors(
+    shell: InteractiveShell, line: str, cell: str | None, message: str
+) -> None:
+    with pytest.raises(UsageError) as info:
+        run(shell, line, cell)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_catalog_describe_whoami_and_help(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(shell, "catalog")["table"].to_list() == [
+        "main.customers", "main.order_lines", "main.orders", "main.products", "main.web_events"
+    ]
+    assert run(shell, "catalog pii")["table"].to_list() == ["main.customers"]
+    described = run(shell, "describe customers")
+    assert "email" in described["column"].to_list()
+    assert run(shell, "whoami")["user"] == "tester"
+    run(shell, "help")
+    assert "%%dap sql" in capsys.readouterr().out
+
+
+def test_ctrl_c_cancels_a_long_query(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt while waiting cancels the engine query and reports it."""
+    import threading
+
+    magics = next(m for m in shell.magics_manager.registry.values() if isinstance(m, DapMagics))
+    cancelled = threading.Event()
+    session = magics.session
+    original_cancel = session.cancel
+
+    def cancel(query_id: str) -> bool:
+        cancelled.set()
+        return original_cancel(query_id)
+
+    monkeypatch.setattr(session, "cancel", cancel)
+    monkeypatch.setattr(magics, "_session_factory", lambda: session)
+    calls = {"n": 0}
+    real_join = threading.Thread.join
+
+    def join(self: threading.Thread, timeout: float | None = None) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3 and self.name.startswith("dap-query"):
+            raise KeyboardInterrupt
+        real_join(self, timeout)
+
+    monkeypatch.setattr(threading.Thread, "join", join)
+    with pytest.raises(UsageError, match="query cancelled"):
+        run(shell, "sql", "SELECT count(*) FROM range(100000000000) a, range(10) b "
+                          "WHERE a.range % 7 = b.range")
+    assert cancelled.is_set()
