@@ -19,6 +19,8 @@ from dap_kernel import demo
 from dap_kernel.session import Workspace, reset_default_workspace
 from dap_kernel.settings import Settings
 
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 DEMO_SCALE = 0.02
 
 

@@ -14,8 +14,8 @@ outside the allowed set reopens the database with the wider set.
 from __future__ import annotations
 
 import threading
-import uuid
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -219,8 +219,9 @@ class DuckDBEngine(Engine):
                 cursor.interrupt()
                 time.sleep(0.02)
 
-        threading.Thread(target=keep_interrupting, name=f"dap-cancel-{query_id[:8]}",
-                         daemon=True).start()
+        threading.Thread(
+            target=keep_interrupting, name=f"dap-cancel-{query_id[:8]}", daemon=True
+        ).start()
         return True
 
     def progress(self, query_id: str) -> float | None:

@@ -17,7 +17,9 @@ def test_csv_file_is_registered_with_schema_and_statistics(
     workspace: Workspace, tmp_path: Path
 ) -> None:
     path = tmp_path / "sales.csv"
-    path.write_text("day,region,amount\n2024-01-01,EMEA,10.5\n2024-01-02,AMER,\n2024-01-02,EMEA,3\n")
+    path.write_text(
+        "day,region,amount\n2024-01-01,EMEA,10.5\n2024-01-02,AMER,\n2024-01-02,EMEA,3\n"
+    )
     info = workspace.catalog.register_file("sales", path, description="Raw sales export")
     assert info.kind == "csv"
     assert info.row_count == 3
@@ -26,7 +28,9 @@ def test_csv_file_is_registered_with_schema_and_statistics(
     assert columns["amount"].null_count == 1
     assert columns["region"].distinct_count == 2
     assert (columns["amount"].min_value, columns["amount"].max_value) == ("3.0", "10.5")
-    frame = workspace.session().sql("SELECT region, sum(amount) AS s FROM sales GROUP BY 1 ORDER BY 1")
+    frame = workspace.session().sql(
+        "SELECT region, sum(amount) AS s FROM sales GROUP BY 1 ORDER BY 1"
+    )
     assert frame.to_dicts() == [{"region": "AMER", "s": None}, {"region": "EMEA", "s": 13.5}]
 
 
@@ -47,7 +51,8 @@ def test_tsv_gzip_parquet_json_and_glob_sources(workspace: Workspace, tmp_path: 
     assert cat.register_file("js", tmp_path / "t.ndjson").row_count == 3
     assert cat.register_file("parts", str(tmp_path / "parts" / "*.parquet")).row_count == 9
     total = workspace.session().sql(
-        "SELECT (SELECT count(*) FROM tsv) + (SELECT count(*) FROM pq) + (SELECT count(*) FROM parts) AS n"
+        "SELECT (SELECT count(*) FROM tsv) + (SELECT count(*) FROM pq)"
+        " + (SELECT count(*) FROM parts) AS n"
     )["n"][0]
     assert total == 14
 

@@ -33,8 +33,13 @@ def test_catalog_list_prints_one_table_per_line(home: Path) -> None:
     result = dap("catalog", "list", home=home)
     assert result.returncode == 0
     names = [line.split("\t")[0] for line in result.stdout.splitlines()]
-    assert names == ["main.customers", "main.order_lines", "main.orders", "main.products",
-                     "main.web_events"]
+    assert names == [
+        "main.customers",
+        "main.order_lines",
+        "main.orders",
+        "main.products",
+        "main.web_events",
+    ]
 
 
 def test_sql_prints_the_result(home: Path) -> None:
@@ -46,8 +51,15 @@ def test_sql_prints_the_result(home: Path) -> None:
 
 
 def test_sql_parameters_are_bound(home: Path) -> None:
-    result = dap("sql", "SELECT count(*) AS n FROM customers WHERE region = :r", "-p", "r=EMEA",
-                 "-f", "json", home=home)
+    result = dap(
+        "sql",
+        "SELECT count(*) AS n FROM customers WHERE region = :r",
+        "-p",
+        "r=EMEA",
+        "-f",
+        "json",
+        home=home,
+    )
     assert result.returncode == 0, result.stderr
     assert '"n"' in result.stdout
 
@@ -86,8 +98,9 @@ def test_catalog_show_search_and_register(home: Path, tmp_path: Path) -> None:
 
 
 def test_wrong_meta_url_is_one_clear_line(tmp_path: Path) -> None:
-    result = dap("catalog", "list", home=tmp_path,
-                 DAP_META_URL="postgresql://dap:hunter2@127.0.0.1:1/dap")
+    result = dap(
+        "catalog", "list", home=tmp_path, DAP_META_URL="postgresql://dap:hunter2@127.0.0.1:1/dap"
+    )
     assert result.returncode == 1
     assert "cannot open the metadata database" in result.stderr
     assert "hunter2" not in result.stderr

@@ -16,11 +16,15 @@ def build(home: Path, seed: int = 42) -> Workspace:
 
 
 def fingerprint(ws: Workspace) -> list[tuple[object, ...]]:
-    return ws.session().sql(
-        "SELECT (SELECT count(*) FROM orders) o, (SELECT count(*) FROM order_lines) l, "
-        "(SELECT sum(quantity * unit_price) FROM order_lines) rev, "
-        "(SELECT string_agg(email, ',' ORDER BY customer_id) FROM customers) emails"
-    ).rows()
+    return (
+        ws.session()
+        .sql(
+            "SELECT (SELECT count(*) FROM orders) o, (SELECT count(*) FROM order_lines) l, "
+            "(SELECT sum(quantity * unit_price) FROM order_lines) rev, "
+            "(SELECT string_agg(email, ',' ORDER BY customer_id) FROM customers) emails"
+        )
+        .rows()
+    )
 
 
 def test_same_seed_same_data_other_seed_other_data(tmp_path: Path) -> None:

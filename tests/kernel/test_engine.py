@@ -32,8 +32,11 @@ def test_engine_cannot_read_files_outside_the_lake(engine: DuckDBEngine, tmp_pat
 
 
 def test_engine_configuration_is_locked(engine: DuckDBEngine) -> None:
-    for sql in ("SET enable_external_access = true", "SET lock_configuration = false",
-                "SET allowed_directories = ['/']"):
+    for sql in (
+        "SET enable_external_access = true",
+        "SET lock_configuration = false",
+        "SET allowed_directories = ['/']",
+    ):
         with pytest.raises(QueryFailed, match="locked"):
             engine.execute(sql)
 
@@ -56,7 +59,8 @@ def test_cancel_interrupts_a_running_query(engine: DuckDBEngine) -> None:
     def run() -> None:
         try:
             engine.execute(
-                "SELECT count(*) FROM range(100000000000) a, range(10) b WHERE a.range % 7 = b.range",
+                "SELECT count(*) FROM range(100000000000) a, range(10) b "
+                "WHERE a.range % 7 = b.range",
                 query_id="q1",
             )
         except BaseException as e:

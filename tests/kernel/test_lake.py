@@ -32,7 +32,11 @@ def test_create_append_overwrite_and_versions(lake: Lake) -> None:
     assert [r["id"] for r in rows(lake, version=1)] == [1, 2, 3]
     history = lake.history("main", "t")
     assert [h["version"] for h in history] == [2, 1, 0]
-    assert [h["operationParameters"]["mode"] for h in history] == ["Overwrite", "Append", "ErrorIfExists"]
+    assert [h["operationParameters"]["mode"] for h in history] == [
+        "Overwrite",
+        "Append",
+        "ErrorIfExists",
+    ]
 
 
 def test_merge_updates_matches_and_inserts_the_rest(lake: Lake) -> None:

@@ -92,7 +92,11 @@ def test_catalog_describe_whoami_and_help(
     shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(shell, "catalog")["table"].to_list() == [
-        "main.customers", "main.order_lines", "main.orders", "main.products", "main.web_events"
+        "main.customers",
+        "main.order_lines",
+        "main.orders",
+        "main.products",
+        "main.web_events",
     ]
     assert run(shell, "catalog pii")["table"].to_list() == ["main.customers"]
     described = run(shell, "describe customers")
@@ -102,7 +106,9 @@ def test_catalog_describe_whoami_and_help(
     assert "%%dap sql" in capsys.readouterr().out
 
 
-def test_ctrl_c_cancels_a_long_query(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ctrl_c_cancels_a_long_query(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A KeyboardInterrupt while waiting cancels the engine query and reports it."""
     import threading
 
@@ -128,6 +134,9 @@ def test_ctrl_c_cancels_a_long_query(shell: InteractiveShell, monkeypatch: pytes
 
     monkeypatch.setattr(threading.Thread, "join", join)
     with pytest.raises(UsageError, match="query cancelled"):
-        run(shell, "sql", "SELECT count(*) FROM range(100000000000) a, range(10) b "
-                          "WHERE a.range % 7 = b.range")
+        run(
+            shell,
+            "sql",
+            "SELECT count(*) FROM range(100000000000) a, range(10) b WHERE a.range % 7 = b.range",
+        )
     assert cancelled.is_set()

@@ -28,7 +28,7 @@ def test_migrations_create_the_schema_and_are_idempotent(meta_url: str) -> None:
     store = MetaStore(meta_url)
     store.migrate()
     store.migrate()  # second run: already at head, changes nothing
-    assert EXPECTED_TABLES <= set(store.table_names())
+    assert set(store.table_names()) >= EXPECTED_TABLES
     with store.engine.connect() as con:
         assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
     store.dispose()
@@ -38,8 +38,10 @@ def test_catalog_and_queries_work_on_each_store(meta_url: str, tmp_path: Path) -
     ws = Workspace(Settings(home=tmp_path / "home", meta_url=meta_url, user="tester"))
     try:
         ws.catalog.create_table(
-            "sales", pl.DataFrame({"id": [1, 2, 3], "amount": [10.5, 20.0, None]}),
-            description="Daily sales", tags=["finance"],
+            "sales",
+            pl.DataFrame({"id": [1, 2, 3], "amount": [10.5, 20.0, None]}),
+            description="Daily sales",
+            tags=["finance"],
         )
         info = ws.catalog.get("sales")
         assert info.row_count == 3
@@ -57,8 +59,11 @@ def test_audit_chain_verifies_and_detects_tampering(meta_url: str, tmp_path: Pat
     ws = Workspace(Settings(home=tmp_path / "home", meta_url=meta_url, user="tester"))
     try:
         for i in range(5):
-            ws.audit.record(AuditEvent(principal="tester", action="query", decision="allowed",
-                                       statement=f"SELECT {i}"))
+            ws.audit.record(
+                AuditEvent(
+                    principal="tester", action="query", decision="allowed", statement=f"SELECT {i}"
+                )
+            )
         assert ws.audit.verify() is None
         seqs = [r.seq for r in ws.audit.tail(10)]
         assert seqs == [5, 4, 3, 2, 1]

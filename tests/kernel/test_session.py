@@ -25,7 +25,9 @@ def test_query_returns_polars_and_records_an_audit_entry(demo_workspace: Workspa
 def test_named_and_positional_parameters_are_bound(demo_workspace: Workspace) -> None:
     s = demo_workspace.session()
     hostile = "EMEA' OR '1'='1"
-    assert s.sql("SELECT count(*) AS n FROM customers WHERE region = :r", {"r": hostile})["n"][0] == 0
+    assert (
+        s.sql("SELECT count(*) AS n FROM customers WHERE region = :r", {"r": hostile})["n"][0] == 0
+    )
     emea = s.sql("SELECT count(*) AS n FROM customers WHERE region = $r", {"r": "EMEA"})["n"][0]
     assert 0 < emea < 200
     assert s.sql("SELECT count(*) AS n FROM customers WHERE region = ?", ["EMEA"])["n"][0] == emea
