@@ -56,6 +56,7 @@ class Workspace:
         return Session(self, principal or local_principal(self.settings))
 
     def close(self) -> None:
+        self.audit.close()
         self.engine.close()
         self.meta.dispose()
 
@@ -115,15 +116,14 @@ class Session:
         started = time.perf_counter()
         tables: tuple[str, ...] = ()
         try:
-            prepared = prepare(
-                sql, known=self.catalog.known_names(), write_dialect=ws.engine.dialect
-            )
+            resolver = self.catalog.resolver()
+            prepared = prepare(sql, known=resolver, write_dialect=ws.engine.dialect)
             tables = prepared.tables
             bound = bind_parameters(prepared, params)
             decision = ws.policy.authorize(self.principal, "SELECT", tables)
             if not decision.allowed:
                 raise QueryRefused(decision.reason)
-            ws.engine.bind(self.catalog.bindings(tables))
+            ws.engine.bind(resolver.bindings())
             table = ws.engine.execute(
                 prepared.sql, bound, query_id=query_id, limit=limit, on_batch=on_batch
             )

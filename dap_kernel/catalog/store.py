@@ -10,14 +10,14 @@ from __future__ import annotations
 import difflib
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ..engines.base import Binding
@@ -196,24 +196,25 @@ class Catalog:
 
     # -- engine bindings (the query path) -----------------------------------------------------
 
-    def bindings(self, names: Sequence[str]) -> list[Binding]:
-        if not names:
-            return []
-        wanted = [split_name(n) for n in names]
-        with self.meta.session() as s:
-            rows = s.execute(
-                select(CatalogTable).where(
-                    or_(
-                        *[
-                            (CatalogTable.schema_name == sc) & (CatalogTable.name == nm)
-                            for sc, nm in wanted
-                        ]
-                    )
-                )
-            ).scalars()
-            return [self._binding(r) for r in rows]
+    def lookup(self, qualified: Sequence[str]) -> dict[str, Any]:
+        """Catalog rows (without columns) for lower-cased ``schema.table`` names, in one query.
 
-    def _binding(self, row: CatalogTable) -> Binding:
+        This is the only metadata read on the query path, so it uses Core, not the ORM.
+        """
+        table = CatalogTable.__table__
+        key = func.lower(table.c.schema_name + "." + table.c.name)
+        with self.meta.engine.connect() as con:
+            rows = con.execute(select(table).where(key.in_(list(qualified)))).all()
+        return {f"{r.schema_name}.{r.name}".lower(): r for r in rows}
+
+    def resolver(self) -> CatalogResolver:
+        return CatalogResolver(self)
+
+    def bindings(self, names: Sequence[str]) -> list[Binding]:
+        rows = self.lookup([n.lower() for n in names])
+        return [self._binding(r) for r in rows.values()]
+
+    def _binding(self, row: Any) -> Binding:
         if row.kind == "delta":
             files = self._snapshot_files(row.schema_name, row.name, row.version)
             if not files:  # an empty table has no data files for the engine to scan
@@ -559,6 +560,25 @@ class Catalog:
                 )
             )
         return rows, columns
+
+
+class CatalogResolver:
+    """Resolves a statement's table names and keeps the rows, so binding needs no second read."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self.rows: dict[str, Any] = {}
+
+    def resolve(self, qualified: Sequence[str]) -> dict[str, str]:
+        rows = self.catalog.lookup(qualified)
+        self.rows.update(rows)
+        return {key: f"{row.schema_name}.{row.name}" for key, row in rows.items()}
+
+    def all_names(self) -> Collection[str]:
+        return self.catalog.known_names()
+
+    def bindings(self) -> list[Binding]:
+        return [self.catalog._binding(row) for row in self.rows.values()]
 
 
 def _clip(value: Any, limit: int = 200) -> str | None:

@@ -7,13 +7,16 @@ a row breaks the chain and :func:`verify` finds where. Appends take the write lo
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
+import queue
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from ..meta import AuditRecord, MetaStore
 from ..meta.models import AuditHead
@@ -52,39 +55,97 @@ def _digest(prev_hash: str, seq: int, ts: datetime, event: AuditEvent) -> str:
 
 
 class AuditLog:
+    """Appends run on a background writer so a query does not wait for the metadata database.
+
+    Records are queued with their timestamp and written in order, batched into one transaction
+    when several are waiting. :meth:`flush` (called by :meth:`tail`, :meth:`verify`,
+    :meth:`close` and at interpreter exit) waits until everything queued is stored.
+    """
+
     def __init__(self, meta: MetaStore, *, statement_max_chars: int = 20_000) -> None:
         self.meta = meta
         self.statement_max_chars = statement_max_chars
+        self._queue: queue.Queue[tuple[datetime, AuditEvent] | None] = queue.Queue()
+        self._error: BaseException | None = None
+        self._writer = threading.Thread(target=self._write_loop, name="dap-audit", daemon=True)
+        self._writer.start()
+        atexit.register(self.close)
 
-    def record(self, event: AuditEvent) -> int:
-        """Append one event; returns its sequence number."""
+    def record(self, event: AuditEvent) -> None:
+        """Queue one event for the chain."""
         if len(event.statement) > self.statement_max_chars:
             event = _truncated(event, self.statement_max_chars)
-        ts = datetime.now(UTC)
-        with self.meta.session() as s:
-            s.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
-            head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
-            digest = _digest(head.hash, head.seq, ts, event)
-            s.add(
-                AuditRecord(
-                    seq=head.seq,
-                    ts=ts,
-                    principal=event.principal,
-                    action=event.action,
-                    statement=event.statement,
-                    tables=list(event.tables),
-                    decision=event.decision,
-                    reason=event.reason,
-                    row_count=event.row_count,
-                    elapsed_ms=event.elapsed_ms,
-                    prev_hash=head.hash,
-                    hash=digest,
+        self._queue.put((datetime.now(UTC), event))
+
+    def flush(self) -> None:
+        """Wait until every queued event is written; re-raise a write failure."""
+        self._queue.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def close(self) -> None:
+        if self._writer.is_alive():
+            self._queue.put(None)
+            self._writer.join(30)
+        atexit.unregister(self.close)
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            batch = [item]
+            while len(batch) < 500:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            events = [b for b in batch if b is not None]
+            try:
+                if events:
+                    self._append(events)
+            except BaseException as e:  # kept for flush(); the writer keeps going
+                self._error = e
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+            if any(b is None for b in batch):
+                return
+
+    def _append(self, events: list[tuple[datetime, AuditEvent]]) -> None:
+        head_t = AuditHead.__table__
+        log_t = AuditRecord.__table__
+        with self.meta.engine.begin() as con:
+            # Writing the head row first takes the write lock (SQLite) / row lock (PostgreSQL),
+            # so appenders in other processes queue up behind us and the chain stays linear.
+            con.execute(update(head_t).where(head_t.c.id == 1).values(seq=head_t.c.seq))
+            head = select(head_t.c.seq, head_t.c.hash).where(head_t.c.id == 1)
+            seq, prev = con.execute(head).one()
+            rows = []
+            for ts, event in events:
+                seq += 1
+                digest = _digest(prev, seq, ts, event)
+                rows.append(
+                    {
+                        "seq": seq,
+                        "ts": ts,
+                        "principal": event.principal,
+                        "action": event.action,
+                        "statement": event.statement,
+                        "tables": list(event.tables),
+                        "decision": event.decision,
+                        "reason": event.reason,
+                        "row_count": event.row_count,
+                        "elapsed_ms": event.elapsed_ms,
+                        "prev_hash": prev,
+                        "hash": digest,
+                    }
                 )
-            )
-            head.hash = digest
-            return head.seq
+                prev = digest
+            con.execute(insert(log_t), rows)
+            con.execute(update(head_t).where(head_t.c.id == 1).values(seq=seq, hash=prev))
 
     def tail(self, limit: int = 20, principal: str | None = None) -> list[AuditRecord]:
+        self.flush()
         with self.meta.session() as s:
             query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
             if principal:
@@ -93,6 +154,7 @@ class AuditLog:
 
     def verify(self) -> int | None:
         """Sequence number of the first record that breaks the chain, or None if intact."""
+        self.flush()
         prev = "0" * 64
         with self.meta.session() as s:
             for rec in s.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars():

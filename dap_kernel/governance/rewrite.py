@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import sqlglot
 from sqlglot import exp
@@ -46,6 +47,32 @@ _FORBIDDEN_FUNCTION = re.compile(
 )
 
 
+@runtime_checkable
+class Resolver(Protocol):
+    """Answers which table names exist; the catalog implements it with one indexed lookup."""
+
+    def resolve(self, qualified: Sequence[str]) -> dict[str, str]:
+        """Map each lower-cased ``schema.table`` that exists to its catalog spelling."""
+        ...
+
+    def all_names(self) -> Collection[str]:
+        """Every catalog name, for "did you mean" suggestions."""
+        ...
+
+
+class StaticResolver:
+    """A fixed set of names (tests, and the doctest above)."""
+
+    def __init__(self, names: Collection[str]) -> None:
+        self.names = {n.lower(): n for n in names}
+
+    def resolve(self, qualified: Sequence[str]) -> dict[str, str]:
+        return {q: self.names[q] for q in qualified if q in self.names}
+
+    def all_names(self) -> Collection[str]:
+        return list(self.names.values())
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A checked statement: engine SQL, the catalog tables it reads, its parameter names."""
@@ -60,7 +87,7 @@ class Prepared:
 def prepare(
     sql: str,
     *,
-    known: Collection[str],
+    known: Collection[str] | Resolver,
     read_dialect: str = "duckdb",
     write_dialect: str = "duckdb",
     steps: Iterable[Callable[[exp.Expr], exp.Expr]] = (),
@@ -69,7 +96,8 @@ def prepare(
     tree = parse_one_statement(sql, read_dialect)
     refuse_writes(tree)
     refuse_forbidden_functions(tree)
-    tables = qualify_tables(tree, known)
+    resolver = known if isinstance(known, Resolver) else StaticResolver(known)
+    tables = qualify_tables(tree, resolver)
     for step in steps:
         tree = step(tree)
     names, positional = parameters(tree)
@@ -146,15 +174,14 @@ def _cte_names(tree: exp.Expr) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
 
-def qualify_tables(tree: exp.Expr, known: Collection[str]) -> tuple[str, ...]:
+def qualify_tables(tree: exp.Expr, resolver: Resolver) -> tuple[str, ...]:
     """Check every table reference against the catalog and qualify it as ``schema.table``.
 
     A name that is not a catalog table is an error, even if the engine could resolve it
     (DuckDB reads ``FROM 'file.csv'`` as a file): nothing outside the catalog is readable.
     """
     ctes = _cte_names(tree)
-    known_lower = {k.lower(): k for k in known}
-    found: list[str] = []
+    references: list[tuple[exp.Table, str]] = []
     for table in list(tree.find_all(exp.Table)):
         if not isinstance(table.this, exp.Identifier):
             _check_table_function(table)
@@ -166,19 +193,23 @@ def qualify_tables(tree: exp.Expr, known: Collection[str]) -> tuple[str, ...]:
             )
         if table.catalog:
             raise QueryRefused(f"three-part name {table.sql()} is not supported")
-        name = table.name
-        if not table.db and name.lower() in ctes:
+        if not table.db and table.name.lower() in ctes:
             continue
-        qualified = f"{table.db or DEFAULT_SCHEMA}.{name}"
-        match = known_lower.get(qualified.lower())
+        references.append((table, f"{table.db or DEFAULT_SCHEMA}.{table.name}".lower()))
+    if not references:
+        return ()
+    found = resolver.resolve(sorted({q for _, q in references}))
+    tables: list[str] = []
+    for table, qualified in references:
+        match = found.get(qualified)
         if match is None:
-            raise UnknownTable(_unknown_table_message(table, known))
+            raise UnknownTable(_unknown_table_message(table, resolver.all_names()))
         schema, _, bare = match.partition(".")
         table.set("db", exp.to_identifier(schema))
         table.set("this", exp.to_identifier(bare))
-        if match not in found:
-            found.append(match)
-    return tuple(found)
+        if match not in tables:
+            tables.append(match)
+    return tuple(tables)
 
 
 def _check_table_function(table: exp.Table) -> None:

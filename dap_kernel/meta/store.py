@@ -57,7 +57,8 @@ class MetaStore:
                 Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(
                     parents=True, exist_ok=True
                 )
-            engine = create_engine(_normalise_url(url), pool_pre_ping=True)
+            # Pre-ping guards against dropped server connections; a SQLite file has none.
+            engine = create_engine(_normalise_url(url), pool_pre_ping=not url.startswith("sqlite"))
         except (ArgumentError, NoSuchModuleError, ValueError) as e:
             raise MetaStoreError(
                 f"DAP_META_URL={redact_url(url)!r} is not a usable database URL "
