@@ -15,8 +15,9 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 
 from ..meta import AuditRecord, MetaStore
 from ..meta.models import AuditHead
@@ -112,8 +113,8 @@ class AuditLog:
                 return
 
     def _append(self, events: list[tuple[datetime, AuditEvent]]) -> None:
-        head_t = AuditHead.__table__
-        log_t = AuditRecord.__table__
+        head_t = cast(Table, AuditHead.__table__)
+        log_t = cast(Table, AuditRecord.__table__)
         with self.meta.engine.begin() as con:
             # Writing the head row first takes the write lock (SQLite) / row lock (PostgreSQL),
             # so appenders in other processes queue up behind us and the chain stays linear.
