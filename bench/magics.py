@@ -167,10 +167,21 @@ def setup(args: argparse.Namespace) -> dict[str, Any]:
     jupysql_sa = False
     try:
         import duckdb_engine  # noqa: F401
-
-        jupysql_sa = True
     except ImportError:
         pass
+    else:  # %sql duckdb:// (SQLAlchemy) over the same files, when the dialect is installed
+        ip: Any = shell
+        try:
+            with contextlib.redirect_stdout(_Null()):
+                ip.run_line_magic("sql", "duckdb:// --alias duckdb_sa")
+                ip.run_cell_magic("sql", "duckdb_sa", f"SET threads={args.threads}")
+                view = f"CREATE VIEW t AS SELECT * FROM read_parquet([{file_list}])"
+                ip.run_cell_magic("sql", "duckdb_sa", view)
+                ip.run_cell_magic("sql", "duckdb_sa", "SELECT 42 AS x")
+                ip.run_line_magic("sql", "native")  # back to the native connection
+            jupysql_sa = True
+        except Exception as e:  # a broken optional variant must not stop the benchmark
+            print(f"%sql duckdb:// not usable, not measured: {e}")
 
     session = ws.session()
     return {
@@ -346,9 +357,7 @@ def breakdown(env: dict[str, Any], q: str, reps: int) -> dict[str, float]:
             AuditEvent("bench", "query", "allowed", q, prepared.tables, row_count=1)
         ),
         "QueryResult.to_polars()": result.to_polars,
-        "magic: second parse for :params (_parameters)": lambda: parameters(
-            parse_one_statement(q)
-        ),
+        "magic: second parse for :params (_parameters)": lambda: parameters(parse_one_statement(q)),
         "magic: worker thread start+join": thread_roundtrip,
         "magic: _show_summary display()": lambda: _show_summary(result),
         "Session.query (all of it)": lambda: session.query(q),
@@ -422,7 +431,9 @@ def report(results: list[dict[str, Any]]) -> None:
     names = list(results[0]["median_ms"])
     header = f"{'variant':<14}" + "".join(f"{r['case'] + ' ms':>14}" for r in results)
     print()
-    print("median ms per call (reps: " + ", ".join(f"{r['case']} {r['reps']}" for r in results) + ")")
+    print(
+        "median ms per call (reps: " + ", ".join(f"{r['case']} {r['reps']}" for r in results) + ")"
+    )
     print(header)
     for v in names:
         print(f"{v:<14}" + "".join(f"{r['median_ms'][v]:>14.3f}" for r in results))
@@ -483,8 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     ws = env["ws"]
     dap_threads = ws.engine._con.execute("SELECT current_setting('threads')").fetchall()[0][0]
     print(f"threads: raw/JupySQL DuckDB {args.threads}, DAP engine {dap_threads}")
-    print(f"JupySQL via native duckdb connection; duckdb-engine (%sql duckdb://) "
-          f"{'measured as jupysql_sa' if env['jupysql_sa'] else 'not installed: not measured'}")
+    print(
+        f"JupySQL via native duckdb connection; duckdb-engine (%sql duckdb://) "
+        f"{'measured as jupysql_sa' if env['jupysql_sa'] else 'not installed: not measured'}"
+    )
 
     queries = cases(args.rows)
     results = []
@@ -496,8 +509,10 @@ def main(argv: list[str] | None = None) -> int:
     report(results)
 
     print()
-    print("where the governed one-row time goes (median ms of each step run alone, "
-          f"{args.reps_small} reps)")
+    print(
+        "where the governed one-row time goes (median ms of each step run alone, "
+        f"{args.reps_small} reps)"
+    )
     parts = {}
     for name in ("select42", "lookup"):
         parts[name] = breakdown(env, queries[name], args.reps_small)
@@ -507,8 +522,10 @@ def main(argv: list[str] | None = None) -> int:
 
     prof_text, prof_rows = profile(env, queries["lookup"], args.profile_calls)
     print()
-    print(f"cProfile of {args.profile_calls} x Session.query({queries['lookup']!r}) "
-          "(profiler overhead inflates the figures; compare them with each other)")
+    print(
+        f"cProfile of {args.profile_calls} x Session.query({queries['lookup']!r}) "
+        "(profiler overhead inflates the figures; compare them with each other)"
+    )
     print(f"{'function':<45}{'calls/query':>12}{'cum ms/query':>14}")
     for where, nc, ms in prof_rows:
         print(f"{where:<45}{nc:>12.1f}{ms:>14.3f}")
@@ -520,16 +537,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\npeak RSS of the process: {peak:.0f} MiB")
 
     if args.json:
+        from importlib.metadata import version
+
         import duckdb
         import IPython
         import polars as pl
         import sql as jupysql
-        import sqlglot
 
         payload = {
             "cases": results,
             "breakdown": parts,
-            "profile": [{"function": w, "calls_per_query": n, "cum_ms": m} for w, n, m in prof_rows],
+            "profile": [
+                {"function": w, "calls_per_query": n, "cum_ms": m} for w, n, m in prof_rows
+            ],
             "peak_rss_mib": peak,
             "threads": args.threads,
             "rows": args.rows,
@@ -537,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
                 "python": platform.python_version(),
                 "duckdb": duckdb.__version__,
                 "polars": pl.__version__,
-                "sqlglot": sqlglot.__version__,
+                "sqlglot": version("sqlglot"),
                 "ipython": IPython.__version__,
                 "jupysql": jupysql.__version__,
             },

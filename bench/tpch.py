@@ -29,8 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -42,6 +45,7 @@ REPO = HERE.parent
 TABLES = ("region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem")
 DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "shared/data/tpch"
 TARGET_RATIO = 1.05
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,6 +58,7 @@ class QueryRow:
     check: str = ""  # "equal", or what differs
     error: str = ""  # DAP (or raw) failure, verbatim
     prepare_ms: float | None = None  # DAP's parse/check/qualify/generate alone (sqlglot)
+    steps: dict[str, float] = field(default_factory=dict)  # governance steps run alone (ms)
 
     @property
     def raw_median(self) -> float | None:
@@ -149,7 +154,7 @@ def engine_threads(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def compare(raw: pa.Table, dap: pl.DataFrame) -> str:
-    """"equal", or a short description of the first difference."""
+    """ "equal", or a short description of the first difference."""
     if raw.num_rows != dap.height:
         return f"ROW COUNT differs: raw {raw.num_rows}, dap {dap.height}"
     raw_df = pl.from_arrow(raw)
@@ -170,7 +175,36 @@ def compare(raw: pa.Table, dap: pl.DataFrame) -> str:
 # -- the run ---------------------------------------------------------------------------------
 
 
-def timed(fn):  # type: ignore[no-untyped-def]
+STEP_REPS = 5
+
+
+def governance_steps(ws, text: str) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Median ms of each non-engine step of ``Session.query`` for this query, run alone."""
+    from dap_kernel.governance.audit import AuditEvent
+    from dap_kernel.governance.rewrite import prepare
+
+    catalog = ws.catalog
+    known = catalog.known_names()
+    prepared = prepare(text, known=known, write_dialect=ws.engine.dialect)
+    bindings = catalog.bindings(prepared.tables)
+    event = AuditEvent("bench", "query", "allowed", text, prepared.tables, row_count=1)
+    steps = {
+        "known_names": catalog.known_names,
+        "prepare": lambda: prepare(text, known=known, write_dialect=ws.engine.dialect),
+        "bindings": lambda: catalog.bindings(prepared.tables),
+        "engine.bind": lambda: ws.engine.bind(bindings),
+        "audit.record": lambda: ws.audit.record(event),
+    }
+    for fn in steps.values():  # warm
+        fn()
+    samples: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(STEP_REPS):
+        for k, fn in steps.items():
+            samples[k].append(timed(fn)[0])
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
     started = time.perf_counter()
     value = fn()
     return (time.perf_counter() - started) * 1000, value
@@ -178,11 +212,12 @@ def timed(fn):  # type: ignore[no-untyped-def]
 
 def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     from dap_kernel.errors import DapError
-    from dap_kernel.governance.rewrite import prepare
 
     data = Path(args.data).resolve()
     ensure_data(data, args.scale)
-    only = {f"q{int(q.lower().lstrip('q')):02d}" for q in args.only.split(",")} if args.only else None
+    only = (
+        {f"q{int(q.lower().lstrip('q')):02d}" for q in args.only.split(",")} if args.only else None
+    )
     queries = load_queries(Path(args.queries), only)
     threads = args.threads or os.cpu_count() or 1
 
@@ -201,19 +236,28 @@ def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         print("WARNING: the two engines run with different thread counts")
 
     rows: list[QueryRow] = []
+    audit_extra = 0  # records written by governance_steps, not by queries
     for name, text in queries:
         row = QueryRow(name)
         rows.append(row)
+
+        def run_raw(q: str = text) -> pa.Table:
+            return raw.sql(q).to_arrow_table()
+
+        def run_dap(q: str = text) -> pl.DataFrame:
+            frame: pl.DataFrame = session.sql(q)
+            return frame
+
         # warm-up (also the results compared)
         try:
-            _, raw_result = timed(lambda: raw.sql(text).to_arrow_table())
+            _, raw_result = timed(run_raw)
             row.raw_rows = raw_result.num_rows
         except duckdb.Error as e:
             row.error = f"raw DuckDB failed: {str(e).splitlines()[0]}"
             print(f"{name}: {row.error}", flush=True)
             continue
         try:
-            _, dap_result = timed(lambda: session.sql(text))
+            _, dap_result = timed(run_dap)
             row.dap_rows = dap_result.height
         except DapError as e:
             row.error = f"DAP {type(e).__name__} ({e.code}): {e.message}"
@@ -222,17 +266,15 @@ def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         row.check = compare(raw_result, dap_result)
         del raw_result, dap_result
         for rep in range(args.reps):
-            sides = [("raw", lambda: raw.sql(text).to_arrow_table()), ("dap", lambda: session.sql(text))]
+            sides = [("raw", run_raw), ("dap", run_dap)]
             if rep % 2:
                 sides.reverse()
             for side, fn in sides:
                 ms, _ = timed(fn)
                 (row.raw_ms if side == "raw" else row.dap_ms).append(ms)
-        known = ws.catalog.known_names()
-        row.prepare_ms = statistics.median(
-            timed(lambda: prepare(text, known=known, write_dialect=ws.engine.dialect))[0]
-            for _ in range(5)
-        )
+        row.steps = governance_steps(ws, text)
+        audit_extra += STEP_REPS + 1
+        row.prepare_ms = row.steps["prepare"]
         print(
             f"{name}: raw {row.raw_median:8.1f} ms  dap {row.dap_median:8.1f} ms  "
             f"x{row.ratio:.3f}  rows {row.dap_rows}  {row.check}",
@@ -246,7 +288,7 @@ def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         rss_now = psutil.Process().memory_info().rss
     except ImportError:
         rss_now = None
-    audit_rows = len(ws.audit.tail(10_000))
+    audit_rows = len(ws.audit.tail(100_000)) - audit_extra
     raw.close()
     ws.close()
     tmp.cleanup()
@@ -275,14 +317,12 @@ def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
 
 
 def versions() -> dict[str, str]:
-    import sqlglot
-
     return {
         "python": platform.python_version(),
         "duckdb": duckdb.__version__,
         "polars": pl.__version__,
         "pyarrow": pa.__version__,
-        "sqlglot": sqlglot.__version__,
+        "sqlglot": version("sqlglot"),
     }
 
 
@@ -294,17 +334,20 @@ def report(result: dict) -> None:  # type: ignore[type-arg]
     )
     print(
         f"{'query':<6} {'raw ms':>10} {'dap ms':>10} {'ratio':>7} {'dap-raw':>8} "
-        f"{'prepare':>8} {'rows':>6}  result check"
+        f"{'prepare':>8} {'gov':>6} {'rows':>6}  result check"
     )
     for q in result["queries"]:
         if q["ratio"] is None:
-            print(f"{q['query']:<6} {'-':>10} {'-':>10} {'-':>7} {'-':>8} {'-':>8} {'-':>6}  "
-                  f"FAILED: {q['error']}")
+            print(
+                f"{q['query']:<6} {'-':>10} {'-':>10} {'-':>7} {'-':>8} {'-':>8} {'-':>6} "
+                f"{'-':>6}  FAILED: {q['error']}"
+            )
             continue
         print(
             f"{q['query']:<6} {q['raw_median']:>10.1f} {q['dap_median']:>10.1f} "
             f"{q['ratio']:>7.3f} {q['dap_median'] - q['raw_median']:>+8.1f} "
-            f"{q['prepare_ms']:>8.2f} {q['dap_rows']:>6}  {q['check']}"
+            f"{q['prepare_ms']:>8.2f} {sum(q['steps'].values()):>6.1f} {q['dap_rows']:>6}  "
+            f"{q['check']}"
         )
     ratio = result["total_ratio"]
     print("-" * 78)
@@ -314,11 +357,34 @@ def report(result: dict) -> None:  # type: ignore[type-arg]
         f"{result['total_dap_ms'] - result['total_raw_ms']:>+8.1f}   target <= {TARGET_RATIO} "
         f"{'MET' if ratio is not None and ratio <= TARGET_RATIO else 'NOT MET'}"
     )
-    print("dap-raw: difference of the medians (ms); prepare: median ms of DAP's prepare() alone "
-          "(sqlglot parse, checks, qualify, generate)")
+    print(
+        "dap-raw: difference of the medians (ms); prepare: median ms of DAP's prepare() alone "
+        "(sqlglot parse, checks, qualify, generate);\ngov: sum of the medians of the "
+        "governance steps run alone (below)"
+    )
+    ok = [q for q in result["queries"] if q["steps"]]
+    if ok:
+        gap = sum(q["dap_median"] - q["raw_median"] for q in ok)
+        print(
+            f"governance steps, summed over the {len(ok)} queries (each the median of "
+            f"{STEP_REPS} runs alone), against the total dap-raw gap of {gap:+.1f} ms:"
+        )
+        names = list(ok[0]["steps"])
+        total = 0.0
+        for k in names:
+            ms = sum(q["steps"][k] for q in ok)
+            total += ms
+            print(f"  {k:<14} {ms:8.1f} ms  ({ms / len(ok):5.2f} ms per query)")
+        print(
+            f"  {'all steps':<14} {total:8.1f} ms  ({total / len(ok):5.2f} ms per query); "
+            f"rest of the gap {gap - total:+.1f} ms (engine cursor, Arrow->polars, noise)"
+        )
     failed = [q for q in result["queries"] if q["error"]]
     mismatched = [q for q in result["queries"] if q["check"] and q["check"] != "equal"]
-    print(f"failed queries: {len(failed)}" + "".join(f"\n  {q['query']}: {q['error']}" for q in failed))
+    print(
+        f"failed queries: {len(failed)}"
+        + "".join(f"\n  {q['query']}: {q['error']}" for q in failed)
+    )
     print(
         f"result mismatches: {len(mismatched)}"
         + "".join(f"\n  {q['query']}: {q['check']}" for q in mismatched)

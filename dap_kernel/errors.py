@@ -77,3 +77,14 @@ class SourceError(DapError):
 class SchemaMismatch(DapError):
     code = "schema_mismatch"
     http_status = 400
+
+
+class MissingParameter(DapError):
+    """The statement names a parameter that was given no value."""
+
+    code = "missing_parameter"
+    http_status = 400
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"no value for parameter {', '.join(':' + n for n in names)}")
+        self.names = names

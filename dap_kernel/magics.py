@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import html
 import shlex
-import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import polars as pl
@@ -21,8 +23,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import HTML, display
 from traitlets import Bool, Float, Int
 
-from .errors import DapError
-from .governance.rewrite import parameters, parse_one_statement
+from .errors import DapError, MissingParameter
 from .session import QueryResult, Session
 
 HELP = """\
@@ -65,6 +66,7 @@ class DapMagics(Magics):
     def __init__(self, shell: Any = None, session_factory: Callable[[], Session] | None = None):
         super().__init__(shell=shell)
         self._session_factory = session_factory
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -124,8 +126,15 @@ class DapMagics(Magics):
         query = cell if cell is not None else " ".join(args.query)
         if not query.strip():
             raise UsageError("%dap sql: no SQL given")
-        params = self._parameters(query)
-        result = self._run(query, params, args.limit)
+        try:
+            # The session takes only the names the statement uses from the namespace.
+            result = self._run(query, self.user_ns, args.limit)
+        except MissingParameter as e:
+            names = ", ".join(e.names)
+            raise UsageError(
+                f"no Python variable named {names} for parameter "
+                f"{', '.join(':' + n for n in e.names)}"
+            ) from None
         frame = result.to_polars()
         if self.show_summary:
             _show_summary(result)
@@ -186,43 +195,21 @@ class DapMagics(Magics):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _parameters(self, query: str) -> dict[str, Any] | None:
-        """Values of the Python variables the statement names, for binding."""
-        try:
-            names, _ = parameters(parse_one_statement(query))
-        except DapError:
-            return None  # the governed path reports the same error with its audit record
-        if not names:
-            return None
-        missing = [n for n in names if n not in self.user_ns]
-        if missing:
-            raise UsageError(
-                f"no Python variable named {', '.join(missing)} for parameter "
-                f"{', '.join(':' + m for m in missing)}"
-            )
-        return {n: self.user_ns[n] for n in names}
-
-    def _run(self, query: str, params: dict[str, Any] | None, limit: int | None) -> QueryResult:
-        """Run off the main thread so a progress bar can show and Ctrl-C can cancel."""
-        import uuid
-
+    def _run(self, query: str, params: Mapping[str, Any], limit: int | None) -> QueryResult:
+        """Run on a worker thread so a progress bar can show and Ctrl-C can cancel."""
         session = self.session
         query_id = uuid.uuid4().hex
-        outcome: dict[str, Any] = {}
-
-        def work() -> None:
-            try:
-                outcome["result"] = session.query(query, params, limit=limit, query_id=query_id)
-            except BaseException as e:  # handed to the main thread
-                outcome["error"] = e
-
-        worker = threading.Thread(target=work, name=f"dap-query-{query_id[:8]}", daemon=True)
-        worker.start()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dap-query")
+        future = self._executor.submit(session.query, query, params, limit=limit, query_id=query_id)
         bar = None
         started = time.perf_counter()
         try:
-            while worker.is_alive():
-                worker.join(0.05)
+            while True:
+                try:
+                    return future.result(timeout=0.05)
+                except FutureTimeout:
+                    pass
                 if bar is None and time.perf_counter() - started > self.progress_after:
                     from tqdm.auto import tqdm
 
@@ -234,15 +221,11 @@ class DapMagics(Magics):
                         bar.refresh()
         except KeyboardInterrupt:
             session.cancel(query_id)
-            worker.join(10)
+            wait([future], timeout=10)
             raise UsageError("query cancelled") from None
         finally:
             if bar is not None:
                 bar.close()
-        if "error" in outcome:
-            raise outcome["error"]
-        result: QueryResult = outcome["result"]
-        return result
 
 
 def _split_options(rest: str) -> list[str]:

@@ -21,7 +21,7 @@ import pyarrow as pa
 from .catalog import Catalog
 from .engines import create_engine
 from .engines.duckdb import DuckDBEngine
-from .errors import DapError, QueryRefused
+from .errors import DapError, MissingParameter, QueryRefused
 from .governance.audit import AuditEvent, AuditLog
 from .governance.identity import Principal, local_principal
 from .governance.policy import AllowAllPolicy, Policy
@@ -191,7 +191,7 @@ def bind_parameters(
             raise DapError(f"the statement has named parameters ({named}); pass params as a dict")
         missing = [n for n in prepared.param_names if n not in params]
         if missing:
-            raise DapError(f"no value for parameter {', '.join(':' + n for n in missing)}")
+            raise MissingParameter(missing)
         return {n: params[n] for n in prepared.param_names}
     if prepared.positional_params:
         if params is None or isinstance(params, (Mapping, str)):

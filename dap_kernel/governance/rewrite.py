@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
 
 from ..errors import QueryRefused, SqlSyntaxError, UnknownTable
 
@@ -116,6 +117,7 @@ def parse_one_statement(sql: str, dialect: str = "duckdb") -> exp.Expr:
             f"the statement is {len(sql):,} characters long; the limit is {MAX_SQL_CHARS:,}"
         )
     try:
+        sql = colon_parameters_to_dollar(sql, dialect)
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except ParseError as e:
         raise SqlSyntaxError(syntax_message(e)) from e
@@ -130,6 +132,43 @@ def parse_one_statement(sql: str, dialect: str = "duckdb") -> exp.Expr:
             f"one statement at a time: found {len(statements)} statements separated by ';'"
         )
     return statements[0]
+
+
+_NOT_BEFORE_PARAMETER = {
+    TokenType.VAR,
+    TokenType.NUMBER,
+    TokenType.STRING,
+    TokenType.IDENTIFIER,
+    TokenType.R_PAREN,
+    TokenType.R_BRACKET,
+    TokenType.R_BRACE,
+    TokenType.L_BRACKET,  # a[:n] is a slice
+}
+
+
+def colon_parameters_to_dollar(sql: str, dialect: str = "duckdb") -> str:
+    """Spell ``:name`` parameters as ``$name`` before parsing (only the colon changes).
+
+    DuckDB's dialect reads ``SELECT :v`` as the prefix-alias form ``alias: expr``, so a
+    ``:name`` right after ``SELECT`` would not parse. A colon glued to a name, and not following
+    a value (``x: 1`` aliases, ``a[1:n]`` slices keep theirs), is a parameter.
+
+    >>> colon_parameters_to_dollar("SELECT :v AS x, a[1:n] FROM t WHERE s = ':no'")
+    "SELECT $v AS x, a[1:n] FROM t WHERE s = ':no'"
+    """
+    if ":" not in sql:
+        return sql
+    tokens = sqlglot.Dialect.get_or_raise(dialect).tokenize(sql)
+    chars = list(sql)
+    for before, colon, name in zip([None, *tokens], tokens, tokens[1:], strict=False):
+        if (
+            colon.token_type == TokenType.COLON
+            and name.start == colon.end + 1
+            and name.token_type in (TokenType.VAR, TokenType.IDENTIFIER)
+            and (before is None or before.token_type not in _NOT_BEFORE_PARAMETER)
+        ):
+            chars[colon.start] = "$"
+    return "".join(chars)
 
 
 def syntax_message(error: ParseError) -> str:

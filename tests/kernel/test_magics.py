@@ -111,10 +111,11 @@ def test_ctrl_c_cancels_a_long_query(
 ) -> None:
     """A KeyboardInterrupt while waiting cancels the engine query and reports it."""
     import threading
+    from concurrent.futures import Future
 
     magics = next(m for m in shell.magics_manager.registry.values() if isinstance(m, DapMagics))
-    cancelled = threading.Event()
     session = magics.session
+    cancelled = threading.Event()
     original_cancel = session.cancel
 
     def cancel(query_id: str) -> bool:
@@ -124,15 +125,15 @@ def test_ctrl_c_cancels_a_long_query(
     monkeypatch.setattr(session, "cancel", cancel)
     monkeypatch.setattr(magics, "_session_factory", lambda: session)
     calls = {"n": 0}
-    real_join = threading.Thread.join
+    real_result = Future.result
 
-    def join(self: threading.Thread, timeout: float | None = None) -> None:
+    def result(self: Future[Any], timeout: float | None = None) -> Any:
         calls["n"] += 1
-        if calls["n"] == 3 and self.name.startswith("dap-query"):
+        if calls["n"] == 3:  # the user presses Ctrl-C while the query runs
             raise KeyboardInterrupt
-        real_join(self, timeout)
+        return real_result(self, timeout)
 
-    monkeypatch.setattr(threading.Thread, "join", join)
+    monkeypatch.setattr(Future, "result", result)
     with pytest.raises(UsageError, match="query cancelled"):
         run(
             shell,
@@ -140,3 +141,6 @@ def test_ctrl_c_cancels_a_long_query(
             "SELECT count(*) FROM range(100000000000) a, range(10) b WHERE a.range % 7 = b.range",
         )
     assert cancelled.is_set()
+    monkeypatch.undo()
+    # The worker is free again: the next query runs.
+    assert run(shell, "sql SELECT 1 AS one")["one"][0] == 1

@@ -69,3 +69,11 @@ def test_deep_nesting_gives_a_clear_error() -> None:
 
 def test_table_names_are_case_insensitive_and_keep_catalog_spelling() -> None:
     assert prepare("SELECT * FROM ORDERS", known=KNOWN).sql == "SELECT * FROM main.orders"
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    from dap_kernel.governance import rewrite
+
+    assert doctest.testmod(rewrite).failed == 0
