@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import sqlglot
-from sqlglot import exp
+from sqlglot import TokenType, exp
 from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
 
 from ..errors import QueryRefused, SqlSyntaxError, UnknownTable
 
