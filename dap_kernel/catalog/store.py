@@ -8,6 +8,7 @@ location and read at query time.
 from __future__ import annotations
 
 import difflib
+import json
 import threading
 import uuid
 from collections.abc import Collection, Iterable, Sequence
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pyarrow as pa
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..engines.base import Binding
@@ -199,13 +200,30 @@ class Catalog:
     def lookup(self, qualified: Sequence[str]) -> dict[str, Any]:
         """Catalog rows (without columns) for lower-cased ``schema.table`` names, in one query.
 
-        This is the only metadata read on the query path, so it uses Core, not the ORM.
+        This is the only metadata read on the query path: plain driver SQL, which skips
+        SQLAlchemy's statement compilation (most of the cost of such a small query).
         """
-        table = CatalogTable.__table__
-        key = func.lower(table.c.schema_name + "." + table.c.name)
+        if not qualified:
+            return {}
+        mark = "?" if self.meta.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            "SELECT schema_name, name, kind, location, options, version FROM catalog_tables "
+            "WHERE lower(schema_name) || '.' || lower(name) IN "
+            f"({', '.join(mark for _ in qualified)})"
+        )
         with self.meta.engine.connect() as con:
-            rows = con.execute(select(table).where(key.in_(list(qualified)))).all()
-        return {f"{r.schema_name}.{r.name}".lower(): r for r in rows}
+            rows = con.exec_driver_sql(sql, tuple(qualified)).all()
+        return {
+            f"{r.schema_name}.{r.name}".lower(): _LookupRow(
+                r.schema_name,
+                r.name,
+                r.kind,
+                r.location,
+                json.loads(r.options) if isinstance(r.options, str) else (r.options or {}),
+                r.version,
+            )
+            for r in rows
+        }
 
     def resolver(self) -> CatalogResolver:
         return CatalogResolver(self)
@@ -560,6 +578,16 @@ class Catalog:
                 )
             )
         return rows, columns
+
+
+@dataclass(frozen=True)
+class _LookupRow:
+    schema_name: str
+    name: str
+    kind: str
+    location: str
+    options: dict[str, Any]
+    version: int
 
 
 class CatalogResolver:
