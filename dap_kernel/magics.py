@@ -8,6 +8,7 @@ bound as query parameters, never pasted into the text.
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import shlex
 import time
@@ -41,7 +42,9 @@ class _ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
+@functools.cache
 def _sql_parser() -> _ArgumentParser:
+    """Built once: constructing an ArgumentParser costs more than a small query."""
     parser = _ArgumentParser(prog="%dap sql", add_help=False)
     parser.add_argument("--name", "-n", default=None)
     parser.add_argument("--limit", "-l", type=int, default=None)

@@ -13,6 +13,7 @@ outside the allowed set reopens the database with the wider set.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
@@ -32,6 +33,11 @@ def quote_ident(name: str) -> str:
 
 def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+@functools.lru_cache(maxsize=4096)
+def _allowed_root_of(kind: str, path: str) -> tuple[str, str] | None:
+    return _allowed_root(Binding(schema="", name="", kind=kind, location=path, signature=""))
 
 
 def _allowed_root(binding: Binding) -> tuple[str, str] | None:
@@ -89,7 +95,7 @@ class DuckDBEngine(Engine):
     def _allow(self, bindings: Sequence[Binding]) -> None:
         widened = False
         for binding in bindings:
-            root = _allowed_root(binding)
+            root = _allowed_root_of(binding.kind, binding.location)
             if root is None:
                 continue
             kind, path = root
