@@ -99,13 +99,16 @@ def up(
         lab,
         "--ip=127.0.0.1",
         f"--port={port}",
-        "--no-browser",
         f"--ServerApp.root_dir={root}",
         "--LabApp.news_url=None",
         f"--LabApp.default_url=/lab/tree/{notebook}",
     ]
     if os.geteuid() == 0:
         args.append("--allow-root")
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        args.append("--no-browser")  # no screen: the URL with its token is printed instead
     typer.echo(f"starting JupyterLab on http://127.0.0.1:{port}/lab/tree/{notebook} (Ctrl-C stops)")
     raise typer.Exit(subprocess.call(args))
 
@@ -137,22 +140,7 @@ def catalog_show(
         typer.echo(info.description)
     if info.owner or info.tags:
         typer.echo(f"owner: {info.owner or '-'}  tags: {', '.join(info.tags) or '-'}")
-    frame = pl.DataFrame(
-        [
-            {
-                "column": c.name,
-                "type": c.data_type,
-                "nulls": c.null_count,
-                "distinct": c.distinct_count,
-                "min": c.min_value,
-                "max": c.max_value,
-                "tags": ", ".join(c.tags),
-                "description": c.description,
-            }
-            for c in info.columns
-        ]
-    )
-    _print_frame(frame, "table")
+    _print_frame(info.columns_frame(), "table")
 
 
 @catalog_app.command("search")

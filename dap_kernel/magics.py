@@ -180,21 +180,7 @@ class DapMagics(Magics):
                 f"<br>{html.escape(info.description)}"
             )
         )
-        return pl.DataFrame(
-            [
-                {
-                    "column": c.name,
-                    "type": c.data_type,
-                    "nulls": c.null_count,
-                    "distinct": c.distinct_count,
-                    "min": c.min_value,
-                    "max": c.max_value,
-                    "tags": ", ".join(c.tags),
-                    "description": c.description,
-                }
-                for c in info.columns
-            ]
-        )
+        return info.columns_frame()
 
     # -- helpers ----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+import polars as pl
 import pyarrow as pa
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -82,6 +83,25 @@ class TableInfo:
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    def columns_frame(self) -> pl.DataFrame:
+        """The columns with their statistics, as shown by ``dap catalog show`` and
+        ``%dap describe``."""
+        return pl.DataFrame(
+            [
+                {
+                    "column": c.name,
+                    "type": c.data_type,
+                    "nulls": c.null_count,
+                    "distinct": c.distinct_count,
+                    "min": c.min_value,
+                    "max": c.max_value,
+                    "tags": ", ".join(c.tags),
+                    "description": c.description,
+                }
+                for c in self.columns
+            ]
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -272,6 +292,10 @@ class Catalog:
             options=row.options or {},
         )
 
+    def _ensure_new(self, schema: str, table: str, replace: bool) -> None:
+        if not replace and f"{schema}.{table}" in self.known_names():
+            raise TableExists(f"table {schema}.{table} already exists in the catalog")
+
     def _snapshot_files(self, schema: str, name: str, version: int) -> tuple[str, ...]:
         key = (f"{schema}.{name}", version)
         with self._lock:
@@ -298,8 +322,7 @@ class Catalog:
     ) -> TableInfo:
         """Write ``data`` as a new Delta table and register it, with statistics."""
         schema, table = split_name(name)
-        if not replace and f"{schema}.{table}" in self.known_names():
-            raise TableExists(f"table {schema}.{table} already exists in the catalog")
+        self._ensure_new(schema, table, replace)
         version = self.lake.create(schema, table, data, exist_ok=replace)
         return self._register(
             schema,
@@ -367,8 +390,7 @@ class Catalog:
         opts = dict(options or {})
         if kind == "csv" and location.endswith(".tsv") and "delim" not in opts:
             opts["delim"] = "\t"
-        if not replace and f"{schema}.{table}" in self.known_names():
-            raise TableExists(f"table {schema}.{table} already exists in the catalog")
+        self._ensure_new(schema, table, replace)
         return self._register(
             schema,
             table,
@@ -399,8 +421,7 @@ class Catalog:
             raise SourceError(
                 f"unsupported database URL {redact_url(url)}: use sqlite or postgresql"
             )
-        if not replace and f"{schema}.{table}" in self.known_names():
-            raise TableExists(f"table {schema}.{table} already exists in the catalog")
+        self._ensure_new(schema, table, replace)
         return self._register(
             schema,
             table,
@@ -453,17 +474,7 @@ class Catalog:
             row.description, row.owner, row.tags = description, owner, tags
             row.row_count = row_count
             row.updated_at = datetime.now(UTC)
-            descriptions = column_descriptions or {}
-            col_tags = column_tags or {}
-            row.columns = [
-                CatalogColumn(
-                    position=i,
-                    description=descriptions.get(c.name, ""),
-                    tags=col_tags.get(c.name, []),
-                    **{k: v for k, v in asdict(c).items() if k not in ("description", "tags")},
-                )
-                for i, c in enumerate(columns)
-            ]
+            row.columns = _column_rows(columns, column_descriptions or {}, column_tags or {})
             s.flush()
             return _info(row)
 
@@ -481,15 +492,11 @@ class Catalog:
             s.flush()  # delete the old column rows before inserting their successors
             row.row_count = row_count
             row.updated_at = datetime.now(UTC)
-            row.columns = [
-                CatalogColumn(
-                    position=i,
-                    description=old[c.name].description if c.name in old else "",
-                    tags=list(old[c.name].tags or []) if c.name in old else [],
-                    **{k: v for k, v in asdict(c).items() if k not in ("description", "tags")},
-                )
-                for i, c in enumerate(columns)
-            ]
+            row.columns = _column_rows(
+                columns,
+                {name: c.description for name, c in old.items()},
+                {name: list(c.tags or []) for name, c in old.items()},
+            )
             s.flush()
             return _info(row)
 
@@ -607,6 +614,21 @@ class CatalogResolver:
 
     def bindings(self) -> list[Binding]:
         return [self.catalog._binding(row) for row in self.rows.values()]
+
+
+def _column_rows(
+    columns: list[ColumnInfo], descriptions: dict[str, str], tags: dict[str, list[str]]
+) -> list[CatalogColumn]:
+    """Metadata rows for profiled columns, keeping the documentation people wrote."""
+    return [
+        CatalogColumn(
+            position=i,
+            description=descriptions.get(c.name, ""),
+            tags=tags.get(c.name, []),
+            **{k: v for k, v in asdict(c).items() if k not in ("description", "tags")},
+        )
+        for i, c in enumerate(columns)
+    ]
 
 
 def _clip(value: Any, limit: int = 200) -> str | None:
