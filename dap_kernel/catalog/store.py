@@ -283,6 +283,12 @@ class Catalog:
                 signature=f"db:{uuid.uuid4()}",
                 arrow=read_database_table(row.location, row.options["table"]),
             )
+        glob = any(ch in row.location for ch in "*?[")
+        if not glob and not Path(row.location).exists():
+            raise SourceError(
+                f"the source of {row.schema_name}.{row.name} is gone: {row.location} "
+                "does not exist any more"
+            )
         return Binding(
             schema=row.schema_name,
             name=row.name,
@@ -388,8 +394,12 @@ class Catalog:
             raise SourceError(f"file not found: {location}")
         location = location if has_glob else str(Path(location).resolve())
         opts = dict(options or {})
-        if kind == "csv" and location.endswith(".tsv") and "delim" not in opts:
-            opts["delim"] = "\t"
+        if kind == "csv" and "delim" not in opts and not has_glob:
+            delimiter = guess_delimiter(Path(location))
+            if delimiter:
+                # An explicit delimiter makes ragged rows an error instead of letting the
+                # sniffer fall back to reading each whole line as one text column.
+                opts["delim"] = delimiter
         self._ensure_new(schema, table, replace)
         return self._register(
             schema,
@@ -629,6 +639,21 @@ def _column_rows(
         )
         for i, c in enumerate(columns)
     ]
+
+
+def guess_delimiter(path: Path) -> str | None:
+    """The most frequent of , ; tab | in the header line, or None to let DuckDB sniff."""
+    import gzip
+
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            header = f.readline()
+    except OSError as e:
+        raise SourceError(f"cannot read {path}: {e.strerror or e}") from e
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else None
 
 
 def _clip(value: Any, limit: int = 200) -> str | None:

@@ -165,7 +165,8 @@ class DuckDBEngine(Engine):
         try:
             self._con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {source}")
         except duckdb.Error as e:
-            raise QueryFailed(f"cannot read {b.qualified_name}: {_first_line(e)}") from e
+            # Views bind lazily: a broken source surfaces here or at the first query.
+            raise QueryFailed(_first_line(e)) from e
 
     # -- running queries -------------------------------------------------------------------
 

@@ -93,6 +93,14 @@ def test_missing_and_malformed_sources_register_nothing(
     bad.write_bytes(b"this is not parquet at all")
     with pytest.raises(SourceError, match="cannot read"):
         workspace.catalog.register_file("bad", bad)
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("a,b\n" + "1,2\n" * 50 + "3,4,5,6\n" + "1,2\n" * 10)
+    with pytest.raises(SourceError, match="cannot read .*ragged.csv"):
+        workspace.catalog.register_file("ragged", ragged)
+    garbage = tmp_path / "garbage.csv"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    with pytest.raises(SourceError, match="cannot read .*garbage.csv"):
+        workspace.catalog.register_file("garbage", garbage)
     with pytest.raises(SourceError, match="format"):
         workspace.catalog.register_file("weird", tmp_path / "x.weird")
     with pytest.raises(SourceError, match="cannot read table"):
@@ -141,3 +149,13 @@ def test_drop_with_purge_removes_the_lake_files(workspace: Workspace) -> None:
     assert not workspace.lake.exists("main", "gone")
     with pytest.raises(UnknownTable):
         workspace.session().sql("SELECT * FROM gone")
+
+
+def test_a_vanished_source_file_is_named_in_the_error(workspace: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "gone.csv"
+    path.write_text("a,b\n1,2\n")
+    workspace.catalog.register_file("gone", path)
+    path.unlink()
+    with pytest.raises(SourceError, match="source of main.gone is gone"):
+        workspace.session().sql("SELECT * FROM gone")
+    assert workspace.audit.tail(1)[0].decision == "failed"
