@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import catalog
 from .errors import DapError
 from .settings import Settings
 
 if TYPE_CHECKING:
     import polars as pl
     from IPython.core.interactiveshell import InteractiveShell
+
+    from . import catalog as catalog
 
 
 __version__ = "0.1.0"
@@ -41,6 +42,16 @@ def whoami() -> dict[str, Any]:
     from .client import connect
 
     return connect().whoami()
+
+
+def __getattr__(name: str) -> Any:
+    # ``dap.catalog`` loads the engine stack on first use, so importing DAP stays cheap
+    # (the Jupyter server imports it at start-up).
+    if name == "catalog":
+        import importlib
+
+        return importlib.import_module(".catalog", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_ipython_extension(shell: InteractiveShell) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Unicode
 
-from dap_kernel.session import Workspace
+if TYPE_CHECKING:
+    from dap_kernel.session import Workspace
+
 from dap_kernel.settings import Settings
 
 from .handlers import ROUTES
@@ -53,5 +55,7 @@ class _LazyWorkspace:
 
     def __call__(self) -> Workspace:
         if self._workspace is None:
+            from dap_kernel.session import Workspace
+
             self._workspace = Workspace(self.settings)
         return self._workspace

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
 from dap_kernel.errors import DapError
 from dap_kernel.governance.identity import Principal
-from dap_kernel.session import Session, Workspace
+
+if TYPE_CHECKING:
+    from dap_kernel.session import Session, Workspace
 
 
 class DapHandler(APIHandler):
