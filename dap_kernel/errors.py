@@ -62,6 +62,11 @@ class QueryCancelled(DapError):
     http_status = 409
 
 
+class QueryTimeout(QueryCancelled):
+    code = "query_timeout"
+    http_status = 504
+
+
 class TableExists(DapError):
     code = "table_exists"
     http_status = 409

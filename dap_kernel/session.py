@@ -21,7 +21,7 @@ import pyarrow as pa
 from .catalog import Catalog
 from .engines import create_engine
 from .engines.duckdb import DuckDBEngine
-from .errors import DapError, MissingParameter, QueryRefused
+from .errors import DapError, MissingParameter, QueryCancelled, QueryRefused, QueryTimeout
 from .governance.audit import AuditEvent, AuditLog
 from .governance.identity import Principal, local_principal
 from .governance.policy import AllowAllPolicy, Policy
@@ -124,9 +124,7 @@ class Session:
             if not decision.allowed:
                 raise QueryRefused(decision.reason)
             ws.engine.bind(resolver.bindings())
-            table = ws.engine.execute(
-                prepared.sql, bound, query_id=query_id, limit=limit, on_batch=on_batch
-            )
+            table = self._execute(prepared.sql, bound, query_id, limit, on_batch)
         except DapError as e:
             self._audit(
                 sql,
@@ -139,6 +137,33 @@ class Session:
         elapsed_ms = (time.perf_counter() - started) * 1000
         self._audit(sql, tables, "allowed", rows=table.num_rows, started=started)
         return QueryResult(table, query_id, elapsed_ms, tables, prepared.sql)
+
+    def _execute(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None,
+        query_id: str,
+        limit: int | None,
+        on_batch: Callable[[int], None] | None,
+    ) -> pa.Table:
+        """Run on the engine, stopped after ``DAP_QUERY_TIMEOUT`` seconds when that is set."""
+        engine = self.workspace.engine
+        timeout = self.workspace.settings.query_timeout_s
+        if timeout <= 0:
+            return engine.execute(sql, params, query_id=query_id, limit=limit, on_batch=on_batch)
+        timer = threading.Timer(timeout, engine.cancel, args=(query_id,))
+        timer.daemon = True
+        timer.start()
+        try:
+            return engine.execute(sql, params, query_id=query_id, limit=limit, on_batch=on_batch)
+        except QueryCancelled as e:
+            if timer.finished.is_set():
+                raise QueryTimeout(
+                    f"the query ran longer than {timeout:g} s (DAP_QUERY_TIMEOUT) and was stopped"
+                ) from e
+            raise
+        finally:
+            timer.cancel()
 
     def cancel(self, query_id: str) -> bool:
         return self.workspace.engine.cancel(query_id)

@@ -20,6 +20,19 @@ def _env(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+def _number(name: str, default: str) -> float:
+    value = _env(name, default)
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if number < 0:
+        from .errors import ConfigError
+
+        raise ConfigError(f"{name}={value!r} is not a valid number (use 0 or more)")
+    return number
+
+
 def _default_user() -> str:
     try:
         return getpass.getuser()
@@ -70,8 +83,8 @@ class Settings:
             meta_url=_env("DAP_META_URL", ""),
             engine=_env("DAP_ENGINE", "duckdb"),
             user=_env("DAP_USER", _default_user()),
-            threads=int(_env("DAP_THREADS", "0")),
+            threads=int(_number("DAP_THREADS", "0")),
             memory_limit=_env("DAP_MEMORY_LIMIT", ""),
-            query_timeout_s=float(_env("DAP_QUERY_TIMEOUT", "0")),
+            query_timeout_s=_number("DAP_QUERY_TIMEOUT", "0"),
         )
         return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

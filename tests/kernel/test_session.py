@@ -79,3 +79,17 @@ def test_whoami_names_the_local_user(workspace: Workspace) -> None:
     me = workspace.session().whoami()
     assert me["user"] == "tester"
     assert me["source"] == "local"
+
+
+def test_query_timeout_stops_a_long_query(demo_workspace: Workspace) -> None:
+    from dataclasses import replace
+
+    from dap_kernel.errors import QueryTimeout
+
+    demo_workspace.settings = replace(demo_workspace.settings, query_timeout_s=0.3)
+    with pytest.raises(QueryTimeout, match="longer than 0.3 s"):
+        demo_workspace.session().sql(
+            "SELECT count(*) FROM range(100000000000) a, range(10) b WHERE a.range % 7 = b.range"
+        )
+    assert demo_workspace.audit.tail(1)[0].reason.startswith("query_timeout")
+    assert demo_workspace.session().sql("SELECT 1 AS one")["one"][0] == 1
