@@ -1,0 +1,154 @@
+"""A real JupyterLab with DAP on 127.0.0.1 and one headless Debian Chromium per test run."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.conftest import _free_port, _rebase_lake
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass(frozen=True)
+class Lab:
+    url: str
+    token: str
+    home: Path
+
+
+@pytest.fixture(scope="session")
+def lab(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """`jupyter lab` as `make up` starts it, on the demo data, on a free loopback port."""
+    home = tmp_path_factory.mktemp("lab-home") / "dap"
+    shutil.copytree(demo_home, home)
+    _rebase_lake(home, demo_home)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAP_")}
+    workspaces = tmp_path_factory.mktemp("lab-workspaces")  # no layout left from other runs
+    env.update(
+        {
+            "DAP_HOME": str(home),
+            "DAP_USER": "tester",
+            "JUPYTER_PLATFORM_DIRS": "1",
+            "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
+        }
+    )
+    log = (tmp_path_factory.mktemp("lab-log") / "lab.log").open("w")
+    args = [
+        str(Path(sys.executable).parent / "jupyter-lab"),
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={REPO}",
+        "--LabApp.news_url=None",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"jupyter lab did not start; see {log.name}") from None
+                time.sleep(0.3)
+        yield Lab(url=url, token=token, home=home)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+class Browser:
+    """Debian's chromium driven by Playwright on a thread of its own.
+
+    Playwright's sync API runs an event loop of its own; pytest-jupyter (loaded for the server
+    tests) owns the test thread's loop. A dedicated thread keeps the two apart: every browser
+    call goes through :meth:`run`.
+    """
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
+        self._playwright: Any = None
+        self._chromium: Any = None
+        self._thread.submit(self._start).result(120)
+
+    def _start(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self._playwright = sync_playwright().start()
+        self._chromium = self._playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
+
+    def run(self, steps: Callable[[Any], T], timeout: float = 180) -> T:
+        """Run ``steps(page)`` on a fresh page in the browser thread and return its result."""
+
+        def in_thread() -> T:
+            context = self._chromium.new_context(viewport={"width": 1400, "height": 900})
+            try:
+                return steps(context.new_page())
+            finally:
+                context.close()
+
+        return self._thread.submit(in_thread).result(timeout)
+
+    def close(self) -> None:
+        def stop() -> None:
+            self._chromium.close()
+            self._playwright.stop()
+
+        self._thread.submit(stop).result(60)
+        self._thread.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is not installed: run `make setup`")
+    chromium = Browser()
+    yield chromium
+    chromium.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
