@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -92,11 +94,66 @@ def prepare(
     write_dialect: str = "duckdb",
     steps: Iterable[Callable[[exp.Expr], exp.Expr]] = (),
 ) -> Prepared:
-    """Parse and check ``sql``; ``known`` holds the qualified names of catalog tables."""
+    """Parse and check ``sql``; ``known`` holds the qualified names of catalog tables.
+
+    Dashboards and notebooks re-run the same text: without rewrite ``steps`` the outcome
+    depends only on the text and on what its table names resolve to, so a cached result is
+    reused when a fresh lookup of the same names resolves them the same way.
+    """
+    resolver = known if isinstance(known, Resolver) else StaticResolver(known)
+    steps = tuple(steps)
+    key = (sql, read_dialect, write_dialect)
+    if not steps:
+        with _PREPARED_LOCK:
+            cached = _PREPARED.get(key)
+        if cached is not None:
+            candidates, found, prepared = cached
+            if not candidates or resolver.resolve(candidates) == found:
+                return prepared
+    recorder = _RecordingResolver(resolver)
+    prepared = _prepare(sql, recorder, read_dialect, write_dialect, steps)
+    if not steps:
+        with _PREPARED_LOCK:
+            _PREPARED[key] = (recorder.candidates, recorder.found, prepared)
+            while len(_PREPARED) > _PREPARED_MAX:
+                _PREPARED.popitem(last=False)
+    return prepared
+
+
+_PREPARED_MAX = 1024
+_PREPARED_LOCK = threading.Lock()
+_PREPARED: OrderedDict[tuple[str, str, str], tuple[tuple[str, ...], dict[str, str], Prepared]] = (
+    OrderedDict()
+)
+
+
+class _RecordingResolver:
+    """Remembers the names asked for and the answer, as the cache key of a prepared statement."""
+
+    def __init__(self, inner: Resolver) -> None:
+        self.inner = inner
+        self.candidates: tuple[str, ...] = ()
+        self.found: dict[str, str] = {}
+
+    def resolve(self, qualified: Sequence[str]) -> dict[str, str]:
+        self.candidates = tuple(qualified)
+        self.found = self.inner.resolve(qualified)
+        return self.found
+
+    def all_names(self) -> Collection[str]:
+        return self.inner.all_names()
+
+
+def _prepare(
+    sql: str,
+    resolver: Resolver,
+    read_dialect: str,
+    write_dialect: str,
+    steps: tuple[Callable[[exp.Expr], exp.Expr], ...],
+) -> Prepared:
     tree = parse_one_statement(sql, read_dialect)
     refuse_writes(tree)
     refuse_forbidden_functions(tree)
-    resolver = known if isinstance(known, Resolver) else StaticResolver(known)
     tables = qualify_tables(tree, resolver)
     for step in steps:
         tree = step(tree)

@@ -77,3 +77,13 @@ def test_docstring_examples() -> None:
     from dap_kernel.governance import rewrite
 
     assert doctest.testmod(rewrite).failed == 0
+
+
+def test_cached_statement_follows_the_catalog() -> None:
+    """A repeated statement is re-resolved: a table that disappears is no longer accepted."""
+    sql = "SELECT * FROM cached_t"
+    assert prepare(sql, known={"main.cached_t"}).tables == ("main.cached_t",)
+    assert prepare(sql, known={"main.cached_t"}).tables == ("main.cached_t",)
+    assert prepare(sql, known={"other.x", "MAIN.Cached_T"}).sql == "SELECT * FROM MAIN.Cached_T"
+    with pytest.raises(errors.UnknownTable):
+        prepare(sql, known={"main.other"})
