@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -83,13 +82,17 @@ def sql(
     _print_frame(frame, format)
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def up(
+    ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port for JupyterLab on 127.0.0.1.")] = 8888,
     scale: Annotated[float, typer.Option(help="Demo data scale, if it is not there yet.")] = 1.0,
     notebook: Annotated[str, typer.Option(help="Notebook to open.")] = "notebooks/quickstart.ipynb",
 ) -> None:
-    """Load the demo data if missing, then start JupyterLab with DAP on 127.0.0.1."""
+    """Load the demo data if missing, then start JupyterLab with DAP on 127.0.0.1.
+
+    Options after ``--`` go to JupyterLab, e.g. ``dap up -- --IdentityProvider.token=T``.
+    """
     ws = _workspace()
     if "main.orders" not in ws.catalog.known_names():
         demo(scale=scale, seed=42)
@@ -109,8 +112,14 @@ def up(
         os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     ):
         args.append("--no-browser")  # no screen: the URL with its token is printed instead
+    args.extend(ctx.args)
     typer.echo(f"starting JupyterLab on http://127.0.0.1:{port}/lab/tree/{notebook} (Ctrl-C stops)")
-    raise typer.Exit(subprocess.call(args))
+    sys.stdout.flush()
+    from .session import reset_default_workspace
+
+    reset_default_workspace()  # flush the audit log and close the metadata store first
+    # Become JupyterLab, so signals (Ctrl-C, a supervisor's SIGTERM) reach it directly.
+    os.execv(lab, args)
 
 
 @catalog_app.command("list")

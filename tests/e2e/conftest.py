@@ -38,6 +38,7 @@ class Lab:
     url: str
     token: str
     home: Path
+    log: Path
 
 
 @pytest.fixture(scope="session")
@@ -58,20 +59,17 @@ def lab(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         }
     )
     log = (tmp_path_factory.mktemp("lab-log") / "lab.log").open("w")
+    # The command `make up` runs, with test-only options passed through to JupyterLab.
     args = [
-        str(Path(sys.executable).parent / "jupyter-lab"),
-        "--no-browser",
-        "--ip=127.0.0.1",
+        str(Path(sys.executable).parent / "dap"),
+        "up",
         f"--port={port}",
+        "--",
         f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={REPO}",
-        "--LabApp.news_url=None",
         "--LabApp.expose_app_in_browser=True",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
-    if os.geteuid() == 0:
-        args.append("--allow-root")
-    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(args, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -83,7 +81,7 @@ def lab(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"jupyter lab did not start; see {log.name}") from None
                 time.sleep(0.3)
-        yield Lab(url=url, token=token, home=home)
+        yield Lab(url=url, token=token, home=home, log=Path(log.name))
     finally:
         process.terminate()
         try:

@@ -73,3 +73,22 @@ def test_refresh_shows_a_newly_registered_table(browser: Browser, lab: Lab, tmp_
         return text
 
     assert "2 rows" in browser.run(steps)
+
+
+def test_dap_up_opens_the_quickstart_and_prints_the_url(browser: Browser, lab: Lab) -> None:
+    log = lab.log.read_text()
+    port = lab.url.rsplit(":", 1)[1]
+    assert f"http://127.0.0.1:{port}/lab/tree/notebooks/quickstart.ipynb" in log
+    # Jupyter prints the URL with its token (a token it generated in full; ours, set by the
+    # test, it abbreviates).
+    assert f"127.0.0.1:{port}/lab/tree/notebooks/quickstart.ipynb?token=" in log
+
+    def steps(page: Any) -> str:
+        page.goto(f"{lab.url}/?token={lab.token}")
+        page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
+        tab = page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current")
+        tab.first.wait_for(timeout=30_000)
+        title: str = tab.first.inner_text()
+        return title
+
+    assert "quickstart.ipynb" in browser.run(steps)
