@@ -26,10 +26,18 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+audit_app = typer.Typer(
+    help="Read and verify the hash-chained audit log.", invoke_without_command=True
+)
+apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Encrypted credentials: list and rotate.", no_args_is_help=True)
 catalog_app = typer.Typer(
     help="List, show, search and register catalog tables.", no_args_is_help=True
 )
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(audit_app, name="audit")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(secrets_app, name="secrets")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -188,6 +196,93 @@ def catalog_register(
         f"registered {info.qualified_name}: {info.row_count or 0:,} rows, "
         f"{len(info.columns)} columns"
     )
+
+
+@audit_app.callback()
+def audit(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many of the newest records.")] = 20,
+    user: Annotated[str | None, typer.Option(help="Only this principal.")] = None,
+) -> None:
+    """The newest audit records (who, when, decision, statement)."""
+    if ctx.invoked_subcommand:
+        return
+    records = _workspace().audit.tail(limit, principal=user)
+    frame = pl.DataFrame(
+        [
+            {
+                "seq": r.seq,
+                "time": r.ts.isoformat(timespec="seconds"),
+                "user": r.principal,
+                "decision": r.decision,
+                "rows": r.row_count,
+                "statement": r.statement[:80],
+                "reason": r.reason[:80],
+            }
+            for r in records
+        ]
+    )
+    _print_frame(frame, "table")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain: exit 0 if intact, 1 naming the first broken record."""
+    broken = _workspace().audit.verify()
+    if broken is not None:
+        raise DapError(f"audit log tampered with: the chain breaks at record {broken}")
+    typer.echo("audit log intact")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Option(help="What the key is for.")],
+    scope: Annotated[
+        list[str] | None, typer.Option(help="query, read-catalog or admin (repeatable).")
+    ] = None,
+    expires_days: Annotated[float | None, typer.Option(help="Expire after N days.")] = None,
+    user: Annotated[str | None, typer.Option(help="Owner (default: you).")] = None,
+) -> None:
+    """Create a key and print it: this is the only time it is shown."""
+    ws = _workspace()
+    info, token = ws.apikeys.create(
+        user or ws.settings.user, name, scopes=scope, expires_in_days=expires_days
+    )
+    typer.echo(token)
+    typer.echo(
+        f"key {info.key_id} for {info.principal}, scopes {', '.join(info.scopes)}"
+        + (f", expires {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else ""),
+        err=True,
+    )
+
+
+@apikey_app.command("list")
+def apikey_list(user: Annotated[str | None, typer.Option(help="Only this owner.")] = None) -> None:
+    """Keys with owner, scopes, state and last use (never the secret)."""
+    for k in _workspace().apikeys.list_keys(user):
+        used = k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "never"
+        typer.echo(f"{k.key_id}\t{k.name}\t{k.principal}\t{','.join(k.scopes)}\t{k.state}\t{used}")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id from `list`.")]) -> None:
+    """Revoke a key; it stops working immediately."""
+    info = _workspace().apikeys.revoke(key_id)
+    typer.echo(f"revoked {info.key_id} ({info.name})")
+
+
+@secrets_app.command("list")
+def secrets_list() -> None:
+    """Names of the stored secrets (values are never shown)."""
+    for name in _workspace().secrets.names():
+        typer.echo(name)
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every secret with a new key (or DAP_SECRET_KEY's first key)."""
+    count = _workspace().secrets.rotate()
+    typer.echo(f"re-encrypted {count} secret{'s' if count != 1 else ''}")
 
 
 def _print_frame(frame: pl.DataFrame, fmt: str) -> None:

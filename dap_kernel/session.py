@@ -22,10 +22,12 @@ from .catalog import Catalog
 from .engines import create_engine
 from .engines.duckdb import DuckDBEngine
 from .errors import DapError, MissingParameter, QueryCancelled, QueryRefused, QueryTimeout
+from .governance.apikeys import ApiKeys
 from .governance.audit import AuditEvent, AuditLog
 from .governance.identity import Principal, local_principal
 from .governance.policy import AllowAllPolicy, Policy
 from .governance.rewrite import Prepared, prepare
+from .governance.secrets import SecretStore
 from .lake import Lake
 from .meta import MetaStore
 from .settings import Settings
@@ -48,7 +50,11 @@ class Workspace:
         )
         assert isinstance(engine, DuckDBEngine)
         self.engine = engine
-        self.catalog = Catalog(self.meta, self.lake, self.engine)
+        self.secrets = SecretStore(
+            self.meta, settings.home / "secrets.key", env_keys=settings.secret_key
+        )
+        self.apikeys = ApiKeys(self.meta)
+        self.catalog = Catalog(self.meta, self.lake, self.engine, secrets=self.secrets)
         self.audit = AuditLog(self.meta, statement_max_chars=settings.audit_sql_max_chars)
         self.policy: Policy = policy or AllowAllPolicy()
 

@@ -56,6 +56,7 @@ class Settings:
     memory_limit: str = ""
     query_timeout_s: float = 0.0
     audit_sql_max_chars: int = 20_000
+    secret_key: str = field(default="", repr=False)  # DAP_SECRET_KEY; never printed
 
     def __post_init__(self) -> None:
         if not self.meta_url:
@@ -86,5 +87,6 @@ class Settings:
             threads=int(_number("DAP_THREADS", "0")),
             memory_limit=_env("DAP_MEMORY_LIMIT", ""),
             query_timeout_s=_number("DAP_QUERY_TIMEOUT", "0"),
+            secret_key=_env("DAP_SECRET_KEY", ""),
         )
         return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

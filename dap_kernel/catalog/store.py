@@ -15,7 +15,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
@@ -28,6 +28,9 @@ from ..errors import DapError, QueryFailed, SourceError, TableExists, UnknownTab
 from ..lake import Data, Lake, check_name
 from ..meta import CatalogColumn, CatalogTable, MetaStore
 from ..meta.store import redact_url
+
+if TYPE_CHECKING:
+    from ..governance.secrets import SecretStore
 
 FILE_KINDS = ("parquet", "csv", "json")
 DATABASE_KINDS = ("sqlite", "postgres")
@@ -142,8 +145,15 @@ def _info(row: CatalogTable) -> TableInfo:
 
 
 class Catalog:
-    def __init__(self, meta: MetaStore, lake: Lake, engine: DuckDBEngine) -> None:
+    def __init__(
+        self,
+        meta: MetaStore,
+        lake: Lake,
+        engine: DuckDBEngine,
+        secrets: SecretStore | None = None,
+    ) -> None:
         self.meta = meta
+        self.secrets = secrets
         self.lake = lake
         self.engine = engine
         self._files: dict[tuple[str, int], tuple[str, ...]] = {}
@@ -281,7 +291,7 @@ class Catalog:
                 location=row.location,
                 # A live database can change at any time: read it afresh for every query.
                 signature=f"db:{uuid.uuid4()}",
-                arrow=read_database_table(row.location, row.options["table"]),
+                arrow=read_database_table(self._source_url(row), row.options["table"]),
             )
         glob = any(ch in row.location for ch in "*?[")
         if not glob and not Path(row.location).exists():
@@ -297,6 +307,15 @@ class Catalog:
             signature=f"{row.kind}:{row.location}:{row.version}",
             options=row.options or {},
         )
+
+    def _source_url(self, row: Any) -> str:
+        """The database URL with its password, decrypted only for the moment of reading."""
+        secret = (row.options or {}).get("secret")
+        if not secret:
+            return str(row.location)
+        if self.secrets is None:
+            raise SourceError(f"{row.schema_name}.{row.name} needs a secret store to read")
+        return self.secrets.get(secret)
 
     def _ensure_new(self, schema: str, table: str, replace: bool) -> None:
         if not replace and f"{schema}.{table}" in self.known_names():
@@ -432,17 +451,31 @@ class Catalog:
                 f"unsupported database URL {redact_url(url)}: use sqlite or postgresql"
             )
         self._ensure_new(schema, table, replace)
-        return self._register(
-            schema,
-            table,
-            kind=kind,
-            location=url,
-            version=0,
-            description=description,
-            owner=owner,
-            tags=list(tags),
-            options={"table": source_table},
-        )
+        options: dict[str, Any] = {"table": source_table}
+        location = url
+        if redact_url(url) != url:
+            # The password goes to the secret store; the catalog keeps the redacted URL.
+            if self.secrets is None:
+                raise SourceError("a database URL with a password needs the secret store")
+            options["secret"] = f"source:{schema}.{table}"
+            self.secrets.put(options["secret"], url)
+            location = redact_url(url)
+        try:
+            return self._register(
+                schema,
+                table,
+                kind=kind,
+                location=location,
+                version=0,
+                description=description,
+                owner=owner,
+                tags=list(tags),
+                options=options,
+            )
+        except DapError:
+            if "secret" in options and self.secrets is not None:
+                self.secrets.delete(options["secret"])  # nothing half-registered stays behind
+            raise
 
     # -- registration and statistics ---------------------------------------------------------
 
@@ -540,7 +573,10 @@ class Catalog:
         with self.meta.session() as s:
             row = self._row(s, name)
             kind = row.kind
+            secret = (row.options or {}).get("secret")
             s.delete(row)
+        if secret and self.secrets is not None:
+            self.secrets.delete(secret)
         if purge and kind == "delta":
             self.lake.drop(schema, table)
 

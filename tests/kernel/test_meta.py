@@ -16,6 +16,8 @@ from dap_kernel.settings import Settings
 
 EXPECTED_TABLES = {
     "alembic_version",
+    "api_keys",
+    "secrets",
     "audit_head",
     "audit_log",
     "catalog_columns",
@@ -30,7 +32,7 @@ def test_migrations_create_the_schema_and_are_idempotent(meta_url: str) -> None:
     store.migrate()  # second run: already at head, changes nothing
     assert set(store.table_names()) >= EXPECTED_TABLES
     with store.engine.connect() as con:
-        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     store.dispose()
 
 

@@ -1,0 +1,143 @@
+"""API keys: shown once, stored as a SHA-256 hash, scoped, optionally expiring, revocable.
+
+A key looks like ``dap_<key id>_<secret>``. The id finds the row; the secret is compared with
+its stored hash in constant time. Keys carry 256 bits of randomness, so a fast hash is enough
+(no password stretching needed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from ..errors import DapError
+from ..meta import MetaStore
+from ..meta.models import ApiKey
+from .identity import Principal
+
+SCOPES = ("query", "read-catalog", "admin")
+
+
+class ApiKeyError(DapError):
+    """The key is unknown, malformed, expired or revoked: one message for all, on purpose."""
+
+    code = "invalid_api_key"
+    http_status = 401
+
+
+@dataclass(frozen=True)
+class ApiKeyInfo:
+    key_id: str
+    name: str
+    principal: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def state(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at and _aware(self.expires_at) <= datetime.now(UTC):
+            return "expired"
+        return "active"
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _info(row: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        key_id=row.key_id,
+        name=row.name,
+        principal=row.principal,
+        scopes=list(row.scopes),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        last_used_at=row.last_used_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class ApiKeys:
+    def __init__(self, meta: MetaStore) -> None:
+        self.meta = meta
+
+    def create(
+        self,
+        principal: str,
+        name: str,
+        *,
+        scopes: list[str] | None = None,
+        expires_in_days: float | None = None,
+    ) -> tuple[ApiKeyInfo, str]:
+        """A new key for ``principal``; the returned token is the only copy of the secret."""
+        scopes = scopes or ["query", "read-catalog"]
+        unknown = [s for s in scopes if s not in SCOPES]
+        if unknown:
+            raise DapError(f"unknown scope {', '.join(unknown)}: use {', '.join(SCOPES)}")
+        if expires_in_days is not None and expires_in_days <= 0:
+            raise DapError("--expires-days must be greater than 0")
+        key_id = secrets.token_hex(8)
+        secret = secrets.token_urlsafe(32)
+        expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+        with self.meta.session() as s:
+            row = ApiKey(
+                key_id=key_id,
+                name=name,
+                principal=principal,
+                key_hash=_hash(secret),
+                scopes=scopes,
+                expires_at=expires,
+            )
+            s.add(row)
+            s.flush()
+            info = _info(row)
+        return info, f"dap_{key_id}_{secret}"
+
+    def authenticate(self, token: str, scope: str | None = None) -> Principal:
+        """The principal behind a key, or :class:`ApiKeyError`; records the time of use."""
+        parts = token.strip().split("_", 2)
+        if len(parts) != 3 or parts[0] != "dap":
+            raise ApiKeyError("invalid API key")
+        _, key_id, secret = parts
+        with self.meta.session() as s:
+            row = s.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
+            if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
+                raise ApiKeyError("invalid API key")
+            info = _info(row)
+            if info.state != "active":
+                raise ApiKeyError(f"API key {key_id} is {info.state}")
+            if scope and scope not in info.scopes and "admin" not in info.scopes:
+                raise ApiKeyError(f"API key {key_id} does not have the {scope!r} scope")
+            row.last_used_at = datetime.now(UTC)
+        return Principal(name=info.principal, source="apikey")
+
+    def list_keys(self, principal: str | None = None) -> list[ApiKeyInfo]:
+        with self.meta.session() as s:
+            query = select(ApiKey).order_by(ApiKey.created_at)
+            if principal:
+                query = query.where(ApiKey.principal == principal)
+            return [_info(r) for r in s.execute(query).scalars()]
+
+    def revoke(self, key_id: str) -> ApiKeyInfo:
+        """Revoked keys stop working at once: every request re-reads the row."""
+        with self.meta.session() as s:
+            row = s.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
+            if row is None:
+                raise DapError(f"no API key with id {key_id}")
+            if row.revoked_at is None:
+                row.revoked_at = datetime.now(UTC)
+            return _info(row)
