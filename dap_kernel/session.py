@@ -18,14 +18,16 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from .catalog import Catalog
+from .catalog import Catalog, TableInfo
 from .engines import create_engine
 from .engines.duckdb import DuckDBEngine
 from .errors import DapError, MissingParameter, QueryCancelled, QueryRefused, QueryTimeout
+from .governance.admin import PolicyAdmin
 from .governance.apikeys import ApiKeys
 from .governance.audit import AuditEvent, AuditLog
+from .governance.enforce import secure_tables
 from .governance.identity import Principal, local_principal
-from .governance.policy import AllowAllPolicy, Policy
+from .governance.policy import Decision, GrantPolicy, Policy
 from .governance.rewrite import Prepared, prepare
 from .governance.secrets import SecretStore
 from .lake import Lake
@@ -56,7 +58,11 @@ class Workspace:
         self.apikeys = ApiKeys(self.meta)
         self.catalog = Catalog(self.meta, self.lake, self.engine, secrets=self.secrets)
         self.audit = AuditLog(self.meta, statement_max_chars=settings.audit_sql_max_chars)
-        self.policy: Policy = policy or AllowAllPolicy()
+        self.policy: Policy = policy or GrantPolicy(self.meta)
+
+    def admin(self, actor: str | None = None) -> PolicyAdmin:
+        """Change users, groups, grants, filters and masks (recorded as ``actor``)."""
+        return PolicyAdmin(self.meta, self.audit, actor or self.settings.user)
 
     def session(self, principal: Principal | None = None) -> Session:
         return Session(self, principal or local_principal(self.settings))
@@ -82,7 +88,17 @@ class QueryResult:
         return int(self.table.num_rows)
 
     def to_polars(self) -> pl.DataFrame:
-        frame = pl.from_arrow(self.table)
+        table = self.table
+        names = table.column_names
+        if len(set(names)) != len(names):
+            # SQL allows `SELECT * FROM a JOIN b` to repeat a name; a DataFrame does not.
+            seen: dict[str, int] = {}
+            unique = []
+            for name in names:
+                seen[name] = seen.get(name, 0) + 1
+                unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+            table = table.rename_columns(unique)
+        frame = pl.from_arrow(table)
         assert isinstance(frame, pl.DataFrame)
         return frame
 
@@ -123,7 +139,17 @@ class Session:
         tables: tuple[str, ...] = ()
         try:
             resolver = self.catalog.resolver()
-            prepared = prepare(sql, known=resolver, write_dialect=ws.engine.dialect)
+            steps = []
+            if ws.policy.enforcing():
+                principal = ws.policy.principal_details(self.principal)
+
+                def secure(tree: Any) -> Any:
+                    return secure_tables(
+                        tree, lambda t: ws.policy.table_policy(principal, t), principal
+                    )
+
+                steps.append(secure)
+            prepared = prepare(sql, known=resolver, write_dialect=ws.engine.dialect, steps=steps)
             tables = prepared.tables
             bound = bind_parameters(prepared, params)
             decision = ws.policy.authorize(self.principal, "SELECT", tables)
@@ -199,6 +225,19 @@ class Session:
                 elapsed_ms=(time.perf_counter() - started) * 1000,
             )
         )
+
+    def check(self, action: str, securable: str) -> Decision:
+        """May this principal do ``action`` on ``securable``? (REST access/check, the lab UI)."""
+        return self.workspace.policy.check(self.principal, action, securable)
+
+    def visible_tables(self) -> list[TableInfo]:
+        """The catalog as this principal may see it: only tables it may read."""
+        policy = self.workspace.policy
+        return [
+            t
+            for t in self.catalog.list_tables()
+            if policy.check(self.principal, "SELECT", t.qualified_name).allowed
+        ]
 
     def whoami(self) -> dict[str, Any]:
         return {

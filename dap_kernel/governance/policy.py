@@ -1,16 +1,45 @@
-"""Authorization decisions. The foundation ships allow-all for the single local user.
+"""Authorization: who may do what, and which rows and values they see.
 
-The governance issue replaces :class:`AllowAllPolicy` with grants, row filters and masks; the
-session already asks a policy for every table a statement reads, so front doors stay as they are.
+Two implementations of one protocol:
+
+* :class:`AllowAllPolicy` — the single local user (``dap init`` without ``--multi-user``).
+* :class:`GrantPolicy` — grants to users, groups and roles, inherited downward from ``*`` to a
+  schema, a table and a column; row filters and column masks from the metadata store. It is what
+  runs once ``dap init --multi-user`` switched the workspace to deny-by-default.
+
+Policies are read from the metadata store into an in-memory snapshot keyed by the policy
+version, so a query costs one tiny version read unless something changed.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from sqlalchemy import select
+
+from ..meta import MetaStore
+from ..meta.models import (
+    CatalogColumn,
+    CatalogTable,
+    ColumnMask,
+    Grant,
+    Membership,
+    RowFilter,
+)
+from ..meta.models import Principal as PrincipalRow
 from .identity import Principal
+
+PRIVILEGES = ("SELECT", "MODIFY", "CREATE", "USE_CONNECTOR", "MANAGE_GRANTS", "UNMASK")
+BUILTIN_ROLES: dict[str, tuple[str, ...]] = {
+    "admin": PRIVILEGES,
+    "steward": ("SELECT", "MODIFY", "CREATE", "MANAGE_GRANTS", "UNMASK"),
+    "engineer": ("SELECT", "MODIFY", "CREATE", "USE_CONNECTOR"),
+    "analyst": ("SELECT", "USE_CONNECTOR"),
+    "viewer": (),
+}
 
 
 @dataclass(frozen=True)
@@ -19,13 +48,209 @@ class Decision:
     reason: str
 
 
+@dataclass(frozen=True)
+class TablePolicy:
+    """How one principal sees one table: a row filter and masked columns (raw SQL, checked)."""
+
+    columns: tuple[tuple[str, str], ...]  # (name, type) in table order
+    row_filters: tuple[str, ...] = ()
+    masks: dict[str, str] = field(default_factory=dict)  # column -> mask kind or sql:…
+
+
 class Policy(Protocol):
     def authorize(self, principal: Principal, action: str, tables: Sequence[str]) -> Decision: ...
 
+    def table_policy(self, principal: Principal, table: str) -> TablePolicy | None: ...
+
+    def check(self, principal: Principal, action: str, securable: str) -> Decision: ...
+
+    def principal_details(self, principal: Principal) -> Principal: ...
+
+    def enforcing(self) -> bool:
+        """True when grants, filters and masks apply (multi-user mode)."""
+        ...
+
 
 class AllowAllPolicy:
-    """Everything is allowed: the single-user embedded default (``dap init`` without
-    ``--multi-user``)."""
+    """Everything is allowed: the single-user embedded default."""
 
     def authorize(self, principal: Principal, action: str, tables: Sequence[str]) -> Decision:
         return Decision(True, f"single-user mode: {principal.name} may {action}")
+
+    def table_policy(self, principal: Principal, table: str) -> TablePolicy | None:
+        return None
+
+    def check(self, principal: Principal, action: str, securable: str) -> Decision:
+        return self.authorize(principal, action, [securable])
+
+    def principal_details(self, principal: Principal) -> Principal:
+        return principal
+
+    def enforcing(self) -> bool:
+        return False
+
+
+@dataclass
+class _Snapshot:
+    version: int
+    multi_user: bool
+    memberships: list[tuple[str, str, str, str]]  # parent_kind, parent, member_kind, member
+    grants: list[tuple[str, str, str, str]]  # privilege, securable, grantee_kind, grantee
+    filters: dict[str, list[str]]  # table -> predicates
+    masks: dict[str, str]  # target -> mask
+    attributes: dict[str, dict[str, object]]  # user -> attributes
+    columns: dict[str, list[tuple[str, str, list[str]]]]  # table -> (name, type, tags)
+
+
+def ancestors(securable: str) -> list[str]:
+    """``main.t.c`` → ``["main.t.c", "main.t", "main", "*"]``: grants inherit downward."""
+    parts = securable.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)] + ["*"]
+
+
+class GrantPolicy:
+    def __init__(self, meta: MetaStore) -> None:
+        self.meta = meta
+        self._snapshot: _Snapshot | None = None
+        self._lock = threading.Lock()
+
+    # -- snapshot ---------------------------------------------------------------------------
+
+    def version(self) -> tuple[int, bool]:
+        with self.meta.engine.connect() as con:
+            row = con.exec_driver_sql(
+                "SELECT version, multi_user FROM policy_state WHERE id = 1"
+            ).one()
+        return int(row[0]), bool(row[1])
+
+    def snapshot(self) -> _Snapshot:
+        version, multi_user = self.version()
+        with self._lock:
+            if self._snapshot is not None and self._snapshot.version == version:
+                return self._snapshot
+        with self.meta.session() as s:
+            columns: dict[str, list[tuple[str, str, list[str]]]] = {}
+            for table, col in s.execute(
+                select(CatalogTable, CatalogColumn)
+                .join(CatalogColumn, CatalogColumn.table_id == CatalogTable.id)
+                .order_by(CatalogTable.id, CatalogColumn.position)
+            ).tuples():
+                columns.setdefault(table.qualified_name, []).append(
+                    (col.name, col.data_type, list(col.tags or []))
+                )
+            filters: dict[str, list[str]] = {}
+            for f in s.execute(select(RowFilter).order_by(RowFilter.id)).scalars():
+                filters.setdefault(f.table_name, []).append(f.predicate)
+            snap = _Snapshot(
+                version=version,
+                multi_user=multi_user,
+                memberships=[
+                    (m.parent_kind, m.parent, m.member_kind, m.member)
+                    for m in s.execute(select(Membership)).scalars()
+                ],
+                grants=[
+                    (g.privilege, g.securable, g.grantee_kind, g.grantee)
+                    for g in s.execute(select(Grant)).scalars()
+                ],
+                filters=filters,
+                masks={m.target: m.mask for m in s.execute(select(ColumnMask)).scalars()},
+                attributes={
+                    p.name: dict(p.attributes or {})
+                    for p in s.execute(select(PrincipalRow)).scalars()
+                },
+                columns=columns,
+            )
+        with self._lock:
+            self._snapshot = snap
+        return snap
+
+    def enforcing(self) -> bool:
+        return self.version()[1]
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._snapshot = None
+
+    # -- who is who -------------------------------------------------------------------------
+
+    def principal_details(self, principal: Principal) -> Principal:
+        """The principal with its groups (transitively) and attributes from the store."""
+        snap = self.snapshot()
+        groups, _ = self._closure(snap, principal)
+        return Principal(
+            name=principal.name,
+            kind=principal.kind,
+            groups=frozenset(groups),
+            attributes={**snap.attributes.get(principal.name, {}), **principal.attributes},
+            source=principal.source,
+        )
+
+    @staticmethod
+    def _closure(snap: _Snapshot, principal: Principal) -> tuple[set[str], set[str]]:
+        groups: set[str] = set(principal.groups)
+        frontier = [("user", principal.name)] + [("group", g) for g in principal.groups]
+        roles: set[str] = set()
+        while frontier:
+            kind, name = frontier.pop()
+            for parent_kind, parent, member_kind, member in snap.memberships:
+                if member_kind != kind or member != name:
+                    continue
+                if parent_kind == "group" and parent not in groups:
+                    groups.add(parent)
+                    frontier.append(("group", parent))
+                elif parent_kind == "role":
+                    roles.add(parent)
+        return groups, roles
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def has(self, principal: Principal, privilege: str, securable: str) -> bool:
+        snap = self.snapshot()
+        if not snap.multi_user:
+            return True
+        groups, roles = self._closure(snap, principal)
+        if any(privilege in BUILTIN_ROLES.get(r, ()) for r in roles):
+            return True
+        holders = {("user", principal.name)} | {("group", g) for g in groups}
+        holders |= {("role", r) for r in roles}
+        targets = set(ancestors(securable.lower()))
+        return any(
+            (priv == privilege or priv == "ALL")
+            and sec.lower() in targets
+            and (kind, name) in holders
+            for priv, sec, kind, name in snap.grants
+        )
+
+    def authorize(self, principal: Principal, action: str, tables: Sequence[str]) -> Decision:
+        for table in tables:
+            if not self.has(principal, action, table):
+                return Decision(False, f"{principal.name} may not {action} {table}: no grant")
+        return Decision(True, f"{principal.name} may {action} {', '.join(tables) or 'this'}")
+
+    def check(self, principal: Principal, action: str, securable: str) -> Decision:
+        action = action.upper()
+        if action not in PRIVILEGES:
+            return Decision(False, f"unknown action {action}: use {', '.join(PRIVILEGES)}")
+        return self.authorize(principal, action, [securable])
+
+    def table_policy(self, principal: Principal, table: str) -> TablePolicy | None:
+        """Filters and masks for this principal, or None when the table is seen as stored."""
+        snap = self.snapshot()
+        if not snap.multi_user or self.has(principal, "MANAGE_GRANTS", "*"):
+            return None
+        filters = tuple(snap.filters.get(table, ()))
+        masks: dict[str, str] = {}
+        columns = snap.columns.get(table, [])
+        for name, _type, tags in columns:
+            mask = snap.masks.get(f"{table}.{name}")
+            if mask is None:
+                mask = next(
+                    (snap.masks[f"tag:{t}"] for t in tags if f"tag:{t}" in snap.masks), None
+                )
+            if mask is not None and not self.has(principal, "UNMASK", f"{table}.{name}"):
+                masks[name] = mask
+        if not filters and not masks:
+            return None
+        return TablePolicy(
+            columns=tuple((n, t) for n, t, _ in columns), row_filters=filters, masks=masks
+        )

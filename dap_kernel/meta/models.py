@@ -152,3 +152,65 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Membership(Base):
+    """``member`` (a user or a group) belongs to ``parent`` (a group or a role). Groups nest."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("parent_kind", "parent", "member_kind", "member", name="uq_membership"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_kind: Mapped[str] = mapped_column(String(10))  # group | role
+    parent: Mapped[str] = mapped_column(String(200), index=True)
+    member_kind: Mapped[str] = mapped_column(String(10))  # user | group
+    member: Mapped[str] = mapped_column(String(200), index=True)
+
+
+class Grant(Base):
+    """A privilege on a securable (``*``, ``schema``, ``schema.table``, ``schema.table.column``)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (
+        UniqueConstraint("privilege", "securable", "grantee_kind", "grantee", name="uq_grant"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    privilege: Mapped[str] = mapped_column(String(30))
+    securable: Mapped[str] = mapped_column(String(400))
+    grantee_kind: Mapped[str] = mapped_column(String(10))  # user | group | role
+    grantee: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RowFilter(Base):
+    """A SQL predicate every reader of the table sees the table through."""
+
+    __tablename__ = "row_filters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(400), index=True)  # schema.table
+    name: Mapped[str] = mapped_column(String(200))
+    predicate: Mapped[str] = mapped_column(Text)
+
+
+class ColumnMask(Base):
+    """A mask on a column (``schema.table.column``) or on every column with a tag (``tag:pii``)."""
+
+    __tablename__ = "column_masks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(400), unique=True)
+    mask: Mapped[str] = mapped_column(Text)  # mask_email | hash | redact | null | partial | sql:…
+
+
+class PolicyState(Base):
+    """One row: multi-user mode and a version bumped by every policy change (cache keys)."""
+
+    __tablename__ = "policy_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    multi_user: Mapped[bool] = mapped_column(default=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -22,7 +22,12 @@ EXPECTED_TABLES = {
     "audit_log",
     "catalog_columns",
     "catalog_tables",
+    "column_masks",
+    "grants",
+    "memberships",
+    "policy_state",
     "principals",
+    "row_filters",
 }
 
 
@@ -32,7 +37,7 @@ def test_migrations_create_the_schema_and_are_idempotent(meta_url: str) -> None:
     store.migrate()  # second run: already at head, changes nothing
     assert set(store.table_names()) >= EXPECTED_TABLES
     with store.engine.connect() as con:
-        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     store.dispose()
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from dap_kernel.errors import DapError, QueryRefused, SqlSyntaxError, UnknownTable
 from dap_kernel.governance.identity import Principal
-from dap_kernel.governance.policy import Decision
+from dap_kernel.governance.policy import AllowAllPolicy, Decision
 from dap_kernel.session import Workspace
 
 
@@ -62,7 +62,7 @@ def test_bad_statements_are_refused_and_audited(
 
 
 def test_policy_refusal_stops_before_the_engine(demo_workspace: Workspace) -> None:
-    class DenyOrders:
+    class DenyOrders(AllowAllPolicy):
         def authorize(self, principal: Principal, action: str, tables: object) -> Decision:
             allowed = "main.orders" not in tables  # type: ignore[operator]
             return Decision(allowed, f"{principal.name} may not read main.orders")
