@@ -17,6 +17,7 @@ import polars as pl
 import typer
 
 from .errors import DapError
+from .meta.store import redact_url
 from .session import Workspace
 
 app = typer.Typer(
@@ -31,6 +32,13 @@ audit_app = typer.Typer(
 )
 apikey_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 secrets_app = typer.Typer(help="Encrypted credentials: list and rotate.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and their policy attributes.", no_args_is_help=True)
+group_app = typer.Typer(help="Groups (they nest).", no_args_is_help=True)
+role_app = typer.Typer(
+    help="Roles: admin, steward, engineer, analyst, viewer.", no_args_is_help=True
+)
+policy_app = typer.Typer(help="Row filters and column masks.", no_args_is_help=True)
+access_app = typer.Typer(help="Ask what a user may do.", no_args_is_help=True)
 catalog_app = typer.Typer(
     help="List, show, search and register catalog tables.", no_args_is_help=True
 )
@@ -38,6 +46,11 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(audit_app, name="audit")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(user_app, name="user")
+app.add_typer(group_app, name="group")
+app.add_typer(role_app, name="role")
+app.add_typer(policy_app, name="policy")
+app.add_typer(access_app, name="access")
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,12 +62,23 @@ def _workspace() -> Workspace:
 
 
 @app.command()
-def init() -> None:
+def init(
+    multi_user: Annotated[
+        bool,
+        typer.Option(
+            "--multi-user",
+            help="Deny by default: only grants let anyone read; you become admin.",
+        ),
+    ] = False,
+) -> None:
     """Create DAP_HOME with its metadata database (migrated to the newest schema) and lake."""
     ws = _workspace()
     typer.echo(f"DAP home: {ws.settings.home}")
-    typer.echo(f"metadata: {ws.meta.url.split('@')[-1] if '@' in ws.meta.url else ws.meta.url}")
+    typer.echo(f"metadata: {redact_url(ws.meta.url)}")
     typer.echo(f"lake:     {ws.lake.root}")
+    if multi_user:
+        ws.admin().set_multi_user(True)
+        typer.echo(f"multi-user mode: deny by default; {ws.settings.user} is admin")
 
 
 @app.command()
@@ -86,7 +110,7 @@ def sql(
     params = dict(p.split("=", 1) for p in param or []) or None
     if param and any("=" not in p for p in param):
         raise DapError("--param takes NAME=VALUE")
-    frame = _workspace().session().sql(query, params, limit=limit)
+    frame = _workspace().session(channel="cli").sql(query, params, limit=limit)
     _print_frame(frame, format)
 
 
@@ -207,7 +231,9 @@ def audit(
     """The newest audit records (who, when, decision, statement)."""
     if ctx.invoked_subcommand:
         return
-    records = _workspace().audit.tail(limit, principal=user)
+    ws = _workspace()
+    ws.require_manager(ws.settings.user)
+    records = ws.audit.tail(limit, principal=user)
     frame = pl.DataFrame(
         [
             {
@@ -283,6 +309,136 @@ def secrets_rotate() -> None:
     """Re-encrypt every secret with a new key (or DAP_SECRET_KEY's first key)."""
     count = _workspace().secrets.rotate()
     typer.echo(f"re-encrypted {count} secret{'s' if count != 1 else ''}")
+
+
+def _grantee(user: str | None, group: str | None, role: str | None) -> tuple[str, str]:
+    given = [(k, v) for k, v in (("user", user), ("group", group), ("role", role)) if v]
+    if len(given) != 1:
+        raise DapError("name exactly one of --user, --group or --role")
+    return given[0]
+
+
+def _member(user: str | None, group: str | None) -> tuple[str, str]:
+    given = [(k, v) for k, v in (("user", user), ("group", group)) if v]
+    if len(given) != 1:
+        raise DapError("name exactly one of --user or --group")
+    return given[0]
+
+
+UserOpt = Annotated[str | None, typer.Option("--user", help="A user.")]
+GroupOpt = Annotated[str | None, typer.Option("--group", help="A group.")]
+RoleOpt = Annotated[str | None, typer.Option("--role", help="A role.")]
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="User name (as the identity provider names it).")],
+    attr: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE attribute for policies (repeatable).")
+    ] = None,
+) -> None:
+    """Add a user, or update its attributes (e.g. --attr region=EMEA)."""
+    if attr and any("=" not in a for a in attr):
+        raise DapError("--attr takes KEY=VALUE")
+    _workspace().admin().add_user(name, dict(a.split("=", 1) for a in attr or []))
+    typer.echo(f"user {name} saved")
+
+
+@group_app.command("add-member")
+def group_add_member(
+    group: Annotated[str, typer.Argument(help="Group name.")],
+    user: UserOpt = None,
+    member_group: GroupOpt = None,
+) -> None:
+    """Put a user or a group (groups nest) into a group."""
+    kind, name = _member(user, member_group)
+    _workspace().admin().add_member("group", group, kind, name)
+    typer.echo(f"{kind} {name} is in group {group}")
+
+
+@role_app.command("add-member")
+def role_add_member(
+    role: Annotated[
+        str, typer.Argument(help="admin, steward, engineer, analyst, viewer or custom.")
+    ],
+    user: UserOpt = None,
+    group: GroupOpt = None,
+) -> None:
+    """Give a user or a group a role."""
+    kind, name = _member(user, group)
+    _workspace().admin().add_member("role", role, kind, name)
+    typer.echo(f"{kind} {name} has role {role}")
+
+
+@app.command()
+def grant(
+    privilege: Annotated[
+        str,
+        typer.Argument(help="SELECT, MODIFY, CREATE, USE_CONNECTOR, MANAGE_GRANTS, UNMASK or ALL."),
+    ],
+    securable: Annotated[
+        str, typer.Argument(help="*, SCHEMA, SCHEMA.TABLE or SCHEMA.TABLE.COLUMN.")
+    ],
+    user: UserOpt = None,
+    group: GroupOpt = None,
+    role: RoleOpt = None,
+) -> None:
+    """Grant a privilege on a securable; it is inherited by everything below it."""
+    kind, name = _grantee(user, group, role)
+    _workspace().admin().grant(privilege, securable, kind, name)
+    typer.echo(f"granted {privilege.upper()} on {securable} to {kind} {name}")
+
+
+@app.command()
+def revoke(
+    privilege: Annotated[str, typer.Argument(help="The privilege granted.")],
+    securable: Annotated[str, typer.Argument(help="The securable it was granted on.")],
+    user: UserOpt = None,
+    group: GroupOpt = None,
+    role: RoleOpt = None,
+) -> None:
+    """Take a grant back."""
+    kind, name = _grantee(user, group, role)
+    removed = _workspace().admin().revoke(privilege, securable, kind, name)
+    typer.echo(f"revoked {removed} grant{'s' if removed != 1 else ''}")
+
+
+@policy_app.command("row-filter")
+def policy_row_filter(
+    table: Annotated[str, typer.Argument(help="SCHEMA.TABLE")],
+    predicate: Annotated[str, typer.Argument(help="e.g. \"region = current_user_attr('region')\"")],
+) -> None:
+    """Attach a row filter: readers see only rows where the predicate holds."""
+    _workspace().admin().add_row_filter(table, predicate)
+    typer.echo(f"row filter on {table}: {predicate}")
+
+
+@policy_app.command("mask")
+def policy_mask(
+    target: Annotated[str, typer.Argument(help="SCHEMA.TABLE.COLUMN or tag:TAG")],
+    mask: Annotated[
+        str, typer.Argument(help="mask_email, hash, redact, null, partial or sql:EXPR")
+    ],
+) -> None:
+    """Mask a column (or every column with a tag) for everyone without UNMASK."""
+    _workspace().admin().set_mask(target, mask)
+    typer.echo(f"mask on {target}: {mask}")
+
+
+@access_app.command("check")
+def access_check(
+    action: Annotated[str, typer.Argument(help="SELECT, MODIFY, … ")],
+    securable: Annotated[str, typer.Argument(help="*, SCHEMA, SCHEMA.TABLE[.COLUMN]")],
+    user: Annotated[str | None, typer.Option(help="Whom to ask about (default: you).")] = None,
+) -> None:
+    """Would this user be allowed? Exit 0 if yes, 1 with the reason if not."""
+    from .governance.identity import Principal
+
+    ws = _workspace()
+    decision = ws.session(Principal(name=user or ws.settings.user)).check(action, securable)
+    if not decision.allowed:
+        raise DapError(decision.reason)
+    typer.echo(decision.reason)
 
 
 def _print_frame(frame: pl.DataFrame, fmt: str) -> None:

@@ -10,6 +10,6 @@ from __future__ import annotations
 from .session import Session, default_workspace
 
 
-def connect() -> Session:
+def connect(channel: str = "python") -> Session:
     """The session of the current principal on the default workspace."""
-    return default_workspace().session()
+    return default_workspace().session(channel=channel)

@@ -84,7 +84,7 @@ class DapMagics(Magics):
             return self._session_factory()
         from .client import connect
 
-        return connect()
+        return connect(channel="magic")
 
     @line_cell_magic
     def dap(self, line: str, cell: str | None = None) -> Any:

@@ -8,6 +8,7 @@ per request.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import uuid
@@ -61,11 +62,22 @@ class Workspace:
         self.policy: Policy = policy or GrantPolicy(self.meta)
 
     def admin(self, actor: str | None = None) -> PolicyAdmin:
-        """Change users, groups, grants, filters and masks (recorded as ``actor``)."""
-        return PolicyAdmin(self.meta, self.audit, actor or self.settings.user)
+        """Change users, groups, grants, filters and masks (recorded as ``actor``).
 
-    def session(self, principal: Principal | None = None) -> Session:
-        return Session(self, principal or local_principal(self.settings))
+        Once multi-user mode is on, only holders of MANAGE_GRANTS (admins, stewards) may.
+        """
+        name = actor or self.settings.user
+        self.require_manager(name)
+        return PolicyAdmin(self.meta, self.audit, name)
+
+    def require_manager(self, name: str) -> None:
+        """Refuse administrative reads and changes to anyone without MANAGE_GRANTS."""
+        if not self.policy.check(Principal(name=name), "MANAGE_GRANTS", "*").allowed:
+            raise QueryRefused(f"{name} may not administer DAP: MANAGE_GRANTS is needed")
+
+    def session(self, principal: Principal | None = None, *, channel: str = "python") -> Session:
+        """``channel`` names the front door (magic, cli, rest, …) in the audit log."""
+        return Session(self, principal or local_principal(self.settings), channel=channel)
 
     def close(self) -> None:
         self.audit.close()
@@ -106,9 +118,10 @@ class QueryResult:
 class Session:
     """A workspace as seen by one principal."""
 
-    def __init__(self, workspace: Workspace, principal: Principal) -> None:
+    def __init__(self, workspace: Workspace, principal: Principal, channel: str = "python") -> None:
         self.workspace = workspace
         self.principal = principal
+        self.channel = channel
         self.catalog = workspace.catalog
 
     # -- the governed path ------------------------------------------------------------------
@@ -137,6 +150,7 @@ class Session:
         query_id = query_id or uuid.uuid4().hex
         started = time.perf_counter()
         tables: tuple[str, ...] = ()
+        rewritten = ""
         try:
             resolver = self.catalog.resolver()
             steps = []
@@ -151,6 +165,7 @@ class Session:
                 steps.append(secure)
             prepared = prepare(sql, known=resolver, write_dialect=ws.engine.dialect, steps=steps)
             tables = prepared.tables
+            rewritten = prepared.sql
             bound = bind_parameters(prepared, params)
             decision = ws.policy.authorize(self.principal, "SELECT", tables)
             if not decision.allowed:
@@ -164,10 +179,13 @@ class Session:
                 "refused" if isinstance(e, QueryRefused) else "failed",
                 reason=f"{e.code}: {e.message}",
                 started=started,
+                rewritten=rewritten,
             )
             raise
         elapsed_ms = (time.perf_counter() - started) * 1000
-        self._audit(sql, tables, "allowed", rows=table.num_rows, started=started)
+        self._audit(
+            sql, tables, "allowed", rows=table.num_rows, started=started, rewritten=rewritten
+        )
         return QueryResult(table, query_id, elapsed_ms, tables, prepared.sql)
 
     def _execute(
@@ -212,6 +230,7 @@ class Session:
         started: float,
         reason: str = "",
         rows: int | None = None,
+        rewritten: str = "",
     ) -> None:
         self.workspace.audit.record(
             AuditEvent(
@@ -223,6 +242,10 @@ class Session:
                 reason=reason,
                 row_count=rows,
                 elapsed_ms=(time.perf_counter() - started) * 1000,
+                channel=self.channel,
+                rewritten_sha256=hashlib.sha256(rewritten.encode()).hexdigest()
+                if rewritten
+                else "",
             )
         )
 

@@ -13,7 +13,7 @@ import json
 import queue
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import cast
 
@@ -33,6 +33,8 @@ class AuditEvent:
     reason: str = ""
     row_count: int | None = None
     elapsed_ms: float | None = None
+    channel: str = ""
+    rewritten_sha256: str = ""
 
 
 def _digest(prev_hash: str, seq: int, ts: datetime, event: AuditEvent) -> str:
@@ -48,6 +50,8 @@ def _digest(prev_hash: str, seq: int, ts: datetime, event: AuditEvent) -> str:
             "tables": list(event.tables),
             "reason": event.reason,
             "row_count": event.row_count,
+            "channel": event.channel,
+            "rewritten": event.rewritten_sha256,
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -137,6 +141,8 @@ class AuditLog:
                         "reason": event.reason,
                         "row_count": event.row_count,
                         "elapsed_ms": event.elapsed_ms,
+                        "channel": event.channel,
+                        "rewritten_sha256": event.rewritten_sha256,
                         "prev_hash": prev,
                         "hash": digest,
                     }
@@ -167,6 +173,8 @@ class AuditLog:
                     tables=rec.tables,
                     reason=rec.reason,
                     row_count=rec.row_count,
+                    channel=rec.channel,
+                    rewritten_sha256=rec.rewritten_sha256,
                 )
                 ts = rec.ts if rec.ts.tzinfo else rec.ts.replace(tzinfo=UTC)
                 if rec.prev_hash != prev or _digest(prev, rec.seq, ts, event) != rec.hash:
@@ -176,13 +184,5 @@ class AuditLog:
 
 
 def _truncated(event: AuditEvent, limit: int) -> AuditEvent:
-    return AuditEvent(
-        principal=event.principal,
-        action=event.action,
-        decision=event.decision,
-        statement=event.statement[:limit] + f"… [{len(event.statement) - limit} chars cut]",
-        tables=event.tables,
-        reason=event.reason,
-        row_count=event.row_count,
-        elapsed_ms=event.elapsed_ms,
-    )
+    cut = len(event.statement) - limit
+    return replace(event, statement=event.statement[:limit] + f"… [{cut} chars cut]")

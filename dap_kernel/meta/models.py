@@ -111,6 +111,8 @@ class AuditRecord(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     row_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     elapsed_ms: Mapped[float | None] = mapped_column(nullable=True)
+    channel: Mapped[str] = mapped_column(String(20), default="")  # magic | cli | rest | python …
+    rewritten_sha256: Mapped[str] = mapped_column(String(64), default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

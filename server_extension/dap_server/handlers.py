@@ -27,7 +27,7 @@ class DapHandler(APIHandler):
     def dap_session(self) -> Session:
         user = self.current_user
         name = getattr(user, "username", None) or str(user)
-        return self.workspace.session(Principal(name=name, source="jupyter"))
+        return self.workspace.session(Principal(name=name, source="jupyter"), channel="rest")
 
     def write_dap_error(self, error: DapError) -> None:
         self.set_status(error.http_status)

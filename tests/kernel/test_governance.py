@@ -156,3 +156,21 @@ def test_bad_policies_are_rejected(governed: Workspace) -> None:
         admin.set_mask("main.customers.name", "scramble")
     with pytest.raises(DapError, match="unknown privilege"):
         admin.grant("DROP", "main", "user", "ann")
+
+
+def test_only_managers_administer(governed: Workspace) -> None:
+    with pytest.raises(QueryRefused, match="ann may not administer"):
+        governed.admin("ann")
+    governed.admin("tester").add_member("role", "steward", "user", "ann")
+    governed.admin("ann").grant("SELECT", "main.orders", "user", "bob")
+    assert as_user(governed, "bob").check("SELECT", "main.orders").allowed
+
+
+def test_audit_names_channel_and_rewritten_statement(governed: Workspace) -> None:
+    as_user(governed, "ann").sql("SELECT count(*) FROM customers")
+    record = governed.audit.tail(1)[0]
+    assert (record.principal, record.channel, record.decision) == ("ann", "python", "allowed")
+    assert len(record.rewritten_sha256) == 64
+    admin_changes = [r for r in governed.audit.tail(50) if r.action == "admin"]
+    assert any("row filter on main.customers" in r.statement for r in admin_changes)
+    assert governed.audit.verify() is None

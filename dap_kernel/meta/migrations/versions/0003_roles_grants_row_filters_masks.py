@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27 22:27:55.477920
+Create Date: 2026-11-27 22:35:54.706652
 """
 
 from __future__ import annotations
@@ -70,6 +70,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("row_filters", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_row_filters_table_name"), ["table_name"], unique=False)
+
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("channel", sa.String(length=20), nullable=False, server_default="")
+        )
+        batch_op.add_column(
+            sa.Column("rewritten_sha256", sa.String(length=64), nullable=False, server_default="")
+        )
     policy_state = sa.table(
         "policy_state",
         sa.column("id", sa.Integer),
@@ -80,6 +88,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_column("rewritten_sha256")
+        batch_op.drop_column("channel")
+
     with op.batch_alter_table("row_filters", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_row_filters_table_name"))
 
