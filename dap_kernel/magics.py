@@ -147,8 +147,7 @@ class DapMagics(Magics):
         return frame
 
     def _catalog(self, rest: str, _cell: str | None) -> pl.DataFrame:
-        catalog = self.session.catalog
-        tables = catalog.search(rest) if rest.strip() else catalog.list_tables()
+        tables = self.session.visible_tables(rest)
         return pl.DataFrame(
             {
                 "table": [t.qualified_name for t in tables],

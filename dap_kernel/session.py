@@ -253,13 +253,12 @@ class Session:
         """May this principal do ``action`` on ``securable``? (REST access/check, the lab UI)."""
         return self.workspace.policy.check(self.principal, action, securable)
 
-    def visible_tables(self) -> list[TableInfo]:
-        """The catalog as this principal may see it: only tables it may read."""
+    def visible_tables(self, term: str = "") -> list[TableInfo]:
+        """The catalog as this principal may see it (only tables it may read), or a search."""
         policy = self.workspace.policy
+        tables = self.catalog.search(term) if term.strip() else self.catalog.list_tables()
         return [
-            t
-            for t in self.catalog.list_tables()
-            if policy.check(self.principal, "SELECT", t.qualified_name).allowed
+            t for t in tables if policy.check(self.principal, "SELECT", t.qualified_name).allowed
         ]
 
     def whoami(self) -> dict[str, Any]:

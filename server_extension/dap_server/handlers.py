@@ -47,7 +47,7 @@ class CatalogHandler(DapHandler):
     @web.authenticated
     def get(self) -> None:
         try:
-            tables = self.dap_session().catalog.list_tables()
+            tables = self.dap_session().visible_tables()
         except DapError as e:
             self.write_dap_error(e)
             return

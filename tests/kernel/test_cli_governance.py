@@ -36,8 +36,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_analyst_sees_only_her_region_masked(home: Path) -> None:
-    result = dap("sql", "SELECT DISTINCT region, name FROM customers", "-f", "csv",
-                 home=home, user="ann")
+    result = dap(
+        "sql", "SELECT DISTINCT region, name FROM customers", "-f", "csv", home=home, user="ann"
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["region,name", "EMEA,***"]
 
@@ -51,10 +52,15 @@ def test_user_without_grant_is_refused_in_one_line(home: Path) -> None:
 
 
 def test_access_check(home: Path) -> None:
-    assert dap("access", "check", "SELECT", "main.orders", "--user", "ann",
-               home=home, user="boss").returncode == 0
-    denied = dap("access", "check", "SELECT", "main.orders", "--user", "bob",
-                 home=home, user="boss")
+    assert (
+        dap(
+            "access", "check", "SELECT", "main.orders", "--user", "ann", home=home, user="boss"
+        ).returncode
+        == 0
+    )
+    denied = dap(
+        "access", "check", "SELECT", "main.orders", "--user", "bob", home=home, user="boss"
+    )
     assert denied.returncode == 1 and "no grant" in denied.stderr
 
 
@@ -79,8 +85,9 @@ def test_admin_reads_the_audit_log_and_it_verifies(home: Path) -> None:
     assert dap("audit", "verify", home=home, user="boss").returncode == 0
 
 
-@pytest.mark.parametrize("command", ["user", "group", "role", "grant", "revoke", "policy",
-                                     "access"])
+@pytest.mark.parametrize(
+    "command", ["user", "group", "role", "grant", "revoke", "policy", "access"]
+)
 def test_help(command: str, tmp_path: Path) -> None:
     result = dap(command, "--help", home=tmp_path, user="x")
     assert result.returncode == 0 and "Usage" in result.stdout

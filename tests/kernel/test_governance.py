@@ -174,3 +174,21 @@ def test_audit_names_channel_and_rewritten_statement(governed: Workspace) -> Non
     admin_changes = [r for r in governed.audit.tail(50) if r.action == "admin"]
     assert any("row filter on main.customers" in r.statement for r in admin_changes)
     assert governed.audit.verify() is None
+
+
+def test_catalog_magic_lists_only_readable_tables(governed: Workspace) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from dap_kernel.magics import DapMagics
+
+    ip = InteractiveShell.instance()
+    try:
+        for user, expected in (("bob", 0), ("ann", 5)):
+            magics = DapMagics(shell=ip, session_factory=lambda u=user: as_user(governed, u))
+            ip.register_magics(magics)
+            assert ip.run_line_magic("dap", "catalog").height == expected
+        governed.admin().grant("SELECT", "main.orders", "user", "bob")
+        ip.register_magics(DapMagics(shell=ip, session_factory=lambda: as_user(governed, "bob")))
+        assert ip.run_line_magic("dap", "catalog order")["table"].to_list() == ["main.orders"]
+    finally:
+        InteractiveShell.clear_instance()
