@@ -92,8 +92,18 @@ class Lake:
         if self.exists(schema, table) and not exist_ok:
             raise TableExists(f"lake table {schema}.{table} already exists")
         self.path(schema, table).parent.mkdir(parents=True, exist_ok=True)
-        mode: Literal["error", "overwrite"] = "overwrite" if exist_ok else "error"
-        return self._write(schema, table, data, mode=mode, partition_by=partition_by)
+        if exist_ok and self.exists(schema, table):
+            # Replacing a table replaces its schema too, still as one commit (time travel to
+            # the old version keeps working).
+            return self._write(
+                schema,
+                table,
+                data,
+                mode="overwrite",
+                partition_by=partition_by,
+                schema_mode="overwrite",
+            )
+        return self._write(schema, table, data, mode="error", partition_by=partition_by)
 
     def append(self, schema: str, table: str, data: Data) -> int:
         self._open(schema, table)
@@ -111,6 +121,7 @@ class Lake:
         *,
         mode: Literal["error", "append", "overwrite", "ignore"],
         partition_by: Sequence[str] | None = None,
+        schema_mode: Literal["overwrite", "merge"] | None = None,
     ) -> int:
         path = str(self.path(schema, table))
         try:
@@ -119,6 +130,7 @@ class Lake:
                 to_arrow(data),
                 mode=mode,
                 partition_by=list(partition_by) if partition_by else None,
+                schema_mode=schema_mode,
             )
         except SchemaMismatchError as e:
             raise SchemaMismatch(

@@ -154,8 +154,15 @@ class Session:
         try:
             resolver = self.catalog.resolver()
             steps = []
+            scope: tuple[object, ...] | None = None
             if ws.policy.enforcing():
                 principal = ws.policy.principal_details(self.principal)
+                scope = (
+                    principal.name,
+                    tuple(sorted(principal.groups)),
+                    repr(sorted(principal.attributes.items(), key=str)),
+                    ws.policy.version(),
+                )
 
                 def secure(tree: Any) -> Any:
                     return secure_tables(
@@ -163,7 +170,9 @@ class Session:
                     )
 
                 steps.append(secure)
-            prepared = prepare(sql, known=resolver, write_dialect=ws.engine.dialect, steps=steps)
+            prepared = prepare(
+                sql, known=resolver, write_dialect=ws.engine.dialect, steps=steps, cache_scope=scope
+            )
             tables = prepared.tables
             rewritten = prepared.sql
             bound = bind_parameters(prepared, params)

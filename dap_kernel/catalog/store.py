@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ..engines.base import Binding
@@ -27,6 +27,7 @@ from ..engines.duckdb import DuckDBEngine, quote_ident
 from ..errors import DapError, QueryFailed, SourceError, TableExists, UnknownTable
 from ..lake import Data, Lake, check_name
 from ..meta import CatalogColumn, CatalogTable, MetaStore
+from ..meta.models import PolicyState
 from ..meta.store import redact_url
 
 if TYPE_CHECKING:
@@ -517,7 +518,10 @@ class Catalog:
             row.description, row.owner, row.tags = description, owner, tags
             row.row_count = row_count
             row.updated_at = datetime.now(UTC)
+            row.columns.clear()
+            s.flush()  # delete replaced column rows before inserting their successors
             row.columns = _column_rows(columns, column_descriptions or {}, column_tags or {})
+            _bump_policy_version(s)
             s.flush()
             return _info(row)
 
@@ -540,6 +544,7 @@ class Catalog:
                 {name: c.description for name, c in old.items()},
                 {name: list(c.tags or []) for name, c in old.items()},
             )
+            _bump_policy_version(s)
             s.flush()
             return _info(row)
 
@@ -575,6 +580,7 @@ class Catalog:
             kind = row.kind
             secret = (row.options or {}).get("secret")
             s.delete(row)
+            _bump_policy_version(s)
         if secret and self.secrets is not None:
             self.secrets.delete(secret)
         if purge and kind == "delta":
@@ -660,6 +666,11 @@ class CatalogResolver:
 
     def bindings(self) -> list[Binding]:
         return [self.catalog._binding(row) for row in self.rows.values()]
+
+
+def _bump_policy_version(session: Session) -> None:
+    """Masks project a table's columns: a schema change must refresh every policy snapshot."""
+    session.execute(update(PolicyState).values(version=PolicyState.version + 1))
 
 
 def _column_rows(

@@ -66,6 +66,10 @@ class Policy(Protocol):
 
     def principal_details(self, principal: Principal) -> Principal: ...
 
+    def version(self) -> int:
+        """Changes whenever grants, filters, masks, memberships or table schemas change."""
+        ...
+
     def enforcing(self) -> bool:
         """True when grants, filters and masks apply (multi-user mode)."""
         ...
@@ -85,6 +89,9 @@ class AllowAllPolicy:
 
     def principal_details(self, principal: Principal) -> Principal:
         return principal
+
+    def version(self) -> int:
+        return 0
 
     def enforcing(self) -> bool:
         return False
@@ -116,7 +123,7 @@ class GrantPolicy:
 
     # -- snapshot ---------------------------------------------------------------------------
 
-    def version(self) -> tuple[int, bool]:
+    def state(self) -> tuple[int, bool]:
         with self.meta.engine.connect() as con:
             row = con.exec_driver_sql(
                 "SELECT version, multi_user FROM policy_state WHERE id = 1"
@@ -124,7 +131,7 @@ class GrantPolicy:
         return int(row[0]), bool(row[1])
 
     def snapshot(self) -> _Snapshot:
-        version, multi_user = self.version()
+        version, multi_user = self.state()
         with self._lock:
             if self._snapshot is not None and self._snapshot.version == version:
                 return self._snapshot
@@ -165,7 +172,10 @@ class GrantPolicy:
         return snap
 
     def enforcing(self) -> bool:
-        return self.version()[1]
+        return self.state()[1]
+
+    def version(self) -> int:
+        return self.state()[0]
 
     def invalidate(self) -> None:
         with self._lock:

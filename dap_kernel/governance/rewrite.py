@@ -14,7 +14,7 @@ import difflib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -93,17 +93,21 @@ def prepare(
     read_dialect: str = "duckdb",
     write_dialect: str = "duckdb",
     steps: Iterable[Callable[[exp.Expr], exp.Expr]] = (),
+    cache_scope: Hashable | None = None,
 ) -> Prepared:
     """Parse and check ``sql``; ``known`` holds the qualified names of catalog tables.
 
     Dashboards and notebooks re-run the same text: without rewrite ``steps`` the outcome
     depends only on the text and on what its table names resolve to, so a cached result is
-    reused when a fresh lookup of the same names resolves them the same way.
+    reused when a fresh lookup of the same names resolves them the same way. With rewrite
+    ``steps`` the result also depends on who asks and on the policies: the caller passes that
+    as ``cache_scope`` (principal and policy version), or nothing is cached.
     """
     resolver = known if isinstance(known, Resolver) else StaticResolver(known)
     steps = tuple(steps)
-    key = (sql, read_dialect, write_dialect)
-    if not steps:
+    cacheable = not steps or cache_scope is not None
+    key = (sql, read_dialect, write_dialect, cache_scope)
+    if cacheable:
         with _PREPARED_LOCK:
             cached = _PREPARED.get(key)
         if cached is not None:
@@ -112,7 +116,7 @@ def prepare(
                 return prepared
     recorder = _RecordingResolver(resolver)
     prepared = _prepare(sql, recorder, read_dialect, write_dialect, steps)
-    if not steps:
+    if cacheable:
         with _PREPARED_LOCK:
             _PREPARED[key] = (recorder.candidates, recorder.found, prepared)
             while len(_PREPARED) > _PREPARED_MAX:
@@ -122,9 +126,9 @@ def prepare(
 
 _PREPARED_MAX = 1024
 _PREPARED_LOCK = threading.Lock()
-_PREPARED: OrderedDict[tuple[str, str, str], tuple[tuple[str, ...], dict[str, str], Prepared]] = (
-    OrderedDict()
-)
+_PREPARED: OrderedDict[
+    tuple[str, str, str, Hashable], tuple[tuple[str, ...], dict[str, str], Prepared]
+] = OrderedDict()
 
 
 class _RecordingResolver:

@@ -159,3 +159,11 @@ def test_a_vanished_source_file_is_named_in_the_error(workspace: Workspace, tmp_
     with pytest.raises(SourceError, match="source of main.gone is gone"):
         workspace.session().sql("SELECT * FROM gone")
     assert workspace.audit.tail(1)[0].decision == "failed"
+
+
+def test_replacing_a_table_replaces_schema_and_keeps_history(workspace: Workspace) -> None:
+    workspace.catalog.create_table("r", pl.DataFrame({"a": [1]}))
+    info = workspace.catalog.create_table("r", pl.DataFrame({"b": ["x"], "c": [2.0]}), replace=True)
+    assert [c.name for c in info.columns] == ["b", "c"]
+    assert info.version == 1
+    assert workspace.lake.read("main", "r", version=0).column_names == ["a"]

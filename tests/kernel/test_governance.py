@@ -192,3 +192,24 @@ def test_catalog_magic_lists_only_readable_tables(governed: Workspace) -> None:
         assert ip.run_line_magic("dap", "catalog order")["table"].to_list() == ["main.orders"]
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_cached_statements_follow_policy_changes(governed: Workspace) -> None:
+    ann = as_user(governed, "ann")
+    sql = "SELECT DISTINCT region FROM customers"
+    assert ann.sql(sql)["region"].to_list() == ["EMEA"]
+    assert ann.sql(sql)["region"].to_list() == ["EMEA"]  # served from the statement cache
+    governed.admin().add_user("ann", {"region": "AMER"})  # a policy change: new version
+    assert ann.sql(sql)["region"].to_list() == ["AMER"]
+    assert as_user(governed, "raj").sql(sql)["region"].to_list() == ["APAC"]
+
+
+def test_schema_change_refreshes_masked_projections(governed: Workspace) -> None:
+    governed.catalog.create_table("t", pl.DataFrame({"a": [1], "secret": ["x"]}))
+    governed.admin().set_mask("main.t.secret", "redact")
+    ann = as_user(governed, "ann")
+    assert ann.sql("SELECT * FROM t").to_dicts() == [{"a": 1, "secret": "***"}]
+    governed.catalog.create_table(
+        "t", pl.DataFrame({"a": [2], "secret": ["y"], "b": [True]}), replace=True
+    )
+    assert ann.sql("SELECT * FROM t").to_dicts() == [{"a": 2, "secret": "***", "b": True}]
