@@ -43,7 +43,8 @@ ALLOWED_TABLE_FUNCTIONS: tuple[type[exp.Expr], ...] = (exp.GenerateSeries, exp.U
 # catalog. The governance issue turns this into an allowlist.
 _FORBIDDEN_FUNCTION = re.compile(
     r"^(read_\w+|parquet_\w+|duckdb_\w+|pragma_\w+|sniff_\w+|iceberg_\w+|delta_\w+|sqlite_\w+"
-    r"|postgres_\w+|mysql_\w+|glob|getenv|query|query_table|current_setting|which_secret"
+    r"|postgres_\w+|mysql_\w+|glob|getenv|getvariable|query|query_table|current_setting"
+    r"|which_secret"
     r"|load_\w+|install_\w+|json_execute_serialized_sql|\w*_scan)$",
     re.IGNORECASE,
 )
