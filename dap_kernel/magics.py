@@ -32,6 +32,7 @@ HELP = """\
 %dap whoami                       who DAP thinks you are, and where it keeps data
 %dap catalog [TERM]               list catalog tables, or search them by name/tag/column
 %dap describe TABLE               schema, statistics and documentation of a table
+%dap grants TABLE                 grants, row filters and masks that apply to a table
 %dap sql [--name VAR] [--limit N] SELECT …       run one governed query (line form)
 %%dap sql [--name VAR] [--limit N]               run the cell body as one governed query
 Python variables are bound with :name or $name, e.g. WHERE region = :region"""
@@ -98,6 +99,7 @@ class DapMagics(Magics):
             "catalog": self._catalog,
             "describe": self._describe,
             "whoami": self._whoami,
+            "grants": self._grants,
         }
         handler = handlers.get(command)
         if handler is None:
@@ -164,6 +166,21 @@ class DapMagics(Magics):
                 "description": pl.String,
             },
         )
+
+    def _grants(self, rest: str, _cell: str | None) -> pl.DataFrame:
+        from .catalog import split_name
+        from .governance.policy import table_rules
+
+        if not rest.strip():
+            raise UsageError("%dap grants TABLE: name a table")
+        session = self.session
+        table = ".".join(split_name(rest.strip()))
+        decision = session.check("SELECT", table)
+        if not decision.allowed:
+            raise UsageError(decision.reason)
+        rows = table_rules(session.workspace.policy, table)
+        schema = {"kind": pl.String, "rule": pl.String, "applies_to": pl.String}
+        return pl.DataFrame(rows, schema=schema)
 
     def _describe(self, rest: str, _cell: str | None) -> pl.DataFrame:
         name = rest.strip()

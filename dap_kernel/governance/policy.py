@@ -264,3 +264,42 @@ class GrantPolicy:
         return TablePolicy(
             columns=tuple((n, t) for n, t, _ in columns), row_filters=filters, masks=masks
         )
+
+
+def table_rules(policy: Policy, table: str) -> list[dict[str, str]]:
+    """Grants that reach ``table`` (from ``*``, its schema, itself, its columns), its row
+    filters and its masks, one row each: what ``%dap grants TABLE`` shows."""
+    if not isinstance(policy, GrantPolicy):
+        return []
+    snap = policy.snapshot()
+    reach = set(ancestors(table))
+    rows = [
+        {"kind": "grant", "rule": f"{priv} ON {sec}", "applies_to": f"{kind} {name}"}
+        for priv, sec, kind, name in snap.grants
+        if sec in reach or sec.startswith(f"{table}.")
+    ]
+    rows += [
+        {
+            "kind": "role",
+            "rule": f"{role}: {', '.join(privs) or 'no table privileges'}",
+            "applies_to": "members of the role",
+        }
+        for role, privs in BUILTIN_ROLES.items()
+    ]
+    rows += [
+        {"kind": "row filter", "rule": predicate, "applies_to": "everyone but managers"}
+        for predicate in snap.filters.get(table, [])
+    ]
+    columns = snap.columns.get(table, [])
+    for name, _type, tags in columns:
+        for target in (f"{table}.{name}", *(f"tag:{t}" for t in tags)):
+            if target in snap.masks:
+                rows.append(
+                    {
+                        "kind": "mask",
+                        "rule": f"{name}: {snap.masks[target]} ({target})",
+                        "applies_to": "everyone without UNMASK",
+                    }
+                )
+                break
+    return rows

@@ -252,3 +252,23 @@ def test_schema_change_refreshes_masked_projections(governed: Workspace) -> None
         "t", pl.DataFrame({"a": [2], "secret": ["y"], "b": [True]}), replace=True
     )
     assert ann.sql("SELECT * FROM t").to_dicts() == [{"a": 2, "secret": "***", "b": True}]
+
+
+def test_grants_magic_shows_filters_and_masks(governed: Workspace) -> None:
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from dap_kernel.magics import DapMagics
+
+    ip = InteractiveShell.instance()
+    try:
+        ip.register_magics(DapMagics(shell=ip, session_factory=lambda: as_user(governed, "ann")))
+        rules = ip.run_line_magic("dap", "grants customers")
+        text = str(rules.to_dicts())
+        assert "region = current_user_attr('region')" in text
+        assert "email: mask_email" in text and "name: redact (tag:pii)" in text
+        ip.register_magics(DapMagics(shell=ip, session_factory=lambda: as_user(governed, "bob")))
+        with pytest.raises(UsageError, match="bob may not SELECT"):
+            ip.run_line_magic("dap", "grants customers")
+    finally:
+        InteractiveShell.clear_instance()
