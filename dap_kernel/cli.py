@@ -90,6 +90,7 @@ def demo(
     from . import demo as demo_data
 
     ws = _workspace()
+    ws.session(channel="cli").require("CREATE", "main")
     tables = demo_data.build(
         ws.catalog, scale=scale, seed=seed, owner=ws.settings.user, progress=typer.echo
     )
@@ -205,7 +206,11 @@ def catalog_register(
     replace: Annotated[bool, typer.Option(help="Replace an existing registration.")] = False,
 ) -> None:
     """Register an external file or database table in the catalog."""
-    catalog = _workspace().catalog
+    from .catalog import split_name
+
+    ws = _workspace()
+    ws.session(channel="cli").require("CREATE", split_name(name)[0])
+    catalog = ws.catalog
     if "://" in source:
         if not table:
             raise DapError("--table is required for a database source")

@@ -262,6 +262,12 @@ class Session:
         """May this principal do ``action`` on ``securable``? (REST access/check, the lab UI)."""
         return self.workspace.policy.check(self.principal, action, securable)
 
+    def require(self, action: str, securable: str) -> None:
+        """Raise :class:`QueryRefused` unless this principal may ``action`` the securable."""
+        decision = self.check(action, securable)
+        if not decision.allowed:
+            raise QueryRefused(decision.reason)
+
     def visible_tables(self, term: str = "") -> list[TableInfo]:
         """The catalog as this principal may see it (only tables it may read), or a search."""
         policy = self.workspace.policy

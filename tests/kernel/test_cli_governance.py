@@ -91,3 +91,11 @@ def test_admin_reads_the_audit_log_and_it_verifies(home: Path) -> None:
 def test_help(command: str, tmp_path: Path) -> None:
     result = dap(command, "--help", home=tmp_path, user="x")
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_registering_needs_create(home: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "x.csv"
+    csv.write_text("a\n1\n")
+    denied = dap("catalog", "register", "x", str(csv), home=home, user="ann")
+    assert denied.returncode == 1 and "ann may not CREATE main" in denied.stderr
+    assert dap("catalog", "register", "x", str(csv), home=home, user="boss").returncode == 0
