@@ -17,7 +17,7 @@ help:
 	@echo "make up      set everything up, load demo data, start JupyterLab with DAP on 127.0.0.1:$(PORT)"
 	@echo "make test    set everything up, start the services the tests need, run every test"
 	@echo "make lint    ruff, mypy and the TypeScript compiler"
-	@echo "make bench   TPC-H and magics benchmarks (results in bench/RESULTS.md)"
+	@echo "make bench   TPC-H, magics and governance benchmarks (results in bench/RESULTS.md)"
 
 setup: system-deps $(VENV)/.python-stamp
 
@@ -72,6 +72,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/tpch.py
 	$(BIN)/python bench/magics.py
+	$(BIN)/python bench/governance.py
 
 clean:
 	rm -rf $(VENV) node_modules lib server_extension/dap_server/labextension tsconfig.tsbuildinfo

@@ -152,33 +152,38 @@ class Session:
         tables: tuple[str, ...] = ()
         rewritten = ""
         try:
-            resolver = self.catalog.resolver()
-            steps = []
-            scope: tuple[object, ...] | None = None
-            if ws.policy.enforcing():
-                principal = ws.policy.principal_details(self.principal)
-                scope = (
-                    principal.name,
-                    tuple(sorted(principal.groups)),
-                    repr(sorted(principal.attributes.items(), key=str)),
-                    ws.policy.version(),
-                )
-
-                def secure(tree: Any) -> Any:
-                    return secure_tables(
-                        tree, lambda t: ws.policy.table_policy(principal, t), principal
+            with ws.policy.pinned():  # one policy view (and version read) per statement
+                resolver = self.catalog.resolver()
+                steps = []
+                scope: tuple[object, ...] | None = None
+                if ws.policy.enforcing():
+                    principal = ws.policy.principal_details(self.principal)
+                    scope = (
+                        principal.name,
+                        tuple(sorted(principal.groups)),
+                        repr(sorted(principal.attributes.items(), key=str)),
+                        ws.policy.version(),
                     )
 
-                steps.append(secure)
-            prepared = prepare(
-                sql, known=resolver, write_dialect=ws.engine.dialect, steps=steps, cache_scope=scope
-            )
-            tables = prepared.tables
-            rewritten = prepared.sql
-            bound = bind_parameters(prepared, params)
-            decision = ws.policy.authorize(self.principal, "SELECT", tables)
-            if not decision.allowed:
-                raise QueryRefused(decision.reason)
+                    def secure(tree: Any) -> Any:
+                        return secure_tables(
+                            tree, lambda t: ws.policy.table_policy(principal, t), principal
+                        )
+
+                    steps.append(secure)
+                prepared = prepare(
+                    sql,
+                    known=resolver,
+                    write_dialect=ws.engine.dialect,
+                    steps=steps,
+                    cache_scope=scope,
+                )
+                tables = prepared.tables
+                rewritten = prepared.sql
+                bound = bind_parameters(prepared, params)
+                decision = ws.policy.authorize(self.principal, "SELECT", tables)
+                if not decision.allowed:
+                    raise QueryRefused(decision.reason)
             ws.engine.bind(resolver.bindings())
             table = self._execute(prepared.sql, bound, query_id, limit, on_batch)
         except DapError as e:

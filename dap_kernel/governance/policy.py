@@ -14,7 +14,8 @@ version, so a query costs one tiny version read unless something changed.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -74,6 +75,10 @@ class Policy(Protocol):
         """True when grants, filters and masks apply (multi-user mode)."""
         ...
 
+    def pinned(self) -> AbstractContextManager[None]:
+        """One consistent policy view for one statement (and one version read)."""
+        ...
+
 
 class AllowAllPolicy:
     """Everything is allowed: the single-user embedded default."""
@@ -95,6 +100,9 @@ class AllowAllPolicy:
 
     def enforcing(self) -> bool:
         return False
+
+    def pinned(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
 
 @dataclass
@@ -120,6 +128,18 @@ class GrantPolicy:
         self.meta = meta
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
+        self._local = threading.local()
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        if getattr(self._local, "snapshot", None) is not None:
+            yield
+            return
+        self._local.snapshot = self.snapshot()
+        try:
+            yield
+        finally:
+            self._local.snapshot = None
 
     # -- snapshot ---------------------------------------------------------------------------
 
@@ -131,6 +151,9 @@ class GrantPolicy:
         return int(row[0]), bool(row[1])
 
     def snapshot(self) -> _Snapshot:
+        pinned: _Snapshot | None = getattr(self._local, "snapshot", None)
+        if pinned is not None:
+            return pinned
         version, multi_user = self.state()
         with self._lock:
             if self._snapshot is not None and self._snapshot.version == version:
@@ -172,10 +195,10 @@ class GrantPolicy:
         return snap
 
     def enforcing(self) -> bool:
-        return self.state()[1]
+        return self.snapshot().multi_user
 
     def version(self) -> int:
-        return self.state()[0]
+        return self.snapshot().version
 
     def invalidate(self) -> None:
         with self._lock:
