@@ -254,10 +254,22 @@ class GrantPolicy:
             for priv, sec, kind, name in snap.grants
         )
 
+    def granted_columns(self, principal: Principal, privilege: str, table: str) -> set[str]:
+        """Columns of ``table`` granted one by one (``schema.table.column`` securables)."""
+        snap = self.snapshot()
+        return {
+            name
+            for name, _type, _tags in snap.columns.get(table, [])
+            if self.has(principal, privilege, f"{table}.{name}")
+        }
+
     def authorize(self, principal: Principal, action: str, tables: Sequence[str]) -> Decision:
         for table in tables:
-            if not self.has(principal, action, table):
-                return Decision(False, f"{principal.name} may not {action} {table}: no grant")
+            if self.has(principal, action, table):
+                continue
+            if action == "SELECT" and self.granted_columns(principal, action, table):
+                continue  # column-level SELECT: the rewrite projects only those columns
+            return Decision(False, f"{principal.name} may not {action} {table}: no grant")
         return Decision(True, f"{principal.name} may {action} {', '.join(tables) or 'this'}")
 
     def check(self, principal: Principal, action: str, securable: str) -> Decision:
@@ -274,6 +286,10 @@ class GrantPolicy:
         filters = tuple(snap.filters.get(table, ()))
         masks: dict[str, str] = {}
         columns = snap.columns.get(table, [])
+        restricted = not self.has(principal, "SELECT", table)
+        if restricted:
+            visible = self.granted_columns(principal, "SELECT", table)
+            columns = [c for c in columns if c[0] in visible]
         for name, _type, tags in columns:
             mask = snap.masks.get(f"{table}.{name}")
             if mask is None:
@@ -282,7 +298,7 @@ class GrantPolicy:
                 )
             if mask is not None and not self.has(principal, "UNMASK", f"{table}.{name}"):
                 masks[name] = mask
-        if not filters and not masks:
+        if not filters and not masks and not restricted:
             return None
         return TablePolicy(
             columns=tuple((n, t) for n, t, _ in columns), row_filters=filters, masks=masks

@@ -272,3 +272,14 @@ def test_grants_magic_shows_filters_and_masks(governed: Workspace) -> None:
             ip.run_line_magic("dap", "grants customers")
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_column_level_select_shows_only_granted_columns(governed: Workspace) -> None:
+    governed.admin().grant("SELECT", "main.products.name", "user", "bob")
+    governed.admin().grant("SELECT", "main.products.unit_price", "user", "bob")
+    bob = as_user(governed, "bob")
+    assert bob.sql("SELECT * FROM products LIMIT 1").columns == ["name", "unit_price"]
+    with pytest.raises(DapError, match="unit_cost"):
+        bob.sql("SELECT unit_cost FROM products")
+    assert bob.check("SELECT", "main.products.name").allowed
+    assert not bob.check("SELECT", "main.products.unit_cost").allowed
