@@ -283,3 +283,22 @@ def test_column_level_select_shows_only_granted_columns(governed: Workspace) -> 
         bob.sql("SELECT unit_cost FROM products")
     assert bob.check("SELECT", "main.products.name").allowed
     assert not bob.check("SELECT", "main.products.unit_cost").allowed
+
+
+def test_same_sql_cell_two_users_two_answers(governed: Workspace) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from dap_kernel.magics import DapMagics
+
+    cell = "SELECT region, count(*) AS n FROM customers GROUP BY region ORDER BY region"
+    seen = {}
+    ip = InteractiveShell.instance()
+    try:
+        for user in ("ann", "raj"):
+            ip.register_magics(
+                DapMagics(shell=ip, session_factory=lambda u=user: as_user(governed, u))
+            )
+            seen[user] = ip.run_cell_magic("dap", "sql", cell)["region"].to_list()
+    finally:
+        InteractiveShell.clear_instance()
+    assert seen == {"ann": ["EMEA"], "raj": ["APAC"]}
