@@ -27,6 +27,8 @@ from .identity import Principal
 from .policy import TablePolicy
 
 MASKS = ("mask_email", "hash", "redact", "null", "partial")
+# Functions only policies may use; they are replaced by values before the engine sees them.
+POLICY_FUNCTIONS = frozenset({"current_user", "is_member", "current_user_attr"})
 
 
 def _column(name: str) -> exp.Column:
@@ -71,7 +73,7 @@ def parse_policy_sql(sql: str) -> exp.Expr:
         ) from e
     if expr.find(exp.Select, exp.Table):
         raise DapError(f"policy expressions may not contain subqueries or tables: {sql!r}")
-    refuse_forbidden_functions(expr)
+    refuse_forbidden_functions(expr, also_allowed=POLICY_FUNCTIONS)
     return expr
 
 

@@ -11,6 +11,7 @@ column-mask rewrite as one more step; front doors never change.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import threading
 from collections import OrderedDict
@@ -261,12 +262,39 @@ def _function_name(func: exp.Func) -> str:
     return func.sql_name()
 
 
-def refuse_forbidden_functions(tree: exp.Expr) -> None:
+@functools.cache
+def engine_functions() -> frozenset[str]:
+    """Scalar, aggregate, window and macro functions of DuckDB: the allowlist for functions
+    sqlglot does not know by type. Table functions and pragmas are never on it."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.sql(
+            "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "
+            "WHERE function_type IN ('scalar', 'aggregate', 'window', 'macro')"
+        ).fetchall()
+    finally:
+        con.close()
+    return frozenset(str(r[0]) for r in rows)
+
+
+def refuse_forbidden_functions(tree: exp.Expr, also_allowed: frozenset[str] = frozenset()) -> None:
+    """Functions must be known scalar/aggregate/window functions and not on the denylist."""
     for func in tree.find_all(exp.Func):
         name = _function_name(func)
         if _FORBIDDEN_FUNCTION.match(name):
             raise QueryRefused(
                 f"function {name.lower()}() is not allowed: it reaches outside the catalog"
+            )
+        if (
+            isinstance(func, exp.Anonymous)
+            and name.lower() not in engine_functions()
+            and name.lower() not in also_allowed
+        ):
+            raise QueryRefused(
+                f"function {name.lower()}() is not allowed: it is not a known scalar, "
+                "aggregate or window function"
             )
 
 
