@@ -277,9 +277,12 @@ class Session:
         """The catalog as this principal may see it (only tables it may read), or a search."""
         policy = self.workspace.policy
         tables = self.catalog.search(term) if term.strip() else self.catalog.list_tables()
-        return [
-            t for t in tables if policy.check(self.principal, "SELECT", t.qualified_name).allowed
-        ]
+        with policy.pinned():
+            return [
+                t
+                for t in tables
+                if policy.check(self.principal, "SELECT", t.qualified_name).allowed
+            ]
 
     def whoami(self) -> dict[str, Any]:
         return {

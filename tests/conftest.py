@@ -8,7 +8,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,24 +61,10 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def demo_workspace(demo_home: Path, tmp_path: Path) -> Iterator[Workspace]:
     home = tmp_path / "dap-home"
-    shutil.copytree(demo_home, home)
-    # The lake files moved: point the catalog rows at the copy.
-    _rebase_lake(home, demo_home)
+    shutil.copytree(demo_home, home)  # a moved DAP_HOME keeps working: nothing absolute inside
     ws = Workspace(Settings(home=home, user="tester"))
     yield ws
     ws.close()
-
-
-def _rebase_lake(home: Path, original: Path) -> None:
-    import sqlite3
-
-    con = sqlite3.connect(home / "meta.db")
-    with con:
-        con.execute(
-            "UPDATE catalog_tables SET location = replace(location, ?, ?)",
-            (str(original), str(home)),
-        )
-    con.close()
 
 
 # -- PostgreSQL: one real server per test run -------------------------------------------------
@@ -176,12 +161,3 @@ def meta_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'meta.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
-
-
-def wait_for(predicate: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return
-        time.sleep(0.05)
-    raise TimeoutError("condition not met in time")

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 import pyarrow as pa
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..engines.base import Binding
@@ -193,38 +193,23 @@ class Catalog:
             return [_info(r) for r in s.execute(query).scalars()]
 
     def search(self, term: str) -> list[TableInfo]:
-        """Tables whose name, description, tags or columns (name, description, tags) match."""
+        """Tables whose name, description, tags or columns (name, description, tags) match.
+
+        Matched in Python over one read of the catalog: tags are JSON lists, and this way
+        SQLite and PostgreSQL behave the same.
+        """
         needle = term.strip().lower()
+        tables = self.list_tables()
         if not needle:
-            return self.list_tables()
-        like = f"%{needle}%"
-        with self.meta.session() as s:
-            by_column = select(CatalogColumn.table_id).where(
-                or_(
-                    CatalogColumn.name.ilike(like),
-                    CatalogColumn.description.ilike(like),
-                )
-            )
-            rows = s.execute(
-                select(CatalogTable)
-                .where(
-                    or_(
-                        CatalogTable.name.ilike(like),
-                        CatalogTable.schema_name.ilike(like),
-                        CatalogTable.description.ilike(like),
-                        CatalogTable.id.in_(by_column),
-                    )
-                )
-                .order_by(CatalogTable.schema_name, CatalogTable.name)
-            ).scalars()
-            found = {r.id: _info(r) for r in rows}
-            # Tags are JSON lists: match them in Python so SQLite and PostgreSQL agree.
-            for r in s.execute(select(CatalogTable)).scalars():
-                tags = [t.lower() for t in r.tags or []]
-                tags += [t.lower() for c in r.columns for t in c.tags or []]
-                if r.id not in found and any(needle in t for t in tags):
-                    found[r.id] = _info(r)
-        return sorted(found.values(), key=lambda t: t.qualified_name)
+            return tables
+
+        def texts(t: TableInfo) -> list[str]:
+            found = [t.qualified_name, t.description, *t.tags]
+            for c in t.columns:
+                found += [c.name, c.description, *c.tags]
+            return found
+
+        return [t for t in tables if any(needle in x.lower() for x in texts(t))]
 
     # -- engine bindings (the query path) -----------------------------------------------------
 
@@ -354,7 +339,8 @@ class Catalog:
             schema,
             table,
             kind="delta",
-            location=str(self.lake.path(schema, table)),
+            # Relative to the lake root, so moving or restoring DAP_HOME keeps it valid.
+            location=f"lake:{schema}/{table}",
             version=version,
             description=description,
             owner=owner,

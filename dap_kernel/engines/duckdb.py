@@ -36,14 +36,12 @@ def quote_literal(value: str) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
-def _allowed_root_of(kind: str, path: str) -> tuple[str, str] | None:
-    return _allowed_root(Binding(schema="", name="", kind=kind, location=path, signature=""))
+def _allowed_root(kind: str, path: str) -> tuple[str, str] | None:
+    """(setting, path) that must be allowed for the engine to scan a source's files.
 
-
-def _allowed_root(binding: Binding) -> tuple[str, str] | None:
-    """(setting, path) that must be allowed for the engine to scan this binding's files."""
-    if binding.kind in ("parquet", "csv", "json"):
-        path = binding.location
+    Cached: it touches the file system, and binding runs on every query.
+    """
+    if kind in ("parquet", "csv", "json"):
         if any(ch in path for ch in "*?[") or Path(path).is_dir():
             base = Path(path.split("*")[0].split("?")[0].split("[")[0])
             base = base if base.is_dir() else base.parent
@@ -95,7 +93,7 @@ class DuckDBEngine(Engine):
     def _allow(self, bindings: Sequence[Binding]) -> None:
         widened = False
         for binding in bindings:
-            root = _allowed_root_of(binding.kind, binding.location)
+            root = _allowed_root(binding.kind, binding.location)
             if root is None:
                 continue
             kind, path = root

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.conftest import _free_port, _rebase_lake
+from tests.conftest import _free_port
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +46,6 @@ def lab(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     """`jupyter lab` as `make up` starts it, on the demo data, on a free loopback port."""
     home = tmp_path_factory.mktemp("lab-home") / "dap"
     shutil.copytree(demo_home, home)
-    _rebase_lake(home, demo_home)
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAP_")}
     workspaces = tmp_path_factory.mktemp("lab-workspaces")  # no layout left from other runs
