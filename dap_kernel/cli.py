@@ -108,9 +108,9 @@ def sql(
     ] = None,
 ) -> None:
     """Run one governed query and print the result."""
-    params = dict(p.split("=", 1) for p in param or []) or None
     if param and any("=" not in p for p in param):
         raise DapError("--param takes NAME=VALUE")
+    params = dict(p.split("=", 1) for p in param or []) or None
     frame = _workspace().session(channel="cli").sql(query, params, limit=limit)
     _print_frame(frame, format)
 

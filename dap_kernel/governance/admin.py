@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 
 from ..errors import DapError
 from ..meta import MetaStore
-from ..meta.models import ColumnMask, Grant, Membership, PolicyState, RowFilter
+from ..meta.models import CatalogTable, ColumnMask, Grant, Membership, PolicyState, RowFilter
 from ..meta.models import Principal as PrincipalRow
 from .audit import AuditEvent, AuditLog
 from .enforce import MASKS, parse_policy_sql
@@ -26,6 +26,25 @@ class PolicyAdmin:
         self.meta = meta
         self.audit = audit
         self.actor = actor
+
+    def _require_securable(self, securable: str) -> None:
+        """A table or column named in a rule must exist: a typo would otherwise protect
+        nothing, silently. ``*`` and schemas are accepted as they are."""
+        parts = securable.split(".")
+        if securable == "*" or len(parts) == 1:
+            return
+        if len(parts) > 3:
+            raise DapError(f"invalid securable {securable!r}: use *, SCHEMA, SCHEMA.TABLE[.COLUMN]")
+        with self.meta.session() as s:
+            table = s.execute(
+                select(CatalogTable).where(
+                    CatalogTable.schema_name == parts[0], CatalogTable.name == parts[1]
+                )
+            ).scalar()
+            if table is None:
+                raise DapError(f"table {parts[0]}.{parts[1]} is not in the catalog")
+            if len(parts) == 3 and parts[2] not in {c.name for c in table.columns}:
+                raise DapError(f"{parts[0]}.{parts[1]} has no column {parts[2]!r}")
 
     def _changed(self, session: Any, what: str) -> None:
         session.execute(update(PolicyState).values(version=PolicyState.version + 1))
@@ -81,6 +100,7 @@ class PolicyAdmin:
             raise DapError(f"grantee must be one of {', '.join(GRANTEE_KINDS)}")
         if grantee_kind == "role" and grantee in BUILTIN_ROLES and grantee == "admin":
             raise DapError("the admin role already holds every privilege")
+        self._require_securable(securable)
         with self.meta.session() as s:
             exists = s.execute(
                 select(Grant).where(
@@ -117,6 +137,9 @@ class PolicyAdmin:
     def add_row_filter(self, table: str, predicate: str, name: str = "") -> None:
         """``predicate`` may use current_user(), is_member('g'), current_user_attr('k')."""
         parse_policy_sql(predicate)
+        if len(table.split(".")) != 2:
+            raise DapError(f"a row filter attaches to SCHEMA.TABLE, not {table!r}")
+        self._require_securable(table)
         with self.meta.session() as s:
             s.add(
                 RowFilter(table_name=table, name=name or f"filter on {table}", predicate=predicate)
@@ -129,6 +152,10 @@ class PolicyAdmin:
             raise DapError(f"unknown mask {mask!r}: use {', '.join(MASKS)} or sql:EXPRESSION")
         if mask.startswith("sql:"):
             parse_policy_sql(mask[4:].replace("{col}", "x"))
+        if not target.startswith("tag:"):
+            if len(target.split(".")) != 3:
+                raise DapError(f"a mask attaches to SCHEMA.TABLE.COLUMN or tag:TAG, not {target!r}")
+            self._require_securable(target)
         with self.meta.session() as s:
             row = s.execute(select(ColumnMask).where(ColumnMask.target == target)).scalar()
             if row is None:

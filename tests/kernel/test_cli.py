@@ -84,6 +84,12 @@ def test_failing_sql_exits_non_zero_with_one_line(home: Path, sql: str, message:
     assert "Traceback" not in result.stderr
 
 
+def test_malformed_param_is_one_line(home: Path) -> None:
+    result = dap("sql", "SELECT :r AS r", "-p", "r", home=home)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: --param takes NAME=VALUE"
+
+
 def test_catalog_show_search_and_register(home: Path, tmp_path: Path) -> None:
     show = dap("catalog", "show", "customers", home=home)
     assert show.returncode == 0 and "email" in show.stdout and "PII" in show.stdout

@@ -195,6 +195,12 @@ def test_bad_policies_are_rejected(governed: Workspace) -> None:
         admin.set_mask("main.customers.name", "scramble")
     with pytest.raises(DapError, match="unknown privilege"):
         admin.grant("DROP", "main", "user", "ann")
+    with pytest.raises(DapError, match="main.custmers is not in the catalog"):
+        admin.add_row_filter("main.custmers", "TRUE")
+    with pytest.raises(DapError, match="has no column 'mail'"):
+        admin.set_mask("main.customers.mail", "redact")
+    with pytest.raises(DapError, match="not in the catalog"):
+        admin.grant("SELECT", "main.nope", "user", "ann")
 
 
 def test_only_managers_administer(governed: Workspace) -> None:
