@@ -158,6 +158,10 @@ class GrantPolicy:
         with self._lock:
             if self._snapshot is not None and self._snapshot.version == version:
                 return self._snapshot
+        if not multi_user:
+            # Single-user mode decides nothing from the rules: skip reading them (catalog
+            # writes bump the version, so this path runs after every write).
+            return _Snapshot(version, False, [], [], {}, {}, {}, {})
         with self.meta.session() as s:
             columns: dict[str, list[tuple[str, str, list[str]]]] = {}
             for table, col in s.execute(
