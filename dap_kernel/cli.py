@@ -16,6 +16,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
+from .connectors import Connectors
 from .errors import DapError
 from .meta.store import redact_url
 from .session import Workspace
@@ -42,7 +43,12 @@ access_app = typer.Typer(help="Ask what a user may do.", no_args_is_help=True)
 catalog_app = typer.Typer(
     help="List, show, search and register catalog tables.", no_args_is_help=True
 )
+connector_app = typer.Typer(
+    help="Named connections to databases, folders and APIs (credentials encrypted).",
+    no_args_is_help=True,
+)
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(connector_app, name="connector")
 app.add_typer(audit_app, name="audit")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(secrets_app, name="secrets")
@@ -225,6 +231,68 @@ def catalog_register(
         f"registered {info.qualified_name}: {info.row_count or 0:,} rows, "
         f"{len(info.columns)} columns"
     )
+
+
+def _connectors(ws: Workspace) -> Connectors:
+    return Connectors(ws.meta, ws.secrets)
+
+
+@connector_app.command("add")
+def connector_add(
+    name: Annotated[str, typer.Argument(help="Lower-case name, e.g. crm_db.")],
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="postgresql://USER:PASSWORD@HOST/DB, mysql://…, sqlite:///PATH, "
+            "file:///FOLDER or a folder path, or http(s)://BASE"
+        ),
+    ],
+    description: Annotated[str, typer.Option(help="What the source is.")] = "",
+    replace: Annotated[bool, typer.Option(help="Redefine an existing connector.")] = False,
+) -> None:
+    """Define a connector; its password is encrypted, only the redacted URL is shown."""
+    ws = _workspace()
+    ws.session(channel="cli").require("CREATE", "*")
+    if "://" not in url:
+        url = str(Path(url).expanduser().resolve())  # a folder given relative to here
+    info = _connectors(ws).create(
+        name, url, owner=ws.settings.user, description=description, replace=replace
+    )
+    typer.echo(f"connector {info.name} saved: {info.kind} {info.url}")
+
+
+@connector_app.command("list")
+def connector_list() -> None:
+    """One connector per line: name, kind, redacted URL, owner, description."""
+    ws = _workspace()
+    ws.session(channel="cli").require("USE_CONNECTOR", "*")
+    for c in _connectors(ws).list():
+        typer.echo(f"{c.name}\t{c.kind}\t{c.url}\t{c.owner}\t{c.description}")
+
+
+@connector_app.command("test")
+def connector_test(
+    name: Annotated[str, typer.Argument(help="The connector's name.")],
+    timeout: Annotated[float, typer.Option(help="Give up after N seconds.")] = 10.0,
+) -> None:
+    """Try to reach the source: exit 0 and list its tables/files, or 1 with the reason."""
+    ws = _workspace()
+    ws.session(channel="cli").require("USE_CONNECTOR", "*")
+    result = _connectors(ws).test(name, timeout_s=timeout)
+    if not result.ok:
+        raise DapError(f"connector {name} failed: {result.message}")
+    typer.echo(f"connector {name} ok: {result.message} ({result.elapsed_ms:.0f} ms)")
+    for obj in result.objects:
+        typer.echo(f"  {obj}")
+
+
+@connector_app.command("remove")
+def connector_remove(name: Annotated[str, typer.Argument(help="The connector's name.")]) -> None:
+    """Delete a connector and its stored credentials."""
+    ws = _workspace()
+    ws.session(channel="cli").require("CREATE", "*")
+    _connectors(ws).delete(name)
+    typer.echo(f"removed connector {name}")
 
 
 @audit_app.callback()

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 
 class DapError(Exception):
-    """Base of every error DAP raises on purpose."""
+    """Base of every error DAP raises on purpose: by default a mistake in the request (400).
+
+    Faults of DAP itself or its environment say so with a 5xx status of their own.
+    """
 
     code = "dap_error"
-    http_status = 500
+    http_status = 400
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -23,6 +26,13 @@ class DapError(Exception):
 
 class ConfigError(DapError):
     code = "config_error"
+    http_status = 500
+
+
+class InternalError(DapError):
+    """A bug or an unexpected failure: the details go to the server log, not to the caller."""
+
+    code = "internal_error"
     http_status = 500
 
 
@@ -93,3 +103,15 @@ class MissingParameter(DapError):
     def __init__(self, names: list[str]) -> None:
         super().__init__(f"no value for parameter {', '.join(':' + n for n in names)}")
         self.names = names
+
+
+class ConnectorError(DapError):
+    """A connector definition is not usable (bad name, unknown URL scheme, …)."""
+
+    code = "connector_error"
+    http_status = 400
+
+
+class UnknownConnector(DapError):
+    code = "unknown_connector"
+    http_status = 404

@@ -216,3 +216,19 @@ class PolicyState(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     multi_user: Mapped[bool] = mapped_column(default=False)
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Connector(Base):
+    """A named external source. ``url`` is redacted; the full URL lives in the secret store."""
+
+    __tablename__ = "connectors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # postgresql | sqlite | mysql | file | http
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    has_secret: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
