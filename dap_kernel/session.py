@@ -33,6 +33,7 @@ from .governance.rewrite import Prepared, prepare
 from .governance.secrets import SecretStore
 from .lake import Lake
 from .meta import MetaStore
+from .results import ResultCache, cache_key
 from .settings import Settings
 
 
@@ -60,6 +61,9 @@ class Workspace:
         self.catalog = Catalog(self.meta, self.lake, self.engine, secrets=self.secrets)
         self.audit = AuditLog(self.meta, statement_max_chars=settings.audit_sql_max_chars)
         self.policy: Policy = policy or GrantPolicy(self.meta)
+        self.results = ResultCache(
+            max_bytes=int(settings.result_cache_mb * 2**20), ttl_s=settings.result_cache_ttl_s
+        )
 
     def admin(self, actor: str | None = None) -> PolicyAdmin:
         """Change users, groups, grants, filters and masks (recorded as ``actor``).
@@ -94,6 +98,7 @@ class QueryResult:
     elapsed_ms: float
     tables: tuple[str, ...]
     sql: str
+    cached: bool = False
 
     @property
     def row_count(self) -> int:
@@ -144,8 +149,15 @@ class Session:
         limit: int | None = None,
         query_id: str | None = None,
         on_batch: Callable[[int], None] | None = None,
+        cache: bool = False,
+        timeout_s: float | None = None,
     ) -> QueryResult:
-        """Run one governed query and return the Arrow result with its timing."""
+        """Run one governed query and return the Arrow result with its timing.
+
+        ``cache=True`` answers a repeated statement (same rewritten SQL, parameters and table
+        versions) from the workspace's result cache: what dashboards and reports want.
+        ``timeout_s`` overrides ``DAP_QUERY_TIMEOUT`` for this query.
+        """
         ws = self.workspace
         query_id = query_id or uuid.uuid4().hex
         started = time.perf_counter()
@@ -184,8 +196,16 @@ class Session:
                 decision = ws.policy.authorize(self.principal, "SELECT", tables)
                 if not decision.allowed:
                     raise QueryRefused(decision.reason)
-            ws.engine.bind(resolver.bindings())
-            table = self._execute(prepared.sql, bound, query_id, limit, on_batch)
+            bindings = resolver.bindings()
+            key = cache_key(prepared.sql, (bound, limit), bindings) if cache else None
+            cached = ws.results.get(key) if key is not None else None
+            if cached is not None:
+                table = cached
+            else:
+                ws.engine.bind(bindings)
+                table = self._execute(prepared.sql, bound, query_id, limit, on_batch, timeout_s)
+                if key is not None:
+                    ws.results.put(key, table)
         except DapError as e:
             self._audit(
                 sql,
@@ -200,7 +220,9 @@ class Session:
         self._audit(
             sql, tables, "allowed", rows=table.num_rows, started=started, rewritten=rewritten
         )
-        return QueryResult(table, query_id, elapsed_ms, tables, prepared.sql)
+        return QueryResult(
+            table, query_id, elapsed_ms, tables, prepared.sql, cached=cached is not None
+        )
 
     def _execute(
         self,
@@ -209,21 +231,28 @@ class Session:
         query_id: str,
         limit: int | None,
         on_batch: Callable[[int], None] | None,
+        timeout_s: float | None = None,
     ) -> pa.Table:
         """Run on the engine, stopped after ``DAP_QUERY_TIMEOUT`` seconds when that is set."""
         engine = self.workspace.engine
-        timeout = self.workspace.settings.query_timeout_s
+        timeout = self.workspace.settings.query_timeout_s if timeout_s is None else timeout_s
         if timeout <= 0:
             return engine.execute(sql, params, query_id=query_id, limit=limit, on_batch=on_batch)
-        timer = threading.Timer(timeout, engine.cancel, args=(query_id,))
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()  # before cancelling: the query may fail the moment it is interrupted
+            engine.cancel(query_id)
+
+        timer = threading.Timer(timeout, stop)
         timer.daemon = True
         timer.start()
         try:
             return engine.execute(sql, params, query_id=query_id, limit=limit, on_batch=on_batch)
         except QueryCancelled as e:
-            if timer.finished.is_set():
+            if timed_out.is_set():
                 raise QueryTimeout(
-                    f"the query ran longer than {timeout:g} s (DAP_QUERY_TIMEOUT) and was stopped"
+                    f"the query ran longer than {timeout:g} s (the query timeout) and was stopped"
                 ) from e
             raise
         finally:
@@ -301,6 +330,8 @@ def bind_parameters(
 ) -> dict[str, Any] | list[Any] | None:
     """Match the statement's placeholders with the values given, by name or by position."""
     if prepared.param_names:
+        if params is None:
+            raise MissingParameter(list(prepared.param_names))
         if not isinstance(params, Mapping):
             named = ", ".join(":" + n for n in prepared.param_names)
             raise DapError(f"the statement has named parameters ({named}); pass params as a dict")

@@ -56,6 +56,8 @@ class Settings:
     memory_limit: str = ""
     query_timeout_s: float = 0.0
     audit_sql_max_chars: int = 20_000
+    result_cache_mb: float = 256.0
+    result_cache_ttl_s: float = 600.0
     secret_key: str = field(default="", repr=False)  # DAP_SECRET_KEY; never printed
 
     def __post_init__(self) -> None:
@@ -88,5 +90,7 @@ class Settings:
             memory_limit=_env("DAP_MEMORY_LIMIT", ""),
             query_timeout_s=_number("DAP_QUERY_TIMEOUT", "0"),
             secret_key=_env("DAP_SECRET_KEY", ""),
+            result_cache_mb=_number("DAP_RESULT_CACHE_MB", "256"),
+            result_cache_ttl_s=_number("DAP_RESULT_CACHE_TTL", "600"),
         )
         return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

@@ -68,6 +68,8 @@ class DuckDBEngine(Engine):
         self._views: dict[str, str] = {}
         self._materialized: set[str] = set()
         self._running: dict[str, duckdb.DuckDBPyConnection] = {}
+        # Cancels that arrived before their query started (a REST DELETE racing the POST).
+        self._early_cancels: dict[str, float] = {}
         self._con = self._connect()
 
     # -- connection and lockdown ------------------------------------------------------------
@@ -179,8 +181,11 @@ class DuckDBEngine(Engine):
     ) -> pa.Table:
         with self._lock:
             cursor = self._con.cursor()
-        if query_id:
-            self._running[query_id] = cursor
+            if query_id:
+                if self._early_cancels.pop(query_id, None) is not None:
+                    cursor.close()
+                    raise QueryCancelled("the query was cancelled")
+                self._running[query_id] = cursor
         try:
             # ``sql()`` (a relation) streams Arrow without the extra copy a DB-API result makes.
             relation = cursor.sql(sql, params=params) if params else cursor.sql(sql)
@@ -214,9 +219,15 @@ class DuckDBEngine(Engine):
     def cancel(self, query_id: str) -> bool:
         """Interrupt until the query is gone: an interrupt that lands before DuckDB has started
         executing is a no-op, so one call alone could be lost."""
-        cursor = self._running.get(query_id)
-        if cursor is None:
-            return False
+        with self._lock:
+            cursor = self._running.get(query_id)
+            if cursor is None:
+                now = time.monotonic()
+                self._early_cancels = {
+                    q: t for q, t in self._early_cancels.items() if now - t < 300
+                }
+                self._early_cancels[query_id] = now
+                return False
 
         def keep_interrupting() -> None:
             deadline = time.monotonic() + 30

@@ -30,6 +30,13 @@ class ApiKeyError(DapError):
     http_status = 401
 
 
+class InsufficientScope(ApiKeyError):
+    """A valid key used for something its scopes do not cover."""
+
+    code = "insufficient_scope"
+    http_status = 403
+
+
 @dataclass(frozen=True)
 class ApiKeyInfo:
     key_id: str
@@ -121,7 +128,7 @@ class ApiKeys:
             if info.state != "active":
                 raise ApiKeyError(f"API key {key_id} is {info.state}")
             if scope and scope not in info.scopes and "admin" not in info.scopes:
-                raise ApiKeyError(f"API key {key_id} does not have the {scope!r} scope")
+                raise InsufficientScope(f"API key {key_id} does not have the {scope!r} scope")
             row.last_used_at = datetime.now(UTC)
         return Principal(name=info.principal, source="apikey")
 

@@ -91,6 +91,17 @@ class MetaStore:
                 f"{str(e.orig).strip().splitlines()[0]}"
             ) from e
 
+    def ping(self) -> None:
+        """Raise :class:`MetaStoreError` unless the database answers (health checks)."""
+        try:
+            with self.engine.connect() as con:
+                con.exec_driver_sql("SELECT 1")
+        except OperationalError as e:
+            raise MetaStoreError(
+                f"metadata database {redact_url(self.url)} does not answer: "
+                f"{str(e.orig).strip().splitlines()[0]}"
+            ) from e
+
     def table_names(self) -> list[str]:
         return sorted(inspect(self.engine).get_table_names())
 

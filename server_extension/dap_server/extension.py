@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Unicode
-
-if TYPE_CHECKING:
-    from dap_kernel.session import Workspace
+from traitlets import Bool, Float, Int, Unicode, default
 
 from dap_kernel.settings import Settings
 
-from .handlers import ROUTES
+from . import endpoints  # noqa: F401 - registers the routes
+from .api import router
+from .auth import HubIdentity, default_identity_mode
+from .handlers import make_handlers
+from .metrics import Metrics
+from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from dap_kernel.session import Workspace
 
 
 class DapExtension(ExtensionApp):
@@ -28,6 +34,36 @@ class DapExtension(ExtensionApp):
     meta_url = Unicode(
         "", config=True, help="Metadata database URL. Default: $DAP_META_URL or SQLite in DAP home."
     )
+    identity = Unicode(
+        config=True,
+        help="Whose DAP identity a Jupyter-authenticated request carries: 'owner' (the server's "
+        "owner, DAP_USER: a personal server) or 'user' (the Jupyter user's name: a hub's "
+        "single-user server). Default: 'user' under JupyterHub, else 'owner'.",
+    )
+    hub_service = Bool(
+        False,
+        config=True,
+        help="Authenticate users through JupyterHub (running as a hub service). Default: on "
+        "when JUPYTERHUB_API_TOKEN and JUPYTERHUB_API_URL are set and this is `dap serve`.",
+    )
+    query_workers = Int(4, config=True, help="Threads that run queries (engine work).")
+    api_workers = Int(8, config=True, help="Threads for metadata requests (catalog, keys, …).")
+    per_user_queries = Int(
+        8, config=True, help="Queries one user may run at once; more get 429. 0 = no limit."
+    )
+    max_rows = Int(
+        1_000_000, config=True, help="Most rows one REST query returns (the rest is cut off)."
+    )
+    query_timeout = Float(
+        0.0, config=True, help="Seconds before a REST query is stopped. 0 = DAP_QUERY_TIMEOUT."
+    )
+    result_store_mb = Float(
+        512.0, config=True, help="Memory for finished results kept for paging (MiB)."
+    )
+
+    @default("identity")
+    def _identity_default(self) -> str:
+        return default_identity_mode()
 
     def dap_settings(self) -> Settings:
         overrides: dict[str, Any] = {}
@@ -37,25 +73,65 @@ class DapExtension(ExtensionApp):
             overrides["meta_url"] = self.meta_url
         elif self.dap_home:
             overrides["meta_url"] = f"sqlite:///{Path(self.dap_home).expanduser() / 'meta.db'}"
+        if self.query_timeout > 0:
+            overrides["query_timeout_s"] = self.query_timeout
         return Settings.from_env(**overrides)
 
     def initialize_settings(self) -> None:
-        self.settings["dap_workspace_factory"] = _LazyWorkspace(self.dap_settings())
+        settings = self.dap_settings()
+        runtime = Runtime(
+            query_workers=self.query_workers,
+            light_workers=self.api_workers,
+            per_user_queries=self.per_user_queries,
+            max_rows=self.max_rows,
+            result_store_mb=self.result_store_mb,
+            metrics=Metrics(),
+        )
+        hub = HubIdentity() if self.hub_service else None
+        self.settings["dap_state"] = DapState(settings, runtime, hub, self.identity)
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend((f"/dap/api/v1/{path}", handler) for path, handler in ROUTES)
+        self.handlers.extend(make_handlers(router))
+        state: DapState = self.settings["dap_state"]
+        if state.hub is not None:  # the browser's OAuth round trip through the hub
+            from jupyterhub.services.auth import HubOAuthCallbackHandler
+
+            self.settings["hub_auth"] = state.hub.oauth
+            self.handlers.append(("/oauth_callback", HubOAuthCallbackHandler))
+
+    async def stop_extension(self) -> None:
+        state: DapState | None = self.settings.get("dap_state")
+        if state is not None:
+            state.close()
 
 
-class _LazyWorkspace:
-    """Open the workspace on first request, so a broken DAP_META_URL does not stop Jupyter."""
+class DapState:
+    """What handlers share: the workspace (opened on first request, so a broken
+    DAP_META_URL does not stop Jupyter), the runtime and how callers are identified."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, runtime: Runtime, hub: HubIdentity | None, identity_mode: str
+    ) -> None:
         self.settings = settings
+        self.runtime = runtime
+        self.hub = hub
+        self.identity_mode = identity_mode
+        self.owner = settings.user
         self._workspace: Workspace | None = None
+        self._lock = threading.Lock()
 
-    def __call__(self) -> Workspace:
-        if self._workspace is None:
-            from dap_kernel.session import Workspace
+    def workspace(self) -> Workspace:
+        with self._lock:
+            if self._workspace is None:
+                from dap_kernel.session import Workspace
 
-            self._workspace = Workspace(self.settings)
+                self._workspace = Workspace(self.settings)
+            return self._workspace
+
+    def opened(self) -> Workspace | None:
         return self._workspace
+
+    def close(self) -> None:
+        self.runtime.close()
+        if self._workspace is not None:
+            self._workspace.close()

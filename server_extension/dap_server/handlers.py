@@ -1,64 +1,256 @@
-"""Thin REST handlers: parse, call the governed core, write JSON."""
+"""One Tornado handler class per path of the route table, all doing the same thing: find out
+who calls, validate the input with the endpoint's models, run it off the event loop, and write
+JSON — or one JSON error line, never a stack trace."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import TYPE_CHECKING, Any
+import logging
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler
+from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from dap_kernel.errors import DapError
+from dap_kernel.errors import DapError, InternalError
+from dap_kernel.governance.apikeys import ApiKeyError, InsufficientScope
 from dap_kernel.governance.identity import Principal
 
+from .api import Call, Endpoint, RawBody, Reply, Router, url_pattern
+from .auth import api_key_from, principal_from_jupyter
+
 if TYPE_CHECKING:
-    from dap_kernel.session import Session, Workspace
+    from .extension import DapState
+
+access_log = logging.getLogger("dap_server.access")
+
+
+class Unauthenticated(DapError):
+    code = "unauthenticated"
+    http_status = 401
+
+
+class InvalidRequest(DapError):
+    code = "invalid_request"
+    http_status = 400
 
 
 class DapHandler(APIHandler):
-    """Base: the caller's DAP session, and errors as ``{"error", "message"}`` JSON."""
+    """Base of every DAP route."""
+
+    endpoints: ClassVar[dict[str, Endpoint]] = {}
+    route = ""
 
     @property
-    def workspace(self) -> Workspace:
-        factory = self.settings["dap_workspace_factory"]
-        workspace: Workspace = factory()
-        return workspace
+    def dap(self) -> DapState:
+        state: DapState = self.settings["dap_state"]
+        return state
 
-    def dap_session(self) -> Session:
-        user = self.current_user
-        name = getattr(user, "username", None) or str(user)
-        return self.workspace.session(Principal(name=name, source="jupyter"), channel="rest")
+    # -- identity ---------------------------------------------------------------------------
 
-    def write_dap_error(self, error: DapError) -> None:
+    async def prepare(self) -> None:  # type: ignore[override]
+        self._t0 = time.perf_counter()
+        self._api_key = api_key_from(self.request.headers)
+        self._principal: Principal | None = None
+        self._code = ""
+        self._xsrf_deferred = True
+        try:
+            await super().prepare()
+        finally:
+            self._xsrf_deferred = False
+
+    def check_xsrf_cookie(self) -> None:
+        # Deferred until we know who calls: a caller without identity gets 401, not an XSRF 403.
+        if getattr(self, "_xsrf_deferred", False):
+            return None
+        return super().check_xsrf_cookie()
+
+    def _check_xsrf_for_cookie_auth(self) -> None:
+        """Cookies are sent by other sites' pages too; a header (key, token) is not."""
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return
+        if self._api_key or self.request.headers.get("Authorization"):
+            return
+        self.check_xsrf_cookie()
+
+    async def _identify(self, endpoint: Endpoint) -> Principal:
+        state = self.dap
+        if self._api_key:
+            key = self._api_key
+            try:
+                principal: Principal = await self._in_pool(
+                    "light", lambda: state.workspace().apikeys.authenticate(key, endpoint.scope)
+                )
+                return principal
+            except InsufficientScope:
+                raise
+            except ApiKeyError as e:
+                raise Unauthenticated(e.message) from e
+        if state.hub is not None:
+            hub = state.hub
+            from_hub: Principal | None = await self._in_pool("light", lambda: hub.principal(self))
+            if from_hub is not None:
+                self._check_xsrf_for_cookie_auth()
+                return from_hub
+        elif self.current_user is not None:
+            self._check_xsrf_for_cookie_auth()
+            return principal_from_jupyter(self.current_user, state.identity_mode, state.owner)
+        raise Unauthenticated(
+            "authentication required: send 'Authorization: Bearer <DAP API key>'"
+            + (" or a JupyterHub token" if state.hub is not None else " or a Jupyter token")
+        )
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    async def _in_pool(self, pool: str, fn: Any) -> Any:
+        runtime = self.dap.runtime
+        if pool == "loop":
+            return fn()
+        executor = runtime.query_pool if pool == "query" else runtime.light_pool
+        return await asyncio.get_running_loop().run_in_executor(executor, fn)
+
+    async def _dispatch(self, **path_args: str) -> None:
+        endpoint = self.endpoints[self.request.method or "GET"]
+        try:
+            if endpoint.public:
+                principal = Principal(name="anonymous", source="none")
+            else:
+                principal = await self._identify(endpoint)
+            self._principal = principal
+            kwargs: dict[str, Any] = {k: _unquote(v) for k, v in path_args.items()}
+            if endpoint.query is not None:
+                kwargs["query"] = self._parse(endpoint.query, self._query_args())
+            if endpoint.body is not None:
+                kwargs["body"] = self._parse(endpoint.body, self._json_body())
+            result = await self._in_pool(endpoint.pool, lambda: self._run(endpoint, kwargs))
+        except DapError as e:
+            self._error(e)
+            return
+        except Exception:
+            self.log.exception("DAP endpoint %s %s failed", endpoint.method, endpoint.path)
+            self._error(InternalError("internal server error: the details are in the server log"))
+            return
+        self._write_result(endpoint, result)
+
+    def _run(self, endpoint: Endpoint, kwargs: dict[str, Any]) -> Any:
+        principal = self._principal
+        assert principal is not None
+        call = Call(
+            open_workspace=self.dap.workspace,
+            runtime=self.dap.runtime,
+            principal=principal,
+            accept=self.request.headers.get("Accept", "application/json"),
+            base_url=self.base_url,
+        )
+        return endpoint.func(call, **kwargs)
+
+    def _query_args(self) -> dict[str, Any]:
+        return {k: self.get_query_argument(k) for k in self.request.query_arguments}
+
+    def _json_body(self) -> Any:
+        if not self.request.body:
+            return {}
+        try:
+            return json.loads(self.request.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise InvalidRequest(f"the request body is not valid JSON: {e}") from e
+
+    @staticmethod
+    def _parse(model: type[BaseModel], data: Any) -> BaseModel:
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+            raise InvalidRequest(f"{where}: {first['msg']}{more}") from e
+
+    # -- output -----------------------------------------------------------------------------
+
+    def _write_result(self, endpoint: Endpoint, result: Any) -> None:
+        self.set_status(endpoint.status)
+        if isinstance(result, Reply):
+            self.set_status(result.status)
+            result = result.body
+        if isinstance(result, RawBody):
+            for name, value in result.headers.items():
+                self.set_header(name, value)
+            self.finish(result.content, set_content_type=result.content_type)
+            return
+        self.set_header("Content-Type", "application/json")
+        assert isinstance(result, BaseModel)
+        self.finish(result.model_dump_json(by_alias=True))
+
+    def _error(self, error: DapError) -> None:
+        self._code = error.code
+        self.dap.runtime.metrics.errors.labels(error.code).inc()
+        self.clear_header("Content-Type")
         self.set_status(error.http_status)
+        self.set_header("Content-Type", "application/json")
+        if error.http_status == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="dap"')
         self.finish(json.dumps({"error": error.code, "message": error.message}))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors raised outside an endpoint (host check, XSRF, unknown method)."""
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, DapError):
-            self.set_status(exc.http_status)
-            self.finish(json.dumps({"error": exc.code, "message": exc.message}))
+            self._error(exc)
             return
-        message = self._reason if isinstance(exc, web.HTTPError) else "internal server error"
+        message = (exc.log_message if isinstance(exc, web.HTTPError) else None) or self._reason
+        self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": f"http_{status_code}", "message": message}))
 
+    def on_finish(self) -> None:
+        elapsed = time.perf_counter() - getattr(self, "_t0", time.perf_counter())
+        status = self.get_status()
+        method = self.request.method or ""
+        metrics = self.dap.runtime.metrics
+        metrics.requests.labels(self.route, method, str(status)).inc()
+        metrics.latency.labels(self.route, method).observe(elapsed)
+        principal = getattr(self, "_principal", None)
+        access_log.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "method": method,
+                    "route": self.route,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                    "user": principal.name if principal else None,
+                    "auth": principal.source if principal else None,
+                    "error": getattr(self, "_code", "") or None,
+                }
+            )
+        )
 
-class CatalogHandler(DapHandler):
-    @web.authenticated
-    def get(self) -> None:
-        try:
-            tables = self.dap_session().visible_tables()
-        except DapError as e:
-            self.write_dap_error(e)
-            return
-        payload = []
-        for t in tables:
-            item = t.to_dict()
-            item.pop("columns")
-            payload.append(item)
-        self.finish(json.dumps({"tables": payload}, default=str))
+
+def _unquote(value: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(value)
 
 
-ROUTES: list[tuple[str, type[APIHandler]]] = [
-    ("catalog", CatalogHandler),
-]
+def make_handlers(router: Router) -> list[tuple[str, type[DapHandler]]]:
+    """One handler class per path, answering exactly the methods declared for it."""
+    handlers: list[tuple[str, type[DapHandler]]] = []
+    # Fixed paths first: `query/build` must not be taken for `query/{query_id}`.
+    for path, endpoints in sorted(router.by_path(), key=lambda item: item[0].count("{")):
+        methods = {e.method: e for e in endpoints}
+        namespace: dict[str, Any] = {"endpoints": methods, "route": path}
+        for method in methods:
+            namespace[method.lower()] = allow_unauthenticated(_bound_dispatch())
+        name = "Dap" + "".join(p.title() for p in path.replace("{", "").replace("}", "").split("/"))
+        handler = type(f"{name}Handler", (DapHandler,), namespace)
+        handlers.append((url_pattern(path), handler))
+    return handlers
+
+
+def _bound_dispatch() -> Any:
+    async def method(self: DapHandler, **path_args: str) -> None:
+        await self._dispatch(**path_args)
+
+    return method

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import polars as pl
 import pytest
 
 from dap_kernel.errors import DapError, QueryRefused
 from dap_kernel.governance.identity import Principal
 from dap_kernel.session import Session, Workspace
-
-
-@pytest.fixture
-def governed(demo_workspace: Workspace) -> Iterator[Workspace]:
-    """Analysts see only their region's customers and masked emails; bob has no grant."""
-    admin = demo_workspace.admin("tester")
-    admin.set_multi_user(True)
-    admin.add_user("ann", {"region": "EMEA"})
-    admin.add_user("raj", {"region": "APAC"})
-    admin.add_user("bob", {"region": "EMEA"})
-    admin.add_member("group", "analysts", "user", "ann")
-    admin.add_member("group", "analysts", "user", "raj")
-    admin.add_member("role", "analyst", "group", "analysts")
-    admin.add_row_filter("main.customers", "region = current_user_attr('region')")
-    admin.set_mask("tag:pii", "redact")
-    admin.set_mask("main.customers.email", "mask_email")
-    yield demo_workspace
 
 
 def as_user(ws: Workspace, name: str) -> Session:

@@ -1,0 +1,79 @@
+"""Who is calling: a DAP API key, a JupyterHub user, or the Jupyter server's own identity.
+
+* ``Authorization: Bearer dap_…`` (or ``token dap_…``) — a DAP API key. It works on DAP's
+  routes only, never on the rest of the Jupyter server (a key must not open a kernel).
+* In a hub service, a hub token or the hub's OAuth cookie (``JUPYTERHUB_SERVICE_*`` env).
+* Inside a Jupyter server, its own token or cookie (with XSRF). In a personal server the one
+  who holds the token is the server's owner, so the principal is ``DAP_USER``; in a hub's
+  single-user server it is the hub user's name.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.auth.identity import IdentityProvider, User
+
+from dap_kernel.governance.identity import Principal
+
+if TYPE_CHECKING:
+    from tornado.web import RequestHandler
+
+
+def api_key_from(headers: Any) -> str | None:
+    """The DAP API key in the Authorization header, if that is what it carries."""
+    header: str = headers.get("Authorization", "")
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() in ("bearer", "token") and value.startswith("dap_"):
+        return value
+    return None
+
+
+def principal_from_jupyter(user: User | Any, mode: str, owner: str) -> Principal:
+    """Map the Jupyter identity onto a DAP principal (see the module docstring)."""
+    if mode == "owner":
+        return Principal(name=owner, source="jupyter")
+    name = getattr(user, "username", None) or str(user)
+    return Principal(name=name, source="jupyter")
+
+
+def default_identity_mode() -> str:
+    return "user" if os.environ.get("JUPYTERHUB_USER") else "owner"
+
+
+class HubIdentity:
+    """Users of a JupyterHub, when DAP runs as a hub service (``JUPYTERHUB_SERVICE_*`` env)."""
+
+    def __init__(self) -> None:
+        from jupyterhub.services.auth import HubOAuth
+
+        self.oauth = HubOAuth(cache_max_age=60)
+
+    @staticmethod
+    def configured() -> bool:
+        return bool(os.environ.get("JUPYTERHUB_API_TOKEN") and os.environ.get("JUPYTERHUB_API_URL"))
+
+    def principal(self, handler: RequestHandler) -> Principal | None:
+        model = self.oauth.get_user(handler)
+        if not model or model.get("kind", "user") != "user":
+            return None
+        groups = frozenset(model.get("groups") or ())
+        return Principal(name=model["name"], groups=groups, source="hub")
+
+
+class NoJupyterIdentity(IdentityProvider):
+    """The standalone service's identity provider: Jupyter's own token is never accepted, so
+    only DAP API keys and hub users get in (there is no token to print or leak)."""
+
+    @property
+    def auth_enabled(self) -> bool:
+        return True
+
+    @property
+    def login_available(self) -> bool:
+        return False
+
+    def get_user(self, handler: Any) -> None:
+        return None

@@ -1,0 +1,167 @@
+"""Governed SQL over REST: run (JSON pages or an Arrow stream), poll, page, cancel, and build
+SQL from the lab extension's visual query spec."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+
+from dap_kernel.errors import DapError, QueryCancelled
+from dap_kernel.querybuild import BuiltQuery, QuerySpec, build_query
+from dap_kernel.session import QueryResult
+
+from ..api import ARROW_STREAM, Call, RawBody, router
+from ..models import Cancelled, ColumnType, ErrorBody, PageQuery, QueryPage, QueryRequest
+from ..runtime import QueryState
+from .catalog import readable_columns
+from .rows import arrow_stream, json_rows
+
+QUERY_ERRORS = (400, 403, 404, 409, 429, 504)
+
+
+@router.post(
+    "query",
+    body=QueryRequest,
+    response=QueryPage,
+    pool="query",
+    scope="query",
+    tag="query",
+    errors=QUERY_ERRORS,
+    alt_content=(ARROW_STREAM,),
+)
+def run_query(call: Call, body: QueryRequest) -> QueryPage | RawBody:
+    """Run one governed SELECT. JSON pages by default; the whole result as an Arrow IPC stream
+    with `Accept: application/vnd.apache.arrow.stream`."""
+    runtime = call.runtime
+    user = call.principal.name
+    runtime.limiter.acquire(user)
+    query_id = body.query_id or uuid.uuid4().hex
+    limit = min(body.limit or runtime.max_rows, runtime.max_rows)
+    started = time.perf_counter()
+    outcome = "failed"
+    runtime.metrics.running.inc()
+    try:
+        state = runtime.queries.start(query_id, user)
+        try:
+            result = call.session.query(
+                body.sql,
+                body.params,
+                limit=limit + 1,  # one more row tells whether the result was cut
+                query_id=query_id,
+                cache=body.cache,
+                timeout_s=body.timeout,
+            )
+        except DapError as e:
+            state.status = "cancelled" if type(e) is QueryCancelled else "failed"
+            state.error = e
+            outcome = "cancelled" if isinstance(e, QueryCancelled) else outcome
+            raise
+        finally:
+            runtime.queries.finish(state)
+        outcome = "cached" if result.cached else "finished"
+        if body.cache:
+            runtime.metrics.cache.labels("hit" if result.cached else "miss").inc()
+        state.truncated = result.row_count > limit
+        if state.truncated:
+            result = _cut(result, limit)
+        state.result = result
+        state.status = "finished"
+    finally:
+        runtime.metrics.running.dec()
+        runtime.metrics.query_duration.labels(outcome).observe(time.perf_counter() - started)
+        runtime.limiter.release(user)
+    if call.wants_arrow:
+        return RawBody(
+            arrow_stream(result.table),
+            ARROW_STREAM,
+            headers={
+                "X-DAP-Query-Id": query_id,
+                "X-DAP-Row-Count": str(result.row_count),
+                "X-DAP-Truncated": str(state.truncated).lower(),
+                "X-DAP-Cached": str(result.cached).lower(),
+                "X-DAP-Elapsed-Ms": f"{result.elapsed_ms:.3f}",
+            },
+        )
+    return _page(call, state, 0, body.page_size)
+
+
+def _cut(result: QueryResult, limit: int) -> QueryResult:
+    return replace(result, table=result.table.slice(0, limit))
+
+
+def _page(call: Call, state: QueryState, offset: int, page_size: int) -> QueryPage:
+    elapsed = ((state.finished or time.monotonic()) - state.started) * 1000
+    if state.status == "running":
+        return QueryPage.model_construct(
+            query_id=state.query_id,
+            status="running",
+            progress=call.session.progress(state.query_id),
+            elapsed_ms=elapsed,
+        )
+    if state.error is not None or state.result is None:
+        error = state.error or DapError("the query produced no result")
+        return QueryPage.model_construct(
+            query_id=state.query_id,
+            status="cancelled" if state.status == "cancelled" else "failed",
+            elapsed_ms=elapsed,
+            error=ErrorBody(error=error.code, message=error.message),
+        )
+    result = state.result
+    table = result.table
+    end = min(offset + page_size, table.num_rows)
+    return QueryPage.model_construct(
+        query_id=state.query_id,
+        status="finished",
+        columns=[ColumnType(name=f.name, type=str(f.type)) for f in table.schema],
+        rows=json_rows(table, offset, max(end - offset, 0)),
+        row_count=table.num_rows,
+        offset=offset,
+        next_offset=end if end < table.num_rows else None,
+        truncated=state.truncated,
+        cached=result.cached,
+        elapsed_ms=result.elapsed_ms,
+        progress=None,
+        tables=list(result.tables),
+        error=None,
+    )
+
+
+def _state(call: Call, query_id: str) -> QueryState:
+    manager = call.session.check("MANAGE_GRANTS", "*").allowed
+    return call.runtime.queries.get(query_id, call.principal.name, manager=manager)
+
+
+@router.get(
+    "query/{query_id}",
+    query=PageQuery,
+    response=QueryPage,
+    scope="query",
+    tag="query",
+    errors=(404,),
+)
+def get_query(call: Call, query_id: str, query: PageQuery) -> QueryPage:
+    """Status of a query, and a page of its rows once it has finished."""
+    return _page(call, _state(call, query_id), query.offset, query.page_size)
+
+
+@router.delete("query/{query_id}", response=Cancelled, scope="query", tag="query", errors=(404,))
+def cancel_query(call: Call, query_id: str) -> Cancelled:
+    """Stop a running query of yours."""
+    state = _state(call, query_id)
+    if state.status != "running":
+        return Cancelled(query_id=query_id, cancelled=False)
+    call.session.cancel(query_id)  # stops it even if it has not reached the engine yet
+    return Cancelled(query_id=query_id, cancelled=True)
+
+
+@router.post(
+    "query/build", body=QuerySpec, response=BuiltQuery, tag="query", errors=(400, 403, 404)
+)
+def build(call: Call, body: QuerySpec) -> BuiltQuery:
+    """Turn a visual query spec into SQL with bound parameters (used by the query builder)."""
+
+    def columns_of(name: str) -> list[tuple[str, str]]:
+        return readable_columns(call, name)
+
+    return build_query(body, columns_of)

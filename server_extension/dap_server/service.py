@@ -1,0 +1,71 @@
+"""``dap serve``: the same extension as a server of its own — the DAP service.
+
+This is the shape JupyterHub runs as a service: under its own system user it owns the lake, the
+metadata and the secrets, and serves nothing but DAP. No contents, kernels or terminals API, no
+other server extensions, and no Jupyter token: callers come in with a DAP API key or, as a hub
+service (``JUPYTERHUB_SERVICE_*`` env), with their hub identity.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from jupyter_server.serverapp import ServerApp
+from traitlets import default
+
+from .auth import HubIdentity, NoJupyterIdentity
+
+
+class DapServiceApp(ServerApp):
+    name = "dap-serve"
+    description = "The DAP service: the governed REST API, and nothing else."
+    default_services = ()  # type: ignore[assignment]
+
+    @default("identity_provider_class")
+    def _identity_provider_class_default(self) -> type:
+        return NoJupyterIdentity
+
+    @default("allow_root")
+    def _allow_root_default(self) -> bool:
+        # Jupyter refuses root because a root kernel or terminal is dangerous; this server runs
+        # neither. (Under a hub, run it as its own system user all the same.)
+        return True
+
+    @default("open_browser")
+    def _open_browser_default(self) -> bool:
+        return False
+
+    @default("default_url")
+    def _default_url_default(self) -> str:
+        return "/dap/api/v1/health"
+
+    def _get_urlparts(
+        self, path: str | None = None, include_token: bool = False, ip: str | None = None
+    ) -> Any:
+        # Jupyter's token opens nothing here: never print one.
+        return super()._get_urlparts(path, include_token=False, ip=ip)
+
+    def find_server_extensions(self) -> None:
+        """Only DAP, whatever else is installed and enabled for Jupyter."""
+        self.jpserver_extensions = {"dap_server": True}
+
+
+def service_argv(
+    port: int, ip: str = "127.0.0.1", home: str = "", extra: list[str] | None = None
+) -> list[str]:
+    """Command-line configuration of the service (hub settings come from the environment)."""
+    argv = [f"--ServerApp.port={port}", f"--ServerApp.ip={ip}", "--ServerApp.port_retries=0"]
+    if home:
+        argv.append(f"--DapExtension.dap_home={home}")
+    if HubIdentity.configured():
+        argv += ["--DapExtension.hub_service=True", "--DapExtension.identity=user"]
+        prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
+        if prefix:
+            argv.append(f"--ServerApp.base_url={prefix}")
+    return argv + list(extra or [])
+
+
+def serve(port: int, ip: str = "127.0.0.1", home: str = "", extra: list[str] | None = None) -> Any:
+    """Run until interrupted."""
+    return DapServiceApp.launch_instance(argv=service_argv(port, ip, home, extra))
