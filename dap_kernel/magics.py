@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from IPython.core.error import UsageError
@@ -26,6 +26,9 @@ from traitlets import Bool, Float, Int
 
 from .errors import DapError, MissingParameter
 from .session import QueryResult, Session
+
+if TYPE_CHECKING:
+    from .client import DapClient
 
 HELP = """\
 %dap help                         this list
@@ -67,7 +70,7 @@ class DapMagics(Magics):
         config=True
     )
 
-    def __init__(self, shell: Any = None, session_factory: Callable[[], Session] | None = None):
+    def __init__(self, shell: Any = None, session_factory: Callable[[], DapClient] | None = None):
         super().__init__(shell=shell)
         self._session_factory = session_factory
         self._executor: ThreadPoolExecutor | None = None
@@ -80,7 +83,7 @@ class DapMagics(Magics):
         return namespace
 
     @property
-    def session(self) -> Session:
+    def session(self) -> DapClient:
         if self._session_factory is not None:
             return self._session_factory()
         from .client import connect
@@ -178,6 +181,11 @@ class DapMagics(Magics):
         decision = session.check("SELECT", table)
         if not decision.allowed:
             raise UsageError(decision.reason)
+        if not isinstance(session, Session):  # the rules live with the DAP service
+            raise UsageError(
+                f"you may read {table}; its grants, row filters and masks are not shown through "
+                "the DAP service: ask an admin (they manage them with `dap grant`, `dap policy`)"
+            )
         rows = table_rules(session.workspace.policy, table)
         schema = {"kind": pl.String, "rule": pl.String, "applies_to": pl.String}
         return pl.DataFrame(rows, schema=schema)
@@ -225,7 +233,13 @@ class DapMagics(Magics):
                         bar.n = min(100.0, round(done, 1))
                         bar.refresh()
         except KeyboardInterrupt:
-            session.cancel(query_id)
+            # A query still being checked (or on its way to the DAP service) is not cancellable
+            # yet: keep asking until it is, or has ended.
+            deadline = time.perf_counter() + 10
+            while not session.cancel(query_id) and not future.done():
+                if time.perf_counter() > deadline:
+                    break
+                time.sleep(0.05)
             wait([future], timeout=10)
             raise UsageError("query cancelled") from None
         finally:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import builtins
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..lake import Data
 from .store import Catalog, ColumnInfo, TableInfo, split_name
+
+if TYPE_CHECKING:
+    from ..client import CatalogReader
 
 __all__ = [
     "Catalog",
@@ -27,10 +30,20 @@ __all__ = [
 ]
 
 
-def _catalog() -> Catalog:
+def _catalog() -> CatalogReader:
     from ..client import connect
 
     return connect().catalog
+
+
+def _writable_catalog() -> Catalog:
+    """Writes go to the lake of this process; a kernel on a DAP service has none."""
+    catalog = _catalog()
+    if not isinstance(catalog, Catalog):
+        from ..transport import no_writes
+
+        raise no_writes("creating or registering tables")
+    return catalog
 
 
 def search(term: str) -> builtins.list[TableInfo]:
@@ -45,12 +58,12 @@ def get(name: str) -> TableInfo:
 
 def create_table(name: str, data: Data, **options: Any) -> TableInfo:
     """Write a polars/Arrow table to the lake and register it."""
-    return _catalog().create_table(name, data, **options)
+    return _writable_catalog().create_table(name, data, **options)
 
 
 def register_file(name: str, path: str | Path, **options: Any) -> TableInfo:
     """Register a CSV, Parquet or JSON file (or glob) as a catalog table."""
-    return _catalog().register_file(name, path, **options)
+    return _writable_catalog().register_file(name, path, **options)
 
 
 def list(schema: str | None = None) -> builtins.list[TableInfo]:
