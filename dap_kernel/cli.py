@@ -161,6 +161,29 @@ def up(
     os.execv(lab, args)
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8890,
+    ip: Annotated[str, typer.Option(help="Address to bind (keep loopback unless proxied).")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Run the DAP service: the governed REST API alone, as JupyterHub runs it as a service.
+
+    Callers need a DAP API key (`dap apikey create`) or, under a hub, their hub identity.
+    Options after ``--`` go to the server, e.g. ``-- --DapExtension.per_user_queries=4``.
+    """
+    _workspace()  # fail here, in one line, if DAP_HOME or DAP_META_URL is broken
+    from .session import reset_default_workspace
+
+    reset_default_workspace()
+    args = [sys.executable, "-m", "dap_server.service", f"--port={port}", f"--ip={ip}", *ctx.args]
+    typer.echo(f"starting the DAP service on http://{ip}:{port}/dap/api/v1/ (Ctrl-C stops)")
+    sys.stdout.flush()
+    os.execv(sys.executable, args)
+
+
 @catalog_app.command("list")
 def catalog_list(
     schema: Annotated[str | None, typer.Option(help="Only this schema.")] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from dap_kernel.settings import Settings
 from . import endpoints  # noqa: F401 - registers the routes
 from .api import router
 from .auth import HubIdentity, default_identity_mode
-from .handlers import make_handlers
+from .handlers import access_log, make_handlers
 from .metrics import Metrics
 from .runtime import Runtime
 
@@ -57,6 +58,12 @@ class DapExtension(ExtensionApp):
     query_timeout = Float(
         0.0, config=True, help="Seconds before a REST query is stopped. 0 = DAP_QUERY_TIMEOUT."
     )
+    json_access_log = Bool(
+        False,
+        config=True,
+        help="Write one JSON line per DAP request (route, status, ms, user) to stderr. "
+        "On in `dap serve`; in a user's Jupyter server its own request log suffices.",
+    )
     result_store_mb = Float(
         512.0, config=True, help="Memory for finished results kept for paging (MiB)."
     )
@@ -87,6 +94,12 @@ class DapExtension(ExtensionApp):
             result_store_mb=self.result_store_mb,
             metrics=Metrics(),
         )
+        if self.json_access_log and not access_log.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            access_log.addHandler(handler)
+            access_log.setLevel(logging.INFO)
+            access_log.propagate = False
         hub = HubIdentity() if self.hub_service else None
         self.settings["dap_state"] = DapState(settings, runtime, hub, self.identity)
 

@@ -5,10 +5,18 @@ Request models forbid unknown fields: a misspelt option is a 400, not silently i
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# SQLite hands back naive timestamps (stored as UTC): say so, as RFC 3339 requires.
+Timestamp = Annotated[datetime, AfterValidator(_utc)]
 
 
 class Request(BaseModel):
@@ -66,7 +74,7 @@ class TableSummary(BaseModel):
     tags: list[str]
     row_count: int | None = Field(description="Hidden (null) when a row filter applies to you.")
     version: int
-    updated_at: datetime
+    updated_at: Timestamp
     readable: bool = Field(default=True, description="You may query this table.")
 
     model_config = ConfigDict(populate_by_name=True, ser_json_bytes="base64")
@@ -188,7 +196,7 @@ class AuditQuery(Request):
 
 class AuditEntry(BaseModel):
     seq: int
-    ts: datetime
+    ts: Timestamp
     user: str
     action: str
     decision: str
@@ -223,9 +231,9 @@ class ApiKeyOut(BaseModel):
     user: str
     scopes: list[str]
     state: Literal["active", "expired", "revoked"]
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    last_used_at: Timestamp | None
 
 
 class ApiKeyCreated(ApiKeyOut):
@@ -267,7 +275,7 @@ class ConnectorOut(BaseModel):
     url: str = Field(description="With the password redacted.")
     description: str
     owner: str
-    created_at: datetime
+    created_at: Timestamp
     has_secret: bool
 
 

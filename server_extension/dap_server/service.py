@@ -55,7 +55,12 @@ def service_argv(
     port: int, ip: str = "127.0.0.1", home: str = "", extra: list[str] | None = None
 ) -> list[str]:
     """Command-line configuration of the service (hub settings come from the environment)."""
-    argv = [f"--ServerApp.port={port}", f"--ServerApp.ip={ip}", "--ServerApp.port_retries=0"]
+    argv = [
+        f"--ServerApp.port={port}",
+        f"--ServerApp.ip={ip}",
+        "--ServerApp.port_retries=0",
+        "--DapExtension.json_access_log=True",
+    ]
     if home:
         argv.append(f"--DapExtension.dap_home={home}")
     if HubIdentity.configured():
@@ -69,3 +74,19 @@ def service_argv(
 def serve(port: int, ip: str = "127.0.0.1", home: str = "", extra: list[str] | None = None) -> Any:
     """Run until interrupted."""
     return DapServiceApp.launch_instance(argv=service_argv(port, ip, home, extra))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m dap_server.service --port P [--ip A] [server options…]`` (what `dap serve`
+    runs: the core's CLI never imports Jupyter Server itself)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="dap serve", description=__doc__)
+    parser.add_argument("--port", type=int, default=8890)
+    parser.add_argument("--ip", default="127.0.0.1")
+    known, extra = parser.parse_known_args(argv)
+    serve(known.port, known.ip, extra=extra)
+
+
+if __name__ == "__main__":
+    main()
