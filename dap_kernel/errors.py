@@ -73,8 +73,11 @@ class QueryCancelled(DapError):
 
 
 class QueryTimeout(QueryCancelled):
+    """The query ran past its time limit. A 4xx: the statement (or the limit asked for) is the
+    problem, not the server — monitoring must not page anyone for it."""
+
     code = "query_timeout"
-    http_status = 504
+    http_status = 408
 
 
 class TableExists(DapError):

@@ -98,7 +98,11 @@ class HttpSession:
             raise DapError(f"DAP_SERVICE_URL={public_url(url)!r} is not an http(s) URL")
         self.url = public_url(url)
         self.channel = channel
-        headers = {"User-Agent": f"dap-client/{__version__}", **auth_header(api_key, hub_token)}
+        headers = {
+            "User-Agent": f"dap-client/{__version__}",
+            "X-DAP-Channel": channel,  # the audit log names the front door behind the REST call
+            **auth_header(api_key, hub_token),
+        }
         self._has_credentials = bool(api_key or hub_token)
         self._client = httpx.Client(
             base_url=url.rstrip("/") + API_PREFIX + "/",

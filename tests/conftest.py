@@ -7,9 +7,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -67,10 +71,9 @@ def demo_workspace(demo_home: Path, tmp_path: Path) -> Iterator[Workspace]:
     ws.close()
 
 
-@pytest.fixture
-def governed(demo_workspace: Workspace) -> Iterator[Workspace]:
+def make_governed(ws: Workspace) -> None:
     """Analysts see only their region's customers and masked emails; bob has no grant."""
-    admin = demo_workspace.admin("tester")
+    admin = ws.admin("tester")
     admin.set_multi_user(True)
     admin.add_user("ann", {"region": "EMEA"})
     admin.add_user("raj", {"region": "APAC"})
@@ -81,7 +84,65 @@ def governed(demo_workspace: Workspace) -> Iterator[Workspace]:
     admin.add_row_filter("main.customers", "region = current_user_attr('region')")
     admin.set_mask("tag:pii", "redact")
     admin.set_mask("main.customers.email", "mask_email")
+
+
+@pytest.fixture
+def governed(demo_workspace: Workspace) -> Iterator[Workspace]:
+    """The demo workspace made multi-user by :func:`make_governed`."""
+    make_governed(demo_workspace)
     yield demo_workspace
+
+
+@dataclass(frozen=True)
+class Service:
+    url: str
+    home: Path
+    keys: dict[str, str]  # user -> API key (tester's has every scope)
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def dap_service(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One real `dap serve` process per run, over a governed copy of the demo data."""
+    home = tmp_path_factory.mktemp("service") / "dap-home"
+    shutil.copytree(demo_home, home)
+    ws = Workspace(Settings(home=home, user="tester"))
+    make_governed(ws)
+    keys = {u: ws.apikeys.create(u, "tests")[1] for u in ("ann", "raj", "bob")}
+    keys["tester"] = ws.apikeys.create(
+        "tester", "tests", scopes=["query", "read-catalog", "admin"]
+    )[1]
+    ws.close()
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAP_", "JUPYTERHUB_"))}
+    env.update(
+        {"DAP_HOME": str(home), "DAP_USER": "tester", "JUPYTER_RUNTIME_DIR": str(home.parent)}
+    )
+    log_path = home.parent / "service.log"
+    dap = str(Path(sys.executable).parent / "dap")
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [dap, "serve", f"--port={port}"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/dap/api/v1/health", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the DAP service did not start; see {log_path}") from None
+                time.sleep(0.2)
+        yield Service(url=url, home=home, keys=keys, log=log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 # -- PostgreSQL: one real server per test run -------------------------------------------------

@@ -40,9 +40,11 @@ class Call:
     def workspace(self) -> Workspace:
         return self.open_workspace()
 
+    channel: str = "rest"
+
     @cached_property
     def session(self) -> Session:
-        return self.workspace.session(self.principal, channel="rest")
+        return self.workspace.session(self.principal, channel=self.channel)
 
     @property
     def wants_arrow(self) -> bool:

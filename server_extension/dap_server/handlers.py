@@ -143,6 +143,7 @@ class DapHandler(APIHandler):
             runtime=self.dap.runtime,
             principal=principal,
             accept=self.request.headers.get("Accept", "application/json"),
+            channel=_channel(self.request.headers.get("X-DAP-Channel", "")),
             base_url=self.base_url,
         )
         return endpoint.func(call, **kwargs)
@@ -201,6 +202,8 @@ class DapHandler(APIHandler):
             self._error(exc)
             return
         message = (exc.log_message if isinstance(exc, web.HTTPError) else None) or self._reason
+        if status_code == 405:
+            self.set_header("Allow", ", ".join(sorted(self.endpoints)))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": f"http_{status_code}", "message": message}))
 
@@ -226,6 +229,15 @@ class DapHandler(APIHandler):
                 }
             )
         )
+
+
+# Front doors a client may name (X-DAP-Channel); anything else is just "rest".
+CHANNELS = frozenset({"python", "magic", "cli", "dashboard", "report", "lab"})
+
+
+def _channel(named: str) -> str:
+    """``rest:magic`` in the audit log: over REST, from the %dap magics."""
+    return f"rest:{named}" if named in CHANNELS else "rest"
 
 
 def _unquote(value: str) -> str:

@@ -21,11 +21,11 @@ _STATUS_TEXT = {
     401: "No identity, or an invalid, expired or revoked key",
     403: "Not allowed",
     404: "Not found",
+    408: "The query ran past its time limit",
     409: "Conflict (cancelled, already exists)",
     429: "Too many queries at once",
     500: "Server error (details only in the server log)",
     503: "Not ready",
-    504: "The query timed out",
 }
 
 

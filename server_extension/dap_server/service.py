@@ -12,9 +12,17 @@ import os
 from typing import Any
 
 from jupyter_server.serverapp import ServerApp
+from jupyter_server.services.contents.largefilemanager import LargeFileManager
 from traitlets import default
 
 from .auth import HubIdentity, NoJupyterIdentity
+
+
+class _NoFilesContentsManager(LargeFileManager):
+    """Jupyter serves ``/files/…`` from its contents manager even without the contents API."""
+
+    def get_extra_handlers(self) -> list[Any]:
+        return []
 
 
 class DapServiceApp(ServerApp):
@@ -25,6 +33,10 @@ class DapServiceApp(ServerApp):
     @default("identity_provider_class")
     def _identity_provider_class_default(self) -> type:
         return NoJupyterIdentity
+
+    @default("contents_manager_class")
+    def _contents_manager_class_default(self) -> type:
+        return _NoFilesContentsManager
 
     @default("allow_root")
     def _allow_root_default(self) -> bool:

@@ -7,18 +7,11 @@ an API key, exactly as a user kernel under a hub would be.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -47,74 +40,14 @@ from dap_kernel.transport import (
     ServiceUnavailable,
     error_from,
 )
-from tests.conftest import _free_port
+from tests.conftest import Service, _free_port
 
 pytestmark = pytest.mark.slow
 
 
-@dataclass(frozen=True)
-class Service:
-    url: str
-    home: Path
-    keys: dict[str, str]  # user -> API key
-
-
 @pytest.fixture(scope="module")
-def service(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """`dap serve` on a governed copy of the demo data, with API keys for ann, bob and tester."""
-    home = tmp_path_factory.mktemp("transport") / "dap-home"
-    shutil.copytree(demo_home, home)
-    ws = Workspace(Settings(home=home, user="tester"))
-    admin = ws.admin("tester")
-    admin.set_multi_user(True)
-    admin.add_user("ann", {"region": "EMEA"})
-    admin.add_user("bob", {"region": "EMEA"})
-    admin.add_member("group", "analysts", "user", "ann")
-    admin.add_member("role", "analyst", "group", "analysts")
-    admin.add_row_filter("main.customers", "region = current_user_attr('region')")
-    admin.set_mask("tag:pii", "redact")
-    admin.set_mask("main.customers.email", "mask_email")
-    keys = {
-        user: ws.apikeys.create(user, "transport tests")[1] for user in ("ann", "bob", "tester")
-    }
-    ws.close()
-
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAP_", "JUPYTERHUB_"))}
-    env.update(
-        {
-            "DAP_HOME": str(home),
-            "DAP_USER": "tester",
-            "JUPYTER_RUNTIME_DIR": str(home.parent / "runtime"),
-        }
-    )
-    log = (home.parent / "service.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-c", f"from dap_server.service import serve; serve({port})"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/dap/api/v1/health", timeout=2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the DAP service did not start; see {log.name}") from None
-                time.sleep(0.2)
-        yield Service(url=url, home=home, keys=keys)
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-        log.close()
+def service(dap_service: Service) -> Service:
+    return dap_service
 
 
 @pytest.fixture(scope="module")

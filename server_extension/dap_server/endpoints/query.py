@@ -17,7 +17,7 @@ from ..runtime import QueryState
 from .catalog import readable_columns
 from .rows import arrow_stream, json_rows
 
-QUERY_ERRORS = (400, 403, 404, 409, 429, 504)
+QUERY_ERRORS = (400, 403, 404, 408, 409, 429)
 
 
 @router.post(
@@ -77,6 +77,7 @@ def run_query(call: Call, body: QueryRequest) -> QueryPage | RawBody:
             ARROW_STREAM,
             headers={
                 "X-DAP-Query-Id": query_id,
+                "X-DAP-Tables": ",".join(result.tables),
                 "X-DAP-Row-Count": str(result.row_count),
                 "X-DAP-Truncated": str(state.truncated).lower(),
                 "X-DAP-Cached": str(result.cached).lower(),
