@@ -19,7 +19,7 @@ help:
 	@echo "make lint    ruff, mypy and the TypeScript compiler"
 	@echo "make bench   TPC-H, magics and governance benchmarks (results in bench/RESULTS.md)"
 
-setup: system-deps $(VENV)/.python-stamp
+setup: system-deps $(VENV)/.python-stamp hub_config/node_modules/.bin/configurable-http-proxy
 
 # Debian packages the tests need: a real PostgreSQL server and a real browser (chromium,
 # driven by Playwright; Playwright never downloads a browser here). Installed only when missing.
@@ -48,6 +48,11 @@ server_extension/dap_server/labextension/static/style.js: $(VENV)/.tools-stamp $
 	$(JLPM) install --immutable
 	$(JLPM) build:prod
 
+# JupyterHub's proxy (npm), for the hub deployment in hub_config/ and its tests.
+hub_config/node_modules/.bin/configurable-http-proxy: hub_config/package.json hub_config/package-lock.json
+	cd hub_config && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(VENV)/.python-stamp: pyproject.toml $(VENV)/.tools-stamp server_extension/dap_server/labextension/static/style.js
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pip install -q --no-build-isolation -e ".[all,dev]"
 	touch $@
@@ -75,4 +80,4 @@ bench: setup
 	$(BIN)/python bench/governance.py
 
 clean:
-	rm -rf $(VENV) node_modules lib server_extension/dap_server/labextension tsconfig.tsbuildinfo
+	rm -rf $(VENV) node_modules hub_config/node_modules lib server_extension/dap_server/labextension tsconfig.tsbuildinfo

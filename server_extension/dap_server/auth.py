@@ -55,9 +55,13 @@ class HubIdentity:
     def configured() -> bool:
         return bool(os.environ.get("JUPYTERHUB_API_TOKEN") and os.environ.get("JUPYTERHUB_API_URL"))
 
-    def principal(self, handler: RequestHandler) -> Principal | None:
-        model = self.oauth.get_user(handler)
+    async def principal(self, handler: RequestHandler) -> Principal | None:
+        """The hub user behind a hub token or the hub's OAuth cookie (cached by HubAuth)."""
+        model = await self.oauth.get_user(handler, sync=False)
         if not model or model.get("kind", "user") != "user":
+            return None
+        # A hub token identifies its user, but only one with access to this service gets in.
+        if not self.oauth.check_scopes(self.oauth.access_scopes, model):
             return None
         groups = frozenset(model.get("groups") or ())
         return Principal(name=model["name"], groups=groups, source="hub")

@@ -56,17 +56,12 @@ class DapHandler(APIHandler):
         self._api_key = api_key_from(self.request.headers)
         self._principal: Principal | None = None
         self._code = ""
-        self._xsrf_deferred = True
-        try:
-            await super().prepare()
-        finally:
-            self._xsrf_deferred = False
+        await super().prepare()
 
     def check_xsrf_cookie(self) -> None:
-        # Deferred until we know who calls: a caller without identity gets 401, not an XSRF 403.
-        if getattr(self, "_xsrf_deferred", False):
-            return None
-        return super().check_xsrf_cookie()
+        """Tornado and Jupyter call this before anyone knows who calls; DAP checks XSRF once the
+        caller is identified (:meth:`_check_xsrf_for_cookie_auth`), so no identity is a 401."""
+        return None
 
     def _check_xsrf_for_cookie_auth(self) -> None:
         """Cookies are sent by other sites' pages too; a header (key, token) is not."""
@@ -74,7 +69,7 @@ class DapHandler(APIHandler):
             return
         if self._api_key or self.request.headers.get("Authorization"):
             return
-        self.check_xsrf_cookie()
+        super().check_xsrf_cookie()  # Jupyter's check (or the hub's, when HubOAuth patched it)
 
     async def _identify(self, endpoint: Endpoint) -> Principal:
         state = self.dap
@@ -90,8 +85,7 @@ class DapHandler(APIHandler):
             except ApiKeyError as e:
                 raise Unauthenticated(e.message) from e
         if state.hub is not None:
-            hub = state.hub
-            from_hub: Principal | None = await self._in_pool("light", lambda: hub.principal(self))
+            from_hub = await state.hub.principal(self)
             if from_hub is not None:
                 self._check_xsrf_for_cookie_auth()
                 return from_hub
