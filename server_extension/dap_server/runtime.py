@@ -12,7 +12,7 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from dap_kernel.errors import DapError
+from dap_kernel.errors import DapError, QueryCancelled
 from dap_kernel.session import QueryResult
 
 from .metrics import Metrics
@@ -55,6 +55,7 @@ class QueryRegistry:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._states: OrderedDict[str, QueryState] = OrderedDict()
+        self._bytes = 0  # of the results held
         self._lock = threading.Lock()
 
     def start(self, query_id: str, owner: str) -> QueryState:
@@ -65,9 +66,20 @@ class QueryRegistry:
             self._states[query_id] = state
             return state
 
-    def finish(self, state: QueryState) -> None:
+    def fail(self, state: QueryState, error: DapError) -> None:
+        """Record why a query did not finish (failed, cancelled, timed out)."""
+        state.finished = time.monotonic()
+        state.status = "cancelled" if type(error) is QueryCancelled else "failed"
+        state.error = error
+        with self._lock:
+            self._trim()
+
+    def keep(self, state: QueryState, result: QueryResult, truncated: bool) -> None:
+        """Hold a finished result for paging (the oldest results make room)."""
         state.finished = time.monotonic()
         with self._lock:
+            state.result, state.truncated, state.status = result, truncated, "finished"
+            self._bytes += result.table.nbytes
             self._trim()
 
     def get(self, query_id: str, owner: str, *, manager: bool = False) -> QueryState:
@@ -83,15 +95,14 @@ class QueryRegistry:
             return sum(1 for s in self._states.values() if s.status == "running")
 
     def _trim(self) -> None:
-        total = sum(s.result.table.nbytes for s in self._states.values() if s.result)
         for query_id in list(self._states):
-            if len(self._states) <= self.max_entries and total <= self.max_bytes:
+            if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
                 return
             state = self._states[query_id]
             if state.status == "running":
                 continue
             if state.result is not None:
-                total -= state.result.table.nbytes
+                self._bytes -= state.result.table.nbytes
             del self._states[query_id]
 
 

@@ -53,20 +53,16 @@ def run_query(call: Call, body: QueryRequest) -> QueryPage | RawBody:
                 timeout_s=body.timeout,
             )
         except DapError as e:
-            state.status = "cancelled" if type(e) is QueryCancelled else "failed"
-            state.error = e
+            runtime.queries.fail(state, e)
             outcome = "cancelled" if isinstance(e, QueryCancelled) else outcome
             raise
-        finally:
-            runtime.queries.finish(state)
         outcome = "cached" if result.cached else "finished"
         if body.cache:
             runtime.metrics.cache.labels("hit" if result.cached else "miss").inc()
-        state.truncated = result.row_count > limit
-        if state.truncated:
+        truncated = result.row_count > limit
+        if truncated:
             result = _cut(result, limit)
-        state.result = result
-        state.status = "finished"
+        runtime.queries.keep(state, result, truncated)
     finally:
         runtime.metrics.running.dec()
         runtime.metrics.query_duration.labels(outcome).observe(time.perf_counter() - started)
@@ -79,7 +75,7 @@ def run_query(call: Call, body: QueryRequest) -> QueryPage | RawBody:
                 "X-DAP-Query-Id": query_id,
                 "X-DAP-Tables": ",".join(result.tables),
                 "X-DAP-Row-Count": str(result.row_count),
-                "X-DAP-Truncated": str(state.truncated).lower(),
+                "X-DAP-Truncated": str(truncated).lower(),
                 "X-DAP-Cached": str(result.cached).lower(),
                 "X-DAP-Elapsed-Ms": f"{result.elapsed_ms:.3f}",
             },
