@@ -115,6 +115,10 @@ class _Snapshot:
     masks: dict[str, str]  # target -> mask
     attributes: dict[str, dict[str, object]]  # user -> attributes
     columns: dict[str, list[tuple[str, str, list[str]]]]  # table -> (name, type, tags)
+    # (user, direct groups) -> (all groups, roles): memberships do not change within a version
+    closures: dict[tuple[str, frozenset[str]], tuple[set[str], set[str]]] = field(
+        default_factory=dict
+    )
 
 
 def ancestors(securable: str) -> list[str]:
@@ -224,6 +228,11 @@ class GrantPolicy:
 
     @staticmethod
     def _closure(snap: _Snapshot, principal: Principal) -> tuple[set[str], set[str]]:
+        """Groups (transitively) and roles of a principal, computed once per policy version."""
+        key = (principal.name, frozenset(principal.groups))
+        known = snap.closures.get(key)
+        if known is not None:
+            return known
         groups: set[str] = set(principal.groups)
         frontier = [("user", principal.name)] + [("group", g) for g in principal.groups]
         roles: set[str] = set()
@@ -237,6 +246,7 @@ class GrantPolicy:
                     frontier.append(("group", parent))
                 elif parent_kind == "role":
                     roles.add(parent)
+        snap.closures[key] = (groups, roles)
         return groups, roles
 
     # -- decisions --------------------------------------------------------------------------

@@ -126,7 +126,9 @@ def prepare(
     return prepared
 
 
-_PREPARED_MAX = 1024
+# Entries are small (a statement and its rewrite); dashboards for hundreds of users, each with
+# a handful of statements and their own scope, must fit without thrashing.
+_PREPARED_MAX = 20_000
 _PREPARED_LOCK = threading.Lock()
 _PREPARED: OrderedDict[
     tuple[str, str, str, Hashable], tuple[tuple[str, ...], dict[str, str], Prepared]

@@ -150,6 +150,14 @@ class QueryPage(BaseModel):
     error: ErrorBody | None = None
 
 
+class QueryBatch(Request):
+    queries: list[QueryRequest] = Field(min_length=1, max_length=50)
+
+
+class QueryBatchResult(BaseModel):
+    results: list[QueryPage] = Field(description="One per query, in order.")
+
+
 class PageQuery(Request):
     offset: int = Field(default=0, ge=0)
     page_size: int = Field(default=1000, ge=1, le=100_000)

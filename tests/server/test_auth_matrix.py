@@ -24,6 +24,7 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "list_catalog": ({}, None, 200),  # bob's catalog is simply empty
     "get_table": ({"table": "main.customers"}, None, 403),
     "run_query": ({}, {"sql": "SELECT count(*) FROM main.orders"}, 403),
+    "run_batch": ({}, {"queries": [{"sql": "SELECT count(*) FROM main.orders"}]}, 200),
     "get_query": ({"query_id": "{ann_query}"}, None, 404),  # others' queries are unknown
     "cancel_query": ({"query_id": "{ann_query}"}, None, 404),
     "build": ({}, SPEC, 403),

@@ -360,3 +360,26 @@ async def test_metrics_and_openapi(api: Api, jp_fetch: Fetch) -> None:
     assert query["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "QueryRequest"
     )
+
+
+async def test_batch_runs_a_report_in_one_round_trip(api: Api) -> None:
+    body = {
+        "queries": [
+            {"sql": "SELECT region, count(*) AS n FROM customers GROUP BY 1"},
+            {
+                "sql": "SELECT count(*) AS n FROM orders WHERE order_id <= :top",
+                "params": {"top": 5},
+            },
+            {"sql": "SELECT * FROM read_csv('/etc/passwd')"},
+            {"sql": "SELECT channel, count(*) FROM orders GROUP BY 1 ORDER BY 1", "page_size": 1},
+        ]
+    }
+    reply = await api("POST", "query/batch", as_="ann", body=body)
+    assert reply.status == 200
+    first, second, refused, paged = reply.body["results"]
+    assert [r[0] for r in first["rows"]] == ["EMEA"]
+    assert second["rows"] == [[5]]
+    assert refused["status"] == "failed" and refused["error"]["error"] == "query_refused"
+    assert len(paged["rows"]) == 1 and paged["next_offset"] == 1
+    more = await api("GET", f"query/{paged['query_id']}", as_="ann", params={"offset": "1"})
+    assert more.body["rows"] and more.body["offset"] == 1

@@ -12,7 +12,16 @@ from dap_kernel.querybuild import BuiltQuery, QuerySpec, build_query
 from dap_kernel.session import QueryResult
 
 from ..api import ARROW_STREAM, Call, RawBody, router
-from ..models import Cancelled, ColumnType, ErrorBody, PageQuery, QueryPage, QueryRequest
+from ..models import (
+    Cancelled,
+    ColumnType,
+    ErrorBody,
+    PageQuery,
+    QueryBatch,
+    QueryBatchResult,
+    QueryPage,
+    QueryRequest,
+)
 from ..runtime import QueryState
 from .catalog import readable_columns
 from .rows import arrow_stream, json_rows
@@ -36,6 +45,68 @@ def run_query(call: Call, body: QueryRequest) -> QueryPage | RawBody:
     runtime = call.runtime
     user = call.principal.name
     runtime.limiter.acquire(user)
+    try:
+        state, result, truncated = _execute(call, body)
+    finally:
+        runtime.limiter.release(user)
+    if call.wants_arrow:
+        return RawBody(
+            arrow_stream(result.table),
+            ARROW_STREAM,
+            headers={
+                "X-DAP-Query-Id": state.query_id,
+                "X-DAP-Tables": ",".join(result.tables),
+                "X-DAP-Row-Count": str(result.row_count),
+                "X-DAP-Truncated": str(truncated).lower(),
+                "X-DAP-Cached": str(result.cached).lower(),
+                "X-DAP-Elapsed-Ms": f"{result.elapsed_ms:.3f}",
+            },
+        )
+    return _page(call, state, 0, body.page_size)
+
+
+@router.post(
+    "query/batch",
+    body=QueryBatch,
+    response=QueryBatchResult,
+    pool="query",
+    scope="query",
+    tag="query",
+    errors=(400, 429),
+)
+def run_batch(call: Call, body: QueryBatch) -> QueryBatchResult:
+    """Run several governed SELECTs in one round trip (a dashboard or report opening): one
+    result per query, in order; a failing query gives its error and does not stop the rest."""
+    runtime = call.runtime
+    user = call.principal.name
+    runtime.limiter.acquire(user)
+    pages: list[QueryPage] = []
+    try:
+        for asked in body.queries:
+            # An id for every query, so a failed one can be looked up like the others.
+            request = asked.model_copy(update={"query_id": asked.query_id or uuid.uuid4().hex})
+            try:
+                state, _, _ = _execute(call, request)
+                pages.append(_page(call, state, 0, request.page_size))
+            except DapError as e:
+                pages.append(
+                    QueryPage.model_construct(
+                        query_id=request.query_id,
+                        status="cancelled" if isinstance(e, QueryCancelled) else "failed",
+                        error=ErrorBody(error=e.code, message=e.message),
+                    )
+                )
+    finally:
+        runtime.limiter.release(user)
+    return QueryBatchResult(results=pages)
+
+
+def _execute(call: Call, body: QueryRequest) -> tuple[QueryState, QueryResult, bool]:
+    """Run one query for its caller: registered (for polling, paging, cancelling), timed,
+    counted in the metrics; returns its state, its result (cut at the row limit) and whether
+    it was cut."""
+    runtime = call.runtime
+    user = call.principal.name
     query_id = body.query_id or uuid.uuid4().hex
     limit = min(body.limit or runtime.max_rows, runtime.max_rows)
     started = time.perf_counter()
@@ -66,21 +137,7 @@ def run_query(call: Call, body: QueryRequest) -> QueryPage | RawBody:
     finally:
         runtime.metrics.running.dec()
         runtime.metrics.query_duration.labels(outcome).observe(time.perf_counter() - started)
-        runtime.limiter.release(user)
-    if call.wants_arrow:
-        return RawBody(
-            arrow_stream(result.table),
-            ARROW_STREAM,
-            headers={
-                "X-DAP-Query-Id": query_id,
-                "X-DAP-Tables": ",".join(result.tables),
-                "X-DAP-Row-Count": str(result.row_count),
-                "X-DAP-Truncated": str(truncated).lower(),
-                "X-DAP-Cached": str(result.cached).lower(),
-                "X-DAP-Elapsed-Ms": f"{result.elapsed_ms:.3f}",
-            },
-        )
-    return _page(call, state, 0, body.page_size)
+    return state, result, truncated
 
 
 def _cut(result: QueryResult, limit: int) -> QueryResult:
