@@ -26,9 +26,9 @@ from .errors import DapError, MissingParameter, QueryCancelled, QueryRefused, Qu
 from .governance.admin import PolicyAdmin
 from .governance.apikeys import ApiKeys
 from .governance.audit import AuditEvent, AuditLog
-from .governance.enforce import secure_tables
+from .governance.enforce import policy_signature, resolve_policy, secure_tables
 from .governance.identity import Principal, local_principal
-from .governance.policy import Decision, GrantPolicy, Policy
+from .governance.policy import Decision, GrantPolicy, Policy, TablePolicy
 from .governance.rewrite import Prepared, prepare
 from .governance.secrets import SecretStore
 from .lake import Lake
@@ -61,9 +61,31 @@ class Workspace:
         self.catalog = Catalog(self.meta, self.lake, self.engine, secrets=self.secrets)
         self.audit = AuditLog(self.meta, statement_max_chars=settings.audit_sql_max_chars)
         self.policy: Policy = policy or GrantPolicy(self.meta)
+        self._resolved: dict[tuple[object, ...], TablePolicy | None] = {}
+        self._resolved_lock = threading.Lock()
         self.results = ResultCache(
             max_bytes=int(settings.result_cache_mb * 2**20), ttl_s=settings.result_cache_ttl_s
         )
+
+    def resolved_policy(self, principal: Principal, table: str) -> TablePolicy | None:
+        """How ``principal`` sees ``table``, with its own values bound (cached per version)."""
+        key = (
+            self.policy.version(),
+            principal.name,
+            tuple(sorted(principal.groups)),
+            repr(sorted(principal.attributes.items(), key=str)),
+            table,
+        )
+        with self._resolved_lock:
+            if key in self._resolved:
+                return self._resolved[key]
+        raw = self.policy.table_policy(principal, table)
+        resolved = None if raw is None else resolve_policy(raw, principal)
+        with self._resolved_lock:
+            if len(self._resolved) > 100_000:
+                self._resolved.clear()
+            self._resolved[key] = resolved
+        return resolved
 
     def admin(self, actor: str | None = None) -> PolicyAdmin:
         """Change users, groups, grants, filters and masks (recorded as ``actor``).
@@ -166,30 +188,30 @@ class Session:
         try:
             with ws.policy.pinned():  # one policy view (and version read) per statement
                 resolver = self.catalog.resolver()
-                steps = []
-                scope: tuple[object, ...] | None = None
+                # Checked and qualified once per text, whoever asks (cached)...
+                prepared = prepare(sql, known=resolver, write_dialect=ws.engine.dialect)
                 if ws.policy.enforcing():
+                    # ...then secured once per (text, resolved policies of its tables): users
+                    # whose filters and masks come out the same share the rewrite.
                     principal = ws.policy.principal_details(self.principal)
-                    scope = (
-                        principal.name,
-                        tuple(sorted(principal.groups)),
-                        repr(sorted(principal.attributes.items(), key=str)),
-                        ws.policy.version(),
-                    )
+                    policies = {t: ws.resolved_policy(principal, t) for t in prepared.tables}
+
+                    def policy_for(table: str) -> TablePolicy | None:
+                        if table not in policies:
+                            policies[table] = ws.resolved_policy(principal, table)
+                        return policies[table]
 
                     def secure(tree: Any) -> Any:
-                        return secure_tables(
-                            tree, lambda t: ws.policy.table_policy(principal, t), principal
-                        )
+                        return secure_tables(tree, policy_for, principal)
 
-                    steps.append(secure)
-                prepared = prepare(
-                    sql,
-                    known=resolver,
-                    write_dialect=ws.engine.dialect,
-                    steps=steps,
-                    cache_scope=scope,
-                )
+                    scope = tuple((t, policy_signature(p)) for t, p in sorted(policies.items()))
+                    prepared = prepare(
+                        sql,
+                        known=resolver,
+                        write_dialect=ws.engine.dialect,
+                        steps=[secure],
+                        cache_scope=("secured", scope),
+                    )
                 tables = prepared.tables
                 rewritten = prepared.sql
                 bound = bind_parameters(prepared, params)

@@ -641,11 +641,15 @@ class CatalogResolver:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.rows: dict[str, Any] = {}
+        self._resolved: dict[tuple[str, ...], dict[str, str]] = {}
 
     def resolve(self, qualified: Sequence[str]) -> dict[str, str]:
-        rows = self.catalog.lookup(qualified)
-        self.rows.update(rows)
-        return {key: f"{row.schema_name}.{row.name}" for key, row in rows.items()}
+        key = tuple(qualified)
+        if key not in self._resolved:  # one statement may ask twice (check, then secure)
+            rows = self.catalog.lookup(qualified)
+            self.rows.update(rows)
+            self._resolved[key] = {k: f"{r.schema_name}.{r.name}" for k, r in rows.items()}
+        return dict(self._resolved[key])
 
     def all_names(self) -> Collection[str]:
         return self.catalog.known_names()

@@ -16,7 +16,7 @@ masked rows: there is no unfiltered copy of the table left in the statement.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import sqlglot
 from sqlglot import exp
@@ -106,6 +106,25 @@ def bind_principal(predicate: exp.Expr, principal: Principal) -> exp.Expr:
         return node
 
     return predicate.copy().transform(substitute)
+
+
+def resolve_policy(policy: TablePolicy, principal: Principal) -> TablePolicy:
+    """The policy with the principal's values in place of ``current_user()`` & co.
+
+    The rewrite of a statement depends on nothing else, so every principal whose resolved
+    policies are equal (all EMEA analysts, say) shares one prepared statement.
+    """
+    filters = tuple(
+        bind_principal(parse_policy_sql(p), principal).sql("duckdb") for p in policy.row_filters
+    )
+    return TablePolicy(columns=policy.columns, row_filters=filters, masks=policy.masks)
+
+
+def policy_signature(policy: TablePolicy | None) -> Hashable:
+    """A hashable form of a (resolved) table policy, for cache keys."""
+    if policy is None:
+        return None
+    return (policy.columns, policy.row_filters, tuple(sorted(policy.masks.items())))
 
 
 def secured_source(table: exp.Table, policy: TablePolicy, principal: Principal) -> exp.Subquery:

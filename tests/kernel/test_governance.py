@@ -289,3 +289,20 @@ def test_same_sql_cell_two_users_two_answers(governed: Workspace) -> None:
     finally:
         InteractiveShell.clear_instance()
     assert seen == {"ann": ["EMEA"], "raj": ["APAC"]}
+
+
+def test_users_with_the_same_resolved_policies_share_one_rewrite(governed: Workspace) -> None:
+    from dap_kernel.governance import rewrite
+
+    admin = governed.admin("tester")
+    admin.add_user("eve", {"region": "EMEA"})
+    admin.add_member("group", "analysts", "user", "eve")
+    sql = "SELECT region, count(*) AS n FROM customers GROUP BY region"
+    ann = as_user(governed, "ann").query(sql)
+    entries = len(rewrite._PREPARED)
+    eve = as_user(governed, "eve").query(sql)
+    assert len(rewrite._PREPARED) == entries, "eve's statement was prepared again"
+    assert eve.sql == ann.sql and "'EMEA'" in ann.sql
+    assert eve.table.to_pylist() == ann.table.to_pylist()
+    raj = as_user(governed, "raj").query(sql)
+    assert "'APAC'" in raj.sql and raj.table.column("region").to_pylist() == ["APAC"]
