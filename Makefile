@@ -81,3 +81,7 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) node_modules hub_config/node_modules lib server_extension/dap_server/labextension tsconfig.tsbuildinfo
+
+.PHONY: bench-load
+bench-load: setup  # REST API load test, 500 users (bench/load_rest.py)
+	$(BIN)/python bench/load_rest.py
