@@ -12,8 +12,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select, update
 
 from ..errors import DapError
 from ..meta import MetaStore
@@ -121,21 +122,34 @@ class ApiKeys:
         if len(parts) != 3 or parts[0] != "dap":
             raise ApiKeyError("invalid API key")
         _, key_id, secret = parts
-        with self.meta.session() as s:
-            row = s.execute(select(ApiKey).where(ApiKey.key_id == key_id)).scalar_one_or_none()
+        keys = cast(Table, ApiKey.__table__)
+        # Core, not the ORM: this runs on every API request.
+        with self.meta.connection() as con:
+            row = con.execute(
+                select(
+                    keys.c.key_hash,
+                    keys.c.principal,
+                    keys.c.scopes,
+                    keys.c.expires_at,
+                    keys.c.revoked_at,
+                    keys.c.last_used_at,
+                ).where(keys.c.key_id == key_id)
+            ).one_or_none()
             if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
                 raise ApiKeyError("invalid API key")
-            info = _info(row)
-            if info.state != "active":
-                raise ApiKeyError(f"API key {key_id} is {info.state}")
-            if scope and scope not in info.scopes and "admin" not in info.scopes:
-                raise InsufficientScope(f"API key {key_id} does not have the {scope!r} scope")
             now = datetime.now(UTC)
+            if row.revoked_at is not None:
+                raise ApiKeyError(f"API key {key_id} is revoked")
+            if row.expires_at is not None and _aware(row.expires_at) <= now:
+                raise ApiKeyError(f"API key {key_id} is expired")
+            if scope and scope not in row.scopes and "admin" not in row.scopes:
+                raise InsufficientScope(f"API key {key_id} does not have the {scope!r} scope")
             # A write per request would serialise every API call on the metadata database:
             # "last used" to the minute is what an admin needs.
-            if row.last_used_at is None or now - _aware(row.last_used_at) > LAST_USED_RESOLUTION:
-                row.last_used_at = now
-        return Principal(name=info.principal, source="apikey")
+            last = row.last_used_at
+            if last is None or now - _aware(last) > LAST_USED_RESOLUTION:
+                con.execute(update(keys).where(keys.c.key_id == key_id).values(last_used_at=now))
+        return Principal(name=row.principal, source="apikey")
 
     def list_keys(self, principal: str | None = None) -> list[ApiKeyInfo]:
         with self.meta.session() as s:

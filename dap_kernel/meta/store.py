@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -88,6 +88,18 @@ class MetaStore:
         except OperationalError as e:
             raise MetaStoreError(
                 f"cannot open the metadata database {redact_url(self.url)}: "
+                f"{str(e.orig).strip().splitlines()[0]}"
+            ) from e
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection in one transaction, for hot paths where the ORM costs too much."""
+        try:
+            with self.engine.begin() as con:
+                yield con
+        except OperationalError as e:
+            raise MetaStoreError(
+                f"metadata database {redact_url(self.url)} failed: "
                 f"{str(e.orig).strip().splitlines()[0]}"
             ) from e
 

@@ -95,6 +95,8 @@ class QueryRegistry:
             return sum(1 for s in self._states.values() if s.status == "running")
 
     def _trim(self) -> None:
+        if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
+            return
         for query_id in list(self._states):
             if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
                 return
