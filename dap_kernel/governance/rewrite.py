@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import sqlglot
 from sqlglot import TokenType, exp
@@ -105,7 +105,8 @@ def prepare(
     ``steps`` the result also depends on who asks and on the policies: the caller passes that
     as ``cache_scope`` (principal and policy version), or nothing is cached.
     """
-    resolver = known if isinstance(known, Resolver) else StaticResolver(known)
+    # Not isinstance(known, Resolver): a runtime Protocol check costs ~0.1 ms on every query.
+    resolver = cast(Resolver, known) if hasattr(known, "resolve") else StaticResolver(known)
     steps = tuple(steps)
     cacheable = not steps or cache_scope is not None
     key = (sql, read_dialect, write_dialect, cache_scope)

@@ -11,6 +11,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import islice
 
 from dap_kernel.errors import DapError, QueryCancelled
 from dap_kernel.session import QueryResult
@@ -97,7 +98,8 @@ class QueryRegistry:
     def _trim(self) -> None:
         if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
             return
-        for query_id in list(self._states):
+        # Oldest first; a look at the first few suffices (running ones are skipped, not dropped).
+        for query_id in list(islice(self._states, 64)):
             if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
                 return
             state = self._states[query_id]
