@@ -23,6 +23,13 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class QueryParams(BaseModel):
+    """Query-string parameters: unknown ones are ignored, as browsers and proxies add their own
+    (JupyterLab appends a ``?<timestamp>`` cache-buster to every GET)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
 class ErrorBody(BaseModel):
     error: str = Field(description="Machine-readable error code, e.g. `query_refused`.")
     message: str = Field(description="One line for the person who made the request.")
@@ -84,14 +91,14 @@ class CatalogList(BaseModel):
     tables: list[TableSummary]
 
 
-class CatalogQuery(Request):
+class CatalogQuery(QueryParams):
     q: str = Field(default="", max_length=200, description="Search term (name, description, tags).")
     include_denied: bool = Field(
         default=False, description="Also list tables you may not read (flagged `readable: false`)."
     )
 
 
-class TableDetailQuery(Request):
+class TableDetailQuery(QueryParams):
     sample: int = Field(default=10, ge=0, le=1000, description="Sample rows to return (governed).")
 
 
@@ -158,7 +165,7 @@ class QueryBatchResult(BaseModel):
     results: list[QueryPage] = Field(description="One per query, in order.")
 
 
-class PageQuery(Request):
+class PageQuery(QueryParams):
     offset: int = Field(default=0, ge=0)
     page_size: int = Field(default=1000, ge=1, le=100_000)
 
@@ -194,7 +201,7 @@ class AccessCheckResult(BaseModel):
     results: list[AccessDecision]
 
 
-class AuditQuery(Request):
+class AuditQuery(QueryParams):
     limit: int = Field(default=50, ge=1, le=1000)
     user: str | None = Field(
         default=None, max_length=200, description="Only this user (managers only)."
