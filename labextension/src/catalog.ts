@@ -20,6 +20,12 @@ export interface ICatalogTable {
   row_count?: number | null;
   owner?: string | null;
   tags?: string[];
+  /** Catalog version of the table (bumped on every write). */
+  version?: number | null;
+  /** Last write (RFC 3339), the table's freshness. */
+  updated_at?: string | null;
+  /** `false` when the caller may not query the table (`include_denied=true`). */
+  readable?: boolean;
 }
 
 /**
@@ -138,12 +144,140 @@ export function parseCatalogResponse(data: unknown): ICatalogTable[] {
           ? rowCount
           : null,
       owner: optionalString(entry.owner) ?? null,
-      tags: Array.isArray(entry.tags)
-        ? entry.tags.filter((t): t is string => typeof t === 'string')
-        : []
+      tags: stringList(entry.tags),
+      version: finiteOrNull(entry.version),
+      updated_at: optionalString(entry.updated_at) ?? null,
+      readable: entry.readable !== false
     });
   }
   return tables;
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value)
+    ? value.filter((t): t is string => typeof t === 'string')
+    : [];
+}
+
+function finiteOrNull(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** True when a tag list marks personal data (tag `pii`, any case). */
+export function hasPii(tags: ReadonlyArray<string> | undefined): boolean {
+  return (tags ?? []).some(t => t.toLowerCase() === 'pii');
+}
+
+/**
+ * One column as returned by `GET /dap/api/v1/catalog/{table}`.
+ */
+export interface IColumnInfo {
+  name: string;
+  type: string;
+  nullable: boolean;
+  description: string;
+  tags: string[];
+  /** Values reach the caller masked. */
+  masked: boolean;
+  null_count: number | null;
+  distinct_count: number | null;
+  min_value: string | null;
+  max_value: string | null;
+}
+
+/**
+ * Body of `GET /dap/api/v1/catalog/{table}`.
+ */
+export interface ITableDetail extends ICatalogTable {
+  columns: IColumnInfo[];
+  /** A row filter applies to the caller (row counts are hidden). */
+  row_filtered: boolean;
+  sample_columns: string[];
+  /** Governed sample: filtered rows, masked values as the server sent them. */
+  sample_rows: unknown[][];
+}
+
+/** One node of `GET /dap/api/v1/lineage/{table}`. */
+export interface ILineageNode {
+  name: string;
+  kind: string;
+}
+
+/** Body of `GET /dap/api/v1/lineage/{table}`. */
+export interface ILineage {
+  table: string;
+  upstream: ILineageNode[];
+  downstream: ILineageNode[];
+}
+
+function parseColumn(entry: unknown): IColumnInfo | null {
+  if (!isRecord(entry) || typeof entry.name !== 'string' || !entry.name) {
+    return null;
+  }
+  const text = (v: unknown): string | null =>
+    typeof v === 'string' ? v : typeof v === 'number' ? String(v) : null;
+  return {
+    name: entry.name,
+    type: optionalString(entry.type) ?? '',
+    nullable: entry.nullable !== false,
+    description: optionalString(entry.description) ?? '',
+    tags: stringList(entry.tags),
+    masked: entry.masked === true,
+    null_count: finiteOrNull(entry.null_count),
+    distinct_count: finiteOrNull(entry.distinct_count),
+    min_value: text(entry.min_value),
+    max_value: text(entry.max_value)
+  };
+}
+
+/**
+ * Validate and normalise the JSON body of `GET /dap/api/v1/catalog/{table}`.
+ * Throws if the body is not an object with a string `name`.
+ */
+export function parseTableDetail(data: unknown): ITableDetail {
+  if (!isRecord(data) || typeof data.name !== 'string') {
+    throw new Error('Unexpected table response: missing "name"');
+  }
+  const [summary] = parseCatalogResponse({ tables: [data] });
+  const columns = Array.isArray(data.columns)
+    ? data.columns
+        .map(parseColumn)
+        .filter((c): c is IColumnInfo => c !== null)
+    : [];
+  const rows = Array.isArray(data.sample_rows)
+    ? data.sample_rows.filter((r): r is unknown[] => Array.isArray(r))
+    : [];
+  return {
+    ...summary,
+    columns,
+    row_filtered: data.row_filtered === true,
+    sample_columns: stringList(data.sample_columns),
+    sample_rows: rows
+  };
+}
+
+/** Validate and normalise the JSON body of `GET /dap/api/v1/lineage/{table}`. */
+export function parseLineage(data: unknown): ILineage {
+  if (!isRecord(data)) {
+    throw new Error('Unexpected lineage response');
+  }
+  const nodes = (value: unknown): ILineageNode[] =>
+    Array.isArray(value)
+      ? value
+          .filter(
+            (n): n is Record<string, unknown> =>
+              isRecord(n) && typeof n.name === 'string'
+          )
+          .map(n => ({
+            name: n.name as string,
+            kind: optionalString(n.kind) ?? ''
+          }))
+      : [];
+  return {
+    table: optionalString(data.table) ?? '',
+    upstream: nodes(data.upstream),
+    downstream: nodes(data.downstream)
+  };
 }
 
 /**

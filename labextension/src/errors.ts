@@ -62,3 +62,38 @@ export function responseErrorMessage(
   }
   return `Request failed: ${status} ${statusText}`.trim();
 }
+
+/** Shown when the Jupyter server cannot be reached at all. */
+export const UNREACHABLE_MESSAGE =
+  'Cannot reach the Jupyter server: check that it is still running';
+
+/**
+ * One line for the user from anything a `requestAPI()` call may throw.
+ *
+ * `ServerConnection.NetworkError` (server down, network gone) becomes
+ * {@link UNREACHABLE_MESSAGE}; a `ResponseError` already carries the
+ * message of {@link responseErrorMessage}, prefixed by "Access denied: "
+ * on a 403 so a governance refusal reads as one.
+ */
+export function userErrorMessage(error: unknown): string {
+  if (typeof error === 'object' && error !== null) {
+    const e = error as {
+      name?: unknown;
+      message?: unknown;
+      response?: { status?: unknown };
+    };
+    const message = typeof e.message === 'string' ? e.message.trim() : '';
+    if (e.name === 'NetworkError') {
+      return UNREACHABLE_MESSAGE;
+    }
+    if (e.response?.status === 403) {
+      return message && !/^access denied/i.test(message)
+        ? `Access denied: ${message}`
+        : message || 'Access denied';
+    }
+    if (message) {
+      return message;
+    }
+  }
+  return String(error ?? '') || 'Unknown error';
+}

@@ -4,19 +4,28 @@ import { Widget } from '@lumino/widgets';
 
 import {
   CSS,
+  EMPTY_MESSAGE,
   ICatalogTable,
+  IColumnInfo,
   formatTableCount,
-  parseCatalogResponse,
-  renderCatalogList,
   renderError
 } from './catalog';
-import { requestAPI } from './handler';
+import { NOT_INSTALLED_MESSAGE, userErrorMessage } from './errors';
+import { CatalogTree, TREE_CSS, TreeAction, renderTree, tableId, treeKeyAction } from './tree';
 
 /** DOM id of the side panel. */
 export const PANEL_ID = 'dap-catalog-panel';
 
 /** Caption / header text of the panel. */
 export const PANEL_TITLE = 'DAP catalog';
+
+/** Extra line under the "not installed" error. */
+export const NOT_INSTALLED_HINT =
+  'Install DAP in the Python environment of this JupyterLab, run ' +
+  '`jupyter server extension enable dap_server`, then restart JupyterLab.';
+
+/** Delay between the last keystroke in the search box and the request. */
+export const SEARCH_DEBOUNCE_MS = 250;
 
 /** A small "database" icon; `jp-icon3` makes it follow the theme. */
 const DATABASE_SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">
@@ -31,33 +40,33 @@ export const catalogIcon = new LabIcon({
 });
 
 /**
- * Loads the catalog; injectable so the panel can be driven without a server.
+ * Loads the catalog for a search term (`''` for all); listed tables the
+ * caller may not read come with `readable: false`.
  */
-export type CatalogLoader = () => Promise<ICatalogTable[]>;
+export type CatalogLoader = (q: string) => Promise<ICatalogTable[]>;
 
-/** Default loader: `GET /dap/api/v1/catalog`. */
-export async function fetchCatalog(): Promise<ICatalogTable[]> {
-  const data = await requestAPI<unknown>('catalog');
-  return parseCatalogResponse(data);
-}
+/** Loads the columns of one table (on expand). */
+export type ColumnsLoader = (table: string) => Promise<IColumnInfo[]>;
 
-function errorMessage(error: unknown): string {
-  if (error instanceof Error && error.message) {
-    return error.message;
-  }
-  return String(error) || 'Unknown error';
+export interface ICatalogPanelOptions {
+  loadCatalog: CatalogLoader;
+  loadColumns: ColumnsLoader;
+  /** Open the table panel (not called for tables the caller may not read). */
+  openTable?: (table: string) => void;
+  debounceMs?: number;
 }
 
 /**
- * Left sidebar panel listing the tables of the DAP catalog.
+ * Left sidebar panel: search box and the catalog tree
+ * (schema → tables → columns).
  *
- * The catalog is loaded the first time the panel is shown and again on
- * every click on "Refresh".
+ * The catalog is loaded the first time the panel is shown, on "Refresh",
+ * and (debounced) as the search term changes.
  */
 export class CatalogPanel extends Widget {
-  constructor(loader: CatalogLoader = fetchCatalog) {
+  constructor(options: ICatalogPanelOptions) {
     super();
-    this._loader = loader;
+    this._options = options;
     this.id = PANEL_ID;
     this.addClass(CSS.panel);
     this.title.icon = catalogIcon;
@@ -80,53 +89,141 @@ export class CatalogPanel extends Widget {
     });
     header.append(heading, this._button);
 
+    this._search = doc.createElement('input');
+    this._search.type = 'search';
+    this._search.className = 'dap-catalog-search jp-mod-styled';
+    this._search.placeholder = 'Search tables, descriptions, tags';
+    this._search.setAttribute('aria-label', 'Search the catalog');
+    this._search.addEventListener('input', () => this._scheduleSearch());
+    this._search.addEventListener('keydown', event => {
+      if (event.key === 'Escape' && this._search.value) {
+        this._search.value = '';
+        this._scheduleSearch(0);
+        event.stopPropagation();
+      } else if (event.key === 'Enter') {
+        this._scheduleSearch(0);
+      } else if (event.key === 'ArrowDown') {
+        event.preventDefault();
+        this._focusRow(this._tree.focusedId ?? this._tree.nodes()[0]?.id);
+      }
+    });
+    const searchWrap = doc.createElement('div');
+    searchWrap.className = 'dap-catalog-searchbar';
+    searchWrap.appendChild(this._search);
+
     this._status = doc.createElement('div');
     this._status.className = CSS.status;
     this._status.setAttribute('aria-live', 'polite');
 
     this._list = doc.createElement('ul');
-    this._list.className = CSS.list;
+    this._list.className = `${CSS.list} ${TREE_CSS.tree}`;
+    this._list.setAttribute('role', 'tree');
+    this._list.setAttribute('aria-label', 'Catalog tables');
+    this._list.addEventListener('click', this._onClick);
+    this._list.addEventListener('dblclick', this._onDoubleClick);
+    this._list.addEventListener('keydown', this._onKeyDown);
 
-    this.node.append(header, this._status, this._list);
+    this.node.append(header, searchWrap, this._status, this._list);
   }
 
   /** The tables currently displayed. */
   get tables(): ReadonlyArray<ICatalogTable> {
-    return this._tables;
+    return this._tree.tables;
+  }
+
+  /** The tree state (for tests and commands). */
+  get tree(): CatalogTree {
+    return this._tree;
+  }
+
+  /** The current search term. */
+  get query(): string {
+    return this._search.value.trim();
+  }
+
+  set query(value: string) {
+    this._search.value = value;
   }
 
   /**
-   * (Re)load the catalog. Concurrent calls are fine: only the latest
-   * request's result is rendered.
+   * (Re)load the catalog for the current search term. Concurrent calls are
+   * fine: only the latest request's result is rendered.
    */
   async refresh(): Promise<void> {
+    window.clearTimeout(this._searchTimer);
     const token = ++this._requestId;
+    const query = this.query;
     this._loaded = true;
     this._setError(null);
     this._button.disabled = true;
     this._status.textContent = 'Loading…';
     try {
-      const tables = await this._loader();
+      const tables = await this._options.loadCatalog(query);
       if (token !== this._requestId || this.isDisposed) {
         return;
       }
-      this._tables = tables;
-      renderCatalogList(this._list, tables);
-      this._status.textContent = formatTableCount(tables.length);
+      this._tree.clearColumns();
+      this._tree.setTables(tables);
+      // Re-fetch the columns of tables that stay expanded.
+      for (const table of tables) {
+        const id = tableId(table.name);
+        if (this._tree.isExpanded(id)) {
+          this._tree.collapse(id);
+          this._expand(id);
+        }
+      }
+      this._render();
+      this._status.textContent = this._summary(tables, query);
     } catch (error) {
       if (token !== this._requestId || this.isDisposed) {
         return;
       }
       console.error('DAP: failed to load the catalog', error);
-      this._tables = [];
+      this._tree.setTables([]);
       this._list.replaceChildren();
       this._status.textContent = '';
-      this._setError(errorMessage(error));
+      this._setError(userErrorMessage(error));
     } finally {
       if (token === this._requestId && !this.isDisposed) {
         this._button.disabled = false;
       }
     }
+  }
+
+  /** Apply a tree action (keyboard or click). */
+  apply(action: TreeAction): void {
+    switch (action.type) {
+      case 'focus':
+        this._focusRow(action.id);
+        return;
+      case 'expand':
+        this._tree.focusedId = action.id;
+        this._expand(action.id);
+        break;
+      case 'collapse':
+        this._tree.focusedId = action.id;
+        this._tree.collapse(action.id);
+        break;
+      case 'toggle':
+        this._tree.focusedId = action.id;
+        if (this._tree.isExpanded(action.id)) {
+          this._tree.collapse(action.id);
+        } else {
+          this._expand(action.id);
+        }
+        break;
+      case 'open':
+        if (!this._tree.isDenied(action.table)) {
+          this._options.openTable?.(action.table);
+        }
+        return;
+    }
+    this._render();
+  }
+
+  dispose(): void {
+    window.clearTimeout(this._searchTimer);
+    super.dispose();
   }
 
   protected onAfterShow(msg: Message): void {
@@ -136,21 +233,157 @@ export class CatalogPanel extends Widget {
     }
   }
 
+  protected onActivateRequest(msg: Message): void {
+    super.onActivateRequest(msg);
+    if (!this.node.contains(this.node.ownerDocument.activeElement)) {
+      this._search.focus();
+    }
+  }
+
+  private _summary(tables: ICatalogTable[], query: string): string {
+    const denied = tables.filter(t => t.readable === false).length;
+    let text = formatTableCount(tables.length);
+    if (query) {
+      text += ` matching “${query}”`;
+    }
+    if (denied > 0) {
+      text += ` (${denied} without access)`;
+    }
+    return text;
+  }
+
+  private _scheduleSearch(delay = this._options.debounceMs ?? SEARCH_DEBOUNCE_MS): void {
+    window.clearTimeout(this._searchTimer);
+    if (this.query === this._lastQuery && delay > 0) {
+      return;
+    }
+    this._searchTimer = window.setTimeout(() => {
+      this._lastQuery = this.query;
+      void this.refresh();
+    }, delay);
+  }
+
+  private _expand(id: string): void {
+    const table = this._tree.expand(id);
+    if (table === null) {
+      return;
+    }
+    const token = this._requestId;
+    this._options
+      .loadColumns(table)
+      .then(columns => {
+        this._tree.setColumns(table, { status: 'loaded', columns });
+      })
+      .catch((error: unknown) => {
+        this._tree.setColumns(table, {
+          status: 'error',
+          message: `Columns unavailable: ${userErrorMessage(error)}`
+        });
+      })
+      .then(() => {
+        if (token === this._requestId && !this.isDisposed) {
+          this._render();
+        }
+      });
+  }
+
+  private _render(): void {
+    const hadFocus = this._list.contains(this.node.ownerDocument.activeElement);
+    const empty = this.query ? `No tables match “${this.query}”.` : EMPTY_MESSAGE;
+    renderTree(this._list, this._tree, empty);
+    if (hadFocus) {
+      this._focusRow(this._tree.focusedId);
+    }
+  }
+
+  private _row(id: string | null | undefined): HTMLElement | null {
+    if (!id) {
+      return null;
+    }
+    for (const li of Array.from(this._list.children)) {
+      if ((li as HTMLElement).dataset.id === id) {
+        return li as HTMLElement;
+      }
+    }
+    return null;
+  }
+
+  private _focusRow(id: string | null | undefined): void {
+    const row = this._row(id);
+    if (!row || !id) {
+      return;
+    }
+    this._tree.focusedId = id;
+    for (const li of Array.from(this._list.children) as HTMLElement[]) {
+      const on = li === row;
+      li.tabIndex = on ? 0 : -1;
+      li.classList.toggle(TREE_CSS.focused, on);
+    }
+    row.focus();
+    row.scrollIntoView?.({ block: 'nearest' });
+  }
+
+  private _onClick = (event: MouseEvent): void => {
+    const target = event.target as HTMLElement;
+    const row = target.closest<HTMLElement>('li[data-id]');
+    if (!row || !this._list.contains(row)) {
+      return;
+    }
+    const id = row.dataset.id!;
+    if (target.closest(`.${TREE_CSS.open}`) && row.dataset.table) {
+      this.apply({ type: 'open', table: row.dataset.table });
+      return;
+    }
+    this._focusRow(id);
+    if (this._tree.isExpandable(id)) {
+      this.apply({ type: 'toggle', id });
+    }
+  };
+
+  private _onDoubleClick = (event: MouseEvent): void => {
+    const row = (event.target as HTMLElement).closest<HTMLElement>(
+      `li.${CSS.item}[data-table]`
+    );
+    if (row && !(event.target as HTMLElement).closest(`.${TREE_CSS.open}`)) {
+      this.apply({ type: 'open', table: row.dataset.table! });
+    }
+  };
+
+  private _onKeyDown = (event: KeyboardEvent): void => {
+    const row = (event.target as HTMLElement).closest<HTMLElement>('li[data-id]');
+    const action = treeKeyAction(this._tree, event.key, row?.dataset.id ?? null);
+    if (action) {
+      event.preventDefault();
+      event.stopPropagation();
+      this.apply(action);
+    }
+  };
+
   private _setError(message: string | null): void {
     this._error?.remove();
     this._error = null;
     if (message !== null) {
-      this._error = renderError(message, this.node.ownerDocument);
+      const doc = this.node.ownerDocument;
+      this._error = renderError(message, doc);
+      if (message === NOT_INSTALLED_MESSAGE) {
+        const hint = doc.createElement('div');
+        hint.className = 'dap-catalog-error-hint';
+        hint.textContent = NOT_INSTALLED_HINT;
+        this._error.appendChild(hint);
+      }
       this._status.after(this._error);
     }
   }
 
-  private _loader: CatalogLoader;
+  private _options: ICatalogPanelOptions;
+  private _tree = new CatalogTree();
   private _button: HTMLButtonElement;
+  private _search: HTMLInputElement;
   private _status: HTMLDivElement;
   private _list: HTMLUListElement;
   private _error: HTMLDivElement | null = null;
-  private _tables: ICatalogTable[] = [];
   private _requestId = 0;
   private _loaded = false;
+  private _searchTimer = 0;
+  private _lastQuery = '';
 }

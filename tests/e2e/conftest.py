@@ -10,13 +10,16 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from tests.conftest import _free_port
+from dap_kernel.session import Workspace
+from dap_kernel.settings import Settings
+from tests.conftest import _free_port, make_governed
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -46,13 +49,20 @@ def lab(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     """`jupyter lab` as `make up` starts it, on the demo data, on a free loopback port."""
     home = tmp_path_factory.mktemp("lab-home") / "dap"
     shutil.copytree(demo_home, home)
+    with _running_lab(home, "tester", tmp_path_factory) as started:
+        yield started
+
+
+@contextmanager
+def _running_lab(home: Path, user: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """Start `dap up` over `home` as DAP user `user`; stop it on exit."""
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAP_")}
     workspaces = tmp_path_factory.mktemp("lab-workspaces")  # no layout left from other runs
     env.update(
         {
             "DAP_HOME": str(home),
-            "DAP_USER": "tester",
+            "DAP_USER": user,
             "JUPYTER_PLATFORM_DIRS": "1",
             "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
         }
@@ -88,6 +98,37 @@ def lab(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def restricted_lab(
+    demo_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[str], Lab]]:
+    """`restricted_lab("ann")`: a Lab whose owner is a governed DAP user, started on first use.
+
+    Each user gets `dap up` over their own governed copy of the demo data
+    (:func:`tests.conftest.make_governed`: multi-user; ann sees only EMEA customers with
+    masked emails, bob has no grant). In a personal server the DAP identity of every
+    Jupyter-authenticated request is the server owner, ``DAP_USER`` (the server extension's
+    default ``identity = "owner"``), so that user is who the browser is. One Lab per user and
+    run (a start costs ~10 s).
+    """
+    started: dict[str, Lab] = {}
+    with ExitStack() as stack:
+
+        def start(user: str) -> Lab:
+            if user not in started:
+                home = tmp_path_factory.mktemp(f"lab-{user}") / "dap"
+                shutil.copytree(demo_home, home)
+                ws = Workspace(Settings(home=home, user="tester"))
+                try:
+                    make_governed(ws)
+                finally:
+                    ws.close()
+                started[user] = stack.enter_context(_running_lab(home, user, tmp_path_factory))
+            return started[user]
+
+        yield start
 
 
 class Browser:

@@ -4,7 +4,10 @@ import {
   ICatalogTable,
   formatRowCount,
   formatTableCount,
+  hasPii,
   parseCatalogResponse,
+  parseLineage,
+  parseTableDetail,
   renderCatalogItem,
   renderCatalogItems,
   renderCatalogList,
@@ -100,7 +103,10 @@ describe('parseCatalogResponse', () => {
         description: 'One row per order',
         row_count: 123,
         owner: 'alice',
-        tags: ['pii', 'gold']
+        tags: ['pii', 'gold'],
+        version: null,
+        updated_at: null,
+        readable: true
       },
       {
         name: 'main.bare',
@@ -110,7 +116,10 @@ describe('parseCatalogResponse', () => {
         description: null,
         row_count: null,
         owner: null,
-        tags: []
+        tags: [],
+        version: null,
+        updated_at: null,
+        readable: true
       }
     ]);
   });
@@ -213,5 +222,104 @@ describe('renderError', () => {
     expect(div.getAttribute('role')).toBe('alert');
     expect(div.textContent).toBe('boom <b>x</b>');
     expect(div.querySelector('b')).toBeNull();
+  });
+});
+
+describe('parseCatalogResponse: governance fields', () => {
+  it('keeps readable, version and updated_at', () => {
+    const [t] = parseCatalogResponse({
+      tables: [
+        {
+          name: 'main.secret',
+          readable: false,
+          version: 3,
+          updated_at: '2026-11-03T14:05:00Z',
+          row_count: null
+        }
+      ]
+    });
+    expect(t.readable).toBe(false);
+    expect(t.version).toBe(3);
+    expect(t.updated_at).toBe('2026-11-03T14:05:00Z');
+    expect(t.row_count).toBeNull();
+  });
+});
+
+describe('hasPii', () => {
+  it('finds the pii tag in any case', () => {
+    expect(hasPii(['retail', 'PII'])).toBe(true);
+    expect(hasPii(['retail'])).toBe(false);
+    expect(hasPii(undefined)).toBe(false);
+  });
+});
+
+describe('parseTableDetail', () => {
+  it('normalises columns, stats and the governed sample', () => {
+    const detail = parseTableDetail({
+      name: 'main.customers',
+      schema: 'main',
+      table: 'customers',
+      kind: 'delta',
+      description: 'Customers',
+      owner: 'tester',
+      tags: ['pii'],
+      row_count: null,
+      version: 0,
+      updated_at: '2026-11-28T00:00:00Z',
+      readable: true,
+      row_filtered: true,
+      columns: [
+        {
+          name: 'email',
+          type: 'VARCHAR',
+          nullable: true,
+          description: 'Contact',
+          tags: ['pii'],
+          masked: true,
+          null_count: null,
+          distinct_count: null,
+          min_value: null,
+          max_value: null
+        },
+        { name: 'id', type: 'BIGINT', min_value: 1, max_value: 200 },
+        { type: 'no name' }
+      ],
+      sample_columns: ['id', 'email'],
+      sample_rows: [[1, '***@example.com'], 'bad row']
+    });
+    expect(detail.row_filtered).toBe(true);
+    expect(detail.columns.map(c => c.name)).toEqual(['email', 'id']);
+    expect(detail.columns[0]).toMatchObject({ masked: true, tags: ['pii'] });
+    expect(detail.columns[1]).toMatchObject({
+      masked: false,
+      nullable: true,
+      min_value: '1',
+      max_value: '200',
+      null_count: null
+    });
+    expect(detail.sample_rows).toEqual([[1, '***@example.com']]);
+    expect(detail.sample_columns).toEqual(['id', 'email']);
+  });
+
+  it('rejects bodies without a name', () => {
+    expect(() => parseTableDetail({})).toThrow(/name/);
+    expect(() => parseTableDetail(null)).toThrow(/name/);
+  });
+});
+
+describe('parseLineage', () => {
+  it('keeps named nodes', () => {
+    expect(
+      parseLineage({
+        table: 'main.t',
+        upstream: [{ name: '/data/t.csv', kind: 'file' }, { kind: 'x' }],
+        downstream: 'nope'
+      })
+    ).toEqual({
+      table: 'main.t',
+      upstream: [{ name: '/data/t.csv', kind: 'file' }],
+      downstream: []
+    });
+    expect(() => parseLineage('x')).toThrow();
   });
 });

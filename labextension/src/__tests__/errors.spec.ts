@@ -1,7 +1,9 @@
 import {
   NOT_INSTALLED_MESSAGE,
+  UNREACHABLE_MESSAGE,
   parseBody,
-  responseErrorMessage
+  responseErrorMessage,
+  userErrorMessage
 } from '../errors';
 
 describe('parseBody', () => {
@@ -55,5 +57,39 @@ describe('responseErrorMessage', () => {
     expect(responseErrorMessage(500, '', 'catalog', { message: '  ' })).toBe(
       'Request failed: 500'
     );
+  });
+});
+
+describe('userErrorMessage', () => {
+  it('says the server is unreachable on a network error', () => {
+    const error = new TypeError('Failed to fetch');
+    error.name = 'NetworkError';
+    expect(userErrorMessage(error)).toBe(UNREACHABLE_MESSAGE);
+  });
+
+  it('marks a 403 as access denied', () => {
+    const error = Object.assign(new Error('no grant on main.orders'), {
+      response: { status: 403 }
+    });
+    expect(userErrorMessage(error)).toBe(
+      'Access denied: no grant on main.orders'
+    );
+    const plain = Object.assign(new Error(''), { response: { status: 403 } });
+    expect(userErrorMessage(plain)).toBe('Access denied');
+  });
+
+  it('passes other messages through (query errors, not installed)', () => {
+    expect(userErrorMessage(new Error(NOT_INSTALLED_MESSAGE))).toBe(
+      NOT_INSTALLED_MESSAGE
+    );
+    expect(
+      userErrorMessage(
+        Object.assign(new Error('Binder Error: column x'), {
+          response: { status: 400 }
+        })
+      )
+    ).toBe('Binder Error: column x');
+    expect(userErrorMessage('boom')).toBe('boom');
+    expect(userErrorMessage(undefined)).toBe('Unknown error');
   });
 });

@@ -1,0 +1,75 @@
+/**
+ * The REST calls of the catalog browser, the table view and the SQL
+ * completer. Every request goes through `requestAPI()` (handler.ts).
+ */
+import { ServerConnection } from '@jupyterlab/services';
+
+import {
+  ICatalogTable,
+  ILineage,
+  ITableDetail,
+  parseCatalogResponse,
+  parseLineage,
+  parseTableDetail
+} from './catalog';
+import { requestAPI } from './handler';
+
+/**
+ * JupyterLab's `ServerConnection.makeRequest` appends a `?<timestamp>`
+ * cache-buster to requests made with `cache: 'no-store'` (its default);
+ * DAP's query models forbid unknown parameters, so that would be a 400.
+ * `no-cache` still revalidates every response with the server.
+ */
+const GET: RequestInit = { method: 'GET', cache: 'no-cache' };
+
+async function call<T>(endPoint: string): Promise<T> {
+  try {
+    return await requestAPI<T>(endPoint, GET);
+  } catch (error) {
+    if (error instanceof ServerConnection.NetworkError) {
+      // Lets `userErrorMessage()` tell "server unreachable" apart.
+      error.name = 'NetworkError';
+    }
+    throw error;
+  }
+}
+
+export interface ICatalogQuery {
+  /** Server-side search term (name, description, tags). */
+  q?: string;
+  /** Also list tables the caller may not read (`readable: false`). */
+  includeDenied?: boolean;
+}
+
+/** `GET catalog?q=&include_denied=` */
+export async function fetchCatalog(
+  query: ICatalogQuery = {}
+): Promise<ICatalogTable[]> {
+  const params = new URLSearchParams();
+  if (query.q && query.q.trim()) {
+    params.set('q', query.q.trim());
+  }
+  if (query.includeDenied) {
+    params.set('include_denied', 'true');
+  }
+  const search = params.toString();
+  const data = await call<unknown>(search ? `catalog?${search}` : 'catalog');
+  return parseCatalogResponse(data);
+}
+
+/** `GET catalog/{table}?sample=N` (sample rows are governed by the server). */
+export async function fetchTableDetail(
+  table: string,
+  sample = 0
+): Promise<ITableDetail> {
+  const data = await call<unknown>(
+    `catalog/${encodeURIComponent(table)}?sample=${sample}`
+  );
+  return parseTableDetail(data);
+}
+
+/** `GET lineage/{table}` */
+export async function fetchLineage(table: string): Promise<ILineage> {
+  const data = await call<unknown>(`lineage/${encodeURIComponent(table)}`);
+  return parseLineage(data);
+}

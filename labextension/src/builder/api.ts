@@ -1,0 +1,149 @@
+/**
+ * The REST calls of the query builder and the lineage graph, all through
+ * the one `requestAPI()`; widgets take an {@link IBuilderApi} so tests can
+ * hand them a fake.
+ */
+
+import { requestAPI } from '../handler';
+import type { IColumnInfo, IQuerySpec } from './state';
+
+export interface ITableSummary {
+  name: string;
+  kind?: string;
+  readable?: boolean;
+}
+
+export interface IBuiltQuery {
+  sql: string;
+  params: Record<string, unknown>;
+  display_sql: string;
+  columns: string[];
+}
+
+export interface IQueryPage {
+  query_id: string;
+  status: string;
+  columns: IColumnInfo[];
+  rows: unknown[][];
+  row_count: number;
+  offset: number;
+  next_offset: number | null;
+  truncated: boolean;
+  elapsed_ms?: number | null;
+  error?: { error: string; message: string } | null;
+}
+
+export interface ILineageNode {
+  name: string;
+  kind: string;
+}
+
+export interface ILineage {
+  table: string;
+  upstream: ILineageNode[];
+  downstream: ILineageNode[];
+}
+
+export interface IBuilderApi {
+  /** Readable tables of the catalog. */
+  tables(): Promise<ITableSummary[]>;
+  /** Columns of one table. */
+  columns(table: string): Promise<IColumnInfo[]>;
+  build(spec: IQuerySpec): Promise<IBuiltQuery>;
+  run(built: IBuiltQuery, pageSize: number): Promise<IQueryPage>;
+  page(queryId: string, offset: number, pageSize: number): Promise<IQueryPage>;
+  lineage(table: string): Promise<ILineage>;
+}
+
+/**
+ * `ServerConnection.makeRequest` appends a `?<timestamp>` cache-buster to
+ * requests made with `cache: 'no-store'` (its default), and the DAP API
+ * refuses unknown query parameters; `no-cache` still revalidates.
+ */
+function get<T>(endPoint: string): Promise<T> {
+  return requestAPI<T>(endPoint, { method: 'GET', cache: 'no-cache' });
+}
+
+function post<T>(endPoint: string, body: unknown): Promise<T> {
+  return requestAPI<T>(endPoint, {
+    method: 'POST',
+    cache: 'no-cache',
+    body: JSON.stringify(body)
+  });
+}
+
+/** The real API. */
+export const restApi: IBuilderApi = {
+  async tables() {
+    const data = await get<{ tables?: ITableSummary[] }>('catalog');
+    return (data?.tables ?? []).filter(t => t.readable !== false);
+  },
+  async columns(table) {
+    const data = await get<{ columns?: IColumnInfo[] }>(
+      `catalog/${encodeURIComponent(table)}?sample=0`
+    );
+    return (data?.columns ?? []).map(c => ({ name: c.name, type: c.type }));
+  },
+  build(spec) {
+    return post<IBuiltQuery>('query/build', spec);
+  },
+  async run(built, pageSize) {
+    return checkPage(
+      await post<IQueryPage>('query', {
+        sql: built.sql,
+        params: built.params,
+        page_size: pageSize
+      })
+    );
+  },
+  async page(queryId, offset, pageSize) {
+    return checkPage(
+      await get<IQueryPage>(
+        `query/${encodeURIComponent(queryId)}?offset=${offset}&page_size=${pageSize}`
+      )
+    );
+  },
+  lineage(table) {
+    return get<ILineage>(`lineage/${encodeURIComponent(table)}`);
+  }
+};
+
+function checkPage(page: IQueryPage): IQueryPage {
+  if (page.status !== 'finished' && page.error) {
+    throw new Error(page.error.message);
+  }
+  return page;
+}
+
+/**
+ * A failed call as one line for the widget: the server cannot be reached,
+ * access is refused, or the server's own message (query errors).
+ */
+export function describeError(error: unknown): string {
+  const status = (error as { response?: { status?: unknown } } | null)
+    ?.response?.status;
+  const message =
+    error instanceof Error && error.message ? error.message : String(error);
+  if (typeof status === 'number') {
+    if (status === 403) {
+      return `Access denied: ${message}`;
+    }
+    return message;
+  }
+  if (
+    error instanceof TypeError ||
+    (error instanceof Error && error.name === 'NetworkError')
+  ) {
+    // ServerConnection.NetworkError: nothing answered
+    return `Cannot reach the DAP server: ${message}`;
+  }
+  return message || 'Unknown error';
+}
+
+/** Results of the values query: the first column as text. */
+export function valuesFromPage(page: IQueryPage): string[] {
+  return page.rows
+    .map(r => r[0])
+    .filter(v => v !== null && v !== undefined)
+    .map(v => String(v));
+}
