@@ -137,12 +137,17 @@ def dap_service(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> It
                 time.sleep(0.2)
         yield Service(url=url, home=home, keys=keys, log=log_path)
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[bytes], grace_s: float = 15) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s``: servers started by tests never outlive them."""
+    process.terminate()
+    try:
+        process.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 # -- PostgreSQL: one real server per test run -------------------------------------------------

@@ -19,7 +19,7 @@ import pytest
 
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
-from tests.conftest import _free_port, make_governed
+from tests.conftest import _free_port, make_governed, stop_process
 
 T = TypeVar("T")
 REPO = Path(__file__).resolve().parents[2]
@@ -56,6 +56,7 @@ def lab(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 @contextmanager
 def _running_lab(home: Path, user: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """Start `dap up` over `home` as DAP user `user`; stop it on exit."""
+    ARTIFACTS.mkdir(exist_ok=True)  # tests save notebooks there; a fresh clone has no such folder
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAP_")}
     workspaces = tmp_path_factory.mktemp("lab-workspaces")  # no layout left from other runs
@@ -92,11 +93,7 @@ def _running_lab(home: Path, user: str, tmp_path_factory: pytest.TempPathFactory
                 time.sleep(0.3)
         yield Lab(url=url, token=token, home=home, log=Path(log.name))
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         log.close()
 
 
@@ -189,4 +186,23 @@ def screenshot(page: Any, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
+    return path
+
+
+def new_notebook(page: Any, first_cell: str = "") -> str:
+    """A new python3 notebook in test-artifacts/ (kept as ``window.dapTestNotebook``), with
+    ``first_cell`` as the source of its first cell; returns its path."""
+    path: str = page.evaluate(
+        """async (first) => {
+            const app = window.jupyterapp;
+            const panel = await app.commands.execute('notebook:create-new',
+                {cwd: 'test-artifacts', kernelName: 'python3'});
+            await panel.context.ready;
+            await panel.sessionContext.ready;
+            if (first) { panel.content.model.sharedModel.getCell(0).setSource(first); }
+            window.dapTestNotebook = panel;
+            return panel.context.path;
+        }""",
+        first_cell,
+    )
     return path

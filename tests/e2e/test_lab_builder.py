@@ -18,7 +18,7 @@ import pytest
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
 
-from .conftest import Browser, Lab, screenshot
+from .conftest import Browser, Lab, new_notebook, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -45,22 +45,6 @@ def open_lab(page: Any, lab: Lab) -> None:
     page.wait_for_function(
         "window.jupyterapp.commands.hasCommand('dap:open-builder')", timeout=30_000
     )
-
-
-def new_notebook_with_extension(page: Any) -> str:
-    """A new python3 notebook in test-artifacts/ whose first cell loads the magics."""
-    path: str = page.evaluate(
-        """async () => {
-            const app = window.jupyterapp;
-            const panel = await app.commands.execute('notebook:create-new',
-                {cwd: 'test-artifacts', kernelName: 'python3'});
-            await panel.context.ready;
-            await panel.sessionContext.ready;
-            panel.content.model.sharedModel.getCell(0).setSource('%load_ext dap_kernel');
-            return panel.context.path;
-        }"""
-    )
-    return path
 
 
 def close_main_area(page: Any) -> None:
@@ -108,7 +92,7 @@ def test_builder_runs_a_grouped_query_and_inserts_it_as_a_cell(browser: Browser,
 
     def steps(page: Any) -> dict[str, Any]:
         open_lab(page, lab)
-        created.append(new_notebook_with_extension(page))
+        created.append(new_notebook(page, "%load_ext dap_kernel"))
         page.evaluate(
             "async () => { await window.jupyterapp.commands.execute("
             "'dap:open-builder', {table: 'main.orders'}); }"

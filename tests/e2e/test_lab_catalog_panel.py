@@ -12,7 +12,7 @@ import pytest
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
 
-from .conftest import Browser, Lab, screenshot
+from .conftest import Browser, Lab, new_notebook, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -142,22 +142,6 @@ def test_search_expand_and_open_a_table(browser: Browser, lab: Lab) -> None:
     assert "Upstream" in seen["lineage"]
 
 
-def _new_notebook(page: Any) -> str:
-    """Open a new notebook (python3 kernel) in test-artifacts/; return its path."""
-    path: str = page.evaluate(
-        """async () => {
-            const app = window.jupyterapp;
-            const panel = await app.commands.execute('notebook:create-new',
-                {cwd: 'test-artifacts', kernelName: 'python3'});
-            await panel.context.ready;
-            await panel.sessionContext.ready;
-            window.dapTestNotebook = panel;
-            return panel.context.path;
-        }"""
-    )
-    return path
-
-
 def _delete(lab: Lab, path: str) -> None:
     request = urllib.request.Request(
         f"{lab.url}/api/contents/{path}?token={lab.token}", method="DELETE"
@@ -171,7 +155,7 @@ def test_sql_cell_insert_run_and_complete(browser: Browser, lab: Lab) -> None:
 
     def steps(page: Any) -> dict[str, Any]:
         panel = open_catalog_panel(page, lab)
-        created.append(_new_notebook(page))
+        created.append(new_notebook(page))
         notebook = page.locator(".jp-NotebookPanel:visible")
         first = notebook.locator(".jp-Cell .cm-content").first
         first.click()

@@ -25,7 +25,7 @@ from dap_kernel.errors import QueryRefused
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
 from dap_kernel.transport import HttpSession
-from tests.conftest import _free_port, make_governed
+from tests.conftest import _free_port, make_governed, stop_process
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -113,12 +113,7 @@ def hub(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[H
         }
         yield Hub(url=url, service=service, tokens=tokens)
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop_process(process, grace_s=20)
 
 
 def test_hub_users_are_dap_principals(hub: Hub) -> None:

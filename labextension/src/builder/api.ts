@@ -5,6 +5,7 @@
  */
 
 import { requestAPI } from '../handler';
+import type { ILineage } from '../catalog';
 import type { IColumnInfo, IQuerySpec } from './state';
 
 export interface ITableSummary {
@@ -33,16 +34,7 @@ export interface IQueryPage {
   error?: { error: string; message: string } | null;
 }
 
-export interface ILineageNode {
-  name: string;
-  kind: string;
-}
-
-export interface ILineage {
-  table: string;
-  upstream: ILineageNode[];
-  downstream: ILineageNode[];
-}
+export type { ILineage, ILineageNode } from '../catalog';
 
 export interface IBuilderApi {
   /** Readable tables of the catalog. */
