@@ -60,12 +60,20 @@ def _running_lab(home: Path, user: str, tmp_path_factory: pytest.TempPathFactory
     port, token = _free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAP_")}
     workspaces = tmp_path_factory.mktemp("lab-workspaces")  # no layout left from other runs
+    # Settings of this Lab only (a theme switched by a test stays here), without the news prompt.
+    settings = tmp_path_factory.mktemp("lab-settings")
+    notification = (
+        settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    )
+    notification.parent.mkdir(parents=True)
+    notification.write_text('{"fetchNews": "false"}')
     env.update(
         {
             "DAP_HOME": str(home),
             "DAP_USER": user,
             "JUPYTER_PLATFORM_DIRS": "1",
             "JUPYTERLAB_WORKSPACES_DIR": str(workspaces),
+            "JUPYTERLAB_SETTINGS_DIR": str(settings),
         }
     )
     log = (tmp_path_factory.mktemp("lab-log") / "lab.log").open("w")
