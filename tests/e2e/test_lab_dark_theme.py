@@ -62,8 +62,13 @@ def test_catalog_and_builder_are_readable_in_the_dark_theme(browser: Browser, la
                 "async () => { await window.jupyterapp.commands.execute("
                 "'dap:open-builder', {table: 'main.orders'}); }"
             )
-            label = page.locator(".jp-MainAreaWidget:visible label").first
-            label.wait_for(timeout=30_000)
+            # Once the server's SQL is shown, the form has stopped redrawing.
+            page.wait_for_function(
+                "(document.querySelector('.dap-builder:not(.lm-mod-hidden) .dap-builder-sql')"
+                "?.textContent ?? '').includes('SELECT')",
+                timeout=30_000,
+            )
+            label = page.locator(".dap-builder:not(.lm-mod-hidden) label").first
             seen["builder"] = label.evaluate(CONTRAST)
             screenshot(page, "lab-dark-theme")
             return seen
