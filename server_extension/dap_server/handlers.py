@@ -123,6 +123,8 @@ class DapHandler(APIHandler):
         except DapError as e:
             self._error(e)
             return
+        except web.HTTPError:
+            raise  # XSRF and the like: Tornado calls write_error, which answers in JSON
         except Exception:
             self.log.exception("DAP endpoint %s %s failed", endpoint.method, endpoint.path)
             self._error(InternalError("internal server error: the details are in the server log"))
