@@ -82,20 +82,23 @@ def run_batch(call: Call, body: QueryBatch) -> QueryBatchResult:
     runtime.limiter.acquire(user)
     pages: list[QueryPage] = []
     try:
-        for asked in body.queries:
-            # An id for every query, so a failed one can be looked up like the others.
-            request = asked.model_copy(update={"query_id": asked.query_id or uuid.uuid4().hex})
-            try:
-                state, _, _ = _execute(call, request)
-                pages.append(_page(call, state, 0, request.page_size))
-            except DapError as e:
-                pages.append(
-                    QueryPage.model_construct(
-                        query_id=request.query_id,
-                        status="cancelled" if isinstance(e, QueryCancelled) else "failed",
-                        error=ErrorBody(error=e.code, message=e.message),
+        # One policy view for the whole report: its queries agree, and the version is read once.
+        with call.workspace.policy.pinned():
+            for asked in body.queries:
+                # An id for every query, so a failed one can be looked up like the others.
+                query_id = asked.query_id or uuid.uuid4().hex
+                request = asked.model_copy(update={"query_id": query_id})
+                try:
+                    state, _, _ = _execute(call, request)
+                    pages.append(_page(call, state, 0, request.page_size))
+                except DapError as e:
+                    pages.append(
+                        QueryPage.model_construct(
+                            query_id=query_id,
+                            status="cancelled" if isinstance(e, QueryCancelled) else "failed",
+                            error=ErrorBody(error=e.code, message=e.message),
+                        )
                     )
-                )
     finally:
         runtime.limiter.release(user)
     return QueryBatchResult(results=pages)
