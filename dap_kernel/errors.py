@@ -118,3 +118,37 @@ class ConnectorError(DapError):
 class UnknownConnector(DapError):
     code = "unknown_connector"
     http_status = 404
+
+
+# -- errors of the REST API, here so that the HTTP client raises the same classes --------------
+
+
+class Unauthenticated(DapError):
+    """No identity, or a key or token that is unknown, expired or revoked."""
+
+    code = "unauthenticated"
+    http_status = 401
+
+
+class InvalidRequest(DapError):
+    """A request body or parameter that does not fit the API (not JSON, a wrong field…)."""
+
+    code = "invalid_request"
+    http_status = 400
+
+
+class TooManyQueries(DapError):
+    """The caller already runs as many queries as one user may at once."""
+
+    code = "too_many_queries"
+    http_status = 429
+
+
+class UnknownQuery(DapError):
+    code = "unknown_query"
+    http_status = 404
+
+
+class QueryIdInUse(DapError):
+    code = "query_id_in_use"
+    http_status = 409

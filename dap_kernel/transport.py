@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from .errors import DapError, MissingParameter
+from .errors import DapError, MissingParameter, Unauthenticated
 
 if TYPE_CHECKING:
     import polars as pl
@@ -46,11 +46,8 @@ class ServiceUnavailable(DapError):
     http_status = 503
 
 
-class NotAuthenticated(DapError):
-    """The service did not accept the key or token this kernel sent."""
-
-    code = "unauthenticated"
-    http_status = 401
+# The service did not accept the key or token this kernel sent.
+NotAuthenticated = Unauthenticated
 
 
 class NotAvailableOverHttp(DapError):

@@ -15,7 +15,7 @@ from jupyter_server.base.handlers import APIHandler
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from dap_kernel.errors import DapError, InternalError
+from dap_kernel.errors import DapError, InternalError, InvalidRequest, Unauthenticated
 from dap_kernel.governance.apikeys import ApiKeyError, InsufficientScope
 from dap_kernel.governance.identity import Principal
 
@@ -26,16 +26,6 @@ if TYPE_CHECKING:
     from .extension import DapState
 
 access_log = logging.getLogger("dap_server.access")
-
-
-class Unauthenticated(DapError):
-    code = "unauthenticated"
-    http_status = 401
-
-
-class InvalidRequest(DapError):
-    code = "invalid_request"
-    http_status = 400
 
 
 class DapHandler(APIHandler):

@@ -13,25 +13,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
-from dap_kernel.errors import DapError, QueryCancelled
+from dap_kernel.errors import (
+    DapError,
+    QueryCancelled,
+    QueryIdInUse,
+    TooManyQueries,
+    UnknownQuery,
+)
 from dap_kernel.session import QueryResult
 
 from .metrics import Metrics
-
-
-class TooManyQueries(DapError):
-    code = "too_many_queries"
-    http_status = 429
-
-
-class UnknownQuery(DapError):
-    code = "unknown_query"
-    http_status = 404
-
-
-class QueryIdInUse(DapError):
-    code = "query_id_in_use"
-    http_status = 409
 
 
 @dataclass

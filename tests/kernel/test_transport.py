@@ -27,6 +27,7 @@ from dap_kernel.errors import (
     QueryCancelled,
     QueryRefused,
     SqlSyntaxError,
+    TooManyQueries,
     UnknownTable,
 )
 from dap_kernel.governance.identity import Principal
@@ -330,12 +331,14 @@ def test_error_codes_map_to_the_core_classes() -> None:
     assert isinstance(error_from("query_timeout", "too slow"), QueryCancelled)
     missing = error_from("missing_parameter", "no value for parameter :a, :b")
     assert isinstance(missing, MissingParameter) and missing.names == ["a", "b"]
-    unknown = error_from("too_many_queries", "ann already has 8 queries running", 429)
+    busy = error_from("too_many_queries", "ann already has 8 queries running", 429)
+    assert isinstance(busy, TooManyQueries) and busy.http_status == 429
+    unknown = error_from("brand_new_code", "something the kernel does not know yet", 418)
     assert type(unknown) is DapError
     assert (unknown.code, unknown.http_status, str(unknown)) == (
-        "too_many_queries",
-        429,
-        "ann already has 8 queries running",
+        "brand_new_code",
+        418,
+        "something the kernel does not know yet",
     )
 
 
