@@ -53,9 +53,15 @@ hub_config/node_modules/.bin/configurable-http-proxy: hub_config/package.json hu
 	cd hub_config && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-$(VENV)/.python-stamp: pyproject.toml $(VENV)/.tools-stamp server_extension/dap_server/labextension/static/style.js
+$(VENV)/.python-stamp: pyproject.toml $(VENV)/.tools-stamp server_extension/dap_server/labextension/static/style.js $(VENV)/share/jupyter/lab/settings/overrides.json
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pip install -q --no-build-isolation -e ".[all,dev]"
 	touch $@
+
+# JupyterLab defaults of the workbench's own environment (JupyterLab's documented overrides.json):
+# no "get Jupyter news?" prompt, no update checks (this machine reaches PyPI, Debian, npm only).
+$(VENV)/share/jupyter/lab/settings/overrides.json: $(BIN)/python
+	mkdir -p $(dir $@)
+	echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $@
 
 up: setup
 	$(BIN)/dap up --port $(PORT) --scale $(SCALE)
