@@ -69,8 +69,6 @@ class ResultCache:
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: Hashable) -> pa.Table | None:
         now = time.monotonic()
@@ -79,10 +77,8 @@ class ResultCache:
             if entry is None or now - entry.stored > self.ttl_s:
                 if entry is not None:
                     self._drop(key)
-                self.misses += 1
                 return None
             self._entries.move_to_end(key)
-            self.hits += 1
             return entry.table
 
     def put(self, key: Hashable, table: pa.Table) -> None:
@@ -97,18 +93,6 @@ class ResultCache:
             while self._bytes > self.max_bytes and self._entries:
                 self._drop(next(iter(self._entries)))
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
     def _drop(self, key: Hashable) -> None:
         entry = self._entries.pop(key)
         self._bytes -= entry.nbytes
-
-    @property
-    def size_bytes(self) -> int:
-        return self._bytes
-
-    def __len__(self) -> int:
-        return len(self._entries)

@@ -141,9 +141,6 @@ class DapState:
                 self._workspace = Workspace(self.settings)
             return self._workspace
 
-    def opened(self) -> Workspace | None:
-        return self._workspace
-
     def close(self) -> None:
         self.runtime.close()
         if self._workspace is not None:

@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import unquote
 
 from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import APIHandler
@@ -104,7 +105,7 @@ class DapHandler(APIHandler):
             else:
                 principal = await self._identify(endpoint)
             self._principal = principal
-            kwargs: dict[str, Any] = {k: _unquote(v) for k, v in path_args.items()}
+            kwargs: dict[str, Any] = {k: unquote(v) for k, v in path_args.items()}
             if endpoint.query is not None:
                 kwargs["query"] = self._parse(endpoint.query, self._query_args())
             if endpoint.body is not None:
@@ -224,12 +225,6 @@ CHANNELS = frozenset({"python", "magic", "cli", "dashboard", "report", "lab"})
 def _channel(named: str) -> str:
     """``rest:magic`` in the audit log: over REST, from the %dap magics."""
     return f"rest:{named}" if named in CHANNELS else "rest"
-
-
-def _unquote(value: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(value)
 
 
 def make_handlers(router: Router) -> list[tuple[str, type[DapHandler]]]:

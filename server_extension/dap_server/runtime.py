@@ -82,10 +82,6 @@ class QueryRegistry:
             raise UnknownQuery(f"no query {query_id} of yours is known to this server")
         return state
 
-    def running(self) -> int:
-        with self._lock:
-            return sum(1 for s in self._states.values() if s.status == "running")
-
     def _trim(self) -> None:
         if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
             return

@@ -212,12 +212,9 @@ async def test_a_long_query_does_not_block_other_requests(api: Api) -> None:
         api("POST", "query", as_="ann", body={"sql": LONG_SQL, "timeout": 5})
     )
     await asyncio.sleep(0.2)
-    loop = asyncio.get_running_loop()
-    started = loop.time()
     quick = await api("POST", "query", as_="raj", body={"sql": "SELECT 42 AS x"})
     assert quick.body["rows"] == [[42]]
     assert not long.done(), "the quick query had to wait for the long one"
-    assert loop.time() - started < 5
     assert (await long).status == 408
 
 
