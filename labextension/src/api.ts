@@ -14,13 +14,8 @@ import {
 } from './catalog';
 import { requestAPI } from './handler';
 
-/**
- * JupyterLab's `ServerConnection.makeRequest` appends a `?<timestamp>`
- * cache-buster to requests made with `cache: 'no-store'` (its default);
- * DAP's query models forbid unknown parameters, so that would be a 400.
- * `no-cache` still revalidates every response with the server.
- */
-const GET: RequestInit = { method: 'GET', cache: 'no-cache' };
+// JupyterLab adds a `?<timestamp>` cache-buster to GETs; the DAP API ignores it.
+const GET: RequestInit = { method: 'GET' };
 
 async function call<T>(endPoint: string): Promise<T> {
   try {

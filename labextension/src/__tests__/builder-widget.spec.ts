@@ -311,10 +311,10 @@ describe('QueryBuilderWidget', () => {
 describe('restApi', () => {
   beforeEach(() => mockedRequest.mockReset());
 
-  it('calls the DAP endpoints without a cache-buster', async () => {
+  it('calls the DAP endpoints', async () => {
     mockedRequest.mockResolvedValueOnce({ tables: [{ name: 'a' }, { name: 'b', readable: false }] });
     expect(await restApi.tables()).toEqual([{ name: 'a' }]);
-    expect(mockedRequest).toHaveBeenLastCalledWith('catalog', { method: 'GET', cache: 'no-cache' });
+    expect(mockedRequest).toHaveBeenLastCalledWith('catalog', { method: 'GET' });
 
     mockedRequest.mockResolvedValueOnce({ columns: [{ name: 'x', type: 'INT', tags: [] }] });
     expect(await restApi.columns('main.t')).toEqual([{ name: 'x', type: 'INT' }]);
@@ -324,7 +324,6 @@ describe('restApi', () => {
     await restApi.build({ table: 't' } as IQuerySpec);
     expect(mockedRequest).toHaveBeenLastCalledWith('query/build', {
       method: 'POST',
-      cache: 'no-cache',
       body: '{"table":"t"}'
     });
 

@@ -47,21 +47,12 @@ export interface IBuilderApi {
   lineage(table: string): Promise<ILineage>;
 }
 
-/**
- * `ServerConnection.makeRequest` appends a `?<timestamp>` cache-buster to
- * requests made with `cache: 'no-store'` (its default), and the DAP API
- * refuses unknown query parameters; `no-cache` still revalidates.
- */
 function get<T>(endPoint: string): Promise<T> {
-  return requestAPI<T>(endPoint, { method: 'GET', cache: 'no-cache' });
+  return requestAPI<T>(endPoint, { method: 'GET' });
 }
 
 function post<T>(endPoint: string, body: unknown): Promise<T> {
-  return requestAPI<T>(endPoint, {
-    method: 'POST',
-    cache: 'no-cache',
-    body: JSON.stringify(body)
-  });
+  return requestAPI<T>(endPoint, { method: 'POST', body: JSON.stringify(body) });
 }
 
 /** The real API. */
