@@ -1,5 +1,31 @@
 """The REST endpoints, one module per concern; importing this package registers them all."""
 
-from . import access, apikeys, audit, catalog, connectors, lineage, ops, query
+from . import (
+    access,
+    apikeys,
+    audit,
+    catalog,
+    connectors,
+    dashboards,
+    exports,
+    lineage,
+    ops,
+    pipelines,
+    quality,
+    query,
+)
 
-__all__ = ["access", "apikeys", "audit", "catalog", "connectors", "lineage", "ops", "query"]
+__all__ = [
+    "access",
+    "apikeys",
+    "audit",
+    "catalog",
+    "connectors",
+    "dashboards",
+    "exports",
+    "lineage",
+    "ops",
+    "pipelines",
+    "quality",
+    "query",
+]

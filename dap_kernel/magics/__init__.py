@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import functools
 import html
+import importlib
 import shlex
 import time
 import uuid
@@ -24,11 +25,11 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import HTML, display
 from traitlets import Bool, Float, Int
 
-from .errors import DapError, MissingParameter
-from .session import QueryResult, Session
+from ..errors import DapError, MissingParameter
+from ..session import QueryResult, Session
 
 if TYPE_CHECKING:
-    from .client import DapClient
+    from ..client import DapClient
 
 HELP = """\
 %dap help                         this list
@@ -39,6 +40,10 @@ HELP = """\
 %dap sql [--name VAR] [--limit N] SELECT …       run one governed query (line form)
 %%dap sql [--name VAR] [--limit N]               run the cell body as one governed query
 Python variables are bound with :name or $name, e.g. WHERE region = :region"""
+
+
+# %dap commands with a module of their own: each has ``HELP`` and ``run(magics, rest, cell)``.
+TOPICS = ("ingest", "quality", "lineage", "chart", "export")
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -86,7 +91,7 @@ class DapMagics(Magics):
     def session(self) -> DapClient:
         if self._session_factory is not None:
             return self._session_factory()
-        from .client import connect
+        from ..client import connect
 
         return connect(channel="magic")
 
@@ -104,6 +109,8 @@ class DapMagics(Magics):
             "whoami": self._whoami,
             "grants": self._grants,
         }
+        for topic in TOPICS:
+            handlers[topic] = functools.partial(self._topic, topic)
         handler = handlers.get(command)
         if handler is None:
             import difflib
@@ -119,7 +126,17 @@ class DapMagics(Magics):
     # -- commands ---------------------------------------------------------------------------
 
     def _help(self, _rest: str, _cell: str | None) -> None:
-        print(HELP)
+        lines = [HELP.split("\nPython variables")[0]]
+        for topic in TOPICS:
+            module = importlib.import_module(f"{__name__}.{topic}")
+            lines.append(module.HELP)
+        lines.append("Python variables" + HELP.split("\nPython variables")[1])
+        print("\n".join(line for line in lines if line))
+
+    def _topic(self, topic: str, rest: str, cell: str | None) -> Any:
+        """Commands that live in a module of their own (``dap_kernel.magics.<topic>``)."""
+        module = importlib.import_module(f"{__name__}.{topic}")
+        return module.run(self, rest, cell)
 
     def _whoami(self, _rest: str, _cell: str | None) -> dict[str, Any]:
         return self.session.whoami()
@@ -171,8 +188,8 @@ class DapMagics(Magics):
         )
 
     def _grants(self, rest: str, _cell: str | None) -> pl.DataFrame:
-        from .catalog import split_name
-        from .governance.policy import table_rules
+        from ..catalog import split_name
+        from ..governance.policy import table_rules
 
         if not rest.strip():
             raise UsageError("%dap grants TABLE: name a table")

@@ -16,10 +16,10 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from .connectors import Connectors
-from .errors import DapError
-from .meta.store import redact_url
-from .session import Workspace
+from ..connectors import Connectors
+from ..errors import DapError
+from ..meta.store import redact_url
+from ..session import Workspace
 
 app = typer.Typer(
     name="dap",
@@ -58,11 +58,11 @@ app.add_typer(role_app, name="role")
 app.add_typer(policy_app, name="policy")
 app.add_typer(access_app, name="access")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _workspace() -> Workspace:
-    from .session import default_workspace
+    from ..session import default_workspace
 
     return default_workspace()
 
@@ -93,7 +93,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 42,
 ) -> None:
     """Build the deterministic retail demo data set as catalog tables."""
-    from . import demo as demo_data
+    from .. import demo as demo_data
 
     ws = _workspace()
     ws.session(channel="cli").require("CREATE", "main")
@@ -154,7 +154,7 @@ def up(
     args.extend(ctx.args)
     typer.echo(f"starting JupyterLab on http://127.0.0.1:{port}/lab/tree/{notebook} (Ctrl-C stops)")
     sys.stdout.flush()
-    from .session import reset_default_workspace
+    from ..session import reset_default_workspace
 
     reset_default_workspace()  # flush the audit log and close the metadata store first
     # Become JupyterLab, so signals (Ctrl-C, a supervisor's SIGTERM) reach it directly.
@@ -175,7 +175,7 @@ def serve(
     Options after ``--`` go to the server, e.g. ``-- --DapExtension.per_user_queries=4``.
     """
     _workspace()  # fail here, in one line, if DAP_HOME or DAP_META_URL is broken
-    from .session import reset_default_workspace
+    from ..session import reset_default_workspace
 
     reset_default_workspace()
     args = [sys.executable, "-m", "dap_server.service", f"--port={port}", f"--ip={ip}", *ctx.args]
@@ -235,7 +235,7 @@ def catalog_register(
     replace: Annotated[bool, typer.Option(help="Replace an existing registration.")] = False,
 ) -> None:
     """Register an external file or database table in the catalog."""
-    from .catalog import split_name
+    from ..catalog import split_name
 
     ws = _workspace()
     ws.session(channel="cli").require("CREATE", split_name(name)[0])
@@ -528,7 +528,7 @@ def access_check(
     user: Annotated[str | None, typer.Option(help="Whom to ask about (default: you).")] = None,
 ) -> None:
     """Would this user be allowed? Exit 0 if yes, 1 with the reason if not."""
-    from .governance.identity import Principal
+    from ..governance.identity import Principal
 
     ws = _workspace()
     decision = ws.session(Principal(name=user or ws.settings.user)).check(action, securable)
@@ -561,3 +561,19 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+# Each topic module registers its commands on ``app`` (imported last: they import ``app``).
+from . import archive, dashboard, export, ingest, lineage, pipeline, quality  # noqa: E402
+
+__all__ = [
+    "app",
+    "archive",
+    "dashboard",
+    "export",
+    "ingest",
+    "lineage",
+    "main",
+    "pipeline",
+    "quality",
+]

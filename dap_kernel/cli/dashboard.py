@@ -1,0 +1,3 @@
+"""dap dashboard publish|list: dashboards as governed objects."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""dap lineage TABLE: upstream and downstream tables (and columns)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Dashboards as governed objects (REST `dashboards`)."""
+
+from __future__ import annotations
