@@ -20,7 +20,34 @@ if TYPE_CHECKING:
 
 
 __version__ = "0.1.0"
-__all__ = ["DapError", "Settings", "__version__", "catalog", "sql", "whoami"]
+__all__ = [
+    "DapError",
+    "Settings",
+    "__version__",
+    "catalog",
+    "chart",
+    "chart_type",
+    "export",
+    "ingest",
+    "lineage",
+    "pipeline",
+    "quality",
+    "sql",
+    "whoami",
+]
+
+# Loaded on first use, so importing DAP stays cheap (the Jupyter server imports it at start-up):
+# name → (module, attribute or None for the module itself).
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "catalog": (".catalog", None),
+    "quality": (".quality", None),
+    "lineage": (".lineage", None),  # callable: dap.lineage("orders")
+    "export": (".export", None),  # callable: dap.export(df, to="xlsx", path=...)
+    "ingest": (".ingestion", "ingest"),
+    "pipeline": (".pipelines", "pipeline"),
+    "chart": (".viz", "chart"),
+    "chart_type": (".viz", "chart_type"),
+}
 
 
 def sql(
@@ -45,12 +72,12 @@ def whoami() -> dict[str, Any]:
 
 
 def __getattr__(name: str) -> Any:
-    # ``dap.catalog`` loads the engine stack on first use, so importing DAP stays cheap
-    # (the Jupyter server imports it at start-up).
-    if name == "catalog":
+    if name in _LAZY:
         import importlib
 
-        return importlib.import_module(".catalog", __name__)
+        module_name, attribute = _LAZY[name]
+        module = importlib.import_module(module_name, __name__)
+        return module if attribute is None else getattr(module, attribute)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -59,6 +59,9 @@ class Settings:
     result_cache_mb: float = 256.0
     result_cache_ttl_s: float = 600.0
     secret_key: str = field(default="", repr=False)  # DAP_SECRET_KEY; never printed
+    openlineage_url: str = ""  # DAP_OPENLINEAGE_URL: POST OpenLineage run events here
+    openlineage_file: str = ""  # DAP_OPENLINEAGE_FILE: or append them to this NDJSON file
+    chromium: str = "/usr/bin/chromium"  # DAP_CHROMIUM: the browser that renders PDFs
 
     def __post_init__(self) -> None:
         if not self.meta_url:
@@ -92,5 +95,8 @@ class Settings:
             secret_key=_env("DAP_SECRET_KEY", ""),
             result_cache_mb=_number("DAP_RESULT_CACHE_MB", "256"),
             result_cache_ttl_s=_number("DAP_RESULT_CACHE_TTL", "600"),
+            openlineage_url=_env("DAP_OPENLINEAGE_URL", ""),
+            openlineage_file=_env("DAP_OPENLINEAGE_FILE", ""),
+            chromium=_env("DAP_CHROMIUM", "/usr/bin/chromium"),
         )
         return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""lineage graph and table retention policies
+"""lineage graph
 
 Revision ID: 0007
 Revises: 0006
