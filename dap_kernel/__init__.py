@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import DapError
@@ -55,14 +56,17 @@ def sql(
     params: Mapping[str, Any] | Sequence[Any] | None = None,
     *,
     limit: int | None = None,
+    as_of: int | str | datetime | None = None,
 ) -> pl.DataFrame:
     """Run one governed SQL query on the catalog and return a polars DataFrame.
 
     Parameters are bound, never pasted: ``dap.sql("… WHERE id = :id", {"id": 7})``.
+    ``as_of`` reads the tables as they were at a Delta version or a point in time; in SQL,
+    ``FROM orders FOR VERSION AS OF 3`` / ``FOR TIMESTAMP AS OF '2026-11-01'`` does it per table.
     """
     from .client import connect
 
-    return connect().sql(query, params, limit=limit)
+    return connect().sql(query, params, limit=limit, as_of=as_of)
 
 
 def whoami() -> dict[str, Any]:

@@ -12,6 +12,7 @@ import atexit
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class DapClient(Protocol):
         params: Mapping[str, Any] | Sequence[Any] | None = None,
         *,
         limit: int | None = None,
+        as_of: int | str | datetime | None = None,
     ) -> pl.DataFrame: ...
 
     def query(
@@ -57,6 +59,7 @@ class DapClient(Protocol):
         on_batch: Callable[[int], None] | None = None,
         cache: bool = False,
         timeout_s: float | None = None,
+        as_of: int | str | datetime | None = None,
     ) -> QueryResult: ...
 
     def cancel(self, query_id: str) -> bool: ...

@@ -71,11 +71,21 @@ class Lake:
             dt = DeltaTable(str(self.path(schema, table)))
         except TableNotFoundError as e:
             raise UnknownTable(f"lake table {schema}.{table} does not exist") from e
+        if isinstance(version, datetime):
+            # Delta answers a time before the first commit with version 0: say it did not exist.
+            first = min(int(h["timestamp"]) for h in dt.history())
+            if version.timestamp() * 1000 < first:
+                raise DapError(f"{schema}.{table} did not exist yet at {version.isoformat()}")
         if version is not None:
+            latest = dt.version()
             try:
                 dt.load_as_version(version)
             except (DeltaError, ValueError) as e:
-                raise DapError(f"{schema}.{table} has no version {version}: {e}") from e
+                when = "at" if isinstance(version, datetime | str) else "numbered"
+                raise DapError(
+                    f"{schema}.{table} has no version {when} {version} "
+                    f"(versions 0 to {latest}; vacuumed history is gone)"
+                ) from e
         return dt
 
     # -- writes: each one is a single atomic Delta commit -------------------------------------

@@ -9,20 +9,30 @@ per request.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
 from .catalog import Catalog, TableInfo
+from .catalog.store import CatalogResolver, InputResolver, parse_timestamp, split_name
 from .engines import create_engine
 from .engines.duckdb import DuckDBEngine
-from .errors import DapError, MissingParameter, QueryCancelled, QueryRefused, QueryTimeout
+from .errors import (
+    DapError,
+    MissingParameter,
+    QueryCancelled,
+    QueryRefused,
+    QueryTimeout,
+    SchemaMismatch,
+)
 from .governance.admin import PolicyAdmin
 from .governance.apikeys import ApiKeys
 from .governance.audit import AuditEvent, AuditLog
@@ -35,6 +45,7 @@ from .lake import Lake
 from .meta import MetaStore
 from .results import ResultCache, cache_key
 from .settings import Settings
+from .writes import parse_write, record_sql_lineage
 
 
 class Workspace:
@@ -159,9 +170,11 @@ class Session:
         params: Mapping[str, Any] | Sequence[Any] | None = None,
         *,
         limit: int | None = None,
+        as_of: int | str | datetime | None = None,
+        inputs: Mapping[str, pa.Table | pl.DataFrame] | None = None,
     ) -> pl.DataFrame:
         """Run one governed query and return a polars DataFrame."""
-        return self.query(sql, params, limit=limit).to_polars()
+        return self.query(sql, params, limit=limit, as_of=as_of, inputs=inputs).to_polars()
 
     def query(
         self,
@@ -173,30 +186,52 @@ class Session:
         on_batch: Callable[[int], None] | None = None,
         cache: bool = False,
         timeout_s: float | None = None,
+        as_of: int | str | datetime | None = None,
+        inputs: Mapping[str, pa.Table | pl.DataFrame] | None = None,
     ) -> QueryResult:
         """Run one governed query and return the Arrow result with its timing.
 
         ``cache=True`` answers a repeated statement (same rewritten SQL, parameters and table
         versions) from the workspace's result cache: what dashboards and reports want.
-        ``timeout_s`` overrides ``DAP_QUERY_TIMEOUT`` for this query.
+        ``timeout_s`` overrides ``DAP_QUERY_TIMEOUT`` for this query. ``as_of`` (a Delta
+        version number or a point in time) reads every table as it was then. ``inputs`` are
+        the caller's own tables, visible to this one statement by name (a pipeline's batch).
+        ``CREATE TABLE … AS SELECT`` and ``INSERT INTO … SELECT`` write lake tables (governed
+        read, one commit, lineage recorded).
         """
+        if _WRITE_START.match(sql):
+            return self._write(sql, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs)
         ws = self.workspace
         query_id = query_id or uuid.uuid4().hex
         started = time.perf_counter()
         tables: tuple[str, ...] = ()
         rewritten = ""
+        travel = as_of_point(as_of)
+        resolver: CatalogResolver | InputResolver = self.catalog.resolver()
+        own: set[str] = set()
+        if inputs:
+            resolver = InputResolver(
+                self.catalog.resolver(),
+                {name: to_table(data) for name, data in inputs.items()},
+                query_id[:16],
+            )
+            own = resolver.input_tables
         try:
             with ws.policy.pinned():  # one policy view (and version read) per statement
-                resolver = self.catalog.resolver()
                 # Checked and qualified once per text, whoever asks (cached)...
-                prepared = prepare(sql, known=resolver, write_dialect=ws.engine.dialect)
+                prepared = prepare(
+                    sql, known=resolver, write_dialect=ws.engine.dialect, as_of=travel
+                )
+                tables = tuple(t for t in prepared.tables if t not in own)
                 if ws.policy.enforcing():
                     # ...then secured once per (text, resolved policies of its tables): users
                     # whose filters and masks come out the same share the rewrite.
                     principal = ws.policy.principal_details(self.principal)
-                    policies = {t: ws.resolved_policy(principal, t) for t in prepared.tables}
+                    policies = {t: ws.resolved_policy(principal, t) for t in tables}
 
                     def policy_for(table: str) -> TablePolicy | None:
+                        if table in own:
+                            return None  # the caller's own data
                         if table not in policies:
                             policies[table] = ws.resolved_policy(principal, table)
                         return policies[table]
@@ -211,21 +246,27 @@ class Session:
                         write_dialect=ws.engine.dialect,
                         steps=[secure],
                         cache_scope=("secured", scope),
+                        as_of=travel,
                     )
-                tables = prepared.tables
                 rewritten = prepared.sql
                 bound = bind_parameters(prepared, params)
                 decision = ws.policy.authorize(self.principal, "SELECT", tables)
                 if not decision.allowed:
                     raise QueryRefused(decision.reason)
             bindings = resolver.bindings()
-            key = cache_key(prepared.sql, (bound, limit), bindings) if cache else None
+            bindings += [self.catalog.binding_at(t) for t in prepared.travels]
+            key = cache_key(prepared.sql, (bound, limit), bindings) if cache and not own else None
             cached = ws.results.get(key) if key is not None else None
             if cached is not None:
                 table = cached
             else:
                 ws.engine.bind(bindings)
-                table = self._execute(prepared.sql, bound, query_id, limit, on_batch, timeout_s)
+                try:
+                    table = self._execute(prepared.sql, bound, query_id, limit, on_batch, timeout_s)
+                finally:
+                    if isinstance(resolver, InputResolver):
+                        for binding in resolver.input_bindings():
+                            ws.engine.unbind(binding)
                 if key is not None:
                     ws.results.put(key, table)
         except DapError as e:
@@ -245,6 +286,76 @@ class Session:
         return QueryResult(
             table, query_id, elapsed_ms, tables, prepared.sql, cached=cached is not None
         )
+
+    def _write(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None,
+        *,
+        query_id: str | None,
+        timeout_s: float | None,
+        inputs: Mapping[str, pa.Table | pl.DataFrame] | None,
+    ) -> QueryResult:
+        """``CREATE [OR REPLACE] TABLE t AS SELECT …`` / ``INSERT INTO t [(cols)] SELECT …``.
+
+        The SELECT runs through the governed path like any query (so the new table holds only
+        what the writer may read); the result is written as one Delta commit, and lineage
+        (tables and columns) is recorded. Nothing else that writes is accepted.
+        """
+        started = time.perf_counter()
+        write = parse_write(sql)
+        target = write.target
+        try:
+            schema = split_name(target)[0]
+            exists = target in self.catalog.known_names()
+            if write.kind == "insert" or (exists and write.replace):
+                self.require("MODIFY", target)
+            if write.kind == "create":
+                if exists and write.if_not_exists:
+                    return self._written(target, 0, query_id, started, (), write.select)
+                self.require("CREATE", schema)
+            result = self.query(
+                write.select, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs
+            )
+            data = result.table
+            if write.kind == "create":
+                if write.columns:
+                    data = data.rename_columns(list(write.columns))
+                self.catalog.create_table(
+                    target, data, owner=self.principal.name, replace=write.replace
+                )
+            else:
+                self.catalog.write(target, conform(self.workspace, target, data, write.columns))
+        except DapError as e:
+            self._audit(
+                sql,
+                (target,),
+                "refused" if isinstance(e, QueryRefused) else "failed",
+                reason=f"{e.code}: {e.message}",
+                started=started,
+                action="write",
+            )
+            raise
+        record_sql_lineage(self, target, write.select, result.tables)
+        return self._written(target, data.num_rows, result.query_id, started, result.tables, sql)
+
+    def _written(
+        self,
+        target: str,
+        rows: int,
+        query_id: str | None,
+        started: float,
+        sources: tuple[str, ...],
+        sql: str,
+    ) -> QueryResult:
+        qualified = "{}.{}".format(*split_name(target))
+        self._audit(
+            sql, (qualified, *sources), "allowed", rows=rows, started=started, action="write"
+        )
+        version = self.catalog.get(qualified).version
+        table = pa.table({"table": [qualified], "rows_written": [rows], "version": [version]})
+        elapsed = (time.perf_counter() - started) * 1000
+        return QueryResult(table, query_id or uuid.uuid4().hex, elapsed, sources, sql)
 
     def _execute(
         self,
@@ -296,11 +407,12 @@ class Session:
         reason: str = "",
         rows: int | None = None,
         rewritten: str = "",
+        action: str = "query",
     ) -> None:
         self.workspace.audit.record(
             AuditEvent(
                 principal=self.principal.name,
-                action="query",
+                action=action,
                 decision=decision,
                 statement=sql,
                 tables=tuple(tables),
@@ -345,6 +457,67 @@ class Session:
             "engine": self.workspace.settings.engine,
             "policy": type(self.workspace.policy).__name__,
         }
+
+
+_WRITE_START = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(create|insert)\b", re.I | re.S)
+
+
+def conform(ws: Workspace, target: str, data: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """Rows of an INSERT in the shape of the table: by position, or by the named columns; the
+    columns not named are null; values cast to the column types (or a clear error)."""
+    schema, name = split_name(target)
+    fields = ws.lake.snapshot(schema, name).schema
+    names = list(columns) or fields.names[: data.num_columns]
+    if len(names) != data.num_columns or len(set(names)) != len(names):
+        raise SchemaMismatch(
+            f"{schema}.{name} has {len(fields)} columns; the INSERT gives {data.num_columns} "
+            f"values for {len(names)} distinct column(s)"
+        )
+    unknown = [n for n in names if n not in fields.names]
+    if unknown:
+        raise SchemaMismatch(f"{schema}.{name} has no column {', '.join(unknown)}")
+    given = dict(zip(names, data.columns, strict=True))
+    arrays = []
+    for field in fields:
+        column = given.get(field.name)
+        if column is None:
+            arrays.append(pa.nulls(data.num_rows, field.type))
+            continue
+        try:
+            arrays.append(column.cast(field.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+            raise SchemaMismatch(
+                f"column {field.name} of {schema}.{name} is {field.type}: {e}"
+            ) from e
+    return pa.Table.from_arrays(arrays, schema=fields)
+
+
+def as_of_point(as_of: int | str | datetime | None) -> tuple[str, str] | None:
+    """``3`` → a Delta version; a datetime or ISO text → a point in time (UTC if naive)."""
+    if as_of is None:
+        return None
+    if isinstance(as_of, bool):
+        raise DapError("as_of takes a version number or a timestamp")
+    if isinstance(as_of, int):
+        if as_of < 0:
+            raise DapError(f"as_of={as_of}: versions start at 0")
+        return ("version", str(as_of))
+    if isinstance(as_of, str) and as_of.strip().isdigit():
+        return ("version", str(int(as_of)))
+    moment = as_of if isinstance(as_of, datetime) else parse_timestamp(str(as_of))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return ("timestamp", moment.astimezone(UTC).isoformat())
+
+
+def to_table(data: pa.Table | pl.DataFrame) -> pa.Table:
+    if isinstance(data, pl.DataFrame):
+        return data.to_arrow()
+    if isinstance(data, pa.Table):
+        return data
+    raise DapError(
+        f"an input must be a polars DataFrame or an Arrow table, not {type(data).__name__}"
+    )
 
 
 def bind_parameters(

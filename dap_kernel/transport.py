@@ -15,6 +15,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -130,9 +131,10 @@ class HttpSession:
         params: Mapping[str, Any] | Sequence[Any] | None = None,
         *,
         limit: int | None = None,
+        as_of: int | str | datetime | None = None,
     ) -> pl.DataFrame:
         """Run one governed query on the service and return a polars DataFrame."""
-        return self.query(sql, params, limit=limit).to_polars()
+        return self.query(sql, params, limit=limit, as_of=as_of).to_polars()
 
     def query(
         self,
@@ -144,6 +146,7 @@ class HttpSession:
         on_batch: Callable[[int], None] | None = None,
         cache: bool = False,
         timeout_s: float | None = None,
+        as_of: int | str | datetime | None = None,
     ) -> QueryResult:
         """Run one governed query on the service; the result comes back as an Arrow stream.
 
@@ -163,6 +166,8 @@ class HttpSession:
             body["limit"] = limit
         if timeout_s is not None and timeout_s > 0:
             body["timeout"] = timeout_s
+        if as_of is not None:
+            body["as_of"] = as_of.isoformat() if isinstance(as_of, datetime) else as_of
         started = time.perf_counter()
         try:
             request = self._client.build_request(

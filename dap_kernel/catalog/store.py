@@ -24,13 +24,14 @@ from sqlalchemy.orm import Session
 
 from ..engines.base import Binding
 from ..engines.duckdb import DuckDBEngine, quote_ident
-from ..errors import DapError, QueryFailed, SourceError, TableExists, UnknownTable
+from ..errors import DapError, QueryFailed, QueryRefused, SourceError, TableExists, UnknownTable
 from ..lake import Data, Lake, check_name
 from ..meta import CatalogColumn, CatalogTable, MetaStore
 from ..meta.models import PolicyState
 from ..meta.store import redact_url
 
 if TYPE_CHECKING:
+    from ..governance.rewrite import Travel
     from ..governance.secrets import SecretStore
 
 FILE_KINDS = ("parquet", "csv", "json")
@@ -293,6 +294,33 @@ class Catalog:
             signature=f"{row.kind}:{row.location}:{row.version}",
             options=row.options or {},
         )
+
+    def binding_at(self, travel: Travel) -> Binding:
+        """A lake table as it was at a past version or time, under an engine schema of its own
+        (``"main@v3".orders``), so no one else's view of the current table changes."""
+        schema, table = split_name(travel.table)
+        row = self.lookup([travel.table.lower()]).get(travel.table.lower())
+        if row is None:
+            raise UnknownTable(f"table {travel.table} does not exist in the catalog")
+        if row.kind != "delta":
+            raise QueryRefused(
+                f"{travel.table} is an external {row.kind} source: only lake tables keep history"
+            )
+        point: int | datetime = (
+            int(travel.value) if travel.kind == "version" else parse_timestamp(travel.value)
+        )
+        snapshot = self.lake.snapshot(schema, table, point)
+        common = {
+            "schema": travel.engine_schema,
+            "name": row.name,
+            "kind": "delta",
+            "location": row.location,
+            "signature": f"delta:{snapshot.version}",
+        }
+        if not snapshot.files:
+            arrow = self.lake.read(schema, table, version=snapshot.version)
+            return Binding(**common, arrow=arrow)
+        return Binding(**common, files=tuple(snapshot.files), options=row.options or {})
 
     def _source_url(self, row: Any) -> str:
         """The database URL with its password, decrypted only for the moment of reading."""
@@ -635,6 +663,51 @@ class _LookupRow:
     version: int
 
 
+class InputResolver:
+    """The catalog plus tables handed to one statement (a pipeline's batch as ``input``).
+
+    Inputs are the caller's own data, not catalog tables: they win over a catalog table of
+    the same unqualified name, need no grant, and live in an engine schema of their own for
+    that one statement.
+    """
+
+    def __init__(self, inner: CatalogResolver, inputs: dict[str, pa.Table], tag: str) -> None:
+        self.inner = inner
+        self.schema = f"_input_{tag}"
+        self.inputs = {name.lower(): table for name, table in inputs.items()}
+        for name in self.inputs:
+            check_name(name, "input")
+        self.input_tables = {f"{self.schema}.{name}" for name in self.inputs}
+
+    def resolve(self, qualified: Sequence[str]) -> dict[str, str]:
+        mine = {
+            q: f"{self.schema}.{q.split('.', 1)[1]}"
+            for q in qualified
+            if q.startswith("main.") and q.split(".", 1)[1] in self.inputs
+        }
+        rest = [q for q in qualified if q not in mine]
+        return {**(self.inner.resolve(rest) if rest else {}), **mine}
+
+    def all_names(self) -> Collection[str]:
+        return [*self.inner.all_names(), *self.inputs]
+
+    def bindings(self) -> list[Binding]:
+        return self.inner.bindings() + self.input_bindings()
+
+    def input_bindings(self) -> list[Binding]:
+        return [
+            Binding(
+                schema=self.schema,
+                name=name,
+                kind="arrow",
+                location="input",
+                signature=f"{self.schema}:{name}",
+                arrow=table,
+            )
+            for name, table in self.inputs.items()
+        ]
+
+
 class CatalogResolver:
     """Resolves a statement's table names and keeps the rows, so binding needs no second read."""
 
@@ -691,6 +764,15 @@ def guess_delimiter(path: Path) -> str | None:
     counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else None
+
+
+def parse_timestamp(value: str) -> datetime:
+    """``'2026-11-01'`` or ISO 8601 → an aware datetime (UTC when no zone is given)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as e:
+        raise DapError(f"{value!r} is not a timestamp: use ISO 8601, e.g. 2026-11-01T09:30") from e
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _clip(value: Any, limit: int = 200) -> str | None:

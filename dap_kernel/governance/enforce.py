@@ -130,6 +130,8 @@ def policy_signature(policy: TablePolicy | None) -> Hashable:
 def secured_source(table: exp.Table, policy: TablePolicy, principal: Principal) -> exp.Subquery:
     """``schema.table`` → ``(SELECT masked columns FROM schema.table WHERE filters)``."""
     inner = exp.Table(this=table.this.copy(), db=table.args["db"].copy())
+    if table.args.get("version") is not None:  # time travel applies to what the policy wraps
+        inner.set("version", table.args["version"].copy())
     if policy.columns:
         projections: list[exp.Expr] = [
             exp.alias_(mask_expression(policy.masks[name], name, dtype), name, quoted=True)

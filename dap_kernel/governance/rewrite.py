@@ -78,6 +78,20 @@ class StaticResolver:
 
 
 @dataclass(frozen=True)
+class Travel:
+    """A table read at a past version: ``FOR VERSION AS OF 3`` / ``FOR TIMESTAMP AS OF '…'``.
+
+    The engine sees it under its own name (``"main@v3".orders``), so the same table at two
+    versions can meet in one statement and no one else's view of the table changes.
+    """
+
+    table: str  # the catalog table, e.g. main.orders
+    kind: str  # "version" or "timestamp"
+    value: str
+    engine_schema: str  # the schema the engine binds this version under
+
+
+@dataclass(frozen=True)
 class Prepared:
     """A checked statement: engine SQL, the catalog tables it reads, its parameter names."""
 
@@ -86,6 +100,7 @@ class Prepared:
     param_names: tuple[str, ...]
     positional_params: int
     kind: str
+    travels: tuple[Travel, ...] = ()
 
 
 def prepare(
@@ -96,8 +111,12 @@ def prepare(
     write_dialect: str = "duckdb",
     steps: Iterable[Callable[[exp.Expr], exp.Expr]] = (),
     cache_scope: Hashable | None = None,
+    as_of: tuple[str, str] | None = None,
 ) -> Prepared:
     """Parse and check ``sql``; ``known`` holds the qualified names of catalog tables.
+
+    ``as_of`` (``("version", "3")`` or ``("timestamp", "2026-11-01T00:00:00")``) reads every
+    table without its own ``FOR … AS OF`` at that point of its history.
 
     Dashboards and notebooks re-run the same text: without rewrite ``steps`` the outcome
     depends only on the text and on what its table names resolve to, so a cached result is
@@ -109,7 +128,7 @@ def prepare(
     resolver = cast(Resolver, known) if hasattr(known, "resolve") else StaticResolver(known)
     steps = tuple(steps)
     cacheable = not steps or cache_scope is not None
-    key = (sql, read_dialect, write_dialect, cache_scope)
+    key = (sql, read_dialect, write_dialect, cache_scope, as_of)
     if cacheable:
         with _PREPARED_LOCK:
             cached = _PREPARED.get(key)
@@ -118,7 +137,7 @@ def prepare(
             if not candidates or resolver.resolve(candidates) == found:
                 return prepared
     recorder = _RecordingResolver(resolver)
-    prepared = _prepare(sql, recorder, read_dialect, write_dialect, steps)
+    prepared = _prepare(sql, recorder, read_dialect, write_dialect, steps, as_of)
     if cacheable:
         with _PREPARED_LOCK:
             _PREPARED[key] = (recorder.candidates, recorder.found, prepared)
@@ -132,7 +151,8 @@ def prepare(
 _PREPARED_MAX = 20_000
 _PREPARED_LOCK = threading.Lock()
 _PREPARED: OrderedDict[
-    tuple[str, str, str, Hashable], tuple[tuple[str, ...], dict[str, str], Prepared]
+    tuple[str, str, str, Hashable, tuple[str, str] | None],
+    tuple[tuple[str, ...], dict[str, str], Prepared],
 ] = OrderedDict()
 
 
@@ -159,13 +179,15 @@ def _prepare(
     read_dialect: str,
     write_dialect: str,
     steps: tuple[Callable[[exp.Expr], exp.Expr], ...],
+    as_of: tuple[str, str] | None = None,
 ) -> Prepared:
     tree = parse_one_statement(sql, read_dialect)
     refuse_writes(tree)
     refuse_forbidden_functions(tree)
-    tables = qualify_tables(tree, resolver)
+    tables = qualify_tables(tree, resolver, as_of=as_of)
     for step in steps:
         tree = step(tree)
+    travels = pin_versions(tree)
     names, positional = parameters(tree)
     return Prepared(
         sql=tree.sql(dialect=write_dialect),
@@ -173,7 +195,42 @@ def _prepare(
         param_names=names,
         positional_params=positional,
         kind=type(tree).__name__.upper(),
+        travels=travels,
     )
+
+
+def travel_of(version: exp.Version) -> tuple[str, str]:
+    """``FOR VERSION AS OF 3`` → ``("version", "3")``; only literal points in time."""
+    kind = str(version.this).lower()
+    value = version.expression
+    if str(version.args.get("kind", "")).upper() != "AS OF" or not isinstance(value, exp.Literal):
+        raise QueryRefused(
+            "time travel takes FOR VERSION AS OF <number> or FOR TIMESTAMP AS OF '<time>'"
+        )
+    if kind == "version" and not (not value.is_string and str(value.this).isdigit()):
+        raise QueryRefused(f"FOR VERSION AS OF needs a version number, not {value.sql()}")
+    if kind not in ("version", "timestamp"):
+        raise QueryRefused(f"unknown time travel kind {kind.upper()}: use VERSION or TIMESTAMP")
+    return kind, str(value.this)
+
+
+def pin_versions(tree: exp.Expr) -> tuple[Travel, ...]:
+    """Move each time-travelled table to its own engine schema (after the policy rewrite, which
+    keeps the ``version`` of the table it wraps)."""
+    travels: dict[str, Travel] = {}
+    for table in tree.find_all(exp.Table):
+        version = table.args.get("version")
+        if version is None or not table.db:
+            continue
+        kind, value = travel_of(version)
+        engine_schema = f"{table.db}@{'v' if kind == 'version' else 't'}{value}"
+        travels.setdefault(
+            engine_schema + "." + table.name,
+            Travel(f"{table.db}.{table.name}", kind, value, engine_schema),
+        )
+        table.set("db", exp.to_identifier(engine_schema, quoted=True))
+        table.set("version", None)
+    return tuple(travels.values())
 
 
 def parse_one_statement(sql: str, dialect: str = "duckdb") -> exp.Expr:
@@ -254,8 +311,8 @@ def refuse_writes(tree: exp.Expr) -> None:
         return
     kind = tree.key.upper() if tree.key else type(tree).__name__.upper()
     raise QueryRefused(
-        f"{kind} statements are not allowed here: DAP runs queries (SELECT …); "
-        "tables are written through dap ingest / the lake API"
+        f"{kind} statements are not allowed here: DAP runs queries (SELECT …), "
+        "CREATE TABLE … AS SELECT and INSERT INTO … SELECT"
     )
 
 
@@ -305,11 +362,14 @@ def _cte_names(tree: exp.Expr) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
 
-def qualify_tables(tree: exp.Expr, resolver: Resolver) -> tuple[str, ...]:
+def qualify_tables(
+    tree: exp.Expr, resolver: Resolver, *, as_of: tuple[str, str] | None = None
+) -> tuple[str, ...]:
     """Check every table reference against the catalog and qualify it as ``schema.table``.
 
     A name that is not a catalog table is an error, even if the engine could resolve it
     (DuckDB reads ``FROM 'file.csv'`` as a file): nothing outside the catalog is readable.
+    Time travel (``FOR VERSION AS OF``, or ``as_of`` for every table) stays on the reference.
     """
     ctes = _cte_names(tree)
     references: list[tuple[exp.Table, str]] = []
@@ -317,10 +377,23 @@ def qualify_tables(tree: exp.Expr, resolver: Resolver) -> tuple[str, ...]:
         if not isinstance(table.this, exp.Identifier):
             _check_table_function(table)
             continue
-        if table.args.get("when") or table.args.get("version"):
+        if table.args.get("when"):
             raise QueryRefused(
-                f"time travel on {table.name} is not available in SQL yet; "
-                "use dap.sql(..., as_of=…) once history lands"
+                f"AT (…) on {table.name} is not supported: "
+                "use FOR VERSION AS OF n or FOR TIMESTAMP AS OF '…'"
+            )
+        if table.args.get("version") is not None:
+            travel_of(table.args["version"])  # refuse anything but a literal point in time
+        elif as_of is not None:
+            table.set(
+                "version",
+                exp.Version(
+                    this=as_of[0].upper(),
+                    kind="AS OF",
+                    expression=exp.Literal.number(as_of[1])
+                    if as_of[0] == "version"
+                    else exp.Literal.string(as_of[1]),
+                ),
             )
         if table.catalog:
             raise QueryRefused(f"three-part name {table.sql()} is not supported")

@@ -132,6 +132,10 @@ class QueryRequest(Request):
     timeout: float | None = Field(
         default=None, gt=0, le=86_400, description="Seconds before the query is stopped."
     )
+    as_of: int | str | None = Field(
+        default=None,
+        description="Read the tables as of a Delta version (number) or a time (ISO 8601).",
+    )
 
 
 class ColumnType(BaseModel):

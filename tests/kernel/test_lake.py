@@ -80,5 +80,5 @@ def test_errors_are_typed(lake: Lake) -> None:
         lake.append("main", "missing", pl.DataFrame({"id": [1]}))
     with pytest.raises(DapError, match="invalid table name"):
         lake.create("main", "../escape", pl.DataFrame({"id": [1]}))
-    with pytest.raises(DapError, match="no version 7"):
+    with pytest.raises(DapError, match=r"no version numbered 7 \(versions 0 to 0"):
         lake.read("main", "t", version=7)

@@ -400,3 +400,11 @@ def test_credentials_user_agent_and_foreign_answers() -> None:
     assert seen[-1].headers["Authorization"] == "Bearer dap_k_s"  # a DAP key wins
     with pytest.raises(DapError, match="not an http"):
         HttpSession("dap.example.com")
+
+
+def test_time_travel_over_http(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    use(monkeypatch, service, "ann")
+    now = dap.sql("SELECT count(*) FROM customers").item()
+    assert dap.sql("SELECT count(*) FROM customers", as_of=0).item() == now
+    with pytest.raises(DapError, match="no version numbered 99"):
+        dap.sql("SELECT count(*) FROM customers", as_of=99)

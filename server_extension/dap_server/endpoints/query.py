@@ -125,6 +125,7 @@ def _execute(call: Call, body: QueryRequest) -> tuple[QueryState, QueryResult, b
                 query_id=query_id,
                 cache=body.cache,
                 timeout_s=body.timeout,
+                as_of=body.as_of,
             )
         except DapError as e:
             runtime.queries.fail(state, e)
