@@ -17,7 +17,7 @@ from typing import Any, Literal, TypeAlias
 
 import polars as pl
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError, SchemaMismatchError, TableNotFoundError
 
 from .errors import DapError, SchemaMismatch, TableExists, UnknownTable
@@ -115,9 +115,25 @@ class Lake:
             )
         return self._write(schema, table, data, mode="error", partition_by=partition_by)
 
-    def append(self, schema: str, table: str, data: Data) -> int:
+    def append(
+        self, schema: str, table: str, data: Data, *, metadata: dict[str, str] | None = None
+    ) -> int:
+        """``metadata`` lands in the commit (e.g. which archive run wrote it), for idempotence."""
         self._open(schema, table)
-        return self._write(schema, table, data, mode="append")
+        return self._write(schema, table, data, mode="append", metadata=metadata)
+
+    def delete_where(self, schema: str, table: str, predicate: str) -> int:
+        """Delete the rows matching a Delta (DataFusion SQL) predicate in one commit; returns
+        how many went. Only DAP's own code builds predicates (quoted identifiers, literals)."""
+        dt = self._open(schema, table)
+        try:
+            metrics = dt.delete(predicate)
+        except DeltaError as e:
+            raise DapError(f"cannot delete from {schema}.{table}: {e}") from e
+        return int(metrics.get("num_deleted_rows", 0))
+
+    def last_commit(self, schema: str, table: str) -> dict[str, Any]:
+        return dict(self._open(schema, table).history(1)[0])
 
     def overwrite(self, schema: str, table: str, data: Data) -> int:
         self._open(schema, table)
@@ -132,6 +148,7 @@ class Lake:
         mode: Literal["error", "append", "overwrite", "ignore"],
         partition_by: Sequence[str] | None = None,
         schema_mode: Literal["overwrite", "merge"] | None = None,
+        metadata: dict[str, str] | None = None,
     ) -> int:
         path = str(self.path(schema, table))
         try:
@@ -141,6 +158,7 @@ class Lake:
                 mode=mode,
                 partition_by=list(partition_by) if partition_by else None,
                 schema_mode=schema_mode,
+                commit_properties=CommitProperties(custom_metadata=metadata) if metadata else None,
             )
         except SchemaMismatchError as e:
             raise SchemaMismatch(

@@ -84,6 +84,8 @@ class TableInfo:
     version: int
     updated_at: datetime
     columns: list[ColumnInfo]
+    # How DAP reads or keeps it (reader options, retention policy); not shown to users.
+    options: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def qualified_name(self) -> str:
@@ -110,6 +112,7 @@ class TableInfo:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("options")
         data["name"] = self.qualified_name
         data["table"] = self.name
         data["updated_at"] = self.updated_at.isoformat()
@@ -143,6 +146,7 @@ def _info(row: CatalogTable) -> TableInfo:
             )
             for c in row.columns
         ],
+        options=dict(row.options or {}),
     )
 
 
@@ -310,6 +314,12 @@ class Catalog:
             int(travel.value) if travel.kind == "version" else parse_timestamp(travel.value)
         )
         snapshot = self.lake.snapshot(schema, table, point)
+        gone = [f for f in snapshot.files if not Path(f.removeprefix("file://")).exists()]
+        if gone:
+            raise DapError(
+                f"version {snapshot.version} of {travel.table} is gone: its files were "
+                "vacuumed by the table's retention policy"
+            )
         common = {
             "schema": travel.engine_schema,
             "name": row.name,
@@ -559,6 +569,19 @@ class Catalog:
                 {name: list(c.tags or []) for name, c in old.items()},
             )
             _bump_policy_version(s)
+            s.flush()
+            return _info(row)
+
+    def set_option(self, name: str, key: str, value: Any) -> TableInfo:
+        """Keep a table setting (e.g. its retention policy) with the table; None removes it."""
+        with self.meta.session() as s:
+            row = self._row(s, name)
+            options = dict(row.options or {})
+            if value is None:
+                options.pop(key, None)
+            else:
+                options[key] = value
+            row.options = options  # a new dict, so SQLAlchemy sees the JSON change
             s.flush()
             return _info(row)
 

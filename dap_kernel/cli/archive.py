@@ -1,3 +1,109 @@
-"""dap archive run / retention: history and archiving of lake tables."""
+"""``dap archive``: retention policies (how far back time travel reaches, when rows move to the
+archive) and the run that applies them; ``dap archive history`` lists a table's versions."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import polars as pl
+import typer
+
+from ..archive import Retention, get_retention, policies, run_archive, set_retention
+from ..catalog import split_name
+from . import _print_frame, _workspace, app
+
+archive_app = typer.Typer(
+    help="History and archiving of lake tables: retention policies and their runs.",
+    no_args_is_help=True,
+)
+app.add_typer(archive_app, name="archive")
+
+
+@archive_app.command("set")
+def archive_set(
+    table: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE (a lake table).")],
+    keep_days: Annotated[
+        float | None, typer.Option(help="Keep this many days of history (time travel).")
+    ] = None,
+    archive_after: Annotated[
+        float | None, typer.Option(help="Move rows older than this many days to the archive.")
+    ] = None,
+    column: Annotated[
+        str | None, typer.Option(help="The date/timestamp column that says how old a row is.")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option(help="The archive table (default archive.TABLE).")
+    ] = None,
+    clear: Annotated[bool, typer.Option(help="Remove the table's policy.")] = False,
+) -> None:
+    """Set (or --clear) the retention policy of a table; needs MODIFY on it."""
+    session = _workspace().session(channel="cli")
+    if clear:
+        set_retention(session, table, None)
+        typer.echo(f"{table}: no retention policy")
+        return
+    policy = Retention(keep_days, archive_after, column, to)
+    set_retention(session, table, policy)
+    typer.echo(f"{table}: {_describe(policy)}")
+
+
+@archive_app.command("show")
+def archive_show(
+    table: Annotated[str | None, typer.Argument(help="One table (default: all).")] = None,
+) -> None:
+    """The retention policies in force."""
+    session = _workspace().session(channel="cli")
+    found = {table: get_retention(session, table)} if table else dict(policies(session).items())
+    for name, policy in found.items():
+        typer.echo(f"{name}\t{_describe(policy) if policy else 'no retention policy'}")
+
+
+@archive_app.command("run")
+def archive_run(
+    table: Annotated[str | None, typer.Argument(help="One table (default: every policy).")] = None,
+) -> None:
+    """Apply the policies: move old rows to the archive, vacuum history beyond the kept days."""
+    results = run_archive(_workspace().session(channel="cli"), table)
+    if not results:
+        typer.echo("no table has a retention policy")
+    for r in results:
+        moved = f"{r.rows_archived:,} rows moved to {r.archive_table}; " if r.archive_table else ""
+        typer.echo(f"{r.table}: {moved}{r.files_vacuumed} old files vacuumed (version {r.version})")
+
+
+@archive_app.command("history")
+def archive_history(
+    table: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE (a lake table).")],
+    limit: Annotated[int, typer.Option(help="Newest versions to show.")] = 20,
+) -> None:
+    """The versions of a table that time travel can reach (FOR VERSION AS OF n)."""
+    ws = _workspace()
+    info = ws.catalog.get(table)
+    ws.session(channel="cli").require("SELECT", info.qualified_name)
+    schema, name = split_name(info.qualified_name)
+    rows = [
+        {
+            "version": h.get("version"),
+            "time": datetime.fromtimestamp(int(h["timestamp"]) / 1000, UTC).isoformat(
+                timespec="seconds"
+            ),
+            "operation": h.get("operation", ""),
+            "rows_added": (h.get("operationMetrics") or {}).get("num_added_rows"),
+        }
+        for h in ws.lake.history(schema, name, limit)
+    ]
+    _print_frame(pl.DataFrame(rows), "table")
+
+
+def _describe(policy: Retention) -> str:
+    parts = []
+    if policy.keep_history_days is not None:
+        parts.append(f"keep {policy.keep_history_days:g} days of history")
+    if policy.archive_after_days is not None:
+        target = policy.archive_table or "archive.<table>"
+        parts.append(
+            f"move rows with {policy.column} older than {policy.archive_after_days:g} days "
+            f"to {target}"
+        )
+    return "; ".join(parts) or "nothing kept or moved"

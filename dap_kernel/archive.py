@@ -1,0 +1,193 @@
+"""History and archiving of lake tables: how long time travel reaches back, and where old rows go.
+
+A retention policy lives with its table (catalog options) and says two things:
+
+* ``keep_history_days``: Delta versions older than this are vacuumed, so time travel reaches
+  back that far and no further, and the files of replaced data are really gone (GDPR erasure
+  depends on it).
+* ``archive_after_days`` + ``column``: rows whose ``column`` is older than that move to the
+  archive table (``archive.<table>`` unless named), which keeps them queryable and governed.
+
+``dap archive run`` applies every policy. Moving rows is two commits on two tables, so it is made
+exactly-once: the archive commit records the source table's version it copied from, and a run
+that finds its own record (the process died between the two commits) only finishes the delete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .catalog import split_name
+from .errors import DapError
+
+if TYPE_CHECKING:
+    from .session import Session
+
+OPTION = "retention"
+SOURCE_KEY = "dap.archive.source"
+VERSION_KEY = "dap.archive.source_version"
+
+
+@dataclass(frozen=True)
+class Retention:
+    keep_history_days: float | None = None
+    archive_after_days: float | None = None
+    column: str | None = None
+    archive_table: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("keep_history_days", "archive_after_days"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise DapError(f"{name} must be 0 or more, not {value}")
+        if (self.archive_after_days is None) != (self.column is None):
+            raise DapError("archiving needs both archive_after_days and the date column")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class ArchiveResult:
+    table: str
+    rows_archived: int
+    archive_table: str | None
+    files_vacuumed: int
+    version: int
+
+
+def set_retention(session: Session, table: str, retention: Retention | None) -> Retention | None:
+    """Attach (or with None, remove) the retention policy of a lake table; needs MODIFY."""
+    info = session.catalog.get(table)
+    if info.kind != "delta":
+        raise DapError(f"{info.qualified_name} is an external {info.kind} source: no history")
+    session.require("MODIFY", info.qualified_name)
+    if retention is not None and retention.column is not None:
+        names = [c.name for c in info.columns]
+        if retention.column not in names:
+            raise DapError(
+                f"{info.qualified_name} has no column {retention.column}: {', '.join(names)}"
+            )
+    session.catalog.set_option(
+        info.qualified_name, OPTION, retention.to_dict() if retention else None
+    )
+    return retention
+
+
+def get_retention(session: Session, table: str) -> Retention | None:
+    stored = session.catalog.get(table).options.get(OPTION)
+    return Retention(**stored) if stored else None
+
+
+def policies(session: Session) -> dict[str, Retention]:
+    """Every table with a retention policy."""
+    return {
+        t.qualified_name: Retention(**t.options[OPTION])
+        for t in session.catalog.list_tables()
+        if t.options.get(OPTION)
+    }
+
+
+def run_archive(
+    session: Session, table: str | None = None, *, now: datetime | None = None
+) -> list[ArchiveResult]:
+    """Apply the retention policies (of one table, or all): archive old rows, then vacuum."""
+    now = now or datetime.now(UTC)
+    targets = (
+        {session.catalog.get(table).qualified_name: get_retention(session, table)}
+        if table
+        else policies(session)
+    )
+    results = []
+    for name, retention in targets.items():
+        if retention is None:
+            raise DapError(f"{name} has no retention policy: set one with dap archive set")
+        session.require("MODIFY", name)
+        results.append(_apply(session, name, retention, now))
+    return results
+
+
+def _apply(session: Session, name: str, retention: Retention, now: datetime) -> ArchiveResult:
+    archived, archive = 0, None
+    if retention.archive_after_days is not None and retention.column is not None:
+        archive = retention.archive_table or f"archive.{split_name(name)[1]}"
+        cutoff = now - timedelta(days=retention.archive_after_days)
+        archived = _move_old_rows(session, name, retention.column, cutoff, archive)
+    vacuumed = 0
+    if retention.keep_history_days is not None:
+        schema, table = split_name(name)
+        hours = int(retention.keep_history_days * 24)
+        vacuumed = len(session.workspace.lake.vacuum(schema, table, retention_hours=hours))
+    version = session.catalog.get(name).version
+    return ArchiveResult(name, archived, archive, vacuumed, version)
+
+
+def _move_old_rows(session: Session, name: str, column: str, cutoff: datetime, archive: str) -> int:
+    ws = session.workspace
+    schema, table = split_name(name)
+    version = ws.lake.version(schema, table)
+    data = ws.lake.read(schema, table)
+    field = data.schema.field(column)
+    limit = _literal_for(field.type, cutoff)
+    old = data.filter(pc.less(data[column], pa.scalar(limit, field.type)))
+    marker = {SOURCE_KEY: name, VERSION_KEY: str(version)}
+    if old.num_rows == 0:
+        return 0
+    if not _already_copied(session, archive, marker):
+        if archive in ws.catalog.known_names():
+            session.require("MODIFY", archive)
+            a_schema, a_table = split_name(archive)
+            ws.lake.append(a_schema, a_table, old, metadata=marker)
+            ws.catalog.refresh(archive)
+        else:
+            session.require("CREATE", split_name(archive)[0])
+            source = ws.catalog.get(name)
+            ws.catalog.create_table(
+                archive,
+                pl.from_arrow(old.slice(0, 0)),
+                description=f"Rows of {name} older than the retention policy keeps.",
+                owner=source.owner,
+                tags=["archive"],
+            )
+            a_schema, a_table = split_name(archive)
+            ws.lake.append(a_schema, a_table, old, metadata=marker)
+            ws.catalog.refresh(archive)
+    deleted = ws.lake.delete_where(schema, table, f'"{column}" < {_sql_literal(limit, field.type)}')
+    ws.catalog.refresh(name)
+    return deleted
+
+
+def _already_copied(session: Session, archive: str, marker: dict[str, str]) -> bool:
+    """Did an earlier run copy these rows and die before deleting them from the source?"""
+    if archive not in session.catalog.known_names():
+        return False
+    schema, table = split_name(archive)
+    last = session.workspace.lake.last_commit(schema, table)
+    return all(last.get(k) == v for k, v in marker.items())
+
+
+def _literal_for(dtype: pa.DataType, cutoff: datetime) -> Any:
+    if pa.types.is_timestamp(dtype):
+        tz = getattr(dtype, "tz", None)
+        return cutoff if tz else cutoff.astimezone(UTC).replace(tzinfo=None)
+    if pa.types.is_date(dtype):
+        return cutoff.date()
+    raise DapError(f"archiving needs a date or timestamp column, not {dtype}")
+
+
+_UNITS = {"s": "Second", "ms": "Millisecond", "us": "Microsecond", "ns": "Nanosecond"}
+
+
+def _sql_literal(value: date | datetime, dtype: pa.DataType) -> str:
+    """A Delta (DataFusion) literal of exactly the column's type: it compares no other."""
+    if isinstance(value, datetime):
+        unit = _UNITS[dtype.unit]
+        tz = f'Some("{dtype.tz}")' if dtype.tz else "None"
+        return f"arrow_cast('{value.isoformat()}', 'Timestamp({unit}, {tz})')"
+    return f"DATE '{value.isoformat()}'"
