@@ -112,12 +112,15 @@ def sql(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, bound as :NAME.")
     ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Read the tables at a Delta version or an ISO time.")
+    ] = None,
 ) -> None:
-    """Run one governed query and print the result."""
+    """Run one governed query (or CREATE TABLE … AS SELECT / INSERT INTO … SELECT)."""
     if param and any("=" not in p for p in param):
         raise DapError("--param takes NAME=VALUE")
     params = dict(p.split("=", 1) for p in param or []) or None
-    frame = _workspace().session(channel="cli").sql(query, params, limit=limit)
+    frame = _workspace().session(channel="cli").sql(query, params, limit=limit, as_of=as_of)
     _print_frame(frame, format)
 
 

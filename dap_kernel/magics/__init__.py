@@ -37,8 +37,10 @@ HELP = """\
 %dap catalog [TERM]               list catalog tables, or search them by name/tag/column
 %dap describe TABLE               schema, statistics and documentation of a table
 %dap grants TABLE                 grants, row filters and masks that apply to a table
-%dap sql [--name VAR] [--limit N] SELECT …       run one governed query (line form)
-%%dap sql [--name VAR] [--limit N]               run the cell body as one governed query
+%dap sql [--name VAR] [--limit N] [--as-of V] SELECT …   run one governed query (line form)
+%%dap sql [--name VAR] [--limit N] [--as-of V]           run the cell body as one query
+          --as-of reads the tables at a Delta version or time; CREATE TABLE … AS SELECT
+          and INSERT INTO … SELECT write lake tables
 Python variables are bound with :name or $name, e.g. WHERE region = :region"""
 
 
@@ -57,6 +59,7 @@ def _sql_parser() -> _ArgumentParser:
     parser = _ArgumentParser(prog="%dap sql", add_help=False)
     parser.add_argument("--name", "-n", default=None)
     parser.add_argument("--limit", "-l", type=int, default=None)
+    parser.add_argument("--as-of", dest="as_of", default=None)
     parser.add_argument("query", nargs=argparse.REMAINDER)
     return parser
 
@@ -153,7 +156,7 @@ class DapMagics(Magics):
             raise UsageError("%dap sql: no SQL given")
         try:
             # The session takes only the names the statement uses from the namespace.
-            result = self._run(query, self.user_ns, args.limit)
+            result = self._run(query, self.user_ns, args.limit, as_of=args.as_of)
         except MissingParameter as e:
             names = ", ".join(e.names)
             raise UsageError(
@@ -225,13 +228,22 @@ class DapMagics(Magics):
 
     # -- helpers ----------------------------------------------------------------------------
 
-    def _run(self, query: str, params: Mapping[str, Any], limit: int | None) -> QueryResult:
+    def _run(
+        self,
+        query: str,
+        params: Mapping[str, Any],
+        limit: int | None,
+        *,
+        as_of: str | None = None,
+    ) -> QueryResult:
         """Run on a worker thread so a progress bar can show and Ctrl-C can cancel."""
         session = self.session
         query_id = uuid.uuid4().hex
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dap-query")
-        future = self._executor.submit(session.query, query, params, limit=limit, query_id=query_id)
+        future = self._executor.submit(
+            session.query, query, params, limit=limit, query_id=query_id, as_of=as_of
+        )
         bar = None
         started = time.perf_counter()
         try:

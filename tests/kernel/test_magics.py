@@ -144,3 +144,11 @@ def test_ctrl_c_cancels_a_long_query(
     monkeypatch.undo()
     # The worker is free again: the next query runs.
     assert run(shell, "sql SELECT 1 AS one")["one"][0] == 1
+
+
+def test_as_of_and_writes_from_a_cell(shell: InteractiveShell, demo_workspace: Workspace) -> None:
+    run(shell, "sql", "CREATE TABLE picked AS SELECT customer_id FROM customers LIMIT 3")
+    run(shell, "sql", "INSERT INTO picked SELECT customer_id FROM customers LIMIT 2")
+    assert run(shell, "sql", "SELECT count(*) AS n FROM picked")["n"].item() == 5
+    assert run(shell, "sql --as-of 0", "SELECT count(*) AS n FROM picked")["n"].item() == 3
+    assert run(shell, "sql --as-of 0 SELECT count(*) AS n FROM picked")["n"].item() == 3
