@@ -45,7 +45,7 @@ from .lake import Lake
 from .meta import MetaStore
 from .results import ResultCache, cache_key
 from .settings import Settings
-from .writes import parse_write, record_sql_lineage
+from .writes import parse_write
 
 
 class Workspace:
@@ -336,7 +336,9 @@ class Session:
                 action="write",
             )
             raise
-        record_sql_lineage(self, target, write.select, result.tables)
+        from .lineage import record_sql  # lineage sits above the session
+
+        record_sql(self, sql, target, run_id=result.query_id)
         return self._written(target, data.num_rows, result.query_id, started, result.tables, sql)
 
     def _written(

@@ -7,20 +7,13 @@ query path like any other, so a table made this way holds only what its writer m
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlglot import exp
 
 from .catalog.store import split_name
-from .errors import DapError, QueryRefused
+from .errors import QueryRefused
 from .governance.rewrite import parse_one_statement
-
-if TYPE_CHECKING:
-    from .session import Session
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,23 +70,3 @@ def _target(node: exp.Expr) -> str:
         raise QueryRefused(f"three-part name {table.sql()} is not supported")
     schema, name = split_name(f"{table.db}.{table.name}" if table.db else table.name)
     return f"{schema}.{name}"
-
-
-def record_sql_lineage(
-    session: Session, target: str, select: str, sources: tuple[str, ...]
-) -> None:
-    """Tables and columns the new rows came from; lineage never fails the write itself."""
-    ws = session.workspace
-    try:
-        from .lineage import LineageStore, sql_lineage
-
-        schemas = {t: {c.name: c.data_type for c in ws.catalog.get(t).columns} for t in sources}
-        found, columns = sql_lineage(select, target, schemas=schemas)
-        LineageStore(ws.meta).record(
-            target,
-            sorted(set(found) | set(sources)),
-            columns,
-            process=f"sql:{session.principal.name}",
-        )
-    except (DapError, ImportError, ValueError) as e:
-        log.warning("lineage of %s not recorded: %s", target, e)

@@ -156,3 +156,20 @@ def test_writes_are_audited(workspace: Workspace) -> None:
     workspace.audit.flush()
     events = workspace.audit.tail(5)
     assert any(e.action == "write" and "main.a" in e.tables for e in events)
+
+
+def test_writes_record_table_and_column_lineage(workspace: Workspace) -> None:
+    import dap_kernel as dap
+
+    s = workspace.session()
+    workspace.catalog.create_table("o", pl.DataFrame({"id": [1, 2], "amt": [1, 2], "c": [1, 1]}))
+    workspace.catalog.create_table("c", pl.DataFrame({"c": [1], "region": ["EMEA"]}))
+    s.sql(
+        "CREATE TABLE r AS SELECT c.region, sum(o.amt) AS total FROM o JOIN c USING (c) GROUP BY 1"
+    )
+    s.sql("CREATE TABLE top AS SELECT region FROM r")
+    graph = dap.lineage("main.r", session=s)
+    assert {n.name for n in graph.upstream} == {"main.o", "main.c"}
+    assert [n.name for n in graph.downstream] == ["main.top"]
+    by_column = {(e.target_column, e.source_table, e.source_column) for e in graph.columns}
+    assert ("total", "main.o", "amt") in by_column and ("region", "main.c", "region") in by_column

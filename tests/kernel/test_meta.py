@@ -29,6 +29,8 @@ EXPECTED_TABLES = {
     "principals",
     "row_filters",
     "connectors",
+    "lineage_edges",
+    "lineage_column_edges",
 }
 
 

@@ -37,6 +37,7 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "list_connectors": ({}, None, 403),
     "create_connector": ({}, {"name": "c2", "url": "sqlite:////tmp/none.db"}, 403),
     "test_connector": ({"name": "shop"}, None, 403),
+    "run_export": ({}, {"sql": "SELECT count(*) FROM main.orders", "format": "csv"}, 403),
 }
 NOT_AN_IDENTITY = {
     "none": None,

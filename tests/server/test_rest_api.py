@@ -302,11 +302,9 @@ async def test_lineage(api: Api, governed: Workspace, tmp_path: Path) -> None:
     csv.write_text("currency,rate\nEUR,1.0\nUSD,1.1\n")
     governed.catalog.register_file("main.rates", str(csv))
     admin = await api("GET", "lineage/main.rates")
-    assert admin.body == {
-        "table": "main.rates",
-        "upstream": [{"name": str(csv), "kind": "file"}],
-        "downstream": [],
-    }
+    assert admin.body["table"] == "main.rates"
+    assert admin.body["upstream"] == [{"name": str(csv), "kind": "file"}]
+    assert admin.body["downstream"] == []
     delta = await api("GET", "lineage/main.orders", as_="ann")
     assert delta.body["upstream"] == []
     assert (await api("GET", "lineage/main.orders", as_="bob")).status == 403
