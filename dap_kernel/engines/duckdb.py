@@ -152,7 +152,8 @@ class DuckDBEngine(Engine):
         if b.kind == "delta":
             files = ", ".join(quote_literal(f) for f in b.files)
             hive = ", hive_partitioning=true" if b.options.get("partition_columns") else ""
-            source = f"read_parquet([{files}]{hive})"
+            # By name: after schema evolution old files lack the new columns (read as null).
+            source = f"read_parquet([{files}], union_by_name=true{hive})"
         elif b.kind == "parquet":
             source = f"read_parquet({quote_literal(b.location)})"
         elif b.kind == "csv":

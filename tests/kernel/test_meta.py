@@ -31,6 +31,9 @@ EXPECTED_TABLES = {
     "connectors",
     "lineage_edges",
     "lineage_column_edges",
+    "pipelines",
+    "pipeline_runs",
+    "pipeline_watermarks",
 }
 
 

@@ -16,6 +16,11 @@ SPEC = {
     "group_by": ["region"],
     "aggregates": [{"func": "count"}],
 }
+PIPELINE = {
+    "name": "shop_copy",
+    "extract": {"sql": "SELECT * FROM main.customers"},
+    "load": {"table": "main.shop_copy", "mode": "overwrite"},
+}
 EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "health": ({}, None, 200),
     "whoami": ({}, None, 200),
@@ -38,6 +43,12 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "create_connector": ({}, {"name": "c2", "url": "sqlite:////tmp/none.db"}, 403),
     "test_connector": ({"name": "shop"}, None, 403),
     "run_export": ({}, {"sql": "SELECT count(*) FROM main.orders", "format": "csv"}, 403),
+    "list_pipelines": ({}, None, 200),  # bob's own: none
+    "register_pipeline": ({}, {"spec": PIPELINE | {"name": "p2"}}, 403),
+    "get_pipeline": ({"name": "shop_copy"}, None, 404),  # others' pipelines are unknown
+    "run_pipeline": ({"name": "shop_copy"}, None, 404),
+    "list_runs": ({}, None, 200),
+    "get_run": ({"run_id": "{pipeline_run}"}, None, 404),
 }
 NOT_AN_IDENTITY = {
     "none": None,
@@ -59,6 +70,8 @@ async def operations(api: Api, tmp_path: Path) -> list[dict[str, Any]]:
     ).status == 201
     ann_query = (await api("POST", "query", as_="ann", body={"sql": "SELECT 1"})).body["query_id"]
     ann_key = (await api("GET", "apikeys", as_="ann")).body["keys"][0]["key_id"]
+    assert (await api("POST", "pipelines", body={"spec": PIPELINE})).status == 201
+    pipeline_run = (await api("POST", "pipelines/shop_copy/run")).body["run_id"]
     doc = (await api("GET", "openapi.json")).body
     found = []
     for path, methods in doc["paths"].items():
@@ -66,7 +79,9 @@ async def operations(api: Api, tmp_path: Path) -> list[dict[str, Any]]:
             params, body, bob = EXAMPLES[operation["operationId"]]
             concrete = path
             for name, value in params.items():
-                filled = value.format(ann_query=ann_query, ann_key=ann_key)
+                filled = value.format(
+                    ann_query=ann_query, ann_key=ann_key, pipeline_run=pipeline_run
+                )
                 concrete = concrete.replace("{" + name + "}", filled)
             found.append(
                 {
