@@ -80,7 +80,7 @@ def run(magics: DapMagics, rest: str, cell: str | None) -> Any:
     figure: go.Figure = chart(data, args.kind, x=args.x, y=y, color=args.color, title=args.title)
     if args.name:
         magics.user_ns[args.name] = figure
-        display(figure)  # type: ignore[no-untyped-call]
+        display(figure)
         return None
     return figure
 

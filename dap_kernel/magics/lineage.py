@@ -25,7 +25,7 @@ def run(magics: DapMagics, rest: str, cell: str | None) -> LineageGraph | None:
     graph = lineage(name, depth=depth, session=magics.session)
     if var:
         magics.user_ns[var] = graph
-        display(HTML(graph._repr_html_()))  # type: ignore[no-untyped-call]
+        display(HTML(graph._repr_html_()))
         return None
     return graph  # drawn by its _repr_html_, as the cell's output
 

@@ -34,6 +34,8 @@ EXPECTED_TABLES = {
     "pipelines",
     "pipeline_runs",
     "pipeline_watermarks",
+    "quality_rules",
+    "quality_results",
 }
 
 

@@ -49,6 +49,9 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "run_pipeline": ({"name": "shop_copy"}, None, 404),
     "list_runs": ({}, None, 200),
     "get_run": ({"run_id": "{pipeline_run}"}, None, 404),
+    "get_quality": ({"table": "main.orders"}, None, 403),
+    "check_quality": ({"table": "main.orders"}, {"rules": [{"not_null": "order_id"}]}, 403),
+    "set_quality_rules": ({"table": "main.orders"}, {"rules": [{"not_null": "order_id"}]}, 403),
 }
 NOT_AN_IDENTITY = {
     "none": None,
