@@ -1,0 +1,288 @@
+"""Load files into lake tables: ``dap.ingest("sales/*.csv", "main.sales")``.
+
+Governed like every other write (CREATE on the schema for a new table, MODIFY on an existing
+one). The good rows go to the table in one Delta commit, streamed straight from the reader, so a
+failure half-way leaves the table at its previous version. The rows that could not be read go to
+``<table>__quarantine`` with file, line and reason. Loading into an existing table reads the
+file with the table's column types; a file whose columns differ is refused before anything is
+written.
+"""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import polars as pl
+import pyarrow as pa
+
+from .catalog import split_name
+from .connectors.files import PARSE_RULE, read_files, unify_types
+from .errors import DapError, SchemaMismatch
+from .quarantine import SCHEMA as QUARANTINE_SCHEMA
+from .quarantine import quarantine_name, write_quarantine
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+    from .session import Session
+
+Mode = Literal["append", "overwrite", "merge"]
+MODES = ("append", "overwrite", "merge")
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    table: str
+    rows_loaded: int
+    rows_quarantined: int
+    version: int
+    files: list[str] = field(default_factory=list)
+    created: bool = False
+    run_id: str = ""
+
+    @property
+    def quarantine_table(self) -> str:
+        return quarantine_name(self.table)
+
+    def summary(self) -> str:
+        """The line the CLI and the magic print."""
+        loaded = f"loaded {_rows(self.rows_loaded)} into {self.table} (version {self.version})"
+        if self.rows_quarantined:
+            return (
+                f"{loaded}; {_rows(self.rows_quarantined)} quarantined in {self.quarantine_table}"
+            )
+        return f"{loaded}; 0 rows quarantined"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" if n == 1 else f"{n} rows"
+
+
+def ingest(
+    path: str | Path,
+    table: str,
+    *,
+    mode: Mode | str = "append",
+    keys: Sequence[str] = (),
+    format: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    session: Session | None = None,
+) -> IngestResult:
+    """Load a file, folder or glob into ``table``, creating it on the first load.
+
+    ``mode``: ``append`` adds the rows, ``overwrite`` replaces the table's rows (re-running it
+    loads the file exactly once), ``merge`` upserts on ``keys``.
+    """
+    if mode not in MODES:
+        raise DapError(f"unknown mode {mode!r}: use append, overwrite or merge")
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    if mode == "merge" and not keys:
+        raise DapError("merge needs at least one key column (--key)")
+    if session is None:
+        from .session import default_workspace
+
+        session = default_workspace().session()
+    catalog = session.workspace.catalog
+    schema, name = split_name(table)
+    qualified = f"{schema}.{name}"
+    exists = qualified in catalog.known_names()
+    if exists:
+        session.require("MODIFY", qualified)
+        info = catalog.get(qualified)
+        if info.kind != "delta":
+            raise DapError(f"{qualified} is an external {info.kind} source, not a lake table")
+        target: pa.Schema | None = session.workspace.lake.snapshot(schema, name).schema
+    else:
+        session.require("CREATE", schema)
+        target = None
+
+    opts = dict(options or {})
+    if target is not None:
+        # Read with the table's types: values that do not fit are quarantined row by row.
+        declared = {f.name: f.type for f in target}
+        declared.update(opts.get("schema") or {})
+        opts["schema"] = declared
+    extracted = read_files(path, format=format, options=opts, stream=True)
+    reader = extracted.data
+    assert isinstance(reader, pa.RecordBatchReader)
+    missing = [k for k in keys if k not in reader.schema.names]
+    if missing:
+        raise SchemaMismatch(f"key column(s) {', '.join(missing)} are not in {path}")
+    if target is not None:
+        check_schema(reader.schema, target, qualified, str(path))
+        schema_out = pa.schema([pa.field(f.name, f.type) for f in target])
+    else:
+        schema_out = pa.schema([pa.field(f.name, lake_type(f.type)) for f in reader.schema])
+
+    counter = _Counter(reader, schema_out, show=len(extracted.files) > 1 or _tty())
+    stream = pa.RecordBatchReader.from_batches(schema_out, counter.batches())
+    created = not exists
+    try:
+        if created:
+            info = catalog.create_table(
+                qualified,
+                stream,
+                description=f"Loaded from {Path(extracted.files[0]).name}"
+                + (
+                    f" and {len(extracted.files) - 1} more files"
+                    if len(extracted.files) > 1
+                    else ""
+                ),
+                owner=session.principal.name,
+            )
+        else:
+            info = catalog.write(qualified, stream, mode, keys=keys)  # type: ignore[arg-type]
+    except BaseException as e:
+        if counter.error is not None:  # the reader failed inside the writer: say why
+            raise counter.error from None
+        if isinstance(e, DapError) or not isinstance(e, Exception):
+            raise
+        # The Delta writer's own errors carry a Rust backtrace: keep the first line only.
+        text = str(e).strip().splitlines()
+        raise DapError(f"cannot write {qualified}: {text[0] if text else type(e).__name__}") from e
+    finally:
+        counter.close()
+
+    run_id = uuid.uuid4().hex
+    bad = extracted.bad.with_columns(pl.lit(run_id).alias("_dap_run_id"))
+    if mode == "overwrite" and not created:
+        quarantined = _replace_quarantine(catalog, qualified, bad, extracted.files)
+    else:
+        quarantined = write_quarantine(catalog, qualified, bad)
+    return IngestResult(
+        table=qualified,
+        rows_loaded=counter.rows,
+        rows_quarantined=quarantined,
+        version=info.version,
+        files=list(extracted.files),
+        created=created,
+        run_id=run_id,
+    )
+
+
+def check_schema(found: pa.Schema, table: pa.Schema, name: str, source: str) -> None:
+    """Refuse a file whose columns are not the table's, naming them (nothing is written)."""
+    extra = [c for c in found.names if c not in table.names]
+    missing = [c for c in table.names if c not in found.names]
+    problems = []
+    if extra:
+        problems.append(f"columns not in the table: {', '.join(extra)}")
+    if missing:
+        problems.append(f"table columns missing from the file: {', '.join(missing)}")
+    for f in found:
+        if f.name in table.names:
+            want = table.field(f.name).type
+            if unify_types(f.type, want) != want and not _widens(f.type, want):
+                problems.append(f"column {f.name} is {f.type} in the file but {want} in the table")
+    if problems:
+        raise SchemaMismatch(
+            f"{source} does not match {name}: {'; '.join(problems)}. Nothing was loaded"
+        )
+
+
+def lake_type(t: pa.DataType) -> pa.DataType:
+    """The nearest type a Delta table can hold (it has no time of day, unsigned or null type)."""
+    if pa.types.is_time(t) or pa.types.is_null(t):
+        return pa.string()
+    if pa.types.is_unsigned_integer(t):
+        return {8: pa.int16(), 16: pa.int32(), 32: pa.int64()}.get(
+            t.bit_width, pa.decimal128(20, 0)
+        )
+    if pa.types.is_float16(t):
+        return pa.float32()
+    if pa.types.is_dictionary(t):
+        return lake_type(t.value_type)
+    if pa.types.is_duration(t):
+        return pa.int64()
+    return t
+
+
+def _widens(src: pa.DataType, dst: pa.DataType) -> bool:
+    """Types whose values always fit the table's type (text flavours, narrower numbers)."""
+    if pa.types.is_null(src):
+        return True
+    text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    if any(f(src) for f in text) and any(f(dst) for f in text):
+        return True
+    if pa.types.is_integer(src) and (pa.types.is_integer(dst) or pa.types.is_floating(dst)):
+        return True
+    return bool(pa.types.is_floating(src) and pa.types.is_floating(dst))
+
+
+class _Counter:
+    """Counts rows on their way to the writer, shows progress, and keeps the reader's error."""
+
+    def __init__(self, reader: pa.RecordBatchReader, schema: pa.Schema, *, show: bool) -> None:
+        self.reader = reader
+        self.schema = schema
+        self.rows = 0
+        self.error: BaseException | None = None
+        self.bar: Any = None
+        if show:
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit=" rows", unit_scale=True, desc="ingest", file=sys.stderr)
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            for batch in self.reader:
+                if not batch.schema.equals(self.schema):
+                    batch = _cast(batch, self.schema)
+                self.rows += batch.num_rows
+                if self.bar is not None:
+                    self.bar.update(batch.num_rows)
+                yield batch
+        except BaseException as e:
+            self.error = e
+            raise
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    columns = []
+    for f in schema:
+        column = batch.column(batch.schema.get_field_index(f.name))
+        if column.type != f.type:
+            try:
+                column = column.cast(f.type)
+            except pa.ArrowException as e:
+                raise SchemaMismatch(
+                    f"column {f.name} ({column.type}) does not fit the table's {f.type}: {e}"
+                ) from e
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _replace_quarantine(catalog: Catalog, table: str, bad: pl.DataFrame, files: list[str]) -> int:
+    """An overwrite replaces the load, so the rows an earlier load of the same files left in
+    quarantine are replaced too (one commit): re-running it never duplicates them."""
+    name = quarantine_name(table)
+    if name not in catalog.known_names():
+        return write_quarantine(catalog, table, bad)
+    schema, qname = split_name(name)
+    old = pl.from_arrow(catalog.lake.read(schema, qname))
+    assert isinstance(old, pl.DataFrame)
+    stale = (pl.col("_dap_rule") == PARSE_RULE) & pl.col("_dap_source").is_in(files)
+    keep = old.filter(~stale)
+    if keep.height == old.height:
+        return write_quarantine(catalog, table, bad)
+    rows = bad.select(list(QUARANTINE_SCHEMA)).cast(QUARANTINE_SCHEMA)  # type: ignore[arg-type]
+    catalog.write(name, pl.concat([keep.cast(QUARANTINE_SCHEMA), rows]), "overwrite")  # type: ignore[arg-type]
+    return rows.height
+
+
+def _tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
