@@ -38,6 +38,8 @@ from dap_kernel.export import (
     export_pdf_html,
     figure_table,
 )
+from dap_kernel.export import excel as excel_module
+from dap_kernel.export import to_csv as csv_module
 from dap_kernel.governance.identity import Principal
 from dap_kernel.magics import DapMagics
 from dap_kernel.session import Session, Workspace
@@ -150,13 +152,13 @@ def test_csv_of_a_large_sql_result_is_streamed(
     demo_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     batches: list[int] = []
-    original = export_module._csv_ready
+    original = csv_module._csv_ready
 
     def counting(batch: pa.RecordBatch) -> pa.RecordBatch:
         batches.append(batch.num_rows)
         return original(batch)
 
-    monkeypatch.setattr(export_module, "_csv_ready", counting)
+    monkeypatch.setattr(csv_module, "_csv_ready", counting)
     sql = (
         "SELECT o.order_id, o.order_ts, c.customer_id, c.name "
         "FROM main.orders o CROSS JOIN main.customers c"
@@ -351,7 +353,7 @@ def test_figure_data_exports_to_csv(tmp_path: Path) -> None:
 
 
 def test_xlsx_limit_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(export_module, "EXCEL_MAX_ROWS", 10)
+    monkeypatch.setattr(excel_module, "EXCEL_MAX_ROWS", 10)
     frame = pl.DataFrame({"a": list(range(20))})
     with pytest.raises(ExportTooLarge, match="export it to CSV instead"):
         export(frame, "xlsx", tmp_path / "big.xlsx")
@@ -361,7 +363,7 @@ def test_xlsx_limit_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_xlsx_limit_on_sql_asks_for_no_more_than_fits(
     demo_workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(export_module, "EXCEL_MAX_ROWS", 100)
+    monkeypatch.setattr(excel_module, "EXCEL_MAX_ROWS", 100)
     with pytest.raises(ExportTooLarge, match="more rows than an Excel sheet holds"):
         export(
             "SELECT * FROM main.orders",

@@ -1,0 +1,125 @@
+"""``export`` and ``export_file``: one call for every format, dispatched to its writer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import excel
+from .errors import ExportError
+from .excel import write_xlsx
+from .figures import figure_table
+from .files import _atomic, _target
+from .formats import Data, Exported, normalize_format
+from .inputs import _chromium, _describe, _table
+from .pdf import export_pdf_html
+from .report import PDF_MAX_ROWS, report_html
+from .to_csv import _batches, write_csv
+
+if TYPE_CHECKING:
+    from ..client import DapClient
+
+
+def export(
+    data: Data | None,
+    to: str,
+    path: str | Path,
+    *,
+    title: str = "",
+    params: Mapping[str, Any] | Sequence[Any] | None = None,
+    session: DapClient | None = None,
+    sheets: Mapping[str, Data] | None = None,
+    charts: Sequence[Any] = (),
+    description: str = "",
+    overwrite: bool = False,
+    max_pdf_rows: int = PDF_MAX_ROWS,
+) -> Path:
+    """Write ``data`` (a polars DataFrame, an Arrow table, or governed SQL) as CSV, xlsx or PDF.
+
+    ``sheets`` adds named sheets to an Excel file (or sections to a PDF); ``charts`` are plotly
+    figures: native charts in Excel, images in a PDF. ``description`` (e.g. the filters of a
+    dashboard) is printed under the title. Returns the path written.
+    """
+    return export_file(
+        data,
+        to,
+        path,
+        title=title,
+        params=params,
+        session=session,
+        sheets=sheets,
+        charts=charts,
+        description=description,
+        overwrite=overwrite,
+        max_pdf_rows=max_pdf_rows,
+    ).path
+
+
+def export_file(
+    data: Data | None,
+    to: str,
+    path: str | Path,
+    *,
+    title: str = "",
+    params: Mapping[str, Any] | Sequence[Any] | None = None,
+    session: DapClient | None = None,
+    sheets: Mapping[str, Data] | None = None,
+    charts: Sequence[Any] = (),
+    description: str = "",
+    overwrite: bool = False,
+    max_pdf_rows: int = PDF_MAX_ROWS,
+) -> Exported:
+    """:func:`export`, also telling how many rows were written (the CLI and REST report it)."""
+    fmt = normalize_format(to)
+    target = _target(path, overwrite)
+    charts = list(charts)
+    sources: dict[str, Data] = {}
+    if data is not None:
+        sources[title or "Data"] = data
+    for name, frame in (sheets or {}).items():
+        sources[str(name)] = frame
+    if not sources and not charts:
+        raise ExportError("nothing to export: give data, sheets or charts")
+    if fmt == "csv":
+        if len(sources) > 1:
+            raise ExportError(
+                "a CSV file holds one table: export the sheets one by one, or to xlsx"
+            )
+        if sources:
+            source = next(iter(sources.values()))
+            batches = _batches(source, params, session)
+        else:
+            if len(charts) != 1:
+                raise ExportError("a CSV file holds one table: export one chart at a time")
+            batches = iter(figure_table(charts[0]).to_arrow().to_batches())
+        with _atomic(target, overwrite) as tmp:
+            rows = write_csv(batches, tmp)
+        return Exported(target, fmt, rows)
+
+    # Read at call time from excel, so the query asks for no more rows than a sheet holds.
+    limit = excel.EXCEL_MAX_ROWS if fmt == "xlsx" else max_pdf_rows
+    tables = {
+        name: _table(source, params, session, limit=limit + 1) for name, source in sources.items()
+    }
+    if fmt == "xlsx":
+        with _atomic(target, overwrite) as tmp:
+            rows = write_xlsx(tables, tmp, title=title, description=description, charts=charts)
+        return Exported(target, fmt, rows)
+    page = report_html(
+        tables,
+        title=title,
+        description=_describe(description, params),
+        charts=charts,
+        max_rows=max_pdf_rows,
+    )
+    landscape = any(t.num_columns > 6 for t in tables.values())
+    export_pdf_html(
+        page,
+        target,
+        title=title or "DAP export",
+        overwrite=overwrite,
+        landscape=landscape,
+        chromium=_chromium(session),
+    )
+    return Exported(target, fmt, sum(min(t.num_rows, max_pdf_rows) for t in tables.values()))

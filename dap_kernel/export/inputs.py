@@ -1,0 +1,59 @@
+"""What is exported: a DataFrame, an Arrow table, or SQL run through a governed session."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from .errors import ExportError
+from .formats import Data
+
+if TYPE_CHECKING:
+    from ..client import DapClient
+
+
+def _client(session: DapClient | None) -> DapClient:
+    if session is not None:
+        return session
+    from ..client import connect
+
+    return connect(channel="python")
+
+
+def _chromium(session: DapClient | None) -> str | None:
+    workspace = getattr(session, "workspace", None)
+    settings = getattr(workspace, "settings", None)
+    return getattr(settings, "chromium", None)
+
+
+def _table(
+    data: Data,
+    params: Mapping[str, Any] | Sequence[Any] | None,
+    session: DapClient | None,
+    *,
+    limit: int | None = None,
+) -> pa.Table:
+    """An Arrow table of ``data``; SQL runs governed, asking for at most ``limit`` rows."""
+    if isinstance(data, str):
+        return _client(session).query(data, params, limit=limit).table
+    if isinstance(data, pl.DataFrame):
+        return data.to_arrow()
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    raise ExportError(
+        f"cannot export a {type(data).__name__}: give a polars DataFrame, an Arrow table or SQL"
+    )
+
+
+def _describe(description: str, params: Mapping[str, Any] | Sequence[Any] | None) -> str:
+    """The filter line of a report: the caller's words, else the bound parameters."""
+    if description or not params:
+        return description
+    if isinstance(params, Mapping):
+        return "Filters: " + ", ".join(f"{k} = {v}" for k, v in params.items())
+    return "Parameters: " + ", ".join(str(v) for v in params)
