@@ -13,6 +13,7 @@ import {
   parseTableDetail
 } from './catalog';
 import { requestAPI } from './handler';
+import { IQualityStatus, parseQuality } from './quality';
 
 // JupyterLab adds a `?<timestamp>` cache-buster to GETs; the DAP API ignores it.
 const GET: RequestInit = { method: 'GET' };
@@ -63,8 +64,42 @@ export async function fetchTableDetail(
   return parseTableDetail(data);
 }
 
-/** `GET lineage/{table}` */
-export async function fetchLineage(table: string): Promise<ILineage> {
-  const data = await call<unknown>(`lineage/${encodeURIComponent(table)}`);
+/** `GET lineage/{table}` (or `lineage/{table}?column=COL` for one column). */
+export async function fetchLineage(
+  table: string,
+  column?: string
+): Promise<ILineage> {
+  const query = column ? `?column=${encodeURIComponent(column)}` : '';
+  const data = await call<unknown>(
+    `lineage/${encodeURIComponent(table)}${query}`
+  );
   return parseLineage(data);
+}
+
+/** HTTP status of a failed `requestAPI()` call, if it got an answer. */
+export function errorStatus(error: unknown): number | null {
+  const status = (error as { response?: { status?: unknown } } | null)
+    ?.response?.status;
+  return typeof status === 'number' ? status : null;
+}
+
+/**
+ * `GET quality/{table}`: the table's quality and freshness badge. `null`
+ * when there is nothing to show: the caller may not read the table (403) or
+ * the server has no quality data or endpoint (404).
+ */
+export async function fetchQuality(
+  table: string
+): Promise<IQualityStatus | null> {
+  try {
+    return parseQuality(
+      await call<unknown>(`quality/${encodeURIComponent(table)}`)
+    );
+  } catch (error) {
+    const status = errorStatus(error);
+    if (status === 403 || status === 404) {
+      return null;
+    }
+    throw error;
+  }
 }

@@ -203,11 +203,41 @@ export interface ILineageNode {
   kind: string;
 }
 
-/** Body of `GET /dap/api/v1/lineage/{table}`. */
+/** One edge of the lineage graph: `target` is made from `source` by `process`. */
+export interface ILineageEdge {
+  source: string;
+  target: string;
+  /** What made the edge: `pipeline:NAME`, `sql:USER`, `catalog`, … (`''` if unknown). */
+  process: string;
+  run_id?: string | null;
+  /** RFC 3339 time the edge was recorded. */
+  recorded_at?: string | null;
+}
+
+/** `target_table.target_column` is computed from `source_table.source_column`. */
+export interface IColumnEdge {
+  source_table: string;
+  source_column: string;
+  target_table: string;
+  target_column: string;
+}
+
+/**
+ * Body of `GET /dap/api/v1/lineage/{table}`.
+ *
+ * `upstream`/`downstream` are transitive, nearest first. `nodes`, `edges`
+ * and `columns` come from newer servers only: without `edges` the view
+ * links every node straight to the table.
+ */
 export interface ILineage {
   table: string;
   upstream: ILineageNode[];
   downstream: ILineageNode[];
+  /** Set for column lineage (`?column=`): node names are then `schema.table.column`. */
+  column?: string | null;
+  nodes?: ILineageNode[];
+  edges?: ILineageEdge[];
+  columns?: IColumnEdge[];
 }
 
 function parseColumn(entry: unknown): IColumnInfo | null {
@@ -256,7 +286,11 @@ export function parseTableDetail(data: unknown): ITableDetail {
   };
 }
 
-/** Validate and normalise the JSON body of `GET /dap/api/v1/lineage/{table}`. */
+/**
+ * Validate and normalise the JSON body of `GET /dap/api/v1/lineage/{table}`.
+ * Malformed entries are dropped; `nodes`/`edges`/`columns` stay absent when
+ * the server did not send them (an older server), so callers can tell.
+ */
 export function parseLineage(data: unknown): ILineage {
   if (!isRecord(data)) {
     throw new Error('Unexpected lineage response');
@@ -273,11 +307,54 @@ export function parseLineage(data: unknown): ILineage {
             kind: optionalString(n.kind) ?? ''
           }))
       : [];
-  return {
+  const lineage: ILineage = {
     table: optionalString(data.table) ?? '',
     upstream: nodes(data.upstream),
     downstream: nodes(data.downstream)
   };
+  const column = optionalString(data.column);
+  if (column) {
+    lineage.column = column;
+  }
+  if (Array.isArray(data.nodes)) {
+    lineage.nodes = nodes(data.nodes);
+  }
+  if (Array.isArray(data.edges)) {
+    lineage.edges = data.edges
+      .filter(
+        (e): e is Record<string, unknown> =>
+          isRecord(e) &&
+          typeof e.source === 'string' &&
+          typeof e.target === 'string'
+      )
+      .map(e => ({
+        source: e.source as string,
+        target: e.target as string,
+        process: optionalString(e.process) ?? '',
+        run_id: optionalString(e.run_id) ?? null,
+        recorded_at: optionalString(e.recorded_at) ?? null
+      }));
+  }
+  if (Array.isArray(data.columns)) {
+    const keys = [
+      'source_table',
+      'source_column',
+      'target_table',
+      'target_column'
+    ] as const;
+    lineage.columns = data.columns
+      .filter(
+        (c): c is Record<string, unknown> =>
+          isRecord(c) && keys.every(k => typeof c[k] === 'string')
+      )
+      .map(c => ({
+        source_table: c.source_table as string,
+        source_column: c.source_column as string,
+        target_table: c.target_table as string,
+        target_column: c.target_column as string
+      }));
+  }
+  return lineage;
 }
 
 /**

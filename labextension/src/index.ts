@@ -10,7 +10,7 @@ import {
 import { ICompletionProviderManager } from '@jupyterlab/completer';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 
-import { fetchCatalog, fetchLineage, fetchTableDetail } from './api';
+import { fetchCatalog, fetchLineage, fetchQuality, fetchTableDetail } from './api';
 import { builderPlugins } from './builder/plugin';
 import { DapSqlCompletionProvider, SqlMetadataCache } from './completer';
 import { CatalogPanel } from './panel';
@@ -83,7 +83,12 @@ const catalogPlugin: JupyterFrontEndPlugin<void> = {
       if (!view || view.isDisposed) {
         view = new TableView(table, {
           loadDetail: t => fetchTableDetail(t, SAMPLE_ROWS),
-          loadLineage: fetchLineage,
+          loadLineage: t => fetchLineage(t),
+          loadQuality: async t => {
+            const status = await fetchQuality(t);
+            panel.updateQuality(t, status); // the tree's dot follows the panel's fresh badge
+            return status;
+          },
           actions
         });
         views.set(table, view);
@@ -109,6 +114,7 @@ const catalogPlugin: JupyterFrontEndPlugin<void> = {
     const panel = new CatalogPanel({
       loadCatalog: q => fetchCatalog({ q, includeDenied: true }),
       loadColumns: async table => (await fetchTableDetail(table, 0)).columns,
+      loadQuality: fetchQuality,
       openTable: table => void openTable(table)
     });
     app.shell.add(panel, 'left', { rank: 600, type: 'DAP catalog' });

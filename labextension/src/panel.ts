@@ -11,7 +11,16 @@ import {
   renderError
 } from './catalog';
 import { NOT_INSTALLED_MESSAGE, userErrorMessage } from './errors';
-import { CatalogTree, TREE_CSS, TreeAction, renderTree, tableId, treeKeyAction } from './tree';
+import { IQualityStatus, QualityCache, QualityLoader } from './quality';
+import {
+  CatalogTree,
+  TREE_CSS,
+  TreeAction,
+  renderTree,
+  setRowQuality,
+  tableId,
+  treeKeyAction
+} from './tree';
 
 /** DOM id of the side panel. */
 export const PANEL_ID = 'dap-catalog-panel';
@@ -53,6 +62,11 @@ export interface ICatalogPanelOptions {
   loadColumns: ColumnsLoader;
   /** Open the table panel (not called for tables the caller may not read). */
   openTable?: (table: string) => void;
+  /**
+   * Loads a table's quality badge (`null`: none). Badges are fetched only
+   * for table rows on screen, a few at a time, and cached until Refresh.
+   */
+  loadQuality?: QualityLoader;
   debounceMs?: number;
 }
 
@@ -124,6 +138,22 @@ export class CatalogPanel extends Widget {
     this._list.addEventListener('keydown', this._onKeyDown);
 
     this.node.append(header, searchWrap, this._status, this._list);
+
+    if (options.loadQuality) {
+      this._quality = new QualityCache(options.loadQuality, {
+        onLoaded: (table, status) => this._showQuality(table, status)
+      });
+    }
+  }
+
+  /** The badge cache (`null` without a quality loader). */
+  get quality(): QualityCache | null {
+    return this._quality;
+  }
+
+  /** A badge loaded elsewhere (the table panel): show it in the tree too. */
+  updateQuality(table: string, status: IQualityStatus | null): void {
+    this._quality?.set(table, status);
   }
 
   /** The tables currently displayed. */
@@ -163,6 +193,7 @@ export class CatalogPanel extends Widget {
         return;
       }
       this._tree.clearColumns();
+      this._quality?.clear();
       this._tree.setTables(tables);
       // Re-fetch the columns of tables that stay expanded.
       for (const table of tables) {
@@ -223,6 +254,8 @@ export class CatalogPanel extends Widget {
 
   dispose(): void {
     window.clearTimeout(this._searchTimer);
+    this._observer?.disconnect();
+    this._observer = null;
     super.dispose();
   }
 
@@ -290,9 +323,59 @@ export class CatalogPanel extends Widget {
   private _render(): void {
     const hadFocus = this._list.contains(this.node.ownerDocument.activeElement);
     const empty = this.query ? `No tables match “${this.query}”.` : EMPTY_MESSAGE;
-    renderTree(this._list, this._tree, empty);
+    const quality = this._quality;
+    renderTree(this._list, this._tree, empty, quality ? t => quality.get(t) : undefined);
     if (hadFocus) {
       this._focusRow(this._tree.focusedId);
+    }
+    this._watchQuality();
+  }
+
+  /**
+   * Ask for the badges of the table rows drawn (tables of collapsed schemas
+   * have none): when they scroll into view if the browser can tell,
+   * else at once. The cache queues the calls; the tree never waits.
+   */
+  private _watchQuality(): void {
+    const quality = this._quality;
+    if (!quality) {
+      return;
+    }
+    this._observer?.disconnect();
+    const rows = (Array.from(this._list.children) as HTMLElement[]).filter(
+      li =>
+        li.dataset.table &&
+        !li.classList.contains(TREE_CSS.denied) &&
+        !quality.has(li.dataset.table)
+    );
+    if (!rows.length) {
+      return;
+    }
+    const Observer = this.node.ownerDocument.defaultView?.IntersectionObserver;
+    if (!Observer) {
+      rows.forEach(li => quality.request(li.dataset.table!));
+      return;
+    }
+    this._observer = new Observer(entries => {
+      for (const entry of entries) {
+        const li = entry.target as HTMLElement;
+        if (entry.isIntersecting && li.dataset.table) {
+          quality.request(li.dataset.table);
+          this._observer?.unobserve(li);
+        }
+      }
+    });
+    rows.forEach(li => this._observer!.observe(li));
+  }
+
+  private _showQuality(table: string, status: IQualityStatus | null): void {
+    if (this.isDisposed) {
+      return;
+    }
+    for (const li of Array.from(this._list.children) as HTMLElement[]) {
+      if (li.dataset.table === table && !li.classList.contains(TREE_CSS.denied)) {
+        setRowQuality(li, status);
+      }
     }
   }
 
@@ -376,6 +459,8 @@ export class CatalogPanel extends Widget {
   }
 
   private _options: ICatalogPanelOptions;
+  private _quality: QualityCache | null = null;
+  private _observer: IntersectionObserver | null = null;
   private _tree = new CatalogTree();
   private _button: HTMLButtonElement;
   private _search: HTMLInputElement;

@@ -1,8 +1,9 @@
 /**
  * The table panel, opened in the main area from the catalog browser:
- * description, owner, row count, freshness, column statistics, governed
- * sample rows, lineage summary, and the actions "Query in builder" and
- * "Insert %%dap sql cell".
+ * description, owner, row count, freshness, quality/freshness badges (from
+ * `quality/{table}`, filled in when they arrive), column statistics,
+ * governed sample rows, lineage summary, and the actions "Query in builder"
+ * and "Insert %%dap sql cell".
  *
  * The rendering functions are pure DOM builders (tested with jsdom); the
  * `TableView` widget loads data through injectable loaders.
@@ -18,6 +19,7 @@ import {
 } from './catalog';
 import { userErrorMessage } from './errors';
 import { catalogIcon } from './panel';
+import { IQualityStatus, QUALITY_CSS, renderQualityBadges } from './quality';
 import { renderMaskedBadge, renderTags } from './tree';
 
 export const VIEW_CSS = {
@@ -327,6 +329,25 @@ export function setEnabled(
 
 export type DetailLoader = (table: string) => Promise<ITableDetail>;
 export type LineageLoader = (table: string) => Promise<ILineage>;
+/** The table's quality badge; `null` when there is none to show. */
+export type QualityLoader = (table: string) => Promise<IQualityStatus | null>;
+
+/**
+ * Put the quality/freshness pills under the table's title (replacing older
+ * ones); nothing when there is no badge.
+ */
+export function showQuality(
+  body: HTMLElement,
+  status: IQualityStatus | null,
+  now: number = Date.now()
+): void {
+  body.querySelector(`.${QUALITY_CSS.badges}`)?.remove();
+  const title = body.querySelector(`.${VIEW_CSS.title}`);
+  if (!status || !title) {
+    return;
+  }
+  title.after(renderQualityBadges(status, body.ownerDocument, now));
+}
 
 /** DOM id of the panel of a table. */
 export function tableViewId(table: string): string {
@@ -342,6 +363,7 @@ export class TableView extends Widget {
     options: {
       loadDetail: DetailLoader;
       loadLineage: LineageLoader;
+      loadQuality?: QualityLoader;
       actions: ITableActions;
     }
   ) {
@@ -393,6 +415,11 @@ export class TableView extends Widget {
     return this._detail;
   }
 
+  /** The quality badge last loaded (`null`: none). */
+  get quality(): IQualityStatus | null {
+    return this._quality;
+  }
+
   /** Enable/disable the buttons (a notebook opened or closed, builder registered). */
   updateActions(): void {
     const actions = this._options.actions;
@@ -420,6 +447,10 @@ export class TableView extends Widget {
     const lineage = this._options
       .loadLineage(this.table)
       .catch((error: unknown) => ({ error: userErrorMessage(error) }));
+    // The badge never holds the panel up, and its failure only hides it.
+    const quality: Promise<IQualityStatus | null> = this._options.loadQuality
+      ? this._options.loadQuality(this.table).catch(() => null)
+      : Promise.resolve(null);
     try {
       const detail = await this._options.loadDetail(this.table);
       const lin = await lineage;
@@ -434,6 +465,12 @@ export class TableView extends Widget {
         renderLineage(lin, doc)
       );
       this._status.textContent = '';
+      void quality.then(status => {
+        if (token === this._requestId && !this.isDisposed) {
+          this._quality = status;
+          showQuality(this._body, status);
+        }
+      });
     } catch (error) {
       if (token !== this._requestId || this.isDisposed) {
         return;
@@ -475,8 +512,10 @@ export class TableView extends Widget {
   private _options: {
     loadDetail: DetailLoader;
     loadLineage: LineageLoader;
+    loadQuality?: QualityLoader;
     actions: ITableActions;
   };
+  private _quality: IQualityStatus | null = null;
   private _builder: HTMLButtonElement;
   private _insert: HTMLButtonElement;
   private _reload: HTMLButtonElement;

@@ -14,6 +14,7 @@ import {
   hasPii,
   tableTooltip
 } from './catalog';
+import { IQualityStatus, QUALITY_CSS, renderQualityDot } from './quality';
 
 /** CSS classes of the tree (table rows keep `dap-catalog-item`). */
 export const TREE_CSS = {
@@ -441,11 +442,31 @@ function twisty(doc: Document, node: TreeNode, expandable: boolean): HTMLElement
   return el;
 }
 
+/** The quality badge known for a table: `undefined` while not loaded, `null` for none. */
+export type QualityLookup = (table: string) => IQualityStatus | null | undefined;
+
+/**
+ * Put (or replace, or remove) the quality dot of a table row, right after
+ * its name; used when a badge arrives after the row was drawn.
+ */
+export function setRowQuality(
+  li: HTMLElement,
+  status: IQualityStatus | null | undefined
+): void {
+  li.querySelector(`.${QUALITY_CSS.dot}`)?.remove();
+  const dot = renderQualityDot(status, li.ownerDocument);
+  const name = li.querySelector(`.${CSS.itemName}`);
+  if (dot && name) {
+    name.after(dot);
+  }
+}
+
 /** Build one `<li role="treeitem">`. */
 export function renderNode(
   node: TreeNode,
   tree: CatalogTree,
-  doc: Document = document
+  doc: Document = document,
+  quality?: QualityLookup
 ): HTMLLIElement {
   const li = doc.createElement('li');
   li.setAttribute('role', 'treeitem');
@@ -483,6 +504,9 @@ export function renderNode(
       } else {
         const kind = table.kind ? ` (${table.kind})` : '';
         li.title = `${tableTooltip(table)}${kind}\nEnter or double-click: open details`;
+        if (quality) {
+          setRowQuality(li, quality(table.name));
+        }
         li.appendChild(
           span(
             doc,
@@ -550,7 +574,8 @@ export function renderNode(
 export function renderTree(
   list: HTMLElement,
   tree: CatalogTree,
-  emptyMessage: string
+  emptyMessage: string,
+  quality?: QualityLookup
 ): HTMLLIElement[] {
   const doc = list.ownerDocument;
   const nodes = tree.nodes();
@@ -565,7 +590,7 @@ export function renderTree(
     ? tree.focusedId
     : nodes[0].id;
   const items = nodes.map(node => {
-    const li = renderNode(node, tree, doc);
+    const li = renderNode(node, tree, doc, quality);
     if (node.id === focused) {
       li.tabIndex = 0;
       li.classList.add(TREE_CSS.focused);

@@ -322,4 +322,34 @@ describe('parseLineage', () => {
     });
     expect(() => parseLineage('x')).toThrow();
   });
+
+  it('keeps the graph of a newer server and drops malformed edges', () => {
+    const lineage = parseLineage({
+      table: 'main.t',
+      column: 'amount',
+      upstream: [],
+      downstream: [],
+      nodes: [{ name: 'main.t.amount', kind: 'column' }],
+      edges: [
+        { source: 'main.s.x', target: 'main.t.amount', process: 'sql:ann', run_id: 'r1', recorded_at: '2026-11-28T04:09:44+00:00' },
+        { source: 'main.s.y', target: 'main.t.amount' },
+        { source: 'main.s.z' },
+        'nope'
+      ],
+      columns: [
+        { source_table: 'main.s', source_column: 'x', target_table: 'main.t', target_column: 'amount' },
+        { source_table: 'main.s', source_column: 1, target_table: 'main.t', target_column: 'amount' }
+      ]
+    });
+    expect(lineage.column).toBe('amount');
+    expect(lineage.nodes).toEqual([{ name: 'main.t.amount', kind: 'column' }]);
+    expect(lineage.edges).toEqual([
+      { source: 'main.s.x', target: 'main.t.amount', process: 'sql:ann', run_id: 'r1', recorded_at: '2026-11-28T04:09:44+00:00' },
+      { source: 'main.s.y', target: 'main.t.amount', process: '', run_id: null, recorded_at: null }
+    ]);
+    expect(lineage.columns).toHaveLength(1);
+    // An older server: the fields stay absent, so the view can tell.
+    const old = parseLineage({ table: 'main.t', upstream: [], downstream: [] });
+    expect('edges' in old || 'nodes' in old || 'columns' in old || 'column' in old).toBe(false);
+  });
 });

@@ -20,6 +20,7 @@ import {
   PANEL_ID,
   PANEL_TITLE
 } from '../panel';
+import { parseQuality } from '../quality';
 import { TREE_CSS } from '../tree';
 
 const TABLES: ICatalogTable[] = [
@@ -304,5 +305,87 @@ describe('CatalogPanel', () => {
     await p1;
     expect(panel.tables.map(t => t.name)).toEqual(['main.orders']);
     expect(panel.node.querySelector('li[data-table="stale.table"]')).toBeNull();
+  });
+});
+
+describe('CatalogPanel quality dots', () => {
+  let panel: CatalogPanel;
+  afterEach(() => panel?.dispose());
+
+  const MORE: ICatalogTable[] = [
+    ...TABLES,
+    { name: 'sales.targets', schema: 'sales', table: 'targets', row_count: 3, tags: [], readable: true }
+  ];
+
+  const answer = (table: string, status: string) =>
+    parseQuality({ table, badge: { status, checked_at: '2026-11-28T10:05:00Z', failed_rules: status === 'pass' ? 0 : 1 } });
+
+  it('loads badges lazily for the tables drawn, never for denied or collapsed ones', async () => {
+    const loadQuality = jest.fn(async (t: string) => (t === 'main.orders' ? answer(t, 'fail') : null));
+    panel = make(() => Promise.resolve(MORE), { loadQuality });
+    panel.apply({ type: 'collapse', id: 'schema:sales' });
+    await panel.refresh();
+    // The tree is drawn before any badge is there.
+    expect(panel.node.querySelector('li[data-table="main.orders"]')).not.toBeNull();
+    expect(loadQuality.mock.calls.map(c => c[0])).toEqual(['main.orders']);
+    await flush();
+    const dot = panel.node.querySelector<HTMLElement>('li[data-table="main.orders"] .dap-quality-dot')!;
+    expect(dot.textContent).toBe('✕');
+    expect(dot.getAttribute('aria-label')).toBe('quality: fail, 1 rule failed, checked 2026-11-28 10:05 UTC');
+    expect(dot.previousElementSibling?.classList.contains(CSS.itemName)).toBe(true);
+    expect(panel.node.querySelector('li[data-table="main.secret"] .dap-quality-dot')).toBeNull();
+
+    // Expanding a schema asks for its tables; a 404 (null) draws no dot; cached ones stay.
+    panel.apply({ type: 'expand', id: 'schema:sales' });
+    await flush();
+    expect(loadQuality.mock.calls.map(c => c[0])).toEqual(['main.orders', 'sales.targets']);
+    expect(panel.node.querySelector('li[data-table="sales.targets"] .dap-quality-dot')).toBeNull();
+    expect(panel.node.querySelector('li[data-table="main.orders"] .dap-quality-dot')).not.toBeNull();
+
+    // The table panel's fresh badge updates the tree; Refresh forgets and asks again.
+    panel.updateQuality('main.orders', answer('main.orders', 'pass'));
+    expect(panel.node.querySelector('li[data-table="main.orders"] .dap-quality-dot')?.textContent).toBe('✓');
+    await panel.refresh();
+    expect(loadQuality).toHaveBeenCalledTimes(4);
+  });
+
+  it('asks only for rows on screen when the browser can tell', async () => {
+    const observed: Element[] = [];
+    let notify!: (entries: Array<{ target: Element; isIntersecting: boolean }>) => void;
+    class FakeObserver {
+      constructor(cb: (entries: Array<{ target: Element; isIntersecting: boolean }>) => void) {
+        notify = cb;
+      }
+      observe(el: Element) {
+        observed.push(el);
+      }
+      unobserve(el: Element) {
+        observed.splice(observed.indexOf(el), 1);
+      }
+      disconnect() {
+        observed.length = 0;
+      }
+    }
+    (window as unknown as { IntersectionObserver: unknown }).IntersectionObserver = FakeObserver;
+    try {
+      const loadQuality = jest.fn(async (t: string) => answer(t, 'pass'));
+      panel = make(() => Promise.resolve(MORE), { loadQuality });
+      await panel.refresh();
+      expect(observed.map(li => (li as HTMLElement).dataset.table)).toEqual(['main.orders', 'sales.targets']);
+      expect(loadQuality).not.toHaveBeenCalled();
+      const target = observed[1];
+      notify([{ target, isIntersecting: true }]);
+      expect(loadQuality.mock.calls.map(c => c[0])).toEqual(['sales.targets']);
+      expect(observed).toHaveLength(1);
+    } finally {
+      delete (window as unknown as { IntersectionObserver?: unknown }).IntersectionObserver;
+    }
+  });
+
+  it('works without a quality loader (no dots, no calls)', async () => {
+    panel = make(() => Promise.resolve(TABLES));
+    await panel.refresh();
+    expect(panel.quality).toBeNull();
+    expect(panel.node.querySelector('.dap-quality-dot')).toBeNull();
   });
 });

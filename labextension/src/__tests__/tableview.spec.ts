@@ -21,8 +21,10 @@ import {
   renderLineage,
   renderSample,
   rowCountText,
+  showQuality,
   tableViewId
 } from '../tableview';
+import { parseQuality } from '../quality';
 import { TREE_CSS } from '../tree';
 
 const DETAIL: ITableDetail = {
@@ -266,5 +268,72 @@ describe('TableView', () => {
     expect(insert2.getAttribute('aria-disabled')).toBe('false');
     insert2.click();
     expect(b.insertCell).toHaveBeenCalledWith('main.customers');
+  });
+  it('shows the quality and freshness pills when the badge arrives, never waiting for it', async () => {
+    let answer!: (v: unknown) => void;
+    const loadQuality = jest.fn(
+      () => new Promise<ReturnType<typeof parseQuality> | null>(r => (answer = v => r(v ? parseQuality(v) : null)))
+    );
+    view = new TableView('main.customers', {
+      loadDetail: async () => DETAIL,
+      loadLineage: async () => LINEAGE,
+      loadQuality,
+      actions: actions()
+    });
+    await view.load();
+    // The panel is drawn; the badge is still on its way.
+    expect(view.node.querySelector(`.${VIEW_CSS.header}`)).not.toBeNull();
+    expect(view.node.querySelector('.dap-quality-badges')).toBeNull();
+    answer({
+      table: 'main.customers',
+      badge: {
+        status: 'fail',
+        checked_at: '2026-11-28T10:05:00Z',
+        failed_rules: 1,
+        freshness: { column: 'updated_at', newest: '2026-11-28T09:00:00Z', age_s: 7260 }
+      },
+      results: [
+        { rule: 'unique_customer_id', kind: 'unique', column: 'customer_id', severity: 'error', status: 'fail', failures: 2, message: '2 duplicate rows' }
+      ],
+      rules: [{ unique: ['customer_id'] }]
+    });
+    await new Promise(r => setTimeout(r, 0));
+    const badges = view.node.querySelector('.dap-quality-badges')!;
+    // Right under the title.
+    expect(badges.previousElementSibling?.classList.contains(VIEW_CSS.title)).toBe(true);
+    const pill = badges.querySelector<HTMLElement>('.dap-quality-pill')!;
+    expect(pill.textContent).toBe('quality: fail');
+    expect(pill.title).toBe(
+      'Checked 2026-11-28 10:05 UTC\nFailed rules (1):\n✕ unique_customer_id (error): 2 duplicate rows'
+    );
+    expect(badges.querySelector('.dap-fresh-pill')?.textContent).toBe('fresh: 2 h ago');
+    expect(view.quality?.badge.status).toBe('fail');
+  });
+
+  it('shows no badge when there is none (403/404) or loading it fails', async () => {
+    for (const loadQuality of [async () => null, async () => Promise.reject(new Error('down'))]) {
+      view?.dispose();
+      view = new TableView('main.customers', {
+        loadDetail: async () => DETAIL,
+        loadLineage: async () => LINEAGE,
+        loadQuality,
+        actions: actions()
+      });
+      await view.load();
+      await new Promise(r => setTimeout(r, 0));
+      expect(view.node.querySelector('.dap-quality-badges')).toBeNull();
+      expect(view.node.querySelector('[role="alert"]')).toBeNull();
+      expect(view.node.querySelector(`.${VIEW_CSS.columns}`)).not.toBeNull();
+    }
+  });
+
+  it('replaces older badges on reload', () => {
+    const body = document.createElement('div');
+    body.appendChild(renderHeader(DETAIL));
+    showQuality(body, parseQuality({ badge: { status: 'pass' } }));
+    showQuality(body, parseQuality({ badge: { status: 'warn' } }));
+    expect([...body.querySelectorAll('.dap-quality-pill')].map(p => p.textContent)).toEqual(['quality: warn']);
+    showQuality(body, null);
+    expect(body.querySelector('.dap-quality-pill')).toBeNull();
   });
 });

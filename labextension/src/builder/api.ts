@@ -5,7 +5,7 @@
  */
 
 import { requestAPI } from '../handler';
-import type { ILineage } from '../catalog';
+import { parseLineage, type ILineage } from '../catalog';
 import type { IColumnInfo, IQuerySpec } from './state';
 
 export interface ITableSummary {
@@ -34,7 +34,7 @@ export interface IQueryPage {
   error?: { error: string; message: string } | null;
 }
 
-export type { ILineage, ILineageNode } from '../catalog';
+export type { IColumnEdge, ILineage, ILineageEdge, ILineageNode } from '../catalog';
 
 export interface IBuilderApi {
   /** Readable tables of the catalog. */
@@ -44,7 +44,8 @@ export interface IBuilderApi {
   build(spec: IQuerySpec): Promise<IBuiltQuery>;
   run(built: IBuiltQuery, pageSize: number): Promise<IQueryPage>;
   page(queryId: string, offset: number, pageSize: number): Promise<IQueryPage>;
-  lineage(table: string): Promise<ILineage>;
+  /** Lineage of a table, or of one of its columns (`?column=`). */
+  lineage(table: string, column?: string): Promise<ILineage>;
 }
 
 function get<T>(endPoint: string): Promise<T> {
@@ -86,8 +87,11 @@ export const restApi: IBuilderApi = {
       )
     );
   },
-  lineage(table) {
-    return get<ILineage>(`lineage/${encodeURIComponent(table)}`);
+  async lineage(table, column) {
+    const query = column ? `?column=${encodeURIComponent(column)}` : '';
+    return parseLineage(
+      await get<unknown>(`lineage/${encodeURIComponent(table)}${query}`)
+    );
   }
 };
 
