@@ -17,6 +17,8 @@ import polars as pl
 import typer
 
 from ..connectors import Connectors
+from ..connectors import securable as connector_securable
+from ..connectors.registry import usable_connectors
 from ..errors import DapError
 from ..meta.store import redact_url
 from ..session import Workspace
@@ -291,8 +293,7 @@ def connector_add(
 def connector_list() -> None:
     """One connector per line: name, kind, redacted URL, owner, description."""
     ws = _workspace()
-    ws.session(channel="cli").require("USE_CONNECTOR", "*")
-    for c in _connectors(ws).list():
+    for c in usable_connectors(ws.session(channel="cli"), _connectors(ws)):
         typer.echo(f"{c.name}\t{c.kind}\t{c.url}\t{c.owner}\t{c.description}")
 
 
@@ -303,7 +304,7 @@ def connector_test(
 ) -> None:
     """Try to reach the source: exit 0 and list its tables/files, or 1 with the reason."""
     ws = _workspace()
-    ws.session(channel="cli").require("USE_CONNECTOR", "*")
+    ws.session(channel="cli").require("USE_CONNECTOR", connector_securable(name))
     result = _connectors(ws).test(name, timeout_s=timeout)
     if not result.ok:
         raise DapError(f"connector {name} failed: {result.message}")

@@ -5,6 +5,6 @@ The registry holds the definitions; the readers that ingest from a connector sit
 
 from __future__ import annotations
 
-from .registry import ConnectorExists, ConnectorInfo, Connectors, ConnectorTest
+from .registry import ConnectorExists, ConnectorInfo, Connectors, ConnectorTest, securable
 
-__all__ = ["ConnectorExists", "ConnectorInfo", "ConnectorTest", "Connectors"]
+__all__ = ["ConnectorExists", "ConnectorInfo", "ConnectorTest", "Connectors", "securable"]

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from sqlalchemy import select
@@ -27,6 +27,9 @@ from ..governance.secrets import SecretStore
 from ..meta import MetaStore
 from ..meta.models import Connector, utcnow
 from ..meta.store import redact_url
+
+if TYPE_CHECKING:
+    from ..session import Session as DapSession
 
 KINDS = ("postgresql", "sqlite", "mysql", "file", "http")
 MAX_OBJECTS = 100
@@ -91,6 +94,12 @@ def redact(url: str) -> str:
         host = parts.netloc.rpartition("@")[2]
         shown = urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
     return _SECRET_PARAM.sub(r"\1***", shown)
+
+
+def securable(name: str) -> str:
+    """What USE_CONNECTOR is granted on for one connector: ``connector:shop``. The colon
+    keeps it apart from schema and table names; ``*`` still covers every connector."""
+    return f"connector:{name}"
 
 
 def connector_kind(url: str) -> str:
@@ -411,3 +420,19 @@ def _probe_http(url: str, timeout_s: float) -> tuple[str, list[str]]:
     if response.status_code >= 500:
         raise _Unhealthy(status)
     return status, []
+
+
+def usable_connectors(session: DapSession, connectors: Connectors) -> list[ConnectorInfo]:
+    """The connectors ``session``'s principal may use (USE_CONNECTOR on ``*`` or on each).
+
+    Someone who may use none is refused outright rather than shown an empty list, so a missing
+    grant is told apart from an empty registry.
+    """
+    if session.check("USE_CONNECTOR", "*").allowed:
+        return connectors.list()
+    mine = [
+        c for c in connectors.list() if session.check("USE_CONNECTOR", securable(c.name)).allowed
+    ]
+    if not mine:
+        session.require("USE_CONNECTOR", "*")  # raises with the usual reason
+    return mine

@@ -12,7 +12,15 @@ from sqlalchemy import delete, select, update
 
 from ..errors import DapError
 from ..meta import MetaStore
-from ..meta.models import CatalogTable, ColumnMask, Grant, Membership, PolicyState, RowFilter
+from ..meta.models import (
+    CatalogTable,
+    ColumnMask,
+    Connector,
+    Grant,
+    Membership,
+    PolicyState,
+    RowFilter,
+)
 from ..meta.models import Principal as PrincipalRow
 from .audit import AuditEvent, AuditLog
 from .enforce import MASKS, parse_policy_sql
@@ -30,11 +38,20 @@ class PolicyAdmin:
     def _require_securable(self, securable: str) -> None:
         """A table or column named in a rule must exist: a typo would otherwise protect
         nothing, silently. ``*`` and schemas are accepted as they are."""
+        if securable.startswith("connector:"):
+            with self.meta.session() as s:
+                name = securable.removeprefix("connector:")
+                if s.execute(select(Connector).where(Connector.name == name)).scalar() is None:
+                    raise DapError(f"connector {name} does not exist")
+            return
         parts = securable.split(".")
         if securable == "*" or len(parts) == 1:
             return
         if len(parts) > 3:
-            raise DapError(f"invalid securable {securable!r}: use *, SCHEMA, SCHEMA.TABLE[.COLUMN]")
+            raise DapError(
+                f"invalid securable {securable!r}: use *, SCHEMA, SCHEMA.TABLE[.COLUMN] "
+                "or connector:NAME"
+            )
         with self.meta.session() as s:
             table = s.execute(
                 select(CatalogTable).where(

@@ -764,8 +764,12 @@ def _import(path: str) -> Callable[..., Any]:
 
 
 def _check_source_rights(session: Session, ex: Extract) -> None:
-    if ex.kind != "sql":  # catalog queries are governed statement by statement
-        session.require("USE_CONNECTOR", "*")
+    if ex.connector:  # a named connector: a grant on it, or on every connector
+        from ..connectors import securable
+
+        session.require("USE_CONNECTOR", securable(ex.connector))
+    elif ex.kind != "sql":  # catalog queries are governed statement by statement
+        session.require("USE_CONNECTOR", "*")  # a raw path or URL needs the broad grant
 
 
 def _check_load_rights(session: Session, spec: PipelineSpec) -> None:

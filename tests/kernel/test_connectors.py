@@ -430,3 +430,28 @@ def test_http_closed_port_is_not_ok(connectors: Connectors) -> None:
     result = connectors.test("down", timeout_s=2)
     assert not result.ok and result.objects == []
     assert PASSWORD not in result.message and "\n" not in result.message
+
+
+def test_grants_on_single_connectors(governed: Workspace, tmp_path: Path) -> None:
+    from dap_kernel.connectors.registry import usable_connectors
+    from dap_kernel.errors import DapError, QueryRefused
+    from dap_kernel.governance.identity import Principal
+
+    registry = Connectors(governed.meta, governed.secrets)
+    for name in ("shop", "hr"):
+        db = tmp_path / f"{name}.db"
+        sqlite3.connect(db).close()
+        registry.create(name, f"sqlite:///{db}", owner="tester")
+    bob = governed.session(Principal("bob"))
+    with pytest.raises(QueryRefused):
+        usable_connectors(bob, registry)
+    admin = governed.admin("tester")
+    admin.grant("USE_CONNECTOR", "connector:shop", "user", "bob")
+    assert [c.name for c in usable_connectors(bob, registry)] == ["shop"]
+    assert bob.check("USE_CONNECTOR", "connector:shop").allowed
+    assert not bob.check("USE_CONNECTOR", "connector:hr").allowed
+    assert not bob.check("USE_CONNECTOR", "*").allowed  # raw URLs still need the broad grant
+    with pytest.raises(DapError, match="connector nope does not exist"):
+        admin.grant("USE_CONNECTOR", "connector:nope", "user", "bob")
+    admin.grant("USE_CONNECTOR", "*", "user", "bob")
+    assert {c.name for c in usable_connectors(bob, registry)} == {"shop", "hr"}

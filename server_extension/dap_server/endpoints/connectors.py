@@ -1,12 +1,13 @@
 """Governed connectors: list them, create one (its credentials go to the secret store), test it.
 
-Listing and testing need USE_CONNECTOR, creating needs CREATE (both on ``*`` for now: grants on
-single connectors come with the ingestion issue).
+Listing shows the connectors the caller may use (USE_CONNECTOR on ``*`` or on
+``connector:NAME``); testing one needs USE_CONNECTOR on it; creating needs CREATE on ``*``.
 """
 
 from __future__ import annotations
 
-from dap_kernel.connectors import ConnectorInfo, Connectors
+from dap_kernel.connectors import ConnectorInfo, Connectors, securable
+from dap_kernel.connectors.registry import usable_connectors
 
 from ..api import Call, router
 from ..models import ConnectorCreate, ConnectorList, ConnectorOut, ConnectorTestResult
@@ -31,8 +32,8 @@ def _out(info: ConnectorInfo) -> ConnectorOut:
 @router.get("connectors", response=ConnectorList, tag="connectors", errors=(403,))
 def list_connectors(call: Call) -> ConnectorList:
     """Connectors (URLs shown with passwords redacted)."""
-    call.session.require("USE_CONNECTOR", "*")
-    return ConnectorList(connectors=[_out(c) for c in _connectors(call).list()])
+    usable = usable_connectors(call.session, _connectors(call))
+    return ConnectorList(connectors=[_out(c) for c in usable])
 
 
 @router.post(
@@ -66,7 +67,7 @@ def create_connector(call: Call, body: ConnectorCreate) -> ConnectorOut:
 )
 def test_connector(call: Call, name: str) -> ConnectorTestResult:
     """Connect and list what the source holds; a dead source is `ok: false`, not an error."""
-    call.session.require("USE_CONNECTOR", "*")
+    call.session.require("USE_CONNECTOR", securable(name))
     result = _connectors(call).test(name)
     return ConnectorTestResult(
         ok=result.ok, message=result.message, elapsed_ms=result.elapsed_ms, objects=result.objects
