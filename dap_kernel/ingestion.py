@@ -1,11 +1,15 @@
 """Load files into lake tables: ``dap.ingest("sales/*.csv", "main.sales")``.
 
 Governed like every other write (CREATE on the schema for a new table, MODIFY on an existing
-one). The good rows go to the table in one Delta commit, streamed straight from the reader, so a
-failure half-way leaves the table at its previous version. The rows that could not be read go to
-``<table>__quarantine`` with file, line and reason. Loading into an existing table reads the
-file with the table's column types; a file whose columns differ is refused before anything is
-written.
+one). The good rows go to the table in one Delta commit, so a failure half-way leaves the table
+at its previous version. The rows that could not be read go to ``<table>__quarantine`` with
+file, line and reason. Loading into an existing table reads the file with the table's column
+types; a file whose columns differ is refused before anything is written.
+
+CSV (the bulk case) never crosses into Python: DuckDB writes the Parquet files straight into
+the table's folder and measures them, one Delta commit adds them, and the catalog takes its
+statistics from those measurements instead of rescanning the table. Merges and the other
+formats stream Arrow batches into the Delta writer.
 """
 
 from __future__ import annotations
@@ -21,13 +25,14 @@ import polars as pl
 import pyarrow as pa
 
 from .catalog import split_name
-from .connectors.files import PARSE_RULE, read_files, unify_types
+from .catalog.store import written_stats
+from .connectors.files import PARSE_RULE, FilePlan, plan_files, unify_types
 from .errors import DapError, SchemaMismatch
 from .quarantine import SCHEMA as QUARANTINE_SCHEMA
 from .quarantine import quarantine_name, write_quarantine
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from .catalog import Catalog, TableInfo
     from .session import Session
 
 Mode = Literal["append", "overwrite", "merge"]
@@ -109,36 +114,114 @@ def ingest(
         declared = {f.name: f.type for f in target}
         declared.update(opts.get("schema") or {})
         opts["schema"] = declared
-    extracted = read_files(path, format=format, options=opts, stream=True)
-    reader = extracted.data
-    assert isinstance(reader, pa.RecordBatchReader)
-    missing = [k for k in keys if k not in reader.schema.names]
-    if missing:
-        raise SchemaMismatch(f"key column(s) {', '.join(missing)} are not in {path}")
-    if target is not None:
-        check_schema(reader.schema, target, qualified, str(path))
-        schema_out = pa.schema([pa.field(f.name, f.type) for f in target])
-    else:
-        schema_out = pa.schema([pa.field(f.name, lake_type(f.type)) for f in reader.schema])
-
-    counter = _Counter(reader, schema_out, show=len(extracted.files) > 1 or _tty())
-    stream = pa.RecordBatchReader.from_batches(schema_out, counter.batches())
     created = not exists
+    with plan_files(path, format=format, options=opts) as plan:
+        missing = [k for k in keys if k not in plan.schema.names]
+        if missing:
+            raise SchemaMismatch(f"key column(s) {', '.join(missing)} are not in {path}")
+        if target is not None:
+            check_schema(plan.schema, target, qualified, str(path))
+            schema_out = pa.schema([pa.field(f.name, f.type) for f in target])
+        else:
+            schema_out = pa.schema([pa.field(f.name, lake_type(f.type)) for f in plan.schema])
+        show = len(plan.files) > 1 or _tty()
+        description = f"Loaded from {Path(plan.files[0]).name}" + (
+            f" and {len(plan.files) - 1} more files" if len(plan.files) > 1 else ""
+        )
+        if (created or mode != "merge") and plan.can_write_parquet(schema_out):
+            how: Literal["create", "append", "overwrite"] = (
+                "create" if created else "append" if mode == "append" else "overwrite"
+            )
+            rows, info = _load_parquet(session, plan, qualified, schema_out, how, description, show)
+        else:
+            rows, info = _load_stream(
+                session, plan, qualified, schema_out, mode, keys, created, description, show
+            )
+    bad_rows = plan.bad
+
+    run_id = uuid.uuid4().hex
+    bad = bad_rows.with_columns(pl.lit(run_id).alias("_dap_run_id"))
+    if mode == "overwrite" and not created:
+        quarantined = _replace_quarantine(catalog, qualified, bad, plan.files)
+    else:
+        quarantined = write_quarantine(catalog, qualified, bad)
+    return IngestResult(
+        table=qualified,
+        rows_loaded=rows,
+        rows_quarantined=quarantined,
+        version=info.version,
+        files=list(plan.files),
+        created=created,
+        run_id=run_id,
+    )
+
+
+def _load_parquet(
+    session: Session,
+    plan: FilePlan,
+    table: str,
+    schema_out: pa.Schema,
+    mode: Literal["create", "append", "overwrite"],
+    description: str,
+    show: bool,
+) -> tuple[int, TableInfo]:
+    """CSV → Parquet files written by DuckDB into the table's folder → one Delta commit that
+    adds them → catalog statistics from the writer's own measurements (no rescan). Files
+    written but not committed (a crash) are garbage vacuum removes; the table keeps its
+    previous version."""
+    ws = session.workspace
+    schema, name = split_name(table)
+    folder = ws.lake.path(schema, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    types = plan.duckdb_types(schema_out)  # what the engine will call the columns
+    bar = _bar() if show else None
+    try:
+        files = plan.write_parquet(folder, schema_out, bar.update if bar is not None else None)
+        version = ws.lake.commit_parquet(schema, name, files, mode=mode, schema_arrow=schema_out)
+    except BaseException:
+        if mode == "create" and not any(folder.iterdir()):
+            folder.rmdir()  # no empty folder left behind for a table that never was
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    rows = sum(f.rows for f in files)
+    info = ws.catalog.register_committed(
+        table,
+        version,
+        rows,
+        written_stats(files, types),
+        mode=mode,
+        description=description if mode == "create" else "",
+        owner=session.principal.name if mode == "create" else "",
+    )
+    return rows, info
+
+
+def _load_stream(
+    session: Session,
+    plan: FilePlan,
+    table: str,
+    schema_out: pa.Schema,
+    mode: str,
+    keys: Sequence[str],
+    created: bool,
+    description: str,
+    show: bool,
+) -> tuple[int, TableInfo]:
+    """Stream the rows through Arrow into the Delta writer (merge, Parquet, JSON, Excel)."""
+    catalog = session.workspace.catalog
+    reader = plan.stream().data
+    assert isinstance(reader, pa.RecordBatchReader)
+    counter = _Counter(reader, schema_out, show=show)
+    stream = pa.RecordBatchReader.from_batches(schema_out, counter.batches())
     try:
         if created:
             info = catalog.create_table(
-                qualified,
-                stream,
-                description=f"Loaded from {Path(extracted.files[0]).name}"
-                + (
-                    f" and {len(extracted.files) - 1} more files"
-                    if len(extracted.files) > 1
-                    else ""
-                ),
-                owner=session.principal.name,
+                table, stream, description=description, owner=session.principal.name
             )
         else:
-            info = catalog.write(qualified, stream, mode, keys=keys)  # type: ignore[arg-type]
+            info = catalog.write(table, stream, mode, keys=keys)  # type: ignore[arg-type]
     except BaseException as e:
         if counter.error is not None:  # the reader failed inside the writer: say why
             raise counter.error from None
@@ -146,25 +229,16 @@ def ingest(
             raise
         # The Delta writer's own errors carry a Rust backtrace: keep the first line only.
         text = str(e).strip().splitlines()
-        raise DapError(f"cannot write {qualified}: {text[0] if text else type(e).__name__}") from e
+        raise DapError(f"cannot write {table}: {text[0] if text else type(e).__name__}") from e
     finally:
         counter.close()
+    return counter.rows, info
 
-    run_id = uuid.uuid4().hex
-    bad = extracted.bad.with_columns(pl.lit(run_id).alias("_dap_run_id"))
-    if mode == "overwrite" and not created:
-        quarantined = _replace_quarantine(catalog, qualified, bad, extracted.files)
-    else:
-        quarantined = write_quarantine(catalog, qualified, bad)
-    return IngestResult(
-        table=qualified,
-        rows_loaded=counter.rows,
-        rows_quarantined=quarantined,
-        version=info.version,
-        files=list(extracted.files),
-        created=created,
-        run_id=run_id,
-    )
+
+def _bar() -> Any:
+    from tqdm import tqdm
+
+    return tqdm(unit=" rows", unit_scale=True, desc="ingest", file=sys.stderr)
 
 
 def check_schema(found: pa.Schema, table: pa.Schema, name: str, source: str) -> None:
@@ -226,9 +300,7 @@ class _Counter:
         self.error: BaseException | None = None
         self.bar: Any = None
         if show:
-            from tqdm import tqdm
-
-            self.bar = tqdm(unit=" rows", unit_scale=True, desc="ingest", file=sys.stderr)
+            self.bar = _bar()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         try:

@@ -7,22 +7,28 @@ the engine scans directly.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import polars as pl
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
+from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import DeltaError, SchemaMismatchError, TableNotFoundError
+from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from .errors import DapError, SchemaMismatch, TableExists, UnknownTable
 
 Data: TypeAlias = pa.Table | pl.DataFrame | pa.RecordBatchReader
+ORPHAN_HOURS = 24  # uncommitted files younger than this may belong to a running load
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
@@ -50,6 +56,26 @@ class Snapshot:
     files: list[str]
     schema: pa.Schema
     partition_columns: list[str]
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """One column of one Parquet file, as its writer measured it. ``min``/``max`` are the values
+    as DuckDB prints them (``'2020-01-01 00:00:00'``, ``'12.50'``), None when not known exactly."""
+
+    null_count: int | None = None
+    min: str | None = None
+    max: str | None = None
+
+
+@dataclass(frozen=True)
+class ParquetFile:
+    """A Parquet file written into a table's folder, not yet part of any version."""
+
+    path: Path
+    rows: int
+    size: int
+    columns: Mapping[str, ColumnStats] = field(default_factory=dict)
 
 
 class Lake:
@@ -166,6 +192,52 @@ class Lake:
             ) from e
         return self.version(schema, table)
 
+    def commit_parquet(
+        self,
+        schema: str,
+        table: str,
+        files: Sequence[ParquetFile],
+        *,
+        mode: Literal["create", "append", "overwrite"],
+        schema_arrow: pa.Schema,
+    ) -> int:
+        """Make Parquet files already written into the table's folder the next version, in one
+        Delta commit (``create`` a new table, ``append`` to or ``overwrite`` an existing one).
+
+        The files must hold exactly ``schema_arrow``'s columns (an existing table keeps its own
+        schema). Until the commit they are invisible garbage that vacuum removes, so a writer
+        killed half-way leaves the table at its previous version. When the commit fails the
+        files are deleted here.
+        """
+        root = self.path(schema, table)
+        try:
+            actions: list[AddAction | RemoveAction] = [
+                _add_action(root, f, schema_arrow) for f in files if f.rows
+            ]
+            if mode == "create":
+                if self.exists(schema, table):
+                    raise TableExists(f"lake table {schema}.{table} already exists")
+                adds = [a for a in actions if isinstance(a, AddAction)]
+                create_table_with_add_actions(
+                    str(root), DeltaSchema.from_arrow(schema_arrow), adds, mode="error"
+                )
+            else:
+                dt = self._open(schema, table)
+                dt.create_write_transaction(actions, mode, schema=dt.schema())
+        except BaseException as e:
+            for f in files:
+                f.path.unlink(missing_ok=True)
+            if isinstance(e, DapError) or not isinstance(e, Exception):
+                raise
+            text = str(e).strip().splitlines()
+            raise DapError(
+                f"cannot commit to {schema}.{table}: {text[0] if text else type(e).__name__}"
+            ) from e
+        for f in files:
+            if not f.rows:  # nothing to commit: no empty files in the table's folder
+                f.path.unlink(missing_ok=True)
+        return self.version(schema, table)
+
     def merge(self, schema: str, table: str, data: Data, keys: Sequence[str]) -> dict[str, Any]:
         """Upsert on ``keys``: matching rows are updated, the rest inserted, in one commit."""
         if not keys:
@@ -211,17 +283,108 @@ class Lake:
         return list(self._open(schema, table).history(limit))
 
     def vacuum(self, schema: str, table: str, *, retention_hours: int = 168) -> list[str]:
-        """Delete files no longer referenced by versions newer than ``retention_hours``."""
+        """Delete files no longer referenced by versions newer than ``retention_hours``.
+
+        Also files no version ever referenced (a writer killed between writing its Parquet
+        files and committing them), once they are ``ORPHAN_HOURS`` old at least: younger ones
+        may belong to a load that is about to commit.
+        """
         dt = self._open(schema, table)
-        return list(
-            dt.vacuum(
-                retention_hours=retention_hours,
-                enforce_retention_duration=False,
-                dry_run=False,
-            )
+        removed = dt.vacuum(
+            retention_hours=retention_hours, enforce_retention_duration=False, dry_run=False
         )
+        removed += dt.vacuum(
+            retention_hours=max(retention_hours, ORPHAN_HOURS),
+            enforce_retention_duration=False,
+            dry_run=False,
+            full=True,
+        )
+        return list(dict.fromkeys(removed))
 
     def drop(self, schema: str, table: str) -> None:
         path = self.path(schema, table)
         if path.exists():
             shutil.rmtree(path)
+
+
+# -- Delta statistics of Parquet files written by DuckDB -----------------------------------------
+
+
+def _add_action(root: Path, file: ParquetFile, schema: pa.Schema) -> AddAction:
+    try:
+        relative = file.path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError as e:
+        raise DapError(f"{file.path} is not inside the table folder {root}") from e
+    return AddAction(
+        path=relative,
+        size=file.size,
+        partition_values={},
+        modification_time=int(file.path.stat().st_mtime * 1000),
+        data_change=True,
+        stats=delta_stats(file, schema),
+    )
+
+
+def delta_stats(file: ParquetFile, schema: pa.Schema) -> str:
+    """The ``stats`` JSON of a Delta add action (numRecords, minValues, maxValues, nullCount).
+
+    Readers skip files by these bounds, so a bound is written only when it is certainly one:
+    exact values, timestamps rounded outwards to the millisecond Delta keeps, decimals only
+    when a double holds them exactly, no NaN or infinities, no long text.
+    """
+    lows: dict[str, Any] = {}
+    highs: dict[str, Any] = {}
+    nulls: dict[str, int] = {}
+    for f in schema:
+        column = file.columns.get(f.name)
+        if column is None:
+            continue
+        if column.null_count is not None:
+            nulls[f.name] = column.null_count
+        low = _stat_value(column.min, f.type, up=False)
+        high = _stat_value(column.max, f.type, up=True)
+        if low is not None and high is not None:
+            lows[f.name], highs[f.name] = low, high
+    return json.dumps(
+        {"numRecords": file.rows, "minValues": lows, "maxValues": highs, "nullCount": nulls}
+    )
+
+
+_STAT_TEXT = 64  # longer text gets no bounds (Delta readers truncate anyway)
+
+
+def _stat_value(text: str | None, t: pa.DataType, *, up: bool) -> Any:
+    if text is None:
+        return None
+    try:
+        if pa.types.is_boolean(t):
+            return text.lower() in ("true", "1")
+        if pa.types.is_integer(t):
+            return int(text)
+        if pa.types.is_floating(t):
+            value = float(text)
+            return value if math.isfinite(value) else None
+        if pa.types.is_decimal(t):
+            return float(Decimal(text)) if t.precision <= 15 else None
+        if pa.types.is_date32(t):
+            return datetime.strptime(text, "%Y-%m-%d").date().isoformat()
+        if pa.types.is_timestamp(t):
+            return _stat_timestamp(text, t, up=up)
+        if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            return text if len(text) <= _STAT_TEXT else None
+    except (ValueError, InvalidOperation, OverflowError):
+        return None
+    return None
+
+
+def _stat_timestamp(text: str, t: pa.TimestampType, *, up: bool) -> str | None:
+    moment = datetime.fromisoformat(text.replace(" ", "T", 1))
+    if t.tz is not None and moment.tzinfo is None:
+        return None
+    extra = moment.microsecond % 1000
+    moment -= timedelta(microseconds=extra)
+    if up and extra:
+        moment += timedelta(milliseconds=1)  # Delta keeps milliseconds: round the bound out
+    if t.tz is not None:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]

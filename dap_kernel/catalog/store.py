@@ -11,9 +11,10 @@ import difflib
 import json
 import threading
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 from ..engines.base import Binding
 from ..engines.duckdb import DuckDBEngine, quote_ident
 from ..errors import DapError, QueryFailed, QueryRefused, SourceError, TableExists, UnknownTable
-from ..lake import Data, Lake, check_name
+from ..lake import ColumnStats, Data, Lake, ParquetFile, check_name
 from ..meta import CatalogColumn, CatalogTable, MetaStore
 from ..meta.models import PolicyState
 from ..meta.store import redact_url
@@ -518,17 +519,20 @@ class Catalog:
         options: dict[str, Any],
         column_descriptions: dict[str, str] | None = None,
         column_tags: dict[str, list[str]] | None = None,
+        profile: tuple[int, list[ColumnInfo]] | None = None,
     ) -> TableInfo:
-        probe = CatalogTable(
-            schema_name=schema,
-            name=table,
-            kind=kind,
-            location=location,
-            version=version,
-            options=options,
-        )
-        # Read the source before touching the metadata: a bad file registers nothing.
-        row_count, columns = self._profile(self._binding(probe), kind)
+        if profile is None:
+            probe = CatalogTable(
+                schema_name=schema,
+                name=table,
+                kind=kind,
+                location=location,
+                version=version,
+                options=options,
+            )
+            # Read the source before touching the metadata: a bad file registers nothing.
+            profile = self._profile(self._binding(probe), kind)
+        row_count, columns = profile
         with self.meta.session() as s:
             row = s.execute(
                 select(CatalogTable).where(
@@ -571,6 +575,74 @@ class Catalog:
             _bump_policy_version(s)
             s.flush()
             return _info(row)
+
+    def register_committed(
+        self,
+        name: str,
+        version: int,
+        row_count: int,
+        columns: Sequence[ColumnInfo],
+        *,
+        mode: Literal["create", "append", "overwrite"],
+        description: str = "",
+        owner: str = "",
+        tags: Iterable[str] = (),
+    ) -> TableInfo:
+        """Record a lake commit made outside :meth:`create_table`/:meth:`write` (ingestion's
+        Parquet files), with the statistics the writer measured instead of a rescan.
+
+        ``row_count`` and ``columns`` describe the rows of that commit: ``create`` and
+        ``overwrite`` take them as the table's, ``append`` adds them to the statistics of the
+        version before (row and null counts add up, min/max widen). Distinct counts are not
+        measured by the writer, so they are None (unknown) until :meth:`refresh`. An append
+        on top of a version the catalog did not profile falls back to :meth:`refresh`.
+        """
+        schema, table = split_name(name)
+        if mode == "create":
+            self._ensure_new(schema, table, replace=False)
+            return self._register(
+                schema,
+                table,
+                kind="delta",
+                location=f"lake:{schema}/{table}",
+                version=version,
+                description=description,
+                owner=owner,
+                tags=list(tags),
+                options={},
+                profile=(row_count, list(columns)),
+            )
+        with self.meta.session() as s:
+            row = self._row(s, name)
+            if row.kind != "delta":
+                raise DapError(f"{schema}.{table} is an external {row.kind} source")
+            old = {c.name: c for c in row.columns}
+            if mode == "append":
+                known = row.row_count is not None and row.version == version - 1
+                merged = [merge_column_stats(_info_column(old.get(c.name)), c) for c in columns]
+                if not known or any(c is None for c in merged):
+                    stale = True
+                else:
+                    stale = False
+                    row_count += int(row.row_count or 0)
+                    columns = [c for c in merged if c is not None]
+            else:
+                stale = False
+            if not stale:
+                row.version = version
+                row.row_count = row_count
+                row.updated_at = datetime.now(UTC)
+                row.columns.clear()
+                s.flush()  # delete the old column rows before inserting their successors
+                row.columns = _column_rows(
+                    list(columns),
+                    {n: c.description for n, c in old.items()},
+                    {n: list(c.tags or []) for n, c in old.items()},
+                )
+                _bump_policy_version(s)
+                s.flush()
+                return _info(row)
+        return self.refresh(name)
 
     def set_option(self, name: str, key: str, value: Any) -> TableInfo:
         """Keep a table setting (e.g. its retention policy) with the table; None removes it."""
@@ -752,6 +824,100 @@ class CatalogResolver:
 
     def bindings(self) -> list[Binding]:
         return [self.catalog._binding(row) for row in self.rows.values()]
+
+
+def _info_column(row: CatalogColumn | None) -> ColumnInfo | None:
+    if row is None:
+        return None
+    return ColumnInfo(
+        name=row.name,
+        data_type=row.data_type,
+        nullable=row.nullable,
+        null_count=row.null_count,
+        distinct_count=row.distinct_count,
+        min_value=row.min_value,
+        max_value=row.max_value,
+    )
+
+
+_INTEGERS = frozenset(
+    [
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+    ]
+)
+
+
+def _order(data_type: str, value: str | None) -> Any:
+    """A value as printed by DuckDB, as something that sorts like the value (None: cannot)."""
+    if value is None or value.endswith("…"):  # clipped text is no bound
+        return None
+    kind = data_type.upper()
+    try:
+        if kind in _INTEGERS:
+            return int(value)
+        if kind in ("DOUBLE", "FLOAT", "REAL"):
+            return float(value)
+        if kind.startswith("DECIMAL"):
+            return Decimal(value)
+    except (ValueError, InvalidOperation):
+        return None
+    # Text, dates, timestamps (ISO, same zone) and true/false sort as their text does.
+    return value
+
+
+def merge_column_stats(a: ColumnInfo | None, b: ColumnInfo | None) -> ColumnInfo | None:
+    """The statistics of one column over the rows of both ``a`` and ``b`` (same type), or None
+    when they cannot be combined. Distinct counts do not add up: the result has none."""
+    if a is None or b is None or a.data_type != b.data_type:
+        return None
+
+    def pick(x: str | None, y: str | None, low: bool) -> str | None:
+        kx, ky = _order(a.data_type, x), _order(a.data_type, y)
+        if kx is None or ky is None:
+            return x if y is None and kx is not None else y if x is None else None
+        return (x if kx <= ky else y) if low else (x if kx >= ky else y)
+
+    nulls = None if a.null_count is None or b.null_count is None else a.null_count + b.null_count
+    return ColumnInfo(
+        name=a.name,
+        data_type=a.data_type,
+        nullable=a.nullable or b.nullable,
+        null_count=nulls,
+        distinct_count=None,
+        min_value=pick(a.min_value, b.min_value, True),
+        max_value=pick(a.max_value, b.max_value, False),
+    )
+
+
+def written_stats(files: Sequence[ParquetFile], types: Mapping[str, str]) -> list[ColumnInfo]:
+    """Column statistics of freshly written Parquet files, from their writer's measurements
+    (``types``: column → DuckDB type name, in table order)."""
+    columns: list[ColumnInfo] = []
+    for name, data_type in types.items():
+        merged: ColumnInfo | None = ColumnInfo(name=name, data_type=data_type, null_count=0)
+        for f in files:
+            if not f.rows:
+                continue
+            measured = f.columns.get(name, ColumnStats())
+            one = ColumnInfo(
+                name=name,
+                data_type=data_type,
+                null_count=measured.null_count,
+                min_value=_clip(measured.min),
+                max_value=_clip(measured.max),
+            )
+            merged = merge_column_stats(merged, one)
+        columns.append(merged or ColumnInfo(name=name, data_type=data_type))
+    return columns
 
 
 def _bump_policy_version(session: Session) -> None:

@@ -5,7 +5,9 @@ CSV is the bulk case, so it takes DuckDB's parallel reader on an in-memory conne
 read before anything reaches the catalog). DuckDB keeps the lines it cannot parse
 (``store_rejects``); only those take the slow path in Python, to be quarantined with the file
 and the physical line they came from. Nothing malformed is dropped and nothing malformed fails
-the load: a file that is not readable at all is a :class:`SourceError`.
+the load: a file that is not readable at all is a :class:`SourceError`. For loading, CSV can
+skip Arrow altogether: :meth:`FilePlan.write_parquet` has DuckDB ``COPY`` the rows into Parquet
+files (with the same types and rejects) and hand back each file's statistics.
 
 Column types are DuckDB's sniffed ones, with one tolerance: a text column whose values are
 numbers (or dates) except for a few (at most ``type_tolerance``, 5 % of the sample by default)
@@ -24,21 +26,24 @@ import io
 import json
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 import duckdb
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import SchemaMismatch, SourceError
+from ..lake import ColumnStats, ParquetFile
 from ..quarantine import empty_quarantine, quarantine_frame
 from .base import Extracted
 
-__all__ = ["FORMATS", "PARSE_RULE", "list_files", "read_files"]
+__all__ = ["FORMATS", "PARSE_RULE", "FilePlan", "list_files", "plan_files", "read_files"]
 
 FORMATS: dict[str, str] = {
     ".csv": "csv",
@@ -175,6 +180,21 @@ def read_files(
     :class:`SchemaMismatch`. With ``stream=True`` the data is a ``RecordBatchReader`` read as it
     is consumed (how ingestion loads big files), and ``bad`` is complete once it is exhausted.
     """
+    extracted = plan_files(path, format=format, options=options).stream()
+    if not stream:
+        extracted.data = extracted.data.read_all()
+    return extracted
+
+
+def plan_files(
+    path: str | Path, *, format: str | None = None, options: Mapping[str, Any] | None = None
+) -> FilePlan:
+    """Find the files and settle their columns and types (sniffing CSV), reading no rows yet.
+
+    The plan is then either streamed (:meth:`FilePlan.stream`, what :func:`read_files` does) or,
+    for CSV, written straight to Parquet by DuckDB (:meth:`FilePlan.write_parquet`, how
+    ingestion loads big files). Options as for :func:`read_files`.
+    """
     opts = dict(options or {})
     unknown = sorted(set(opts) - _OPTIONS)
     if unknown:
@@ -188,20 +208,88 @@ def read_files(
     except BaseException:
         reader.close()
         raise
-    extracted = Extracted(
-        data=pa.table({}),
-        source=str(path),
-        files=[str(f.path) for f in files],
+    return FilePlan(str(path), reader, schema)
+
+
+# The Arrow types DuckDB writes to Parquet exactly as the Delta writer would (flat columns).
+def _copyable(t: pa.DataType) -> bool:
+    if pa.types.is_timestamp(t):
+        return t.unit == "us" and t.tz in (None, "UTC")
+    return bool(
+        pa.types.is_boolean(t)
+        or (pa.types.is_integer(t) and not pa.types.is_unsigned_integer(t))
+        or pa.types.is_float32(t)
+        or pa.types.is_float64(t)
+        or pa.types.is_decimal128(t)
+        or pa.types.is_date32(t)
+        or _is_text(t)
     )
 
-    def finish(bad: pl.DataFrame) -> None:
-        extracted.bad = bad
 
-    batches = reader.batches(schema, finish)
-    extracted.data = pa.RecordBatchReader.from_batches(schema, batches)
-    if not stream:
-        extracted.data = extracted.data.read_all()
-    return extracted
+class FilePlan:
+    """Files whose columns are known, ready to read once (see :func:`plan_files`)."""
+
+    def __init__(self, source: str, reader: _Reader, schema: pa.Schema) -> None:
+        self.source = source
+        self.schema = schema
+        self.files = [str(f.path) for f in reader.files]
+        self._reader = reader
+        self.bad: pl.DataFrame = empty_quarantine()
+
+    def __enter__(self) -> FilePlan:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def stream(self) -> Extracted:
+        """The rows as a ``RecordBatchReader``; ``bad`` is complete once it is exhausted."""
+        extracted = Extracted(data=pa.table({}), source=self.source, files=list(self.files))
+
+        def finish(bad: pl.DataFrame) -> None:
+            extracted.bad = self.bad = bad
+
+        batches = self._reader.batches(self.schema, finish)
+        extracted.data = pa.RecordBatchReader.from_batches(self.schema, batches)
+        return extracted
+
+    def can_write_parquet(self, schema: pa.Schema) -> bool:
+        """Whether :meth:`write_parquet` can produce ``schema``: CSV files, flat plain types."""
+        return all(p.copy is not None for p in self._reader.parts) and all(
+            _copyable(f.type) for f in schema
+        )
+
+    def duckdb_types(self, schema: pa.Schema) -> dict[str, str]:
+        """DuckDB's names of ``schema``'s column types (``BIGINT``, ``DECIMAL(10,2)``), as the
+        engine shows them for the Parquet files :meth:`write_parquet` writes."""
+        return {f.name: _duck_type(self._reader.con, f.type) for f in schema}
+
+    def write_parquet(
+        self, directory: Path, schema: pa.Schema, progress: Callable[[int], None] | None = None
+    ) -> list[ParquetFile]:
+        """Write the rows as Parquet files into ``directory`` with ``schema``'s columns and
+        types (DuckDB's parallel writer, one file per source file, with its statistics); the
+        rows that could not be read land in ``self.bad``. On failure no file stays behind."""
+        written: list[ParquetFile] = []
+        try:
+            for part in self._reader.parts:
+                assert part.copy is not None, "check can_write_parquet first"
+                file = part.copy(schema, directory)
+                written.append(file)
+                if progress is not None:
+                    progress(file.rows)
+        except BaseException:
+            for file in written:
+                file.path.unlink(missing_ok=True)
+            raise
+        finally:
+            bad = [b for b in self._reader.bad if b.height]
+            self.bad = pl.concat(bad, how="vertical") if bad else empty_quarantine()
+            self.close()
+        return written
 
 
 @dataclass
@@ -211,6 +299,8 @@ class _Part:
     source: str
     schema: pa.Schema
     produce: Callable[[pa.Schema], Iterator[pa.RecordBatch]]
+    # CSV only: write the rows as one Parquet file into a folder, with the given columns.
+    copy: Callable[[pa.Schema, Path], ParquetFile] | None = None
 
 
 @dataclass
@@ -390,7 +480,16 @@ class _Reader:
             ]
             yield from self._read_csv(file, read_path, compressed, csv_args, names, final, source)
 
-        return _Part(source=source, schema=schema, produce=produce)
+        def copy(target: pa.Schema, directory: Path) -> ParquetFile:
+            final = [
+                _duck_type(self.con, target.field(n).type) if n in target.names else t
+                for n, t in zip(names, types, strict=True)
+            ]
+            return self._copy_csv(
+                read_path, compressed, csv_args, names, final, source, target, directory
+            )
+
+        return _Part(source=source, schema=schema, produce=produce, copy=copy)
 
     def _encoding(self, file: SourceFile, sample: bytes) -> str:
         given = self.options.get("encoding")
@@ -479,6 +578,56 @@ class _Reader:
             raise SourceError(f"cannot read {source} as CSV: {_first_line(e)}") from e
         self.bad.append(
             self._csv_rejects(rejects, read_path, compression, csv_args, names, types, source)
+        )
+
+    def _copy_csv(
+        self,
+        read_path: str,
+        compression: str | None,
+        csv_args: Mapping[str, Any],
+        names: list[str],
+        types: list[str],
+        source: str,
+        target: pa.Schema,
+        directory: Path,
+    ) -> ParquetFile:
+        """``COPY (SELECT … FROM read_csv(…)) TO 'part-<uuid>.parquet'``: DuckDB reads and writes
+        in parallel without the rows crossing into Python, and returns the file's statistics."""
+        self._scans += 1
+        rejects, scans = f"dap_rejects_{self._scans}", f"dap_scans_{self._scans}"
+        args = dict(csv_args)
+        args["columns"] = dict(zip(names, types, strict=True))
+        args.update(store_rejects=True, rejects_table=rejects, rejects_scan=scans)
+        read_as = dict(zip(names, types, strict=True))
+        select = []
+        for f in target:
+            want = _duck_type(self.con, f.type)
+            if f.name not in read_as:
+                expr = f"NULL::{want}"
+            elif read_as[f.name] != want:
+                expr = f"CAST({_ident(f.name)} AS {want})"
+            else:
+                expr = _ident(f.name)
+            select.append(f"{expr} AS {_ident(f.name)}")
+        out = directory / f"part-{uuid.uuid4()}.parquet"
+        sql = (
+            f"COPY (SELECT {', '.join(select)} FROM read_csv({_lit(read_path)}, {_args(args)})) "
+            f"TO {_lit(str(out))} (FORMAT parquet, RETURN_STATS)"
+        )
+        try:
+            row = self.con.execute(sql).fetchall()[0]
+        except duckdb.Error as e:
+            out.unlink(missing_ok=True)
+            raise SourceError(f"cannot read {source} as CSV: {_first_line(e)}") from e
+        self.bad.append(
+            self._csv_rejects(rejects, read_path, compression, csv_args, names, types, source)
+        )
+        booleans = {f.name for f in target if pa.types.is_boolean(f.type)}
+        return ParquetFile(
+            path=out,
+            rows=int(row[1]),
+            size=int(row[2]),
+            columns=_return_stats(row[4] or {}, booleans),
         )
 
     def _csv_rejects(
@@ -744,16 +893,25 @@ def _physical_lines(
     wanted = iter(sorted(set(positions)))
     target = next(wanted, None)
     offset, line = 0, 1
+    # numpy counts bytes several times faster than bytes.count, and reusing two buffers spares
+    # the page faults of fresh ones (a big file is scanned whole when its last line is bad).
+    buffer = bytearray(1 << 22)
+    raw = np.frombuffer(buffer, np.uint8)
+    newlines = np.empty(len(buffer), np.bool_)
     with _open(path, compression) as f:
         while target is not None:
-            chunk = f.read(1 << 22)
-            if not chunk:
+            size = f.readinto(buffer)  # type: ignore[attr-defined]
+            if not size:
                 break
-            end = offset + len(chunk)
+            end = offset + size
+            np.equal(raw[:size], 10, out=newlines[:size])
+            done = 0  # count each stretch once: from the previous target to this one
             while target is not None and target < end:
-                result[target] = line + chunk.count(b"\n", 0, target - offset)
+                line += int(np.count_nonzero(newlines[done : target - offset]))
+                done = target - offset
+                result[target] = line
                 target = next(wanted, None)
-            line += chunk.count(b"\n")
+            line += int(np.count_nonzero(newlines[done:size]))
             offset = end
     return result
 
@@ -855,6 +1013,27 @@ def _reject_reason(
     if kind == "LINE SIZE OVER MAXIMUM":
         return "line too long"
     return _first_line(message) or kind.lower()
+
+
+def _return_stats(
+    stats: Mapping[str, Mapping[str, str]], booleans: Collection[str]
+) -> dict[str, ColumnStats]:
+    """DuckDB's ``RETURN_STATS`` per column (keyed by quoted name) → :class:`ColumnStats`,
+    with values printed as DuckDB prints them in SQL (booleans as true/false)."""
+    result = {}
+    for key, values in stats.items():
+        name = key[1:-1].replace('""', '"') if key.startswith('"') else key
+        nulls = values.get("null_count")
+        low = values.get("min") if values.get("min_is_exact") == "true" else None
+        high = values.get("max") if values.get("max_is_exact") == "true" else None
+        if name in booleans:
+            low, high = (
+                None if v is None else str(v in ("1", "true")).lower() for v in (low, high)
+            )
+        result[name] = ColumnStats(
+            null_count=None if nulls is None else int(nulls), min=low, max=high
+        )
+    return result
 
 
 def _lit(value: str) -> str:

@@ -9,7 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from dap_kernel.catalog.store import ColumnInfo, merge_column_stats, written_stats
 from dap_kernel.errors import DapError, SourceError, TableExists, UnknownTable
+from dap_kernel.lake import ColumnStats, ParquetFile
 from dap_kernel.session import Workspace
 
 
@@ -109,7 +111,9 @@ def test_missing_and_malformed_sources_register_nothing(
 
 
 def test_search_by_name_tag_column_and_description(demo_workspace: Workspace) -> None:
-    names = lambda term: [t.name for t in demo_workspace.catalog.search(term)]  # noqa: E731
+    def names(term: str) -> list[str]:
+        return [t.name for t in demo_workspace.catalog.search(term)]
+
     assert names("order") == ["order_lines", "orders"]
     assert names("pii") == ["customers"]
     assert names("email") == ["customers"]  # a column name and a column tag
@@ -167,3 +171,74 @@ def test_replacing_a_table_replaces_schema_and_keeps_history(workspace: Workspac
     assert [c.name for c in info.columns] == ["b", "c"]
     assert info.version == 1
     assert workspace.lake.read("main", "r", version=0).column_names == ["a"]
+
+
+def test_register_committed_takes_the_writer_statistics(workspace: Workspace) -> None:
+    cat = workspace.catalog
+    # A commit made outside the catalog (as ingestion's Parquet path does).
+    version = workspace.lake.create("main", "c", pl.DataFrame({"id": [1, 20], "v": ["b", None]}))
+    columns = [
+        ColumnInfo("id", "BIGINT", null_count=0, min_value="1", max_value="20"),
+        ColumnInfo("v", "VARCHAR", null_count=1, min_value="b", max_value="b"),
+    ]
+    info = cat.register_committed("c", version, 2, columns, mode="create", owner="ann")
+    assert (info.row_count, info.version, info.owner, info.kind) == (2, 0, "ann", "delta")
+    assert workspace.session().sql("SELECT count(*) AS n FROM c")["n"][0] == 2
+    with pytest.raises(TableExists):
+        cat.register_committed("c", version, 2, columns, mode="create")
+    cat.describe_table("c", columns={"id": "the key"})
+    version = workspace.lake.append("main", "c", pl.DataFrame({"id": [3], "v": ["a"]}))
+    added = [
+        ColumnInfo("id", "BIGINT", null_count=0, min_value="3", max_value="3"),
+        ColumnInfo("v", "VARCHAR", null_count=0, min_value="a", max_value="a"),
+    ]
+    info = cat.register_committed("c", version, 1, added, mode="append")
+    by_name = {c.name: c for c in info.columns}
+    assert (info.row_count, info.version) == (3, 1)
+    assert (by_name["id"].min_value, by_name["id"].max_value) == ("1", "20")
+    assert (by_name["v"].min_value, by_name["v"].null_count) == ("a", 1)
+    assert by_name["id"].description == "the key"  # documentation survives
+    version = workspace.lake.overwrite("main", "c", pl.DataFrame({"id": [7], "v": ["q"]}))
+    info = cat.register_committed("c", version, 1, added, mode="overwrite")
+    assert (info.row_count, info.version) == (1, 2)
+
+
+def test_statistics_combine_by_type() -> None:
+    def col(t: str, low: str | None, high: str | None, nulls: int | None = 0) -> ColumnInfo:
+        return ColumnInfo("x", t, null_count=nulls, min_value=low, max_value=high)
+
+    merged = merge_column_stats(col("BIGINT", "9", "10"), col("BIGINT", "100", "100", 2))
+    assert merged == ColumnInfo("x", "BIGINT", null_count=2, min_value="9", max_value="100")
+    merged = merge_column_stats(
+        col("DECIMAL(10,2)", "-1.50", "2.00"), col("DECIMAL(10,2)", "-10.00", "1.00")
+    )
+    assert merged is not None and (merged.min_value, merged.max_value) == ("-10.00", "2.00")
+    merged = merge_column_stats(col("VARCHAR", None, None, 5), col("VARCHAR", "b", "c"))
+    assert merged is not None and (merged.min_value, merged.max_value, merged.null_count) == (
+        "b",
+        "c",
+        5,
+    )
+    clipped = "z" * 199 + "…"
+    merged = merge_column_stats(col("VARCHAR", "a", clipped), col("VARCHAR", "b", "c"))
+    assert merged is not None and merged.max_value is None  # a clipped value bounds nothing
+    assert merge_column_stats(col("BIGINT", "1", "2"), col("VARCHAR", "1", "2")) is None
+    assert merge_column_stats(None, col("BIGINT", "1", "2")) is None
+    unknown = merge_column_stats(col("BIGINT", "1", "2", None), col("BIGINT", "1", "2"))
+    assert unknown is not None and unknown.null_count is None
+
+
+def test_written_stats_fold_the_files(tmp_path: Path) -> None:
+    files = [
+        ParquetFile(
+            tmp_path / "a", 2, 1, {"n": ColumnStats(1, "5", "5"), "t": ColumnStats(0, "x", "y")}
+        ),
+        ParquetFile(tmp_path / "b", 0, 1, {}),  # an empty file says nothing
+        ParquetFile(tmp_path / "c", 3, 1, {"n": ColumnStats(0, "-2", "40"), "t": ColumnStats(3)}),
+    ]
+    columns = written_stats(files, {"n": "INTEGER", "t": "VARCHAR"})
+    assert [(c.name, c.data_type, c.null_count, c.min_value, c.max_value) for c in columns] == [
+        ("n", "INTEGER", 1, "-2", "40"),
+        ("t", "VARCHAR", 3, "x", "y"),
+    ]
+    assert written_stats([], {"n": "INTEGER"}) == [ColumnInfo("n", "INTEGER", null_count=0)]

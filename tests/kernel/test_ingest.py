@@ -7,9 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -293,3 +295,199 @@ def test_types_the_lake_cannot_hold_and_header_only_files(
     result = ingest(header_only, "empty", session=session)
     assert (result.rows_loaded, result.version) == (0, 0)
     assert [c.name for c in workspace.catalog.get("empty").columns] == ["a", "b"]
+
+
+# -- CSV through DuckDB-written Parquet files and one Delta commit ------------------------------
+
+TYPED = (
+    "id,amount,day,ts,tz,flag,note,price\n"
+    "1,1.5,2020-01-02,2020-01-01 10:00:00.123456,2020-01-01 00:00:00+02,true,héllo,3.25\n"
+    '2,2.25,2021-03-04,2020-06-01 00:00:00,2021-01-01 00:00:00+00,false,"a, b",4.5\n'
+    "3,,,,,,,\n"
+)
+
+
+def table_files(ws: Workspace, table: str) -> list[str]:
+    return [Path(f).name for f in ws.lake.snapshot("main", table).files]
+
+
+def test_csv_is_written_by_duckdb_with_the_types_and_statistics_of_a_rescan(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "typed.csv"
+    path.write_text(TYPED)
+    session = workspace.session()
+    ingest(path, "typed", options={"schema": {"price": "DECIMAL(10,2)"}}, session=session)
+    files = table_files(workspace, "typed")
+    assert len(files) == 1 and files[0].startswith("part-") and files[0].endswith(".parquet")
+    table = workspace.lake.read("main", "typed")
+    assert table.schema == pa.schema(
+        [
+            ("id", pa.int64()),
+            ("amount", pa.float64()),
+            ("day", pa.date32()),
+            ("ts", pa.timestamp("us")),
+            ("tz", pa.timestamp("us", "UTC")),
+            ("flag", pa.bool_()),
+            ("note", pa.string()),
+            ("price", pa.decimal128(10, 2)),
+        ]
+    )
+    assert table.column("tz").to_pylist()[0].isoformat() == "2019-12-31T22:00:00+00:00"
+    assert str(table.column("price").to_pylist()[1]) == "4.50"
+    measured = workspace.catalog.get("typed")
+    assert (measured.row_count, measured.version) == (3, 0)
+    assert measured.owner == "tester" and measured.description == "Loaded from typed.csv"
+    rescanned = workspace.catalog.refresh("typed")  # the full profile, as before
+    assert rescanned.row_count == 3
+    for fast, full in zip(measured.columns, rescanned.columns, strict=True):
+        assert fast.distinct_count is None  # the writer does not count distinct values
+        assert (fast.name, fast.data_type, fast.null_count, fast.min_value, fast.max_value) == (
+            full.name,
+            full.data_type,
+            full.null_count,
+            full.min_value,
+            full.max_value,
+        )
+    assert {c.name: c.min_value for c in measured.columns}["flag"] == "false"
+
+
+def test_a_table_written_by_the_new_path_works_with_every_delta_operation(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    from deltalake import DeltaTable
+
+    session = workspace.session()
+    ingest(write_sales(tmp_path / "a.csv", range(1, 11)), "sales", session=session)
+    ingest(write_sales(tmp_path / "b.csv", range(11, 16)), "sales", session=session)
+    location = workspace.lake.path("main", "sales")
+    dt = DeltaTable(str(location))
+    assert dt.version() == 1 and dt.to_pyarrow_table().num_rows == 15
+    # Delta statistics are in the log and readable (file skipping uses them).
+    adds = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+    assert sorted((a["num_records"], a["min.id"], a["max.id"]) for a in adds) == [
+        (5, 11, 15),
+        (10, 1, 10),
+    ]
+    assert adds[0]["null_count.region"] == 0
+    assert workspace.lake.read("main", "sales", version=0).num_rows == 10  # time travel
+    assert session.sql("SELECT count(*) AS n FROM sales", as_of=0)["n"][0] == 10
+    # Delete and merge prune files by those statistics: they must be right.
+    workspace.lake.delete_where("main", "sales", '"id" > 13')
+    merged = tmp_path / "m.csv"
+    merged.write_text("id,region,amount\n2,NORTH,99.5\n20,SOUTH,1.5\n")
+    ingest(merged, "sales", mode="merge", keys=["id"], session=session)
+    rows = session.sql("SELECT id, region FROM sales WHERE id IN (2, 12, 14, 20) ORDER BY id")
+    assert rows.rows() == [(2, "NORTH"), (12, "APAC"), (20, "SOUTH")]
+    assert count(workspace, "main.sales") == 14
+    info = workspace.catalog.get("sales")
+    assert (info.row_count, info.version) == (14, dt.version() + 2)
+    before = {p.name for p in location.glob("*.parquet")}
+    ingest(write_sales(tmp_path / "c.csv", range(1, 4)), "sales", mode="overwrite", session=session)
+    removed = workspace.lake.vacuum("main", "sales", retention_hours=0)
+    assert removed and all(Path(r).name in before for r in removed)
+    assert {p.name for p in location.glob("*.parquet")} == set(table_files(workspace, "sales"))
+    assert sorted(session.sql("SELECT id FROM sales")["id"].to_list()) == [1, 2, 3]
+
+
+def test_appends_add_up_the_statistics_and_overwrite_replaces_them(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    session = workspace.session()
+    first = tmp_path / "a.csv"
+    first.write_text("id,amount,note\n9,5.5,m\n10,,z\n")
+    ingest(first, "t", session=session)
+    second = tmp_path / "b.csv"
+    second.write_text("id,amount,note\n100,-1.25,a\n2,,\n")
+    result = ingest(second, "t", session=session)
+    info = workspace.catalog.get("t")
+    columns = {c.name: c for c in info.columns}
+    assert (info.row_count, info.version, result.version) == (4, 1, 1)
+    # Numbers compare as numbers (9 < 10 < 100), not as text.
+    assert (columns["id"].min_value, columns["id"].max_value) == ("2", "100")
+    assert (columns["amount"].min_value, columns["amount"].max_value) == ("-1.25", "5.5")
+    assert (columns["amount"].null_count, columns["note"].null_count) == (2, 1)
+    assert (columns["note"].min_value, columns["note"].max_value) == ("a", "z")
+    ingest(second, "t", mode="overwrite", session=session)
+    columns = {c.name: c for c in workspace.catalog.get("t").columns}
+    assert workspace.catalog.get("t").row_count == 2
+    assert (columns["id"].min_value, columns["id"].max_value) == ("2", "100")
+    # Another writer committed in between: the catalog rescans instead of adding up.
+    workspace.lake.append("main", "t", pl.DataFrame({"id": [500], "amount": [1.0], "note": ["q"]}))
+    ingest(first, "t", session=session)
+    info = workspace.catalog.get("t")
+    assert (info.row_count, info.version) == (5, 4)
+    assert {c.name: c for c in info.columns}["id"].distinct_count == 5  # a full profile
+
+
+def test_a_failed_commit_leaves_the_previous_version_and_no_files(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deltalake import DeltaTable
+
+    session = workspace.session()
+    path = write_sales(tmp_path / "s.csv", range(1, 21), bad={4: "4,EMEA,oops"})
+    ingest(path, "sales", session=session)
+    location = workspace.lake.path("main", "sales")
+    files = set(location.glob("*.parquet"))
+
+    def crash(*_args: object, **_kw: object) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(DeltaTable, "create_write_transaction", crash)
+    with pytest.raises(DapError, match="cannot commit to main.sales: disk gone"):
+        ingest(path, "sales", mode="overwrite", session=session)
+    monkeypatch.undo()
+    assert set(location.glob("*.parquet")) == files  # the new file was removed
+    assert workspace.lake.version("main", "sales") == 0 and count(workspace, "main.sales") == 19
+    assert count(workspace, "main.sales__quarantine") == 1  # no quarantine for a failed load
+    # A writer killed between writing and committing leaves a file no version references:
+    # invisible to readers, and vacuum removes it.
+    orphan = location / "part-orphan.parquet"
+    pq.write_table(pa.table({"id": [999]}), orphan)
+    assert count(workspace, "main.sales") == 19
+    assert not workspace.lake.vacuum("main", "sales", retention_hours=0)  # may be a live load
+    assert orphan.exists()
+    old = time.time() - 25 * 3600
+    os.utime(orphan, (old, old))
+    assert workspace.lake.vacuum("main", "sales", retention_hours=0) == ["part-orphan.parquet"]
+    assert not orphan.exists() and count(workspace, "main.sales") == 19
+
+
+def test_quarantine_lines_count_newlines_inside_quotes(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "notes.csv"
+    path.write_text(
+        'id,note,amount\n1,"two\nlines",1.5\n2,plain,2.5\n3,x,oops\n4,"a\nb\nc",4.5\n5,y,1,2\n'
+    )
+    result = ingest(
+        path, "notes", options={"schema": {"amount": "DOUBLE"}}, session=workspace.session()
+    )
+    assert (result.rows_loaded, result.rows_quarantined) == (3, 2)
+    bad = workspace.session().sql("SELECT _dap_line FROM notes__quarantine ORDER BY _dap_line")
+    assert bad["_dap_line"].to_list() == [5, 9]
+    assert workspace.lake.read("main", "notes").column("note").to_pylist() == [
+        "two\nlines",
+        "plain",
+        "a\nb\nc",
+    ]
+
+
+def test_a_failed_first_load_leaves_no_table_and_no_folder(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dap_kernel.lake
+
+    def crash(*_args: object, **_kw: object) -> None:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(dap_kernel.lake, "create_table_with_add_actions", crash)
+    path = write_sales(tmp_path / "s.csv", range(1, 5), bad={2: "2,x"})
+    with pytest.raises(DapError, match="cannot commit to main.sales: disk gone"):
+        ingest(path, "sales", session=workspace.session())
+    assert not workspace.lake.path("main", "sales").exists()
+    assert "main.sales" not in workspace.catalog.known_names()
+    assert "main.sales__quarantine" not in workspace.catalog.known_names()
+    monkeypatch.undo()
+    assert ingest(path, "sales", session=workspace.session()).rows_loaded == 3
