@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
 from ..errors import DapError
 from ..meta import MetaStore
@@ -38,6 +38,15 @@ class PolicyAdmin:
     def _require_securable(self, securable: str) -> None:
         """A table or column named in a rule must exist: a typo would otherwise protect
         nothing, silently. ``*`` and schemas are accepted as they are."""
+        if securable.startswith("dashboard:"):
+            name = securable.removeprefix("dashboard:")
+            with self.meta.session() as s:
+                found = s.execute(
+                    text("SELECT 1 FROM dashboards WHERE name = :name"), {"name": name}
+                ).scalar()
+            if found is None:
+                raise DapError(f"dashboard {name} is not published")
+            return
         if securable.startswith("connector:"):
             with self.meta.session() as s:
                 name = securable.removeprefix("connector:")
@@ -49,8 +58,8 @@ class PolicyAdmin:
             return
         if len(parts) > 3:
             raise DapError(
-                f"invalid securable {securable!r}: use *, SCHEMA, SCHEMA.TABLE[.COLUMN] "
-                "or connector:NAME"
+                f"invalid securable {securable!r}: use *, SCHEMA, SCHEMA.TABLE[.COLUMN], "
+                "connector:NAME or dashboard:NAME"
             )
         with self.meta.session() as s:
             table = s.execute(

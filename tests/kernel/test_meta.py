@@ -36,6 +36,7 @@ EXPECTED_TABLES = {
     "pipeline_watermarks",
     "quality_rules",
     "quality_results",
+    "dashboards",
 }
 
 

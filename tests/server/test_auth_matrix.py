@@ -7,7 +7,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from dap_kernel.dashboards.store import publish
+from dap_kernel.session import Workspace
 from tests.server.conftest import Api
+
+SALES = Path(__file__).resolve().parents[2] / "notebooks" / "dashboards" / "sales.ipynb"
 
 # How to call each operation, and what bob (an identity without any grant) gets. A new
 # endpoint without an entry here fails test_every_operation_has_an_example.
@@ -52,6 +56,8 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "get_quality": ({"table": "main.orders"}, None, 403),
     "check_quality": ({"table": "main.orders"}, {"rules": [{"not_null": "order_id"}]}, 403),
     "set_quality_rules": ({"table": "main.orders"}, {"rules": [{"not_null": "order_id"}]}, 403),
+    "list_dashboards": ({}, None, 200),  # bob's gallery is empty
+    "get_dashboard": ({"name": "sales"}, None, 403),
 }
 NOT_AN_IDENTITY = {
     "none": None,
@@ -64,8 +70,9 @@ NOT_AN_IDENTITY = {
 }
 
 
-async def operations(api: Api, tmp_path: Path) -> list[dict[str, Any]]:
+async def operations(api: Api, tmp_path: Path, governed: Workspace) -> list[dict[str, Any]]:
     """(method, path, body, bob's status) per operation, with real ids filled in."""
+    publish(SALES, name="sales", session=governed.session())
     db = tmp_path / "shop.db"
     sqlite3.connect(db).close()
     assert (
@@ -111,10 +118,10 @@ async def _call(api: Api, op: dict[str, Any], **kwargs: Any) -> Any:
 
 
 async def test_no_identity_is_401_everywhere(
-    api: Api, tmp_path: Path, keys: dict[str, str]
+    api: Api, tmp_path: Path, keys: dict[str, str], governed: Workspace
 ) -> None:
     checked = 0
-    for op in await operations(api, tmp_path):
+    for op in await operations(api, tmp_path, governed):
         if op["public"]:
             continue
         for name, credential in NOT_AN_IDENTITY.items():
@@ -129,8 +136,8 @@ async def test_no_identity_is_401_everywhere(
     assert checked >= 7 * 17
 
 
-async def test_insufficient_grant_and_scope(api: Api, tmp_path: Path) -> None:
-    for op in await operations(api, tmp_path):
+async def test_insufficient_grant_and_scope(api: Api, tmp_path: Path, governed: Workspace) -> None:
+    for op in await operations(api, tmp_path, governed):
         bob = await _call(api, op, as_="bob")
         assert bob.status == op["bob"], (op["id"], bob.body)
         if op["public"] or op["scope"] == "query":
@@ -139,8 +146,10 @@ async def test_insufficient_grant_and_scope(api: Api, tmp_path: Path) -> None:
         assert weak.status == 403 and weak.body["error"] == "insufficient_scope", op["id"]
 
 
-async def test_the_admin_gets_through_everywhere(api: Api, tmp_path: Path) -> None:
-    for op in await operations(api, tmp_path):
+async def test_the_admin_gets_through_everywhere(
+    api: Api, tmp_path: Path, governed: Workspace
+) -> None:
+    for op in await operations(api, tmp_path, governed):
         if op["id"] in ("get_query", "cancel_query", "revoke_key"):
             continue  # ann's query and key: covered for their owner in test_rest_api
         reply = await _call(api, op, as_="tester")

@@ -1,3 +1,58 @@
-"""Dashboards as governed objects (REST `dashboards`)."""
+"""Dashboards as governed objects (REST `dashboards`): the caller's gallery and one dashboard.
+
+Listing shows only dashboards the caller may open (a SELECT grant on ``dashboard.<name>``, or
+ownership); asking for another one is a 403, for an unknown one a 404.
+"""
 
 from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from dap_kernel.dashboards.store import DashboardInfo, gallery, get
+
+from ..api import Call, router
+from ..models import Timestamp
+
+
+class DashboardOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    owner: str
+    url: str = Field(description="Where Voilà serves it: `dap dashboard serve NAME`.")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class DashboardDetail(DashboardOut):
+    grants: list[str] = Field(description="Who may open it: `group:NAME`, `user:NAME`.")
+    sha256: str = Field(description="Of the published notebook.")
+
+
+class DashboardList(BaseModel):
+    dashboards: list[DashboardOut]
+
+
+def _out(info: DashboardInfo) -> dict[str, object]:
+    return {
+        "name": info.name,
+        "title": info.title,
+        "description": info.description,
+        "owner": info.owner,
+        "url": f"dap dashboard serve {info.name}",
+        "created_at": info.created_at,
+        "updated_at": info.updated_at,
+    }
+
+
+@router.get("dashboards", response=DashboardList, tag="dashboards")
+def list_dashboards(call: Call) -> DashboardList:
+    """The gallery: dashboards you may open."""
+    return DashboardList(dashboards=[DashboardOut(**_out(d)) for d in gallery(call.session)])  # type: ignore[arg-type]
+
+
+@router.get("dashboards/{name}", response=DashboardDetail, tag="dashboards", errors=(403, 404))
+def get_dashboard(call: Call, name: str) -> DashboardDetail:
+    """One dashboard you may open, with its grants."""
+    info = get(call.session, name)
+    return DashboardDetail(**_out(info), grants=list(info.grants), sha256=info.sha256)  # type: ignore[arg-type]

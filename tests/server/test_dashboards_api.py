@@ -1,0 +1,36 @@
+"""REST `dashboards`: the gallery is the caller's, a dashboard one may not open is a 403."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dap_kernel.dashboards.store import publish
+from dap_kernel.session import Workspace
+from tests.server.conftest import Api
+
+SALES = Path(__file__).resolve().parents[2] / "notebooks" / "dashboards" / "sales.ipynb"
+
+
+async def test_gallery_and_one_dashboard(api: Api, governed: Workspace) -> None:
+    publish(SALES, description="Revenue", grants=["user:bob"], session=governed.session())
+    publish(SALES, name="private", session=governed.session())
+
+    mine = await api("GET", "dashboards")
+    assert mine.status == 200
+    assert [d["name"] for d in mine.body["dashboards"]] == ["private", "sales"]
+
+    bob = await api("GET", "dashboards", as_="bob")
+    assert [d["name"] for d in bob.body["dashboards"]] == ["sales"]
+    assert bob.body["dashboards"][0]["owner"] == "tester"
+
+    one = await api("GET", "dashboards/sales", as_="bob")
+    assert one.status == 200
+    assert one.body["grants"] == ["user:bob"] and one.body["title"] == "Sales"
+    assert len(one.body["sha256"]) == 64
+
+    refused = await api("GET", "dashboards/private", as_="bob")
+    assert refused.status == 403 and refused.body["error"] == "query_refused"
+    missing = await api("GET", "dashboards/nope", as_="bob")
+    assert missing.status == 404 and missing.body["error"] == "unknown_dashboard"
+    anonymous = await api("GET", "dashboards", as_=None)
+    assert anonymous.status == 401
