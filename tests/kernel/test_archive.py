@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -15,7 +15,7 @@ from dap_kernel.governance.identity import Principal
 from dap_kernel.lake import Lake
 from dap_kernel.session import Workspace
 
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+NOW = datetime.now(UTC)  # the CLI archives against the real clock
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def events(workspace: Workspace) -> Workspace:
             {
                 "id": [1, 2, 3, 4],
                 "at": [NOW - timedelta(days=d) for d in (800, 400, 10, 0)],
-                "day": [date(2024, 1, 1), date(2025, 6, 1), date(2026, 11, 1), date(2026, 11, 28)],
+                "day": [(NOW - timedelta(days=d)).date() for d in (700, 500, 27, 0)],
             }
         ),
         owner="tester",

@@ -41,7 +41,6 @@ from dap_kernel.quarantine import quarantine_name
 from dap_kernel.session import Workspace
 
 DAP = shutil.which("dap", path=str(Path(sys.executable).parent)) or "dap"
-NOW = datetime.now(UTC)
 
 
 def reasons(report: QualityReport) -> list[tuple[dict[str, Any], str, str]]:
@@ -633,7 +632,7 @@ def test_store_round_trip(meta_url: str) -> None:
         # Old checks beyond `keep` are pruned; the newest stays the latest.
         small = QualityStore(meta, keep=2)
         for i in range(3):
-            report.checked_at = NOW + timedelta(minutes=i + 1)
+            report.checked_at = datetime.now(UTC) + timedelta(minutes=i + 1)  # after the first
             last_id = small.record(report)
         with meta.session() as s:
             kept = s.execute(
