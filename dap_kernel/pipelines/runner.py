@@ -217,6 +217,8 @@ class Pipeline:
         store = PipelineStore(ws.meta)
         spec = self.spec
         _check_source_rights(session, spec.extract)
+        if uses_secrets(spec):
+            session.require("MANAGE_GRANTS", "*")
         _check_load_rights(session, spec)
         store.register(
             spec.to_dict(),
@@ -488,8 +490,7 @@ class _Run:
         if info.kind == "file":
             from ..connectors.files import read_files
 
-            root = Path(url.removeprefix("file://"))
-            path = root / ex.path if ex.path else root
+            path = inside(Path(url.removeprefix("file://")), ex.path)
             return read_files(path, format=ex.format, options=ex.options)
         api = dict(ex.api or {})
         api["url"] = _join_url(url, str(api.get("url") or ex.path or ""))
@@ -510,8 +511,7 @@ class _Run:
             from ..connectors import Connectors
 
             url = Connectors(self.ws.meta, self.ws.secrets).url(ex.connector)
-            root = Path(url.removeprefix("file://"))
-            path: Path | str = root / ex.path if ex.path else root
+            path: Path | str = inside(Path(url.removeprefix("file://")), ex.path)
         else:
             path = self._path(ex.file or "")
         loaded = set(since or [])
@@ -711,11 +711,30 @@ def _read_database(url: str, ex: Extract, column: str | None, since: Any) -> Ext
 
 
 def _join_url(base: str, path: str) -> str:
+    """A path under an API connector's URL; another host would get the connector's trust."""
     if not path:
         return base
-    if re.match(r"^https?://", path):
-        return path
+    if re.match(r"^[a-z][a-z0-9+.-]*://", path, re.I) or path.startswith("//"):
+        raise PipelineSpecError(
+            f"api url {path!r} must be a path under the connector's URL, not another address"
+        )
     return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def inside(root: Path, relative: str | None) -> Path:
+    """A path under a files connector's folder: absolute paths and ``..`` are refused, so a
+    connector grant reaches that folder and nothing else on the machine."""
+    if not relative:
+        return root
+    candidate = Path(relative)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        raise PipelineSpecError(f"path {relative!r} must stay inside the connector's folder")
+    return root / candidate
+
+
+def uses_secrets(spec: PipelineSpec) -> bool:
+    """``${secret:NAME}`` in a spec can send any stored credential anywhere: admins only."""
+    return "${secret:" in repr(spec.extract.api or {})
 
 
 def _polars(data: pa.Table) -> pl.DataFrame:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dap_kernel.session import Workspace
 from tests.server.conftest import Api
 
@@ -86,3 +88,56 @@ async def test_bad_spec_and_failed_run(api: Api, tmp_path: Path) -> None:
     assert [r["pipeline"] for r in failed.body["runs"]] == ["broken"]
     assert (await api("GET", "pipelines/nope")).status == 404
     assert (await api("GET", "runs/nope")).status == 404
+
+
+async def test_raw_sources_and_secrets_are_for_admins_only(
+    api: Api, governed: Workspace, tmp_path: Path
+) -> None:
+    """Over REST a raw path, URL or API reads with the service's rights: not for engineers."""
+    from dap_kernel.connectors import Connectors
+
+    admin = governed.admin("tester")
+    admin.add_member("role", "engineer", "user", "ann")  # CREATE and USE_CONNECTOR on *
+    for extract in (
+        {"file": "/etc/passwd", "format": "csv"},
+        {"sql_url": f"sqlite:///{governed.settings.home / 'meta.db'}", "table": "api_keys"},
+        {"api": {"url": "http://127.0.0.1:9/"}},
+    ):
+        spec = {"name": "raw", "extract": extract, "load": {"table": "raw"}}
+        refused = await _register(api, spec, as_="ann")
+        assert refused.status == 403, (extract, refused.body)
+    # Through a named folder connector the path stays inside its folder.
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    (folder / "a.csv").write_text("x\n1\n")
+    Connectors(governed.meta, governed.secrets).create("drop", str(folder), owner="tester")
+    inside = {
+        "name": "ok",
+        "extract": {"connector": "drop", "path": "a.csv"},
+        "load": {"table": "ok"},
+    }
+    assert (await _register(api, inside, as_="ann")).status == 201
+    assert (await api("POST", "pipelines/ok/run", as_="ann")).body["status"] == "succeeded"
+    for escape in ("/etc/passwd", "../../etc/passwd"):
+        spec = {
+            "name": "esc",
+            "extract": {"connector": "drop", "path": escape},
+            "load": {"table": "esc"},
+        }
+        assert (await _register(api, spec, as_="ann")).status == 201
+        run = await api("POST", "pipelines/esc/run", as_="ann")
+        assert (
+            run.body["status"] == "failed" and "inside the connector's folder" in run.body["error"]
+        )
+    # In-process too, a ${secret:…} reference could send any stored credential anywhere.
+    from dap_kernel.errors import QueryRefused
+    from dap_kernel.governance.identity import Principal
+    from dap_kernel.pipelines import pipeline
+
+    leak = {
+        "name": "leak",
+        "extract": {"api": {"url": "http://127.0.0.1:9/", "headers": {"X": "${secret:k}"}}},
+        "load": {"table": "leak"},
+    }
+    with pytest.raises(QueryRefused, match="MANAGE_GRANTS"):
+        pipeline(leak).run(governed.session(Principal("ann")))
