@@ -1023,15 +1023,7 @@ def _row_result(rule: Rule, failures: int) -> RuleResult:
         message = f"{failures} row(s) with {label} not in {'.'.join(rule.references)}"
     else:
         message = f"{failures} row(s) returned by the statement"
-    return RuleResult(
-        rule=rule.name,
-        kind=rule.kind,
-        column=rule.column,
-        severity=rule.severity,
-        status=_status(failures > 0, rule.severity),
-        failures=failures,
-        message=message if failures else "ok",
-    )
+    return _result(rule, failures, message if failures else "ok")
 
 
 def _bounds(low: Any, high: Any) -> str:
@@ -1073,6 +1065,14 @@ def _table_result(
 ) -> RuleResult:
     if rule.kind == "sql" and not message:
         message = f"the statement returned {failures} row(s)" if failures else "ok"
+    return _result(rule, failures, message or "ok", details)
+
+
+def _result(
+    rule: Rule, failures: int, message: str, details: Mapping[str, Any] | None = None
+) -> RuleResult:
+    """Where a rule's failures become its status: row and table rules alike fail, at the rule's
+    severity, as soon as anything fails."""
     return RuleResult(
         rule=rule.name,
         kind=rule.kind,
@@ -1080,8 +1080,8 @@ def _table_result(
         severity=rule.severity,
         status=_status(failures > 0, rule.severity),
         failures=failures,
-        message=message or "ok",
-        details=details,
+        message=message,
+        details={} if details is None else details,
     )
 
 

@@ -15,12 +15,16 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from dap_kernel import demo
 from dap_kernel.session import Workspace, reset_default_workspace
 from dap_kernel.settings import Settings
+
+if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
@@ -69,6 +73,21 @@ def demo_workspace(demo_home: Path, tmp_path: Path) -> Iterator[Workspace]:
     ws = Workspace(Settings(home=home, user="tester"))
     yield ws
     ws.close()
+
+
+@pytest.fixture
+def shell(demo_workspace: Workspace) -> Iterator[InteractiveShell]:
+    """An IPython shell with the ``%dap`` magics on the demo workspace; the singleton is
+    cleared afterwards, so no test sees another's variables."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from dap_kernel.magics import DapMagics
+
+    ip = InteractiveShell.instance()
+    ip.register_magics(DapMagics(shell=ip, session_factory=demo_workspace.session))
+    ip.user_ns.clear()
+    yield ip
+    InteractiveShell.clear_instance()
 
 
 def make_governed(ws: Workspace) -> None:

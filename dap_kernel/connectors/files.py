@@ -303,6 +303,19 @@ class _Part:
     copy: Callable[[pa.Schema, Path], ParquetFile] | None = None
 
 
+@dataclass(frozen=True)
+class _CsvScan:
+    """One CSV file as DuckDB reads it, with its final column types: reading the rows, copying
+    them to Parquet and quarantining the rejects all need the same facts."""
+
+    source: str
+    read_path: str
+    compression: str | None
+    csv_args: Mapping[str, Any]
+    names: list[str]
+    types: list[str]
+
+
 @dataclass
 class _Reader:
     files: list[SourceFile]
@@ -472,22 +485,19 @@ class _Reader:
                 types[i] = _duck_type(self.con, declared[name])
         schema = self._duck_schema(names, types)
 
-        def produce(target: pa.Schema) -> Iterator[pa.RecordBatch]:
+        def scan(target: pa.Schema) -> _CsvScan:
             # Read with the final types (another file may have widened a column).
             final = [
                 _duck_type(self.con, target.field(n).type) if n in target.names else t
                 for n, t in zip(names, types, strict=True)
             ]
-            yield from self._read_csv(file, read_path, compressed, csv_args, names, final, source)
+            return _CsvScan(source, read_path, compressed, csv_args, names, final)
+
+        def produce(target: pa.Schema) -> Iterator[pa.RecordBatch]:
+            yield from self._read_csv(scan(target))
 
         def copy(target: pa.Schema, directory: Path) -> ParquetFile:
-            final = [
-                _duck_type(self.con, target.field(n).type) if n in target.names else t
-                for n, t in zip(names, types, strict=True)
-            ]
-            return self._copy_csv(
-                read_path, compressed, csv_args, names, final, source, target, directory
-            )
+            return self._copy_csv(scan(target), target, directory)
 
         return _Part(source=source, schema=schema, produce=produce, copy=copy)
 
@@ -555,50 +565,31 @@ class _Reader:
         select = ", ".join(f"NULL::{t} AS {_ident(n)}" for n, t in zip(names, types, strict=True))
         return self.con.sql(f"SELECT {select} LIMIT 0").to_arrow_table().schema
 
-    def _read_csv(
-        self,
-        file: SourceFile,
-        read_path: str,
-        compression: str | None,
-        csv_args: Mapping[str, Any],
-        names: list[str],
-        types: list[str],
-        source: str,
-    ) -> Iterator[pa.RecordBatch]:
+    def _rejecting_args(self, scan: _CsvScan) -> tuple[str, dict[str, Any]]:
+        """``read_csv`` arguments for ``scan`` that keep the malformed rows in a rejects table of
+        this scan's own (named first), for ``_csv_rejects`` to quarantine."""
         self._scans += 1
         rejects, scans = f"dap_rejects_{self._scans}", f"dap_scans_{self._scans}"
-        args = dict(csv_args)
-        args["columns"] = dict(zip(names, types, strict=True))
+        args = dict(scan.csv_args)
+        args["columns"] = dict(zip(scan.names, scan.types, strict=True))
         args.update(store_rejects=True, rejects_table=rejects, rejects_scan=scans)
-        sql = f"SELECT * FROM read_csv({_lit(read_path)}, {_args(args)})"
+        return rejects, args
+
+    def _read_csv(self, scan: _CsvScan) -> Iterator[pa.RecordBatch]:
+        rejects, args = self._rejecting_args(scan)
+        sql = f"SELECT * FROM read_csv({_lit(scan.read_path)}, {_args(args)})"
         try:
             reader = self.con.sql(sql).to_arrow_reader(BATCH_ROWS)
             yield from reader
         except (duckdb.Error, pa.ArrowException) as e:
-            raise SourceError(f"cannot read {source} as CSV: {_first_line(e)}") from e
-        self.bad.append(
-            self._csv_rejects(rejects, read_path, compression, csv_args, names, types, source)
-        )
+            raise SourceError(f"cannot read {scan.source} as CSV: {_first_line(e)}") from e
+        self.bad.append(self._csv_rejects(rejects, scan))
 
-    def _copy_csv(
-        self,
-        read_path: str,
-        compression: str | None,
-        csv_args: Mapping[str, Any],
-        names: list[str],
-        types: list[str],
-        source: str,
-        target: pa.Schema,
-        directory: Path,
-    ) -> ParquetFile:
+    def _copy_csv(self, scan: _CsvScan, target: pa.Schema, directory: Path) -> ParquetFile:
         """``COPY (SELECT … FROM read_csv(…)) TO 'part-<uuid>.parquet'``: DuckDB reads and writes
         in parallel without the rows crossing into Python, and returns the file's statistics."""
-        self._scans += 1
-        rejects, scans = f"dap_rejects_{self._scans}", f"dap_scans_{self._scans}"
-        args = dict(csv_args)
-        args["columns"] = dict(zip(names, types, strict=True))
-        args.update(store_rejects=True, rejects_table=rejects, rejects_scan=scans)
-        read_as = dict(zip(names, types, strict=True))
+        rejects, args = self._rejecting_args(scan)
+        read_as = dict(zip(scan.names, scan.types, strict=True))
         select = []
         for f in target:
             want = _duck_type(self.con, f.type)
@@ -611,17 +602,16 @@ class _Reader:
             select.append(f"{expr} AS {_ident(f.name)}")
         out = directory / f"part-{uuid.uuid4()}.parquet"
         sql = (
-            f"COPY (SELECT {', '.join(select)} FROM read_csv({_lit(read_path)}, {_args(args)})) "
+            f"COPY (SELECT {', '.join(select)} FROM read_csv({_lit(scan.read_path)}, "
+            f"{_args(args)})) "
             f"TO {_lit(str(out))} (FORMAT parquet, RETURN_STATS)"
         )
         try:
             row = self.con.execute(sql).fetchall()[0]
         except duckdb.Error as e:
             out.unlink(missing_ok=True)
-            raise SourceError(f"cannot read {source} as CSV: {_first_line(e)}") from e
-        self.bad.append(
-            self._csv_rejects(rejects, read_path, compression, csv_args, names, types, source)
-        )
+            raise SourceError(f"cannot read {scan.source} as CSV: {_first_line(e)}") from e
+        self.bad.append(self._csv_rejects(rejects, scan))
         booleans = {f.name for f in target if pa.types.is_boolean(f.type)}
         return ParquetFile(
             path=out,
@@ -630,16 +620,7 @@ class _Reader:
             columns=_return_stats(row[4] or {}, booleans),
         )
 
-    def _csv_rejects(
-        self,
-        table: str,
-        read_path: str,
-        compression: str | None,
-        csv_args: Mapping[str, Any],
-        names: list[str],
-        types: list[str],
-        source: str,
-    ) -> pl.DataFrame:
+    def _csv_rejects(self, table: str, scan: _CsvScan) -> pl.DataFrame:
         rows = self.con.sql(
             f"SELECT line_byte_position, any_value(csv_line), list(error_type), "
             f"list(column_name), list(error_message) FROM {table} "
@@ -647,13 +628,14 @@ class _Reader:
         ).fetchall()
         if not rows:
             return empty_quarantine()
-        lines = _physical_lines(Path(read_path), compression, [r[0] for r in rows])
-        type_of = dict(zip(names, types, strict=True))
+        names = scan.names
+        lines = _physical_lines(Path(scan.read_path), scan.compression, [r[0] for r in rows])
+        type_of = dict(zip(names, scan.types, strict=True))
         records: list[list[Any]] = []
         reasons: list[str] = []
         extra_any = False
         for _pos, text, kinds, columns, messages in rows:
-            fields = _split_line(text or "", csv_args)
+            fields = _split_line(text or "", scan.csv_args)
             record: list[Any] = [*fields[: len(names)], *([None] * (len(names) - len(fields)))]
             extra = fields[len(names) :]
             extra_any = extra_any or bool(extra)
@@ -674,7 +656,7 @@ class _Reader:
             frame,
             rule=PARSE_RULE,
             reason=reasons,
-            source=source,
+            source=scan.source,
             line=[lines.get(r[0]) for r in rows],
         )
 

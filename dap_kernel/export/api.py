@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
 from . import excel
 from .errors import ExportError
@@ -20,40 +21,7 @@ from .to_csv import _batches, write_csv
 if TYPE_CHECKING:
     from ..client import DapClient
 
-
-def export(
-    data: Data | None,
-    to: str,
-    path: str | Path,
-    *,
-    title: str = "",
-    params: Mapping[str, Any] | Sequence[Any] | None = None,
-    session: DapClient | None = None,
-    sheets: Mapping[str, Data] | None = None,
-    charts: Sequence[Any] = (),
-    description: str = "",
-    overwrite: bool = False,
-    max_pdf_rows: int = PDF_MAX_ROWS,
-) -> Path:
-    """Write ``data`` (a polars DataFrame, an Arrow table, or governed SQL) as CSV, xlsx or PDF.
-
-    ``sheets`` adds named sheets to an Excel file (or sections to a PDF); ``charts`` are plotly
-    figures: native charts in Excel, images in a PDF. ``description`` (e.g. the filters of a
-    dashboard) is printed under the title. Returns the path written.
-    """
-    return export_file(
-        data,
-        to,
-        path,
-        title=title,
-        params=params,
-        session=session,
-        sheets=sheets,
-        charts=charts,
-        description=description,
-        overwrite=overwrite,
-        max_pdf_rows=max_pdf_rows,
-    ).path
+P = ParamSpec("P")
 
 
 def export_file(
@@ -123,3 +91,27 @@ def export_file(
         chromium=_chromium(session),
     )
     return Exported(target, fmt, sum(min(t.num_rows, max_pdf_rows) for t in tables.values()))
+
+
+def _returning_path(write: Callable[P, Exported], doc: str) -> Callable[P, Path]:
+    """``write`` returning only the path written: ``export`` and ``export_file`` then share one
+    signature, so an option added to one cannot be left out of the other."""
+
+    def export(*args: P.args, **kwargs: P.kwargs) -> Path:
+        return write(*args, **kwargs).path
+
+    export.__qualname__, export.__doc__ = "export", doc
+    # help() and the notebook's tooltip show the options rather than (*args, **kwargs).
+    export.__signature__ = inspect.signature(write).replace(return_annotation="Path")  # type: ignore[attr-defined]
+    return export
+
+
+export = _returning_path(
+    export_file,
+    """Write ``data`` (a polars DataFrame, an Arrow table, or governed SQL) as CSV, xlsx or PDF.
+
+    ``sheets`` adds named sheets to an Excel file (or sections to a PDF); ``charts`` are plotly
+    figures: native charts in Excel, images in a PDF. ``description`` (e.g. the filters of a
+    dashboard) is printed under the title. Returns the path written.
+    """,
+)

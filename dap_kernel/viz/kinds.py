@@ -8,7 +8,7 @@ A missing ``y`` means "count the rows".
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
@@ -71,6 +71,17 @@ def measure_title(ys: Sequence[str], measures: Sequence[str]) -> str:
 
 def layout(figure: go.Figure, title: str | None, **fields: Any) -> go.Figure:
     figure.update_layout(title={"text": title} if title else None, **fields)
+    return figure
+
+
+def sampled_layout(
+    figure: go.Figure, title: str | None, note: str, kept: int, total: int, **fields: Any
+) -> go.Figure:
+    """``layout`` for a chart that may draw a sample: the title carries the note and
+    ``meta.dap.sampled`` the counts, so a reader never takes the sample for every row."""
+    figure = layout(figure, with_note(title, note), **fields)
+    if note:
+        figure.update_layout(meta={"dap": {"sampled": {"kept": kept, "total": total}}})
     return figure
 
 
@@ -172,42 +183,37 @@ def _lines(
     figure = go.Figure(traces)
     figure.update_xaxes(title={"text": x})
     figure.update_yaxes(title={"text": measure_title(ys, measures)})
-    figure = layout(figure, with_note(title, note), showlegend=len(traces) > 1, hovermode="x")
-    if note:
-        figure.update_layout(meta={"dap": {"sampled": {"kept": kept, "total": total}}})
-    return figure
+    return sampled_layout(
+        figure, title, note, kept, total, showlegend=len(traces) > 1, hovermode="x"
+    )
 
 
-@chart_type("line")
-def line(
-    frame: pl.DataFrame,
-    *,
-    x: str | None,
-    y: Columns,
-    color: str | None,
-    title: str | None,
-    agg: str = "sum",
-    max_points: int = MAX_POINTS,
-    markers: bool = False,
-) -> go.Figure:
-    """One line per y column (or per ``color`` value), in x order, repeated x aggregated."""
-    return _lines("line", frame, x, y, color, title, agg, max_points, markers)
+def _line_kind(kind: str, doc: str) -> Callable[..., go.Figure]:
+    """Register chart kind ``kind`` drawn by ``_lines``: line and area take the same options and
+    differ only in whether the series stack, so the signature is written once."""
+
+    def draw(
+        frame: pl.DataFrame,
+        *,
+        x: str | None,
+        y: Columns,
+        color: str | None,
+        title: str | None,
+        agg: str = "sum",
+        max_points: int = MAX_POINTS,
+        markers: bool = False,
+    ) -> go.Figure:
+        return _lines(kind, frame, x, y, color, title, agg, max_points, markers)
+
+    draw.__name__ = draw.__qualname__ = kind
+    draw.__doc__ = doc
+    return chart_type(kind)(draw)
 
 
-@chart_type("area")
-def area(
-    frame: pl.DataFrame,
-    *,
-    x: str | None,
-    y: Columns,
-    color: str | None,
-    title: str | None,
-    agg: str = "sum",
-    max_points: int = MAX_POINTS,
-    markers: bool = False,
-) -> go.Figure:
-    """Stacked areas: a line chart whose series add up."""
-    return _lines("area", frame, x, y, color, title, agg, max_points, markers)
+line = _line_kind(
+    "line", "One line per y column (or per ``color`` value), in x order, repeated x aggregated."
+)
+area = _line_kind("area", "Stacked areas: a line chart whose series add up.")
 
 
 # -- scatter, histogram, box ----------------------------------------------------------------
@@ -279,12 +285,9 @@ def scatter(
     figure = go.Figure(traces)
     figure.update_xaxes(title={"text": x})
     figure.update_yaxes(title={"text": ", ".join(ys)})
-    figure = layout(figure, with_note(title, note), showlegend=len(traces) > 1)
-    if note:
-        figure.update_layout(
-            meta={"dap": {"sampled": {"kept": data.height, "total": frame.height}}}
-        )
-    return figure
+    return sampled_layout(
+        figure, title, note, data.height, frame.height, showlegend=len(traces) > 1
+    )
 
 
 @chart_type("histogram")
@@ -323,14 +326,16 @@ def histogram(
     figure = go.Figure(traces)
     figure.update_xaxes(title={"text": x})
     figure.update_yaxes(title={"text": f"sum of {ys[0]}" if ys else histnorm or "count"})
-    figure = layout(
-        figure, with_note(title, note), barmode=barmode, bargap=0.04, showlegend=len(traces) > 1
+    return sampled_layout(
+        figure,
+        title,
+        note,
+        data.height,
+        frame.height,
+        barmode=barmode,
+        bargap=0.04,
+        showlegend=len(traces) > 1,
     )
-    if note:
-        figure.update_layout(
-            meta={"dap": {"sampled": {"kept": data.height, "total": frame.height}}}
-        )
-    return figure
 
 
 @chart_type("box")
@@ -366,17 +371,15 @@ def box(
     if x is not None:
         figure.update_xaxes(title={"text": x})
     figure.update_yaxes(title={"text": ", ".join(ys)})
-    figure = layout(
+    return sampled_layout(
         figure,
-        with_note(title, note),
+        title,
+        note,
+        data.height,
+        frame.height,
         boxmode="group" if x is not None and len(traces) > 1 else "overlay",
         showlegend=len(traces) > 1 and x is not None,
     )
-    if note:
-        figure.update_layout(
-            meta={"dap": {"sampled": {"kept": data.height, "total": frame.height}}}
-        )
-    return figure
 
 
 # -- heatmap, pie, funnel, waterfall ---------------------------------------------------------

@@ -197,6 +197,32 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+def open_lab(page: Any, lab: Lab, command: str) -> None:
+    """JupyterLab in ``page``, restored, once the extension has registered ``command`` (the
+    one the test drives first)."""
+    page.goto(f"{lab.url}/lab?token={lab.token}")
+    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
+    page.wait_for_function("window.jupyterapp !== undefined", timeout=30_000)
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
+    page.wait_for_function(
+        "command => window.jupyterapp.commands.hasCommand(command)", arg=command, timeout=30_000
+    )
+
+
+def close_main_area(page: Any) -> None:
+    """Close every main-area tab without dialogs (shutting down notebooks' kernels), so the
+    saved layout restores none of them."""
+    page.evaluate(
+        """async () => {
+            const app = window.jupyterapp;
+            for (const w of [...app.shell.widgets('main')]) {
+                if (w.sessionContext) { await w.sessionContext.shutdown(); }
+                w.dispose();
+            }
+        }"""
+    )
+
+
 def new_notebook(page: Any, first_cell: str = "") -> str:
     """A new python3 notebook in test-artifacts/ (kept as ``window.dapTestNotebook``), with
     ``first_cell`` as the source of its first cell; returns its path."""

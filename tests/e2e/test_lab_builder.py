@@ -18,7 +18,7 @@ import pytest
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
 
-from .conftest import Browser, Lab, new_notebook, screenshot
+from .conftest import Browser, Lab, close_main_area, new_notebook, open_lab, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -35,29 +35,6 @@ def expected_counts(lab: Lab) -> list[tuple[str, int]]:
     finally:
         ws.close()
     return [(str(s), int(c)) for s, c in frame.iter_rows()]
-
-
-def open_lab(page: Any, lab: Lab) -> None:
-    page.goto(f"{lab.url}/lab?token={lab.token}")
-    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
-    page.wait_for_function("window.jupyterapp !== undefined", timeout=30_000)
-    page.evaluate("async () => { await window.jupyterapp.restored; }")
-    page.wait_for_function(
-        "window.jupyterapp.commands.hasCommand('dap:open-builder')", timeout=30_000
-    )
-
-
-def close_main_area(page: Any) -> None:
-    """Close every main-area tab without dialogs, so the saved layout restores none of them."""
-    page.evaluate(
-        """async () => {
-            const app = window.jupyterapp;
-            for (const w of [...app.shell.widgets('main')]) {
-                if (w.sessionContext) { await w.sessionContext.shutdown(); }
-                w.dispose();
-            }
-        }"""
-    )
 
 
 def delete(lab: Lab, path: str) -> None:
@@ -91,7 +68,7 @@ def test_builder_runs_a_grouped_query_and_inserts_it_as_a_cell(browser: Browser,
     created: list[str] = []
 
     def steps(page: Any) -> dict[str, Any]:
-        open_lab(page, lab)
+        open_lab(page, lab, "dap:open-builder")
         created.append(new_notebook(page, "%load_ext dap_kernel"))
         page.evaluate(
             "async () => { await window.jupyterapp.commands.execute("
@@ -239,7 +216,7 @@ def test_lineage_graph_shows_sources_and_recentres(
         ws.close()
 
     def steps(page: Any) -> dict[str, Any]:
-        open_lab(page, lab)
+        open_lab(page, lab, "dap:open-builder")
         page.evaluate(
             "async () => { await window.jupyterapp.commands.execute("
             "'dap:open-lineage', {table: 'main.regions'}); }"
@@ -296,7 +273,7 @@ def test_lineage_graph_shows_sources_and_recentres(
 
 def test_builder_shows_server_errors_inline(browser: Browser, lab: Lab) -> None:
     def steps(page: Any) -> dict[str, Any]:
-        open_lab(page, lab)
+        open_lab(page, lab, "dap:open-builder")
         page.evaluate(
             "async () => { await window.jupyterapp.commands.execute("
             "'dap:open-builder', {table: 'main.no_such_table'}); }"

@@ -21,7 +21,7 @@ from dap_kernel.lineage import LineageStore
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
 
-from .conftest import Browser, Lab, _running_lab, screenshot
+from .conftest import Browser, Lab, _running_lab, close_main_area, open_lab, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -72,22 +72,6 @@ def prepared(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield {"lab": lab, **facts}
 
 
-def open_lab(page: Any, lab: Lab) -> None:
-    page.goto(f"{lab.url}/lab?token={lab.token}")
-    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=60_000)
-    page.wait_for_function("window.jupyterapp !== undefined", timeout=30_000)
-    page.evaluate("async () => { await window.jupyterapp.restored; }")
-    page.wait_for_function(
-        "window.jupyterapp.commands.hasCommand('dap:open-lineage')", timeout=30_000
-    )
-
-
-def close_main_area(page: Any) -> None:
-    page.evaluate(
-        "() => { for (const w of [...window.jupyterapp.shell.widgets('main')]) { w.dispose(); } }"
-    )
-
-
 def centre_is(page: Any, name: str) -> None:
     page.wait_for_function(
         "name => document.querySelector('.dap-lineage:not(.lm-mod-hidden) .dap-lineage-center')"
@@ -116,7 +100,7 @@ def test_lineage_chain_column_path_and_quality_badges(
     lab: Lab = prepared["lab"]
 
     def steps(page: Any) -> dict[str, Any]:
-        open_lab(page, lab)
+        open_lab(page, lab, "dap:open-lineage")
         seen: dict[str, Any] = {}
 
         # -- the lineage graph of the middle of the chain -------------------------------------

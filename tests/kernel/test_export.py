@@ -41,7 +41,6 @@ from dap_kernel.export import (
 from dap_kernel.export import excel as excel_module
 from dap_kernel.export import to_csv as csv_module
 from dap_kernel.governance.identity import Principal
-from dap_kernel.magics import DapMagics
 from dap_kernel.session import Session, Workspace
 from dap_kernel.settings import Settings
 from tests.conftest import make_governed
@@ -507,46 +506,19 @@ def governed_home(demo_home: Path, tmp_path: Path) -> Path:
 def test_cli_exports_as_the_user(governed_home: Path, tmp_path: Path) -> None:
     target = tmp_path / "out" / "ann.csv"
     sql = "SELECT customer_id, region FROM main.customers WHERE region <> :not_region"
-    result = _cli(
-        "export",
-        "--sql",
-        sql,
-        "--to",
-        "csv",
-        str(target),
-        "--param",
-        "not_region=APAC",
-        home=governed_home,
-        user="ann",
-    )
+
+    def export_as_ann(*args: str) -> subprocess.CompletedProcess[str]:
+        return _cli("export", "--sql", sql, *args, home=governed_home, user="ann")
+
+    result = export_as_ann("--to", "csv", str(target), "--param", "not_region=APAC")
     assert result.returncode == 0, result.stderr
     rows = pl.read_csv(target)
     assert result.stdout.strip() == f"exported {rows.height} rows to {target}"
     assert rows.height > 0 and set(rows["region"]) == {"EMEA"}
-    again = _cli(
-        "export",
-        "--sql",
-        sql,
-        "--to",
-        "csv",
-        str(target),
-        "-p",
-        "not_region=x",
-        home=governed_home,
-        user="ann",
-    )
+    again = export_as_ann("--to", "csv", str(target), "-p", "not_region=x")
     assert again.returncode == 1 and again.stderr.startswith("error: ")
     assert "already exists" in again.stderr and "Traceback" not in again.stderr
-    xlsx = _cli(
-        "export",
-        "--sql",
-        sql,
-        str(tmp_path / "ann.xlsx"),
-        "-p",
-        "not_region=x",
-        home=governed_home,
-        user="ann",
-    )
+    xlsx = export_as_ann(str(tmp_path / "ann.xlsx"), "-p", "not_region=x")
     assert xlsx.returncode == 0, xlsx.stderr
     assert openpyxl.load_workbook(tmp_path / "ann.xlsx").worksheets[0]["A1"].value == "customer_id"
 
@@ -560,15 +532,6 @@ def test_cli_refusal_is_one_line_and_writes_nothing(governed_home: Path, tmp_pat
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert not target.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(("bob", ".bob"))]
-
-
-@pytest.fixture
-def shell(demo_workspace: Workspace) -> Iterator[InteractiveShell]:
-    ip = InteractiveShell.instance()
-    ip.register_magics(DapMagics(shell=ip, session_factory=demo_workspace.session))
-    ip.user_ns.clear()
-    yield ip
-    InteractiveShell.clear_instance()
 
 
 def test_magic_exports_frames_figures_and_sheets(

@@ -187,6 +187,18 @@ def chain(ws: Workspace, tmp_path: Path) -> LineageStore:
         process="pipeline:load",
         run_id="r1",
     )
+    record_daily(store)
+    store.record(
+        "main.report",
+        ["main.daily", "https://svc:pw@api.example.com/fx?token=t"],
+        [ColumnEdge("main.daily", "total", "main.report", "total_eur")],
+        process="pipeline:report",
+    )
+    return store
+
+
+def record_daily(store: LineageStore) -> None:
+    """What a statement of tester's records for ``main.daily`` (``chain`` records it once)."""
     store.record(
         "main.daily",
         ["main.orders", "main.customers"],
@@ -196,13 +208,6 @@ def chain(ws: Workspace, tmp_path: Path) -> LineageStore:
         ],
         process="sql:tester",
     )
-    store.record(
-        "main.report",
-        ["main.daily", "https://svc:pw@api.example.com/fx?token=t"],
-        [ColumnEdge("main.daily", "total", "main.report", "total_eur")],
-        process="pipeline:report",
-    )
-    return store
 
 
 def names(nodes: Any) -> list[str]:
@@ -216,15 +221,7 @@ def test_record_replaces_what_the_same_process_recorded(
     before = count_rows(workspace)
     assert before == (5, 4)
     for _ in range(3):  # a re-run records the same again: no duplicates
-        store.record(
-            "main.daily",
-            ["main.orders", "main.customers"],
-            [
-                ColumnEdge("main.orders", "amount", "main.daily", "total"),
-                ColumnEdge("main.customers", "region", "main.daily", "region"),
-            ],
-            process="sql:tester",
-        )
+        record_daily(store)
     assert count_rows(workspace) == before
     store.record("main.daily", ["main.orders"], process="sql:tester")  # changed: replaced
     assert store.graph("main.daily").upstream[0].name == "main.orders"

@@ -18,7 +18,6 @@ from IPython.core.interactiveshell import InteractiveShell
 import dap_kernel
 from dap_kernel.errors import DapError
 from dap_kernel.governance.identity import Principal
-from dap_kernel.magics import DapMagics
 from dap_kernel.session import Workspace
 from dap_kernel.viz import CHART_TYPES, ChartError, chart, chart_type, infer_kind, to_image
 
@@ -513,15 +512,6 @@ def test_sql_goes_through_dap_client_connect_with_bound_params(
 
 
 # -- magic --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def shell(demo_workspace: Workspace) -> Iterator[InteractiveShell]:
-    ip = InteractiveShell.instance()
-    ip.register_magics(DapMagics(shell=ip, session_factory=demo_workspace.session))
-    ip.user_ns.clear()
-    yield ip
-    InteractiveShell.clear_instance()
 
 
 def test_magic_charts_a_variable(shell: InteractiveShell) -> None:
