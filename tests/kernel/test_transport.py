@@ -408,3 +408,25 @@ def test_time_travel_over_http(service: Service, monkeypatch: pytest.MonkeyPatch
     assert dap.sql("SELECT count(*) FROM customers", as_of=0).item() == now
     with pytest.raises(DapError, match="no version numbered 99"):
         dap.sql("SELECT count(*) FROM customers", as_of=99)
+
+
+def test_quality_magic_over_http(
+    service: Service, shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`%dap quality` in a kernel that reaches data only through the DAP service."""
+    use(monkeypatch, service, "tester")
+    client = connect()
+    assert isinstance(client, HttpSession)
+    rules = [
+        {"not_null": "order_id"},
+        {"accepted_values": {"column": "channel", "values": ["web"]}},
+    ]
+    client._json("POST", "quality/main.orders/rules", json={"rules": rules})
+    frame = shell.run_line_magic("dap", "quality main.orders")  # type: ignore[no-untyped-call]
+    by_rule = {r["rule"]: r for r in frame.to_dicts()}
+    assert by_rule["not_null_order_id"]["status"] == "pass"
+    assert by_rule["accepted_values_channel"]["status"] == "fail"
+    assert by_rule["accepted_values_channel"]["failures"] > 0
+    use(monkeypatch, service, "bob")
+    with pytest.raises(UsageError, match="may not"):
+        shell.run_line_magic("dap", "quality main.orders")  # type: ignore[no-untyped-call]
