@@ -24,6 +24,7 @@ from sqlalchemy import DateTime, Integer, String, Text, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..errors import DapError, QueryRefused
+from ..governance.admin import PolicyAdmin
 from ..governance.audit import AuditEvent
 from ..meta.models import Base, Grant, PolicyState, utcnow
 
@@ -189,46 +190,23 @@ def publish(
 
 def grant(session: Session, name: str, kind: str, grantee: str) -> None:
     """Let ``grantee`` open dashboard ``name`` (its owner or a grant manager may)."""
+    _admin_of(session, name, kind).grant("SELECT", securable(name), kind, grantee)
+
+
+def revoke(session: Session, name: str, kind: str, grantee: str) -> int:
+    return _admin_of(session, name, kind).revoke("SELECT", securable(name), kind, grantee)
+
+
+def _admin_of(session: Session, name: str, kind: str) -> PolicyAdmin:
+    """The policy admin, acting for a dashboard's owner too: grants on a dashboard are the
+    same grant rows (audited, versioned) as on tables, not a copy of that mechanism."""
     if kind not in GRANTEE_KINDS:
         raise DapError(f"grantee kind {kind!r}: use user, group or role")
     ws = session.workspace
     info = _row(ws, name)
     if not _may_manage(session, info.owner):
-        raise QueryRefused(f"{session.principal.name} may not grant dashboard {name}")
-    target = securable(name)
-    with ws.meta.session() as s:
-        exists = s.execute(
-            select(Grant).where(
-                Grant.privilege == "SELECT",
-                Grant.securable == target,
-                Grant.grantee_kind == kind,
-                Grant.grantee == grantee,
-            )
-        ).scalar()
-        if exists is None:
-            s.add(Grant(privilege="SELECT", securable=target, grantee_kind=kind, grantee=grantee))
-        # Grants feed the policy snapshot: a new version makes every process reload it.
-        s.execute(update(PolicyState).values(version=PolicyState.version + 1))
-    _audit(ws, session.principal.name, "allowed", f"GRANT SELECT ON {target} TO {kind} {grantee}")
-
-
-def revoke(session: Session, name: str, kind: str, grantee: str) -> int:
-    ws = session.workspace
-    info = _row(ws, name)
-    if not _may_manage(session, info.owner):
         raise QueryRefused(f"{session.principal.name} may not change grants of dashboard {name}")
-    with ws.meta.session() as s:
-        result = s.execute(
-            delete(Grant).where(
-                Grant.privilege == "SELECT",
-                Grant.securable == securable(name),
-                Grant.grantee_kind == kind,
-                Grant.grantee == grantee,
-            )
-        )
-        s.execute(update(PolicyState).values(version=PolicyState.version + 1))
-    _audit(ws, session.principal.name, "allowed", f"REVOKE SELECT ON {securable(name)}")
-    return int(getattr(result, "rowcount", 0) or 0)
+    return PolicyAdmin(ws.meta, ws.audit, session.principal.name)
 
 
 def _grants_of(ws: Workspace, name: str) -> list[str]:
