@@ -8,7 +8,10 @@ per request.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import os
 import re
 import threading
 import time
@@ -20,6 +23,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+from sqlalchemy.exc import SQLAlchemyError
 
 from .catalog import Catalog, TableInfo
 from .catalog.store import CatalogResolver, InputResolver, parse_timestamp, split_name
@@ -29,6 +33,7 @@ from .errors import (
     DapError,
     MissingParameter,
     QueryCancelled,
+    QueryFailed,
     QueryRefused,
     QueryTimeout,
     SchemaMismatch,
@@ -36,16 +41,25 @@ from .errors import (
 from .governance.admin import PolicyAdmin
 from .governance.apikeys import ApiKeys
 from .governance.audit import AuditEvent, AuditLog
-from .governance.enforce import policy_signature, resolve_policy, secure_tables
+from .governance.enforce import (
+    MaskKey,
+    governed_message,
+    policy_signature,
+    resolve_policy,
+    secure_tables,
+)
 from .governance.identity import Principal, local_principal
 from .governance.policy import Decision, GrantPolicy, Policy, TablePolicy
 from .governance.rewrite import Prepared, prepare
-from .governance.secrets import SecretStore
+from .governance.secrets import SecretError, SecretStore
 from .lake import Lake
 from .meta import MetaStore
 from .results import ResultCache, cache_key
 from .settings import Settings
 from .writes import parse_write
+
+# The secret-store entry of the hash-mask key (not a connector secret: no spec may name it).
+MASK_KEY_SECRET = "dap-internal:mask-key"
 
 
 class Workspace:
@@ -97,6 +111,18 @@ class Workspace:
                 self._resolved.clear()
             self._resolved[key] = resolved
         return resolved
+
+    @functools.cached_property
+    def mask_key(self) -> MaskKey:
+        """The key of ``hash`` masks: random per workspace, kept in the encrypted secret store
+        (created on first use), so every process of one workspace hashes alike."""
+        try:
+            secret = self.secrets.get(MASK_KEY_SECRET)
+        except SecretError:
+            with contextlib.suppress(SQLAlchemyError):  # another process created it first
+                self.secrets.put(MASK_KEY_SECRET, os.urandom(32).hex())
+            secret = self.secrets.get(MASK_KEY_SECRET)
+        return MaskKey.from_secret(bytes.fromhex(secret))
 
     def admin(self, actor: str | None = None) -> PolicyAdmin:
         """Change users, groups, grants, filters and masks (recorded as ``actor``).
@@ -219,40 +245,16 @@ class Session:
         try:
             with ws.policy.pinned():  # one policy view (and version read) per statement
                 # Checked and qualified once per text, whoever asks (cached)...
-                prepared = prepare(
+                checked = prepare(
                     sql, known=resolver, write_dialect=ws.engine.dialect, as_of=travel
                 )
-                tables = tuple(t for t in prepared.tables if t not in own)
-                if ws.policy.enforcing():
-                    # ...then secured once per (text, resolved policies of its tables): users
-                    # whose filters and masks come out the same share the rewrite.
-                    principal = ws.policy.principal_details(self.principal)
-                    policies = {t: ws.resolved_policy(principal, t) for t in tables}
-
-                    def policy_for(table: str) -> TablePolicy | None:
-                        if table in own:
-                            return None  # the caller's own data
-                        if table not in policies:
-                            policies[table] = ws.resolved_policy(principal, table)
-                        return policies[table]
-
-                    def secure(tree: Any) -> Any:
-                        return secure_tables(tree, policy_for, principal)
-
-                    scope = tuple((t, policy_signature(p)) for t, p in sorted(policies.items()))
-                    prepared = prepare(
-                        sql,
-                        known=resolver,
-                        write_dialect=ws.engine.dialect,
-                        steps=[secure],
-                        cache_scope=("secured", scope),
-                        as_of=travel,
-                    )
-                rewritten = prepared.sql
-                bound = bind_parameters(prepared, params)
+                tables = tuple(t for t in checked.tables if t not in own)
                 decision = ws.policy.authorize(self.principal, "SELECT", tables)
                 if not decision.allowed:
                     raise QueryRefused(decision.reason)
+                prepared, restricted = self._secure(sql, resolver, own, tables, travel)
+                rewritten = ws.engine.names.scrub(prepared.sql)
+                bound = bind_parameters(prepared, params)
             bindings = resolver.bindings()
             bindings += [self.catalog.binding_at(t) for t in prepared.travels]
             key = cache_key(prepared.sql, (bound, limit), bindings) if cache and not own else None
@@ -263,6 +265,10 @@ class Session:
                 ws.engine.bind(bindings)
                 try:
                     table = self._execute(prepared.sql, bound, query_id, limit, on_batch, timeout_s)
+                except QueryFailed as e:
+                    if restricted:
+                        raise QueryFailed(governed_message(e.message)) from None
+                    raise
                 finally:
                     if isinstance(resolver, InputResolver):
                         for binding in resolver.input_bindings():
@@ -283,9 +289,53 @@ class Session:
         self._audit(
             sql, tables, "allowed", rows=table.num_rows, started=started, rewritten=rewritten
         )
-        return QueryResult(
-            table, query_id, elapsed_ms, tables, prepared.sql, cached=cached is not None
+        cached_hit = cached is not None
+        return QueryResult(table, query_id, elapsed_ms, tables, rewritten, cached=cached_hit)
+
+    def _secure(
+        self,
+        sql: str,
+        resolver: CatalogResolver | InputResolver,
+        own: set[str],
+        tables: tuple[str, ...],
+        travel: tuple[str, str] | None,
+    ) -> tuple[Prepared, bool]:
+        """The statement as the engine runs it, and whether it reads governed (filtered or
+        masked) rows: every catalog table replaced by its secured
+        source. Always, also in single-user mode: only a secured source names the engine's raw
+        relations, so a reference left alone is an unknown table, never raw rows.
+
+        Prepared once per (text, resolved policies of its tables): users whose filters and
+        masks come out the same share the rewrite.
+        """
+        ws = self.workspace
+        principal = ws.policy.principal_details(self.principal)
+        policies = {t: ws.resolved_policy(principal, t) for t in tables}
+
+        def policy_for(table: str) -> TablePolicy | None:
+            if table in own:
+                return None  # the caller's own data
+            if table not in policies:
+                policies[table] = ws.resolved_policy(principal, table)
+            return policies[table]
+
+        names = ws.engine.names
+
+        key = ws.mask_key
+
+        def secure(tree: Any) -> Any:
+            return secure_tables(tree, policy_for, principal, names, key)
+
+        scope = tuple((t, policy_signature(p)) for t, p in sorted(policies.items()))
+        prepared = prepare(
+            sql,
+            known=resolver,
+            write_dialect=ws.engine.dialect,
+            steps=[secure],
+            cache_scope=("secured", names.token, scope),
+            as_of=travel,
         )
+        return prepared, any(p is not None for p in policies.values())
 
     def _write(
         self,

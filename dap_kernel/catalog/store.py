@@ -707,7 +707,7 @@ class Catalog:
             arrow=binding.arrow,
             options=binding.options,
         )
-        target = f"{quote_ident(probe.schema)}.{quote_ident(probe.name)}"
+        target = self.engine.relation(probe.schema, probe.name)
         try:
             self.engine.bind([probe])
             described = self.engine.execute_internal(f"DESCRIBE {target}").to_pylist()

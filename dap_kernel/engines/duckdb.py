@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from ..errors import QueryCancelled, QueryFailed
 from .base import Binding, Engine, Params
+from .names import RelationNames
 
 
 def quote_ident(name: str) -> str:
@@ -65,6 +66,8 @@ class DuckDBEngine(Engine):
         self._allowed_dirs: set[str] = {str(lake_dir.resolve()) + "/"}
         self._allowed_files: set[str] = set()
         self._lock = threading.RLock()
+        # Raw relations live under schemas no user can name; only secured sources reach them.
+        self.names = RelationNames()
         self._views: dict[str, str] = {}
         self._materialized: set[str] = set()
         self._running: dict[str, duckdb.DuckDBPyConnection] = {}
@@ -127,9 +130,13 @@ class DuckDBEngine(Engine):
                 self._create_view(binding)
                 self._views[binding.qualified_name] = binding.signature
 
+    def relation(self, schema: str, name: str) -> str:
+        """The engine's own (quoted) name of a bound relation, for SQL written by DAP itself."""
+        return f"{quote_ident(self.names.schema(schema))}.{quote_ident(name)}"
+
     def _create_view(self, b: Binding) -> None:
-        target = f"{quote_ident(b.schema)}.{quote_ident(b.name)}"
-        self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(b.schema)}")
+        target = self.relation(b.schema, b.name)
+        self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(self.names.schema(b.schema))}")
         was_table = b.qualified_name in self._materialized
         if b.arrow is not None:
             # Registered Arrow data is private to one connection and queries run on cursors:
@@ -167,7 +174,7 @@ class DuckDBEngine(Engine):
             self._con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {source}")
         except duckdb.Error as e:
             # Views bind lazily: a broken source surfaces here or at the first query.
-            raise QueryFailed(_first_line(e)) from e
+            raise QueryFailed(self.names.scrub(_first_line(e))) from e
 
     # -- running queries -------------------------------------------------------------------
 
@@ -198,7 +205,7 @@ class DuckDBEngine(Engine):
         except duckdb.InterruptException as e:
             raise QueryCancelled("the query was cancelled") from e
         except duckdb.Error as e:
-            raise QueryFailed(_first_line(e)) from e
+            raise QueryFailed(self.names.scrub(_first_line(e))) from e
         finally:
             if query_id:
                 self._running.pop(query_id, None)
@@ -207,7 +214,7 @@ class DuckDBEngine(Engine):
     def unbind(self, binding: Binding) -> None:
         """Drop a temporary view (used when profiling a source before registering it)."""
         with self._lock:
-            target = f"{quote_ident(binding.schema)}.{quote_ident(binding.name)}"
+            target = self.relation(binding.schema, binding.name)
             kind = "TABLE" if binding.qualified_name in self._materialized else "VIEW"
             self._con.execute(f"DROP {kind} IF EXISTS {target}")
             self._materialized.discard(binding.qualified_name)

@@ -3,28 +3,37 @@
 Applied after :func:`~dap_kernel.governance.rewrite.qualify_tables`, so each catalog table is a
 qualified ``schema.table`` node. Replacing the node itself (keeping its alias) means ``WHERE``,
 ``JOIN``, ``GROUP BY``, window functions and row-as-struct references only ever see filtered,
-masked rows: there is no unfiltered copy of the table left in the statement.
+masked rows: there is no unfiltered copy of the table left in the statement. The subquery reads
+the engine's raw relation, under a name (:mod:`dap_kernel.engines.names`) that only this module
+writes: a reference it did not secure is an unknown table to the engine, never raw rows.
 
 >>> import sqlglot
+>>> from dap_kernel.engines.names import RelationNames
 >>> from dap_kernel.governance.identity import Principal
 >>> tree = sqlglot.parse_one("SELECT o.id FROM main.orders AS o", read="duckdb")
 >>> p = TablePolicy(columns=(("id", "BIGINT"), ("region", "VARCHAR")),
 ...                 row_filters=("region = current_user_attr('region')",))
->>> secure_tables(tree, lambda t: p, Principal("ann", attributes={"region": "EMEA"})).sql("duckdb")
-"SELECT o.id FROM (SELECT id, region FROM main.orders WHERE (region = 'EMEA')) AS o"
+>>> ann = Principal("ann", attributes={"region": "EMEA"})
+>>> print(secure_tables(tree, lambda t: p, ann, RelationNames("k")).sql("duckdb"))
+SELECT o.id FROM (SELECT id, region FROM "main#k"."orders" WHERE (region = 'EMEA')) AS o
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from ..engines.names import RelationNames
 from ..errors import DapError, QueryRefused
 from .identity import Principal
 from .policy import TablePolicy
+from .rewrite import refuse_forbidden_functions, travel_schema
+from .scope import table_references
 
 MASKS = ("mask_email", "hash", "redact", "null", "partial")
 # Functions only policies may use; they are replaced by values before the engine sees them.
@@ -37,7 +46,43 @@ def _column(name: str) -> exp.Column:
     )
 
 
-def mask_expression(mask: str, name: str, data_type: str) -> exp.Expr:
+@dataclass(frozen=True)
+class MaskKey:
+    """The workspace's key for ``hash`` masks, as HMAC-SHA256's two padded keys (hex).
+
+    A plain hash of a low-entropy value (a region, a birth date, a short code) is undone with a
+    dictionary; a keyed one is not, as long as the key stays inside DAP.
+    """
+
+    inner: str
+    outer: str
+
+    @classmethod
+    def from_secret(cls, key: bytes) -> MaskKey:
+        block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+        return cls(
+            inner=bytes(b ^ 0x36 for b in block).hex(), outer=bytes(b ^ 0x5C for b in block).hex()
+        )
+
+    def hmac(self, value: exp.Expr) -> exp.Expr:
+        """``HMAC-SHA256(key, value)`` in SQL, as lower-case hex (same as Python's ``hmac``)."""
+        inner = exp.func(
+            "sha256",
+            exp.DPipe(
+                this=exp.func("unhex", exp.Literal.string(self.inner)),
+                expression=exp.Encode(this=value, charset=exp.Literal.string("utf-8")),
+            ),
+        )
+        return exp.func(
+            "sha256",
+            exp.DPipe(
+                this=exp.func("unhex", exp.Literal.string(self.outer)),
+                expression=exp.func("unhex", inner),
+            ),
+        )
+
+
+def mask_expression(mask: str, name: str, data_type: str, key: MaskKey | None = None) -> exp.Expr:
     """The expression a masked column is replaced with (named after the column by the caller)."""
     col = _column(name)
     text = exp.cast(col, "VARCHAR")
@@ -46,7 +91,9 @@ def mask_expression(mask: str, name: str, data_type: str) -> exp.Expr:
             "regexp_replace", text, exp.Literal.string("^[^@]+"), exp.Literal.string("***")
         )
     if mask == "hash":
-        return exp.func("sha256", text)
+        if key is None:
+            raise DapError("hash masks need the workspace's mask key")
+        return key.hmac(text)
     if mask == "redact":
         return exp.Literal.string("***")
     if mask == "null":
@@ -63,8 +110,6 @@ def mask_expression(mask: str, name: str, data_type: str) -> exp.Expr:
 
 def parse_policy_sql(sql: str) -> exp.Expr:
     """Parse a predicate or mask written by a steward, with the same function checks as queries."""
-    from .rewrite import refuse_forbidden_functions
-
     try:
         expr = sqlglot.parse_one(sql, read="duckdb", into=exp.Condition)
     except ParseError as e:
@@ -127,14 +172,34 @@ def policy_signature(policy: TablePolicy | None) -> Hashable:
     return (policy.columns, policy.row_filters, tuple(sorted(policy.masks.items())))
 
 
-def secured_source(table: exp.Table, policy: TablePolicy, principal: Principal) -> exp.Subquery:
-    """``schema.table`` → ``(SELECT masked columns FROM schema.table WHERE filters)``."""
-    inner = exp.Table(this=table.this.copy(), db=table.args["db"].copy())
-    if table.args.get("version") is not None:  # time travel applies to what the policy wraps
-        inner.set("version", table.args["version"].copy())
+def secured_source(
+    table: exp.Table,
+    policy: TablePolicy | None,
+    principal: Principal,
+    names: RelationNames,
+    key: MaskKey | None = None,
+) -> exp.Expr:
+    """``schema.table`` → ``(SELECT masked columns FROM <raw relation> WHERE filters) AS table``.
+
+    The raw relation is the only name under which the engine holds the table's rows, and this
+    is the only function that writes it. A table seen as stored (``policy`` None) becomes the
+    raw relation itself, aliased as the user wrote it.
+    """
+    version = table.args.get("version")
+    schema = table.db if version is None else travel_schema(table.db, version)
+    inner = names.table(schema, table.name)
+    alias = table.args.get("alias")
+    if alias is None:
+        alias = exp.TableAlias(this=exp.to_identifier(table.name))
+    if policy is None:  # in place: samples, pivots and the like stay on the reference
+        table.set("this", inner.this)
+        table.set("db", inner.args["db"])
+        table.set("version", None)
+        table.set("alias", alias)
+        return table
     if policy.columns:
         projections: list[exp.Expr] = [
-            exp.alias_(mask_expression(policy.masks[name], name, dtype), name, quoted=True)
+            exp.alias_(mask_expression(policy.masks[name], name, dtype, key), name, quoted=True)
             if name in policy.masks
             else _column(name)
             for name, dtype in policy.columns
@@ -146,9 +211,6 @@ def secured_source(table: exp.Table, policy: TablePolicy, principal: Principal) 
         select = select.where(
             exp.Paren(this=bind_principal(parse_policy_sql(predicate), principal))
         )
-    alias = table.args.get("alias")
-    if alias is None:
-        alias = exp.TableAlias(this=exp.to_identifier(table.name))
     return exp.Subquery(this=select, alias=alias.copy())
 
 
@@ -156,18 +218,62 @@ def secure_tables(
     tree: exp.Expr,
     policy_for: Callable[[str], TablePolicy | None],
     principal: Principal,
+    names: RelationNames,
+    key: MaskKey | None = None,
 ) -> exp.Expr:
-    """Replace every qualified catalog table by its secured source (pure: returns the tree)."""
-    for table in list(tree.find_all(exp.Table)):
-        if not table.args.get("db") or not isinstance(table.this, exp.Identifier):
-            continue  # a CTE reference or an allowed table function
-        policy = policy_for(f"{table.db}.{table.name}")
-        if policy is None:
+    """Replace every catalog table by its secured source (pure: returns the tree).
+
+    Runs on a statement :func:`~dap_kernel.governance.rewrite.qualify_tables` has checked, so
+    every reference that is not a CTE is a qualified catalog table. Afterwards, any name left
+    that is neither a secured source nor a CTE is refused (a second, independent check; the
+    engine refuses it anyway, since only secured sources name raw relations).
+    """
+    for ref in table_references(tree):
+        table = ref.table
+        if ref.cte:
             continue
-        if isinstance(table.parent, exp.Summarize | exp.Describe):
+        if not table.args.get("db"):
+            raise QueryRefused(f"table {table.name} was not checked against the catalog")
+        policy = policy_for(f"{table.db}.{table.name}")
+        if policy is not None and isinstance(table.parent, exp.Summarize | exp.Describe):
             raise QueryRefused(
                 f"SUMMARIZE/DESCRIBE of {table.db}.{table.name} is not available to you: "
                 "it has a row filter or masked columns; summarise a SELECT instead"
             )
-        table.replace(secured_source(table, policy, principal))
+        replacement = secured_source(table, policy, principal, names, key)
+        if table is tree:
+            tree = replacement
+        else:
+            table.replace(replacement)
+    refuse_unsecured(tree, names)
     return tree
+
+
+# Engine messages that describe the statement, not the data: safe to show as they are.
+_STATEMENT_ERRORS = ("Parser Error", "Binder Error", "Catalog Error", "Syntax Error")
+
+
+def governed_message(message: str) -> str:
+    """What a user may be told of an engine error in a statement that reads governed rows.
+
+    A runtime error can carry a value of the row it failed on (``Could not convert string
+    '…'``, ``error(name)``), and the engine does not promise to filter before it evaluates the
+    user's expressions: so only the kind of error is kept. Errors about the statement itself
+    (parsing, binding, names) carry no row values and stay as they are.
+    """
+    if message.startswith(_STATEMENT_ERRORS):
+        return message
+    kind = message.split(":", 1)[0] if ":" in message[:40] else "the query failed"
+    return (
+        f"{kind}: details hidden, since the statement reads rows under a row filter or "
+        "masked columns (a value in the message could come from a row you may not see)"
+    )
+
+
+def refuse_unsecured(tree: exp.Expr, names: RelationNames) -> None:
+    """Every table name must be a raw relation a secured source wrote, or a CTE in scope."""
+    for ref in table_references(tree):
+        table = ref.table
+        if ref.cte or (table.args.get("db") and names.is_hidden(table.db)):
+            continue
+        raise QueryRefused(f"table {table.name} is not a secured catalog table")

@@ -24,6 +24,7 @@ from sqlglot import TokenType, exp
 from sqlglot.errors import ParseError, TokenError
 
 from ..errors import QueryRefused, SqlSyntaxError, UnknownTable
+from .scope import cte_names, table_references
 
 MAX_SQL_CHARS = 1_000_000
 DEFAULT_SCHEMA = "main"
@@ -185,9 +186,9 @@ def _prepare(
     refuse_writes(tree)
     refuse_forbidden_functions(tree)
     tables = qualify_tables(tree, resolver, as_of=as_of)
+    travels = travel_points(tree)
     for step in steps:
         tree = step(tree)
-    travels = pin_versions(tree)
     names, positional = parameters(tree)
     return Prepared(
         sql=tree.sql(dialect=write_dialect),
@@ -214,22 +215,26 @@ def travel_of(version: exp.Version) -> tuple[str, str]:
     return kind, str(value.this)
 
 
-def pin_versions(tree: exp.Expr) -> tuple[Travel, ...]:
-    """Move each time-travelled table to its own engine schema (after the policy rewrite, which
-    keeps the ``version`` of the table it wraps)."""
+def travel_schema(schema: str, version: exp.Version) -> str:
+    """The engine schema of a table read at a past point: ``main@v3``, ``main@t2026-…``."""
+    kind, value = travel_of(version)
+    return f"{schema}@{'v' if kind == 'version' else 't'}{value}"
+
+
+def travel_points(tree: exp.Expr) -> tuple[Travel, ...]:
+    """The past versions a qualified statement reads (each bound under its own engine schema,
+    so the same table at two versions can meet in one statement)."""
     travels: dict[str, Travel] = {}
     for table in tree.find_all(exp.Table):
         version = table.args.get("version")
         if version is None or not table.db:
             continue
         kind, value = travel_of(version)
-        engine_schema = f"{table.db}@{'v' if kind == 'version' else 't'}{value}"
+        engine_schema = travel_schema(table.db, version)
         travels.setdefault(
             engine_schema + "." + table.name,
             Travel(f"{table.db}.{table.name}", kind, value, engine_schema),
         )
-        table.set("db", exp.to_identifier(engine_schema, quoted=True))
-        table.set("version", None)
     return tuple(travels.values())
 
 
@@ -358,8 +363,21 @@ def refuse_forbidden_functions(tree: exp.Expr, also_allowed: frozenset[str] = fr
             )
 
 
-def _cte_names(tree: exp.Expr) -> set[str]:
-    return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+@functools.cache
+def engine_relations() -> frozenset[str]:
+    """Names DuckDB resolves without a schema on its own (``duckdb_tables``, ``pg_class``,
+    ``sqlite_master``…): no CTE may take one, so a reference is never ambiguous."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        rows = con.sql(
+            "SELECT DISTINCT lower(view_name) FROM duckdb_views() "
+            "WHERE internal AND schema_name IN ('main', 'pg_catalog')"
+        ).fetchall()
+    finally:
+        con.close()
+    return frozenset(str(r[0]) for r in rows)
 
 
 def qualify_tables(
@@ -369,13 +387,26 @@ def qualify_tables(
 
     A name that is not a catalog table is an error, even if the engine could resolve it
     (DuckDB reads ``FROM 'file.csv'`` as a file): nothing outside the catalog is readable.
-    Time travel (``FOR VERSION AS OF``, or ``as_of`` for every table) stays on the reference.
+    Which names are CTEs is decided by :func:`~dap_kernel.governance.scope.table_references`,
+    the one place that follows DuckDB's scoping rules. Time travel (``FOR VERSION AS OF``, or
+    ``as_of`` for every table) stays on the reference.
     """
-    ctes = _cte_names(tree)
-    references: list[tuple[exp.Table, str]] = []
+    reserved = cte_names(tree) & engine_relations()
+    if reserved:
+        raise QueryRefused(
+            f"the CTE name {sorted(reserved)[0]} is reserved by the engine: choose another name"
+        )
     for table in list(tree.find_all(exp.Table)):
         if not isinstance(table.this, exp.Identifier):
             _check_table_function(table)
+    references: list[tuple[exp.Table, str]] = []
+    for ref in table_references(tree):
+        table = ref.table
+        if table.catalog:
+            raise QueryRefused(f"three-part name {table.sql()} is not supported")
+        if ref.cte:
+            if table.args.get("version") is not None or table.args.get("when"):
+                raise QueryRefused(f"{table.name} is a CTE: it has no history to travel to")
             continue
         if table.args.get("when"):
             raise QueryRefused(
@@ -395,10 +426,6 @@ def qualify_tables(
                     else exp.Literal.string(as_of[1]),
                 ),
             )
-        if table.catalog:
-            raise QueryRefused(f"three-part name {table.sql()} is not supported")
-        if not table.db and table.name.lower() in ctes:
-            continue
         references.append((table, f"{table.db or DEFAULT_SCHEMA}.{table.name}".lower()))
     if not references:
         return ()
