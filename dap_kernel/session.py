@@ -16,7 +16,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -246,7 +246,10 @@ class Session:
             with ws.policy.pinned():  # one policy view (and version read) per statement
                 # Checked and qualified once per text, whoever asks (cached)...
                 checked = prepare(
-                    sql, known=resolver, write_dialect=ws.engine.dialect, as_of=travel
+                    sql,
+                    known=_SuggestReadable(resolver, self._may_read),
+                    write_dialect=ws.engine.dialect,
+                    as_of=travel,
                 )
                 tables = tuple(t for t in checked.tables if t not in own)
                 decision = ws.policy.authorize(self.principal, "SELECT", tables)
@@ -361,9 +364,11 @@ class Session:
             if write.kind == "insert" or (exists and write.replace):
                 self.require("MODIFY", target)
             if write.kind == "create":
+                # Checked first: IF NOT EXISTS must not tell a caller without CREATE which
+                # tables exist.
+                self.require("CREATE", schema)
                 if exists and write.if_not_exists:
                     return self._written(target, 0, query_id, started, (), write.select)
-                self.require("CREATE", schema)
             result = self.query(
                 write.select, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs
             )
@@ -488,6 +493,9 @@ class Session:
         if not decision.allowed:
             raise QueryRefused(decision.reason)
 
+    def _may_read(self, table: str) -> bool:
+        return self.workspace.policy.check(self.principal, "SELECT", table).allowed
+
     def visible_tables(self, term: str = "") -> list[TableInfo]:
         """The catalog as this principal may see it (only tables it may read), or a search."""
         policy = self.workspace.policy
@@ -509,6 +517,20 @@ class Session:
             "engine": self.workspace.settings.engine,
             "policy": type(self.workspace.policy).__name__,
         }
+
+
+class _SuggestReadable:
+    """A statement's resolver whose "did you mean" names only tables the caller may read."""
+
+    def __init__(self, inner: CatalogResolver | InputResolver, may_read: Callable[[str], bool]):
+        self.inner = inner
+        self.may_read = may_read
+
+    def resolve(self, qualified: Sequence[str]) -> dict[str, str]:
+        return self.inner.resolve(qualified)
+
+    def all_names(self) -> Collection[str]:
+        return [n for n in self.inner.all_names() if "." not in n or self.may_read(n)]
 
 
 _WRITE_START = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(create|insert)\b", re.I | re.S)
