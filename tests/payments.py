@@ -96,9 +96,7 @@ def build(home: Path) -> None:
             ws.catalog, "main.payments", quarantine_frame(bad, rule="amount", reason="too big")
         )
         tester = ws.session(Principal(name="tester", source="test"))
-        set_retention(
-            tester, "main.payments", Retention(archive_after_days=365, column="paid_on")
-        )
+        set_retention(tester, "main.payments", Retention(archive_after_days=365, column="paid_on"))
         run_archive(tester, "main.payments", now=NOW)
     finally:
         ws.close()

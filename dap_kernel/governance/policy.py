@@ -293,8 +293,15 @@ class GrantPolicy:
         return self._granted(snap, principal, privilege, securable)
 
     def _granted(
-        self, snap: _Snapshot, principal: Principal, privilege: str, securable: str
+        self,
+        snap: _Snapshot,
+        principal: Principal,
+        privilege: str,
+        securable: str,
+        *,
+        via_all: bool = True,
     ) -> bool:
+        """``via_all=False``: only a grant naming ``privilege`` itself (or a role) counts."""
         groups, roles = self._closure(snap, principal)
         if any(privilege in BUILTIN_ROLES.get(r, ()) for r in roles):
             return True
@@ -302,7 +309,7 @@ class GrantPolicy:
         holders |= {("role", r) for r in roles}
         targets = set(ancestors(securable.lower()))
         return any(
-            (priv == privilege or priv == "ALL")
+            (priv == privilege or (via_all and priv == "ALL"))
             and sec.lower() in targets
             and (kind, name) in holders
             for priv, sec, kind, name in snap.grants
@@ -311,11 +318,14 @@ class GrantPolicy:
     def _reads_quarantine(
         self, snap: _Snapshot, principal: Principal, parent: str, quarantine: str
     ) -> bool:
-        """The parent's owner (the quarantine's own while there is no parent) and stewards."""
+        """The parent's owner (the quarantine's own while there is no parent) and stewards:
+        MANAGE_GRANTS named in a grant or a role, not implied by ``ALL`` (often granted on a
+        schema as "every data privilege")."""
         owner = snap.owners[parent] if parent in snap.owners else snap.owners.get(quarantine, "")
         if owner and owner == principal.name:
             return True
-        return self._granted(snap, principal, "MANAGE_GRANTS", _source(snap, parent))
+        source = _source(snap, parent)
+        return self._granted(snap, principal, "MANAGE_GRANTS", source, via_all=False)
 
     def granted_columns(self, principal: Principal, privilege: str, table: str) -> set[str]:
         """Columns of ``table`` granted one by one (``schema.table.column`` securables)."""
