@@ -25,11 +25,12 @@ import pyarrow.compute as pc
 
 from .catalog import split_name
 from .errors import DapError
+from .governance.copies import COPY_OF, RETENTION
 
 if TYPE_CHECKING:
     from .session import Session
 
-OPTION = "retention"
+OPTION = RETENTION
 SOURCE_KEY = "dap.archive.source"
 VERSION_KEY = "dap.archive.source_version"
 
@@ -155,6 +156,8 @@ def _move_old_rows(session: Session, name: str, column: str, cutoff: datetime, a
                 owner=source.owner,
                 tags=["archive"],
             )
+            # Governed by its parent from now on (its grants, row filters and masks).
+            ws.catalog.set_option(archive, COPY_OF, name)
             a_schema, a_table = split_name(archive)
             ws.lake.append(a_schema, a_table, old, metadata=marker)
             ws.catalog.refresh(archive)

@@ -3,7 +3,9 @@
 Nothing bad is dropped silently. A malformed line, a value that does not convert, a row failing
 an ``error`` quality rule: each lands in ``<schema>.<table>__quarantine`` with the rule, the
 reason and where it came from (file and line, or pipeline run), so it can be fixed and replayed.
-The original row is kept as JSON text because a bad row often has no valid typed form.
+The original row is kept as JSON text because a bad row often has no valid typed form; for the
+same reason no row filter or mask can apply to it, so only the table's owner and stewards may
+read a quarantine (:mod:`dap_kernel.governance.copies`).
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import polars as pl
 
 from .catalog import split_name
 from .errors import UnknownTable
+from .governance.copies import QUARANTINE_SUFFIX
 
 if TYPE_CHECKING:
     from .catalog import Catalog
 
-SUFFIX = "__quarantine"
+SUFFIX = QUARANTINE_SUFFIX  # who may read one: governance.copies
 SCHEMA: dict[str, pl.DataType] = {
     "_dap_rule": pl.String(),
     "_dap_reason": pl.String(),

@@ -26,6 +26,7 @@ import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
 from .catalog import Catalog, TableInfo
+from .catalog.governed import GovernedCatalog
 from .catalog.store import CatalogResolver, InputResolver, parse_timestamp, split_name
 from .engines import create_engine
 from .engines.duckdb import DuckDBEngine
@@ -496,16 +497,24 @@ class Session:
     def _may_read(self, table: str) -> bool:
         return self.workspace.policy.check(self.principal, "SELECT", table).allowed
 
+    @property
+    def governed_catalog(self) -> GovernedCatalog:
+        """The catalog as this principal may see it (the reads every front door shows).
+
+        :attr:`catalog` is the workspace's own, for the core's writes and bindings; what a
+        person is shown of it comes from here: only tables they may read, no columns beyond
+        their grant, no statistics of masked columns or of a row-filtered table.
+        """
+        return GovernedCatalog(self.catalog, self.workspace.policy, self.principal)
+
     def visible_tables(self, term: str = "") -> list[TableInfo]:
-        """The catalog as this principal may see it (only tables it may read), or a search."""
-        policy = self.workspace.policy
-        tables = self.catalog.search(term) if term.strip() else self.catalog.list_tables()
-        with policy.pinned():
-            return [
-                t
-                for t in tables
-                if policy.check(self.principal, "SELECT", t.qualified_name).allowed
-            ]
+        """The tables this principal may read, as it may see them, or a search of them."""
+        return self.governed_catalog.search(term)
+
+    def describe(self, table: str) -> TableInfo:
+        """One table as this principal may see it (:class:`QueryRefused` if it may not read
+        it): what ``%dap describe``, ``dap catalog show`` and ``dap.catalog.get`` print."""
+        return self.governed_catalog.get(table)
 
     def whoami(self) -> dict[str, Any]:
         return {

@@ -261,6 +261,10 @@ class HttpSession:
         data = self._json("GET", "catalog", params={"q": term} if term.strip() else None) or {}
         return [table_info(t) for t in data.get("tables", [])]
 
+    def describe(self, table: str) -> TableInfo:
+        """One table as this caller may see it (the service governs it)."""
+        return self.catalog.get(table)
+
     # -- plumbing ---------------------------------------------------------------------------
 
     def _json(

@@ -1,8 +1,9 @@
 """The catalog, and ``dap.catalog.…`` shortcuts on the default workspace.
 
-``dap.catalog.search("revenue")`` is the same call as
-``connect().catalog.search("revenue")``: these functions forward to the
-:class:`~dap_kernel.catalog.store.Catalog` of the current session.
+``dap.catalog.search("revenue")`` is the same call as ``connect().visible_tables("revenue")``
+and ``dap.catalog.get(name)`` as ``connect().describe(name)``: reads show the catalog as the
+caller may see it (:mod:`dap_kernel.catalog.governed`), in-process as over HTTP. Writes go to the
+:class:`~dap_kernel.catalog.store.Catalog` of this process.
 """
 
 from __future__ import annotations
@@ -47,13 +48,18 @@ def _writable_catalog() -> Catalog:
 
 
 def search(term: str) -> builtins.list[TableInfo]:
-    """Tables whose name, description, tags or columns mention ``term``."""
-    return _catalog().search(term)
+    """Tables you may read whose name, description, tags or columns mention ``term``."""
+    from ..client import connect
+
+    return connect().visible_tables(term)
 
 
 def get(name: str) -> TableInfo:
-    """Schema, description, owner, tags and column statistics of one table."""
-    return _catalog().get(name)
+    """Schema, description, owner, tags and column statistics of one table, as you may see
+    it (no statistics of masked columns or of a table you see through a row filter)."""
+    from ..client import connect
+
+    return connect().describe(name)
 
 
 def create_table(name: str, data: Data, **options: Any) -> TableInfo:
@@ -67,5 +73,7 @@ def register_file(name: str, path: str | Path, **options: Any) -> TableInfo:
 
 
 def list(schema: str | None = None) -> builtins.list[TableInfo]:
-    """All catalog tables, optionally of one schema."""
-    return _catalog().list_tables(schema)
+    """The catalog tables you may read, optionally of one schema."""
+    from ..client import connect
+
+    return [t for t in connect().visible_tables() if schema is None or t.schema == schema]

@@ -92,6 +92,11 @@ class TableInfo:
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.name}"
 
+    @property
+    def rows_label(self) -> str:
+        """``1,234 rows``, or that the count is not shown (hidden by a row filter, unknown)."""
+        return "row count not shown" if self.row_count is None else f"{self.row_count:,} rows"
+
     def columns_frame(self) -> pl.DataFrame:
         """The columns with their statistics, as shown by ``dap catalog show`` and
         ``%dap describe``."""
@@ -645,7 +650,11 @@ class Catalog:
         return self.refresh(name)
 
     def set_option(self, name: str, key: str, value: Any) -> TableInfo:
-        """Keep a table setting (e.g. its retention policy) with the table; None removes it."""
+        """Keep a table setting (e.g. its retention policy) with the table; None removes it.
+
+        The policy reads options (an archive is governed by the table it archives), so a
+        change refreshes every policy snapshot.
+        """
         with self.meta.session() as s:
             row = self._row(s, name)
             options = dict(row.options or {})
@@ -654,6 +663,7 @@ class Catalog:
             else:
                 options[key] = value
             row.options = options  # a new dict, so SQLAlchemy sees the JSON change
+            _bump_policy_version(s)
             s.flush()
             return _info(row)
 
@@ -671,8 +681,9 @@ class Catalog:
             row = self._row(s, name)
             if description is not None:
                 row.description = description
-            if owner is not None:
+            if owner is not None and owner != row.owner:
                 row.owner = owner
+                _bump_policy_version(s)  # the owner of a table reads its quarantine
             if tags is not None:
                 row.tags = list(tags)
             for column in row.columns:

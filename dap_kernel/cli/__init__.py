@@ -193,8 +193,9 @@ def serve(
 def catalog_list(
     schema: Annotated[str | None, typer.Option(help="Only this schema.")] = None,
 ) -> None:
-    """One table per line: name, kind, rows, description."""
-    for t in _workspace().catalog.list_tables(schema):
+    """One table per line: name, kind, rows, description (the tables you may read)."""
+    tables = _workspace().session(channel="cli").visible_tables()
+    for t in (t for t in tables if schema is None or t.schema == schema):
         rows = "?" if t.row_count is None else f"{t.row_count}"
         typer.echo(f"{t.qualified_name}\t{t.kind}\t{rows}\t{t.description}")
 
@@ -204,14 +205,12 @@ def catalog_show(
     name: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE")],
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Schema, statistics and documentation of one table."""
-    info = _workspace().catalog.get(name)
+    """Schema, statistics and documentation of one table, as you may see it."""
+    info = _workspace().session(channel="cli").describe(name)
     if json_out:
         typer.echo(json.dumps(info.to_dict(), indent=2, default=str))
         return
-    typer.echo(
-        f"{info.qualified_name} ({info.kind}, {info.row_count or 0:,} rows, version {info.version})"
-    )
+    typer.echo(f"{info.qualified_name} ({info.kind}, {info.rows_label}, version {info.version})")
     if info.description:
         typer.echo(info.description)
     if info.owner or info.tags:
@@ -221,8 +220,8 @@ def catalog_show(
 
 @catalog_app.command("search")
 def catalog_search(term: Annotated[str, typer.Argument(help="Name, tag, column or word.")]) -> None:
-    """Find tables by name, tag, column or description."""
-    for t in _workspace().catalog.search(term):
+    """Find the tables you may read by name, tag, column or description."""
+    for t in _workspace().session(channel="cli").visible_tables(term):
         typer.echo(f"{t.qualified_name}\t{t.kind}\t{t.description}")
 
 

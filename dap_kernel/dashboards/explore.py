@@ -208,7 +208,7 @@ class Explore:
     def _dataset_changed(self) -> None:
         if self._quiet or not self.dataset.value:
             return
-        info = self.session.catalog.get(self.dataset.value)
+        info = self.session.describe(self.dataset.value)  # only the columns the viewer may see
         self.columns = [(c.name, c.data_type) for c in info.columns]
         # Keys are numbers too, but nobody sums them: the default measure is a real quantity.
         numeric = [
@@ -297,7 +297,7 @@ class Explore:
             self.card.remove_class("dap-loading")
 
     def _columns_of(self, name: str) -> list[tuple[str, str]]:
-        info = self.session.catalog.get(name)
+        info = self.session.describe(name)
         return [(c.name, c.data_type) for c in info.columns]
 
     def _draw(self, spec: QuerySpec) -> None:

@@ -31,6 +31,7 @@ from ..meta.models import (
     RowFilter,
 )
 from ..meta.models import Principal as PrincipalRow
+from .copies import archive_parents, quarantine_parent
 from .identity import Principal
 
 PRIVILEGES = ("SELECT", "MODIFY", "CREATE", "USE_CONNECTOR", "MANAGE_GRANTS", "UNMASK")
@@ -119,6 +120,10 @@ class _Snapshot:
     closures: dict[tuple[str, frozenset[str]], tuple[set[str], set[str]]] = field(
         default_factory=dict
     )
+    # Copies of governed rows (see governance.copies); lower-case names.
+    owners: dict[str, str] = field(default_factory=dict)  # table -> owner
+    archives: dict[str, str] = field(default_factory=dict)  # archive table -> parent table
+    names: dict[str, str] = field(default_factory=dict)  # lower-case -> qualified name
 
 
 def ancestors(securable: str) -> list[str]:
@@ -176,6 +181,17 @@ class GrantPolicy:
                 columns.setdefault(table.qualified_name, []).append(
                     (col.name, col.data_type, list(col.tags or []))
                 )
+            tables = [
+                (f"{schema}.{name}", owner or "", dict(options or {}))
+                for schema, name, owner, options in s.execute(
+                    select(
+                        CatalogTable.schema_name,
+                        CatalogTable.name,
+                        CatalogTable.owner,
+                        CatalogTable.options,
+                    )
+                ).tuples()
+            ]
             filters: dict[str, list[str]] = {}
             for f in s.execute(select(RowFilter).order_by(RowFilter.id)).scalars():
                 filters.setdefault(f.table_name, []).append(f.predicate)
@@ -197,6 +213,9 @@ class GrantPolicy:
                     for p in s.execute(select(PrincipalRow)).scalars()
                 },
                 columns=columns,
+                owners={name.lower(): owner for name, owner, _ in tables},
+                archives=archive_parents([(name, options) for name, _, options in tables]),
+                names={name.lower(): name for name, _, _ in tables},
             )
         with self._lock:
             self._snapshot = snap
@@ -252,9 +271,37 @@ class GrantPolicy:
     # -- decisions --------------------------------------------------------------------------
 
     def has(self, principal: Principal, privilege: str, securable: str) -> bool:
+        """Does a grant (direct, by group or role, or inherited) give ``privilege``?
+
+        Copies of governed rows are decided by their parent (see :mod:`.copies`): an archive
+        table by the grants of the table it archives; a quarantine table only by ownership of
+        the parent or MANAGE_GRANTS on it, so schema-wide, ``*`` and role grants never reach
+        the raw rows it keeps.
+        """
         snap = self.snapshot()
         if not snap.multi_user:
             return True
+        parts = securable.split(".")
+        if len(parts) >= 2:
+            table = ".".join(parts[:2]).lower()
+            parent = quarantine_parent(table)
+            if parent is not None:
+                return self._reads_quarantine(snap, principal, parent, table)
+            source = _source(snap, table)
+            if source != table:
+                securable = ".".join([source, *parts[2:]])
+        return self._granted(snap, principal, privilege, securable)
+
+    def _granted(
+        self,
+        snap: _Snapshot,
+        principal: Principal,
+        privilege: str,
+        securable: str,
+        *,
+        via_all: bool = True,
+    ) -> bool:
+        """``via_all=False``: only a grant naming ``privilege`` itself (or a role) counts."""
         groups, roles = self._closure(snap, principal)
         if any(privilege in BUILTIN_ROLES.get(r, ()) for r in roles):
             return True
@@ -262,11 +309,23 @@ class GrantPolicy:
         holders |= {("role", r) for r in roles}
         targets = set(ancestors(securable.lower()))
         return any(
-            (priv == privilege or priv == "ALL")
+            (priv == privilege or (via_all and priv == "ALL"))
             and sec.lower() in targets
             and (kind, name) in holders
             for priv, sec, kind, name in snap.grants
         )
+
+    def _reads_quarantine(
+        self, snap: _Snapshot, principal: Principal, parent: str, quarantine: str
+    ) -> bool:
+        """The parent's owner (the quarantine's own while there is no parent) and stewards:
+        MANAGE_GRANTS named in a grant or a role, not implied by ``ALL`` (often granted on a
+        schema as "every data privilege")."""
+        owner = snap.owners[parent] if parent in snap.owners else snap.owners.get(quarantine, "")
+        if owner and owner == principal.name:
+            return True
+        source = _source(snap, parent)
+        return self._granted(snap, principal, "MANAGE_GRANTS", source, via_all=False)
 
     def granted_columns(self, principal: Principal, privilege: str, table: str) -> set[str]:
         """Columns of ``table`` granted one by one (``schema.table.column`` securables)."""
@@ -293,11 +352,23 @@ class GrantPolicy:
         return self.authorize(principal, action, [securable])
 
     def table_policy(self, principal: Principal, table: str) -> TablePolicy | None:
-        """Filters and masks for this principal, or None when the table is seen as stored."""
+        """Filters and masks for this principal, or None when the table is seen as stored.
+
+        An archive gets its parent's row filters and masks on top of its own (its columns are
+        the parent's); a quarantine is seen as stored by those who may read it at all.
+        """
         snap = self.snapshot()
-        if not snap.multi_user or self.has(principal, "MANAGE_GRANTS", "*"):
+        if not snap.multi_user or self._granted(snap, principal, "MANAGE_GRANTS", "*"):
             return None
+        if quarantine_parent(table.lower()) is not None:
+            # Raw JSON text of every column: no filter or mask could apply, so all or nothing.
+            return None if self.has(principal, "SELECT", table) else TablePolicy(columns=())
+        source = snap.names.get(_source(snap, table.lower()), table)
         filters = tuple(snap.filters.get(table, ()))
+        parent_tags: dict[str, list[str]] = {}
+        if source != table:
+            filters = tuple(snap.filters.get(source, ())) + filters
+            parent_tags = {n: tags for n, _t, tags in snap.columns.get(source, [])}
         masks: dict[str, str] = {}
         columns = snap.columns.get(table, [])
         restricted = not self.has(principal, "SELECT", table)
@@ -305,10 +376,13 @@ class GrantPolicy:
             visible = self.granted_columns(principal, "SELECT", table)
             columns = [c for c in columns if c[0] in visible]
         for name, _type, tags in columns:
-            mask = snap.masks.get(f"{table}.{name}")
+            targets = dict.fromkeys((f"{source}.{name}", f"{table}.{name}"))
+            mask = next((snap.masks[t] for t in targets if t in snap.masks), None)
             if mask is None:
+                every_tag = [*parent_tags.get(name, []), *tags]
                 mask = next(
-                    (snap.masks[f"tag:{t}"] for t in tags if f"tag:{t}" in snap.masks), None
+                    (snap.masks[f"tag:{t}"] for t in every_tag if f"tag:{t}" in snap.masks),
+                    None,
                 )
             if mask is not None and not self.has(principal, "UNMASK", f"{table}.{name}"):
                 masks[name] = mask
@@ -317,6 +391,18 @@ class GrantPolicy:
         return TablePolicy(
             columns=tuple((n, t) for n, t, _ in columns), row_filters=filters, masks=masks
         )
+
+
+def _source(snap: _Snapshot, table: str) -> str:
+    """The table whose grants and rules govern ``table`` (lower-case): its archive parent,
+    followed to the original, or itself."""
+    seen = {table}
+    while table in snap.archives:
+        table = snap.archives[table]
+        if table in seen:
+            break  # a loop of copy records: stop at a table already met
+        seen.add(table)
+    return table
 
 
 def table_rules(policy: Policy, table: str) -> list[dict[str, str]]:

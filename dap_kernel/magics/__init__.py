@@ -214,13 +214,13 @@ class DapMagics(Magics):
         name = rest.strip()
         if not name:
             raise UsageError("%dap describe TABLE: name a table")
-        info = self.session.catalog.get(name)
+        info = self.session.describe(name)  # as this caller may see it: governed in the core
         owner = f" · owner {info.owner}" if info.owner else ""
         tags = f" · tags {', '.join(info.tags)}" if info.tags else ""
         display(
             HTML(
                 f"<b>{html.escape(info.qualified_name)}</b> ({html.escape(info.kind)}, "
-                f"{info.row_count or 0:,} rows, version {info.version}{html.escape(owner + tags)})"
+                f"{info.rows_label}, version {info.version}{html.escape(owner + tags)})"
                 f"<br>{html.escape(info.description)}"
             )
         )

@@ -1,11 +1,15 @@
-"""The catalog as the caller may see it: list and search, and one table in detail."""
+"""The catalog as the caller may see it: list and search, and one table in detail.
+
+Parse, ask the core (:mod:`dap_kernel.catalog.governed`, the same answer as ``%dap describe``,
+``dap catalog show`` and ``dap.catalog.get``), shape the model. Which tables, columns and
+statistics a caller sees is decided there, not here.
+"""
 
 from __future__ import annotations
 
 from dap_kernel.catalog import TableInfo
+from dap_kernel.catalog.governed import GovernedTable
 from dap_kernel.engines.duckdb import quote_ident
-from dap_kernel.errors import QueryRefused, UnknownTable
-from dap_kernel.governance.policy import TablePolicy
 
 from ..api import Call, router
 from ..models import (
@@ -19,16 +23,8 @@ from ..models import (
 from .rows import json_rows
 
 
-def _table_policy(call: Call, table: str) -> TablePolicy | None:
-    policy = call.workspace.policy
-    if not policy.enforcing():
-        return None
-    return policy.table_policy(policy.principal_details(call.principal), table)
-
-
-def _summary(info: TableInfo, view: TablePolicy | None, readable: bool = True) -> TableSummary:
-    # Counts over rows a filter hides would tell the caller something about those rows.
-    hide_counts = not readable or (view is not None and bool(view.row_filters))
+def _summary(entry: GovernedTable) -> TableSummary:
+    info = entry.info
     return TableSummary(
         name=info.qualified_name,
         schema=info.schema,
@@ -37,58 +33,33 @@ def _summary(info: TableInfo, view: TablePolicy | None, readable: bool = True) -
         description=info.description,
         owner=info.owner,
         tags=info.tags,
-        row_count=None if hide_counts else info.row_count,
+        row_count=info.row_count,
         version=info.version,
         updated_at=info.updated_at,
-        readable=readable,
+        readable=entry.readable,
     )
+
+
+def governed_table(call: Call, table: str) -> GovernedTable:
+    """The table as the caller may see it (403 if they may not read it, 404 if there is none)."""
+    return call.session.governed_catalog.describe(table)
 
 
 def readable_table(call: Call, table: str) -> TableInfo:
     """The table, if the caller may read it (403 otherwise, 404 if there is none)."""
-    try:
-        info = call.workspace.catalog.get(table)
-    except UnknownTable:
-        raise UnknownTable(f"no table {table} in the catalog") from None
-    decision = call.session.check("SELECT", info.qualified_name)
-    if not decision.allowed:
-        raise QueryRefused(decision.reason)
-    return info
+    return governed_table(call, table).info
 
 
 def readable_columns(call: Call, table: str) -> list[tuple[str, str]]:
     """(name, type) of the columns the caller may select (column-level grants applied)."""
-    info = readable_table(call, table)
-    view = _table_policy(call, info.qualified_name)
-    visible = {name for name, _ in view.columns} if view is not None else None
-    return [(c.name, c.data_type) for c in info.columns if visible is None or c.name in visible]
+    return [(c.name, c.data_type) for c in readable_table(call, table).columns]
 
 
 @router.get("catalog", query=CatalogQuery, response=CatalogList, tag="catalog")
 def list_catalog(call: Call, query: CatalogQuery) -> CatalogList:
     """Tables you may read (or, with `include_denied`, all tables, flagged), or a search."""
-    session = call.session
-    policy = call.workspace.policy
-    if query.include_denied:
-        tables = (
-            call.workspace.catalog.search(query.q)
-            if query.q.strip()
-            else (call.workspace.catalog.list_tables())
-        )
-        with policy.pinned():
-            return CatalogList(
-                tables=[
-                    _summary(t, _table_policy(call, t.qualified_name), readable=True)
-                    if session.check("SELECT", t.qualified_name).allowed
-                    else _summary(t, None, readable=False)
-                    for t in tables
-                ]
-            )
-    with policy.pinned():
-        visible = session.visible_tables(query.q)
-        return CatalogList(
-            tables=[_summary(t, _table_policy(call, t.qualified_name)) for t in visible]
-        )
+    entries = call.session.governed_catalog.entries(query.q, include_denied=query.include_denied)
+    return CatalogList(tables=[_summary(e) for e in entries])
 
 
 @router.get(
@@ -101,42 +72,35 @@ def list_catalog(call: Call, query: CatalogQuery) -> CatalogList:
 )
 def get_table(call: Call, table: str, query: TableDetailQuery) -> TableDetail:
     """One table: columns with types, tags and statistics, and governed sample rows."""
-    info = readable_table(call, table)
-    view = _table_policy(call, info.qualified_name)
-    visible = {name for name, _ in view.columns} if view is not None else None
-    masks = view.masks if view is not None else {}
-    filtered = view is not None and bool(view.row_filters)
-    columns = []
-    for c in info.columns:
-        if visible is not None and c.name not in visible:
-            continue  # column-level grants: the caller does not learn the column exists
-        hide = filtered or c.name in masks  # statistics of raw values would leak them
-        columns.append(
-            ColumnOut(
-                name=c.name,
-                type=c.data_type,
-                nullable=c.nullable,
-                description=c.description,
-                tags=c.tags,
-                masked=c.name in masks,
-                null_count=None if filtered else c.null_count,
-                distinct_count=None if filtered else c.distinct_count,
-                min_value=None if hide else c.min_value,
-                max_value=None if hide else c.max_value,
-            )
+    entry = governed_table(call, table)
+    info = entry.info
+    columns = [
+        ColumnOut(
+            name=c.name,
+            type=c.data_type,
+            nullable=c.nullable,
+            description=c.description,
+            tags=c.tags,
+            masked=c.name in entry.masked,
+            null_count=c.null_count,
+            distinct_count=c.distinct_count,
+            min_value=c.min_value,
+            max_value=c.max_value,
         )
+        for c in info.columns
+    ]
     sample_columns: list[str] = []
     sample_rows: list[list[object]] = []
     if query.sample:
+        # Sample rows are data, not metadata: they come through the governed query path.
         target = f"{quote_ident(info.schema)}.{quote_ident(info.name)}"
         result = call.session.query(f"SELECT * FROM {target}", limit=query.sample, cache=True)
         sample_columns = result.table.column_names
         sample_rows = json_rows(result.table)
-    summary = _summary(info, view)
     return TableDetail.model_construct(
-        **dict(summary),
+        **dict(_summary(entry)),
         columns=columns,
-        row_filtered=filtered,
+        row_filtered=entry.row_filtered,
         sample_columns=sample_columns,
         sample_rows=sample_rows,
     )

@@ -25,7 +25,7 @@ from dap_kernel.quality import (
 
 from ..api import Call, router
 from ..models import Request, Timestamp
-from .catalog import _table_policy, readable_table
+from .catalog import governed_table, readable_table
 
 # -- models ----------------------------------------------------------------------------------
 
@@ -102,8 +102,7 @@ class QualityRules(BaseModel):
 
 
 def _partial_view(call: Call, table: str) -> bool:
-    view = _table_policy(call, table)
-    return view is not None and bool(view.row_filters or view.masks)
+    return governed_table(call, table).partial
 
 
 def _result(r: RuleResult, hide: bool) -> QualityRuleResult:
