@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ..errors import DapError
 from ..meta.store import redact_url as _redact_password
@@ -176,8 +176,8 @@ def check_references(data: Any, allowed: Allowed, *, what: str = "spec") -> list
         if not allowed(ref.field, values[(ref.field, False)]):
             raise SecretPlacementError(
                 f"{what}: a secret may not be placed in {ref.where}: only credentials sent to "
-                "the source's own host (auth fields, credential headers, the password of a "
-                "database URL) may refer to one"
+                "the source's own host (auth fields, headers, the password of a database URL) "
+                "may refer to one"
             )
     return refs
 
@@ -199,6 +199,17 @@ def expand(text: str, secrets: SecretStore | None, hidden: set[str]) -> str:
         return value
 
     return SECRET_REF.sub(one, text)
+
+
+def expand_url_password(url: str, secrets: SecretStore | None, hidden: set[str]) -> str:
+    """A database URL whose password is ``${secret:NAME}``, with the value put in (quoted, so
+    any character works); a URL without a reference is returned as it is."""
+    match = re.match(r"^([a-z][a-z0-9+.-]*://[^:/@]*:)(.*)@([^@]*)$", url, re.IGNORECASE)
+    if match is None or not url_password_only(url):
+        return url
+    value = quote(expand(match.group(2), secrets, hidden), safe="")
+    hidden.add(value)
+    return f"{match.group(1)}{value}@{match.group(3)}"
 
 
 # -- what is shown back ------------------------------------------------------------------------
@@ -267,9 +278,19 @@ def redact_url(url: str) -> str:
     return _PARAM.sub(rf"\1{SHOWN}", shown)
 
 
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]*)@")
+
+
 def redact_text(text: str) -> str:
-    """A free text with URL passwords, credential parameters and ``Bearer …`` values hidden."""
-    shown = _PARAM.sub(rf"\1{SHOWN}", _redact_password(text))
+    """A free text with URL passwords, credential parameters and ``Bearer …`` values hidden
+    (a password written as ``${secret:NAME}`` is a reference, not a value, and stays)."""
+
+    def password(match: re.Match[str]) -> str:
+        if SECRET_REF.fullmatch(match.group(2)):
+            return match.group(0)
+        return f"{match.group(1)}{SHOWN}@"
+
+    shown = _PARAM.sub(rf"\1{SHOWN}", _URL_PASSWORD.sub(password, text))
     return _SCHEME_CREDENTIAL.sub(rf"\1 {SHOWN}", shown)
 
 

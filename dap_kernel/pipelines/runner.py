@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 import polars as pl
 import pyarrow as pa
@@ -35,7 +36,12 @@ from .. import cleanse
 from ..catalog import split_name
 from ..connectors.paths import under_folder, under_url
 from ..errors import DapError, MetaStoreError, QueryRefused, SourceError
-from ..governance.secret_refs import find_references, scrub, sensitive_values
+from ..governance.secret_refs import (
+    expand_url_password,
+    find_references,
+    scrub,
+    sensitive_values,
+)
 from ..quarantine import empty_quarantine
 from .load import (
     commit,
@@ -323,9 +329,10 @@ class _Run:
         hidden = sensitive_values(data)
         for ref in find_references(data):
             try:
-                hidden.add(self.ws.secrets.get(ref.name))
+                value = self.ws.secrets.get(ref.name)
             except DapError:
                 continue  # a missing secret has no value to hide
+            hidden |= {value, quote(value, safe="")}
         if self.spec.extract.connector:
             from ..connectors import Connectors
 
@@ -495,7 +502,9 @@ class _Run:
 
             return read_files(self._path(ex.file or ""), format=ex.format, options=ex.options)
         if ex.kind == "sql_url":
-            return _read_database(ex.sql_url or "", ex, column, since)
+            hidden: set[str] = set()
+            url = expand_url_password(ex.sql_url or "", self.ws.secrets, hidden)
+            return _read_database(url, ex, column, since)
         if ex.kind == "api":
             return self._read_api(dict(ex.api or {}), since)
         # A named connector: its kind says which reader.
