@@ -1,4 +1,4 @@
-"""dap pipeline run|status|history|list: declared pipelines and their runs."""
+"""dap pipeline run|status|history|list|show: declared pipelines and their runs."""
 
 from __future__ import annotations
 
@@ -118,6 +118,20 @@ def status(
         typer.echo(f"  steps:       {steps}")
     if last.error:
         typer.echo(f"  error:       {last.error}")
+
+
+@pipeline_app.command("show")
+def show(name: Annotated[str, typer.Argument(help="A registered pipeline.")]) -> None:
+    """The registered definition as YAML, credentials shown as ***."""
+    import yaml
+
+    from ..pipelines import PipelineStore, UnknownPipeline, may_see
+
+    session = _workspace().session(channel="cli")
+    info = PipelineStore(session.workspace.meta).get(name)
+    if not may_see(session, info):
+        raise UnknownPipeline(f"pipeline {name!r} is not registered")
+    typer.echo(yaml.safe_dump(info.spec, sort_keys=False, allow_unicode=True).rstrip())
 
 
 @pipeline_app.command("history")

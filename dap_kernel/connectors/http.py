@@ -4,7 +4,9 @@ An :class:`ApiSource` describes the endpoint declaratively (it is what a pipelin
 so the same definition works from Python, the CLI and pipelines. Secrets are referenced as
 ``${secret:NAME}`` and resolved from the :class:`~dap_kernel.governance.secrets.SecretStore` at
 read time, so the definition itself never holds a credential, and every message and log line
-is scrubbed of the resolved values.
+is scrubbed of the resolved values. A reference may stand only where its value is sent to the
+source's host (``auth`` fields, credential headers: :mod:`dap_kernel.governance.secret_refs`),
+and credentials never follow a redirect or a ``Link`` to another host.
 
 Records become an Arrow table through polars: nested objects stay nested (struct columns,
 lists stay lists) rather than being flattened, so no information is lost and SQL can reach
@@ -37,9 +39,17 @@ from tenacity import (
 )
 
 from ..errors import SourceError
+from ..governance.secret_refs import (
+    api_credential_field,
+    check_references,
+    expand,
+    secret_key,
+    sensitive_values,
+)
+from ..governance.secret_refs import redact_url as redact
 from ..quarantine import empty_quarantine, quarantine_frame
 from .base import Extracted
-from .registry import redact
+from .paths import same_origin
 
 if TYPE_CHECKING:
     from ..governance.secrets import SecretStore
@@ -64,7 +74,7 @@ def _client_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception]
 
 
 _TIMEOUTS, _TRANSPORT = _client_errors()
-_SECRET_REF = re.compile(r"\$\{secret:([^}]+)\}")
+MAX_REDIRECTS = 10
 
 
 # -- the definition --------------------------------------------------------------------------
@@ -256,39 +266,31 @@ def _validate(source: ApiSource | Mapping[str, Any]) -> ApiSource:
 
 
 def _resolve_secrets(spec: ApiSource, secrets: SecretStore | None) -> tuple[ApiSource, set[str]]:
-    """Replace ``${secret:NAME}`` everywhere; return the values that must never be shown."""
+    """Expand ``${secret:NAME}`` in the credential fields (a reference anywhere else is a
+    :class:`~dap_kernel.governance.secret_refs.SecretPlacementError`); return the values that
+    must never be shown."""
+    data = spec.model_dump(by_alias=True)
+    check_references(data, lambda field, _value: api_credential_field(field), what="api source")
     hidden: set[str] = set()
 
     def resolve(value: Any) -> Any:
         if isinstance(value, str):
-
-            def one(match: re.Match[str]) -> str:
-                name = match.group(1).strip()
-                if secrets is None:
-                    raise SourceError(f"secret {name!r} is referenced but no secret store is given")
-                try:
-                    secret = secrets.get(name)
-                except Exception as e:  # SecretError: missing or undecryptable
-                    raise SourceError(f"secret {name!r} is not available: {e}") from None
-                hidden.add(secret)
-                return secret
-
-            return _SECRET_REF.sub(one, value)
+            return expand(value, secrets, hidden)
         if isinstance(value, dict):
             return {k: resolve(v) for k, v in value.items()}
         if isinstance(value, list):
             return [resolve(v) for v in value]
         return value
 
-    data = resolve(spec.model_dump(by_alias=True))
-    resolved = ApiSource.model_validate(data)
+    resolved = ApiSource.model_validate(resolve(data))
+    hidden |= sensitive_values(resolved.model_dump(by_alias=True))
     auth = resolved.auth
     for name in ("value", "token", "password", "client_secret"):
         secret = getattr(auth, name, None)
         if isinstance(secret, str) and secret:
             hidden.add(secret)
     for header, value in resolved.headers.items():
-        if header.lower() in ("authorization", "x-api-key", "api-key", "cookie"):
+        if secret_key(header):
             hidden.add(value)
     return resolved, {h for h in hidden if len(h) >= 3}
 
@@ -372,11 +374,11 @@ class _Client:
                 grant_type="client_credentials",
                 timeout=timeout,
                 headers=headers,
-                follow_redirects=True,
+                follow_redirects=False,  # followed by _send, only to the same host
             )
             self._fetch_token()
         else:
-            self.client = httpx.Client(timeout=timeout, headers=headers, follow_redirects=True)
+            self.client = httpx.Client(timeout=timeout, headers=headers, follow_redirects=False)
 
     def __enter__(self) -> _Client:
         return self
@@ -444,11 +446,37 @@ class _Client:
         if self.spec.body is not None:
             kwargs["json"] = self.spec.body
         try:
-            return self.client.request(self.spec.method, url, **kwargs)
+            response = self.client.request(self.spec.method, url, **kwargs)
+            return self._follow(response)
         except _TIMEOUTS as e:
             raise _Retryable(f"timed out after {self.spec.timeout_s:g} s") from e
         except _TRANSPORT as e:
             raise _Retryable(f"cannot connect ({type(e).__name__})") from e
+
+    def _follow(self, response: httpx.Response) -> httpx.Response:
+        """Follow redirects on the source's own host only: the request carries the source's
+        credentials (headers, keys, tokens), and another host must never receive them."""
+        origin = str(response.request.url)
+        for _ in range(MAX_REDIRECTS):
+            following = response.next_request
+            if following is None:
+                return response
+            if not same_origin(str(following.url), origin):
+                response.close()
+                raise SourceError(
+                    self.scrub(
+                        f"{self.spec.method} {self.scrub.shown(origin)}: redirected to another "
+                        f"host ({following.url.host}); DAP sends a source's credentials only "
+                        "to its own host, so it does not follow"
+                    )
+                )
+            response.close()
+            extra: dict[str, Any] = {"auth": self.auth} if self.auth is not None else {}
+            response = self.client.send(following, follow_redirects=False, **extra)
+        response.close()
+        raise SourceError(
+            f"{self.spec.method} {self.scrub.shown(origin)}: more than {MAX_REDIRECTS} redirects"
+        )
 
     def _retry(self, fn: Callable[[], T], what: str) -> T:
         spec = self.spec
@@ -581,6 +609,11 @@ def _pages(client: _Client, spec: ApiSource, since: Any) -> Iterator[tuple[str, 
             yield shown, _records(body, spec.records, shown)
             following = response.links.get("next", {}).get("url")
             url = urljoin(str(response.url), following) if following else None
+            if url is not None and not same_origin(url, spec.url):
+                raise SourceError(
+                    f"{spec.method} {shown}: the next page is on another host "
+                    f"({httpx.URL(url).host}); the source's credentials go only to its own host"
+                )
             query_ = None  # the next link carries its own query
         if url is None:
             return

@@ -16,17 +16,17 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..errors import ConnectorError, UnknownConnector
+from ..governance.secret_refs import check_references, redact_url
 from ..governance.secrets import SecretStore
 from ..meta import MetaStore
 from ..meta.models import Connector, utcnow
-from ..meta.store import redact_url
 
 if TYPE_CHECKING:
     from ..session import Session as DapSession
@@ -37,11 +37,6 @@ DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".json", ".ndjson", ".jsonl", ".xls
 COMPRESSION_SUFFIXES = (".gz", ".zst")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-# Query parameters that carry credentials (libpq's ?password=, API tokens in a base URL).
-_SECRET_PARAM = re.compile(
-    r"([?&](?:password|passwd|pwd|secret|token|access_token|api_key|apikey|key)=)[^&#]*",
-    re.IGNORECASE,
-)
 
 
 class ConnectorExists(ConnectorError):
@@ -81,19 +76,9 @@ class ConnectorTest:
 
 
 def redact(url: str) -> str:
-    """The URL with its password and credential-like query parameters replaced by ``***``."""
-    shown = redact_url(url)
-    try:
-        parts = urlsplit(shown)
-        password = parts.password
-    except ValueError:
-        parts, password = None, None
-    if parts is not None and password and password != "***":
-        # What the simple pattern misses (an empty user name, an unescaped @ in the password).
-        user = parts.netloc.rpartition("@")[0].split(":", 1)[0]
-        host = parts.netloc.rpartition("@")[2]
-        shown = urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-    return _SECRET_PARAM.sub(r"\1***", shown)
+    """The URL with its password and credential-like query parameters replaced by ``***``
+    (the one redaction of :mod:`dap_kernel.governance.secret_refs`, which specs use too)."""
+    return redact_url(url)
 
 
 def securable(name: str) -> str:
@@ -201,6 +186,13 @@ class Connectors:
                 "starting with a letter (at most 63 characters)"
             )
         url = url.strip()
+        # A connector holds its own credentials (the URL's password goes to the secret store):
+        # a ${secret:…} in it would hand another secret to whoever may use this connector.
+        check_references(
+            {"name": name, "url": url, "description": description},
+            lambda _field, _value: False,
+            what=f"connector {name}",
+        )
         kind = connector_kind(url)
         _validate_url(kind, url)
         shown = redact(url)
@@ -408,7 +400,8 @@ def _probe_http(url: str, timeout_s: float) -> tuple[str, list[str]]:
     import httpx
 
     try:
-        with httpx.Client(timeout=timeout_s, follow_redirects=True) as client:
+        # Not followed: the URL may carry credentials, and they go only to its own host.
+        with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
             response = client.head(url)
             if response.status_code in (405, 501):  # no HEAD here: ask for the page, unread
                 with client.stream("GET", url) as streamed:

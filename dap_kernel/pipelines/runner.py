@@ -17,7 +17,6 @@ import graphlib
 import importlib
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -26,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 import polars as pl
 import pyarrow as pa
@@ -34,7 +34,14 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from .. import cleanse
 from ..catalog import split_name
+from ..connectors.paths import under_folder, under_url
 from ..errors import DapError, MetaStoreError, QueryRefused, SourceError
+from ..governance.secret_refs import (
+    expand_url_password,
+    find_references,
+    scrub,
+    sensitive_values,
+)
 from ..quarantine import empty_quarantine
 from .load import (
     commit,
@@ -53,7 +60,8 @@ from .spec import (
     load_spec,
     parse_spec,
 )
-from .store import PipelineInfo, PipelineStore, RunResult, mark_active
+from .store import PipelineInfo, PipelineStore, RunResult, UnknownPipeline, mark_active
+from .trust import authorize
 
 if TYPE_CHECKING:
     from ..connectors.base import Extracted
@@ -204,7 +212,7 @@ class Pipeline:
     def register(self, session: Session | None = None) -> None:
         """Store the spec under its name (``dap pipeline list``, REST ``pipelines``)."""
         session = _local_session(session)
-        _check_load_rights(session, self.spec)
+        authorize(session, self.spec, defining=True)
         PipelineStore(session.workspace.meta).register(
             self.spec.to_dict(),
             base_dir=str(self.base_dir),
@@ -216,10 +224,7 @@ class Pipeline:
         ws = session.workspace
         store = PipelineStore(ws.meta)
         spec = self.spec
-        _check_source_rights(session, spec.extract)
-        if uses_secrets(spec):
-            session.require("MANAGE_GRANTS", "*")
-        _check_load_rights(session, spec)
+        authorize(session, spec, defining=False)
         store.register(
             spec.to_dict(),
             base_dir=str(self.base_dir),
@@ -314,8 +319,29 @@ class _Run:
         return self.spec.name
 
     def failure(self, error: BaseException) -> str:
+        """One line for the run record: never a credential of the spec or of its source, even
+        when a driver put its URL or headers in the message."""
         retried = f" after {self.attempts} attempts" if self.attempts > 1 else ""
-        return f"{self.step} failed{retried}: {_first_line(error)}"
+        return scrub(f"{self.step} failed{retried}: {_first_line(error)}", self._hidden())
+
+    def _hidden(self) -> set[str]:
+        data = self.spec.to_dict()
+        hidden = sensitive_values(data)
+        for ref in find_references(data):
+            try:
+                value = self.ws.secrets.get(ref.name)
+            except DapError:
+                continue  # a missing secret has no value to hide
+            hidden |= {value, quote(value, safe="")}
+        if self.spec.extract.connector:
+            from ..connectors import Connectors
+
+            try:
+                url = Connectors(self.ws.meta, self.ws.secrets).url(self.spec.extract.connector)
+            except DapError:
+                return hidden
+            hidden |= sensitive_values({"url": url})
+        return hidden
 
     def emit(self, state: str, error: str | None = None, columns: Any = None) -> None:
         try:
@@ -476,7 +502,9 @@ class _Run:
 
             return read_files(self._path(ex.file or ""), format=ex.format, options=ex.options)
         if ex.kind == "sql_url":
-            return _read_database(ex.sql_url or "", ex, column, since)
+            hidden: set[str] = set()
+            url = expand_url_password(ex.sql_url or "", self.ws.secrets, hidden)
+            return _read_database(url, ex, column, since)
         if ex.kind == "api":
             return self._read_api(dict(ex.api or {}), since)
         # A named connector: its kind says which reader.
@@ -490,10 +518,10 @@ class _Run:
         if info.kind == "file":
             from ..connectors.files import read_files
 
-            path = inside(Path(url.removeprefix("file://")), ex.path)
+            path = under_folder(Path(url.removeprefix("file://")), ex.path)
             return read_files(path, format=ex.format, options=ex.options)
         api = dict(ex.api or {})
-        api["url"] = _join_url(url, str(api.get("url") or ex.path or ""))
+        api["url"] = under_url(url, str(api.get("url") or ex.path or ""))
         return self._read_api(api, since)
 
     def _read_api(self, api: dict[str, Any], since: Any) -> Extracted:
@@ -511,7 +539,7 @@ class _Run:
             from ..connectors import Connectors
 
             url = Connectors(self.ws.meta, self.ws.secrets).url(ex.connector)
-            path: Path | str = inside(Path(url.removeprefix("file://")), ex.path)
+            path: Path | str = under_folder(Path(url.removeprefix("file://")), ex.path)
         else:
             path = self._path(ex.file or "")
         loaded = set(since or [])
@@ -710,33 +738,6 @@ def _read_database(url: str, ex: Extract, column: str | None, since: Any) -> Ext
     )
 
 
-def _join_url(base: str, path: str) -> str:
-    """A path under an API connector's URL; another host would get the connector's trust."""
-    if not path:
-        return base
-    if re.match(r"^[a-z][a-z0-9+.-]*://", path, re.I) or path.startswith("//"):
-        raise PipelineSpecError(
-            f"api url {path!r} must be a path under the connector's URL, not another address"
-        )
-    return base.rstrip("/") + "/" + path.lstrip("/")
-
-
-def inside(root: Path, relative: str | None) -> Path:
-    """A path under a files connector's folder: absolute paths and ``..`` are refused, so a
-    connector grant reaches that folder and nothing else on the machine."""
-    if not relative:
-        return root
-    candidate = Path(relative)
-    if candidate.is_absolute() or ".." in candidate.parts:
-        raise PipelineSpecError(f"path {relative!r} must stay inside the connector's folder")
-    return root / candidate
-
-
-def uses_secrets(spec: PipelineSpec) -> bool:
-    """``${secret:NAME}`` in a spec can send any stored credential anywhere: admins only."""
-    return "${secret:" in repr(spec.extract.api or {})
-
-
 def _polars(data: pa.Table) -> pl.DataFrame:
     frame = pl.from_arrow(data)
     assert isinstance(frame, pl.DataFrame)
@@ -782,24 +783,6 @@ def _import(path: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
-def _check_source_rights(session: Session, ex: Extract) -> None:
-    if ex.connector:  # a named connector: a grant on it, or on every connector
-        from ..connectors import securable
-
-        session.require("USE_CONNECTOR", securable(ex.connector))
-    elif ex.kind != "sql":  # catalog queries are governed statement by statement
-        session.require("USE_CONNECTOR", "*")  # a raw path or URL needs the broad grant
-
-
-def _check_load_rights(session: Session, spec: PipelineSpec) -> None:
-    target = spec.load.table
-    schema, _ = split_name(target)
-    if target in session.workspace.catalog.known_names():
-        session.require("MODIFY", target)
-    else:
-        session.require("CREATE", schema)
-
-
 def _local_session(session: Any) -> Session:
     from ..session import Session, default_workspace
 
@@ -829,7 +812,7 @@ def _resolve(name: str, base_dir: Path, store: PipelineStore) -> Pipeline:
             f"pipeline {name!r} (a dependency) is neither a YAML file in {base_dir} "
             "nor a registered pipeline"
         )
-    return Pipeline(parse_spec(info.spec, origin=name), info.base_dir or None)
+    return Pipeline(parse_spec(info.definition, origin=name), info.base_dir or None)
 
 
 def pipeline(
@@ -855,7 +838,7 @@ def pipeline(
     from ..session import default_workspace
 
     info = PipelineStore(default_workspace().meta).get(text)
-    return Pipeline(parse_spec(info.spec, origin=text), base_dir or info.base_dir or None)
+    return Pipeline(parse_spec(info.definition, origin=text), base_dir or info.base_dir or None)
 
 
 def may_see(session: Session, info: PipelineInfo) -> bool:
@@ -866,6 +849,9 @@ def may_see(session: Session, info: PipelineInfo) -> bool:
 
 
 def registered(session: Session, name: str) -> Pipeline:
-    """A registered pipeline (by name) in ``session``'s workspace."""
+    """A registered pipeline (by name) in ``session``'s workspace, if the caller may see it:
+    to anyone else it is not registered (like another user's query)."""
     info = PipelineStore(session.workspace.meta).get(name)
-    return Pipeline(parse_spec(info.spec, origin=name), info.base_dir or None)
+    if not may_see(session, info):
+        raise UnknownPipeline(f"pipeline {name!r} is not registered")
+    return Pipeline(parse_spec(info.definition, origin=name), info.base_dir or None)

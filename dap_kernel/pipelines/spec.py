@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import DapError
+from ..governance.secret_refs import check_references, pipeline_credential_field
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 
@@ -338,9 +339,12 @@ def parse_spec(data: Mapping[str, Any], *, origin: str = "pipeline") -> Pipeline
     if not isinstance(data, Mapping):
         raise PipelineSpecError(f"{origin}: a pipeline is a mapping of name, extract, load, …")
     try:
-        return PipelineSpec.model_validate(dict(data))
+        spec = PipelineSpec.model_validate(dict(data))
     except ValidationError as e:
         raise PipelineSpecError(f"{origin}: {_error_line(e)}") from e
+    # Every field, not chosen keys: a secret may stand only where it is sent to its host.
+    check_references(spec.to_dict(), pipeline_credential_field, what=f"pipeline {spec.name}")
+    return spec
 
 
 def load_spec(path: str | Path) -> PipelineSpec:

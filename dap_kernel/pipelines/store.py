@@ -25,6 +25,7 @@ from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..errors import DapError
+from ..governance.secret_refs import redact_spec, redact_text
 from ..meta import MetaStore
 from ..meta.models import Base, utcnow
 
@@ -230,7 +231,7 @@ def _run(row: PipelineRun) -> RunResult:
         rows_written=row.rows_written,
         rows_quarantined=row.rows_quarantined,
         steps=dict(row.steps or {}),
-        error=row.error,
+        error=redact_text(row.error),  # written scrubbed; a last guard for older rows
         table_version=row.table_version,
         watermark=decode_value(row.watermark),
     )
@@ -238,6 +239,10 @@ def _run(row: PipelineRun) -> RunResult:
 
 @dataclass(frozen=True)
 class PipelineInfo:
+    """A registered pipeline as anyone allowed to see it sees it: ``spec`` has every inline
+    credential redacted (like a connector's URL). ``definition`` is the spec as stored, for
+    running it, never for showing."""
+
     name: str
     description: str
     spec: dict[str, Any]
@@ -247,13 +252,15 @@ class PipelineInfo:
     created_at: datetime
     updated_at: datetime
     depends_on: list[str]
+    definition: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def _info(row: PipelineRecord) -> PipelineInfo:
     return PipelineInfo(
         name=row.name,
-        description=row.description,
-        spec=dict(row.spec or {}),
+        description=redact_text(row.description),
+        spec=redact_spec(dict(row.spec or {})),
+        definition=dict(row.spec or {}),
         base_dir=row.base_dir,
         target=row.target,
         owner=row.owner,
