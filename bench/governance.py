@@ -266,7 +266,9 @@ class Rewriter:
     def secure_static(self, tree: exp.Expr) -> exp.Expr:
         from dap_kernel.governance.enforce import secure_tables
 
-        return secure_tables(tree, self.policies.get, self.principal)
+        return secure_tables(
+            tree, self.policies.get, self.principal, self.ws.engine.names, self.ws.mask_key
+        )
 
     def plain(self, text: str) -> Prepared:
         from dap_kernel.governance.rewrite import prepare
@@ -322,17 +324,18 @@ class Rewriter:
 
         ws = self.ws
         resolver = ws.catalog.resolver()
-        steps = []
-        if ws.policy.enforcing():
-            principal = ws.policy.principal_details(self.who)
+        principal = ws.policy.principal_details(self.who)
 
-            def secure(tree: exp.Expr) -> exp.Expr:
-                return secure_tables(
-                    tree, lambda t: ws.policy.table_policy(principal, t), principal
-                )
+        def secure(tree: exp.Expr) -> exp.Expr:  # always: only it names the raw relations
+            return secure_tables(
+                tree,
+                lambda t: ws.policy.table_policy(principal, t),
+                principal,
+                ws.engine.names,
+                ws.mask_key,
+            )
 
-            steps.append(secure)
-        prepared = prepare(text, known=resolver, write_dialect=self.dialect, steps=steps)
+        prepared = prepare(text, known=resolver, write_dialect=self.dialect, steps=[secure])
         decision = ws.policy.authorize(self.who, "SELECT", prepared.tables)
         if not decision.allowed:
             raise QueryRefused(decision.reason)

@@ -734,7 +734,8 @@ class Catalog:
             stats.append("NULL" if nested else f"max({q})::VARCHAR")
         try:
             values = self.engine.execute_internal(
-                f"SELECT {', '.join(stats)} FROM {target}"
+                # Each statistic under its own name: repeated NULLs must not share a key.
+                f"SELECT {', '.join(f'{e} AS s{i}' for i, e in enumerate(stats))} FROM {target}"
             ).to_pylist()[0]
         except QueryFailed as e:
             raise SourceError(f"cannot read {binding.location} as {kind}: {e}") from e

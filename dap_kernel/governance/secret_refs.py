@@ -41,8 +41,9 @@ SECRET_REF = re.compile(r"\$\{secret:([^}]+)\}")
 # might expand (spaces, another case, no closing brace). Only SECRET_REF is ever expanded.
 _ANY_REF = re.compile(r"\$\{\s*secret\s*:", re.IGNORECASE)
 SHOWN = "***"
-# Secrets that belong to one connector or catalog source: they go only to its host.
-OWNED_PREFIXES = ("connector:", "source:")
+# Secrets that belong to one connector or catalog source (they go only to its host), and DAP's
+# own (the hash-mask key): no spec may name them.
+OWNED_PREFIXES = ("connector:", "source:", "dap-internal:")
 
 Field = tuple[str, ...]
 

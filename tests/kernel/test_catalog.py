@@ -242,3 +242,13 @@ def test_written_stats_fold_the_files(tmp_path: Path) -> None:
         ("t", "VARCHAR", 3, "x", "y"),
     ]
     assert written_stats([], {"n": "INTEGER"}) == [ColumnInfo("n", "INTEGER", null_count=0)]
+
+
+def test_a_table_with_nested_columns_gets_its_statistics(workspace: Workspace) -> None:
+    """Repeated NULL statistics of nested columns once collided and broke the profile."""
+    import pyarrow as pa
+
+    data = pa.table({"id": [1, 2], "tags": [["a"], ["b", "c"]], "info": [{"k": 1}, {"k": 2}]})
+    info = workspace.catalog.create_table("main.nested", data, owner="tester")
+    assert info.row_count == 2
+    assert [c.name for c in info.columns] == ["id", "tags", "info"]
