@@ -125,6 +125,15 @@ class Workspace:
             secret = self.secrets.get(MASK_KEY_SECRET)
         return MaskKey.from_secret(bytes.fromhex(secret))
 
+    def shown_sql(self, sql: str) -> str:
+        """Engine SQL as it may be shown or logged: without the engine's private names and
+        without the hash-mask key."""
+        sql = self.engine.names.scrub(sql)
+        key = self.__dict__.get("mask_key")  # only if this process has read it
+        if isinstance(key, MaskKey):
+            sql = sql.replace(key.inner, "…").replace(key.outer, "…")
+        return sql
+
     def admin(self, actor: str | None = None) -> PolicyAdmin:
         """Change users, groups, grants, filters and masks (recorded as ``actor``).
 
@@ -257,7 +266,7 @@ class Session:
                 if not decision.allowed:
                     raise QueryRefused(decision.reason)
                 prepared, restricted = self._secure(sql, resolver, own, tables, travel)
-                rewritten = ws.engine.names.scrub(prepared.sql)
+                rewritten = ws.shown_sql(prepared.sql)
                 bound = bind_parameters(prepared, params)
             bindings = resolver.bindings()
             bindings += [self.catalog.binding_at(t) for t in prepared.travels]
@@ -324,8 +333,9 @@ class Session:
             return policies[table]
 
         names = ws.engine.names
-
-        key = ws.mask_key
+        # Read only when a hash mask needs it: a broken secret key must not stop every query.
+        hashing = any(p is not None and "hash" in p.masks.values() for p in policies.values())
+        key = ws.mask_key if hashing else None
 
         def secure(tree: Any) -> Any:
             return secure_tables(tree, policy_for, principal, names, key)

@@ -143,6 +143,9 @@ def test_hash_masks_are_keyed_per_workspace(governed: Workspace, tmp_path: Path)
     assert value == ann.sql("SELECT region FROM customers LIMIT 1").item()
     key = bytes.fromhex(governed.secrets.get("dap-internal:mask-key"))
     assert value == hmac.new(key, b"EMEA", hashlib.sha256).hexdigest()
+    shown = ann.query("SELECT region FROM customers").sql  # what a caller may see of the SQL
+    assert governed.mask_key.inner not in shown and governed.mask_key.outer not in shown
+    assert governed.engine.names.token not in shown and "customers" in shown
     other = Workspace(Settings(home=tmp_path / "other-home", user="tester"))
     try:
         assert other.mask_key != governed.mask_key  # another workspace, another key
