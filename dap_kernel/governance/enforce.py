@@ -195,7 +195,8 @@ def secured_source(
         table.set("this", inner.this)
         table.set("db", inner.args["db"])
         table.set("version", None)
-        table.set("alias", alias)
+        if not isinstance(table.parent, exp.Summarize | exp.Describe):  # they take no alias
+            table.set("alias", alias)
         return table
     if policy.columns:
         projections: list[exp.Expr] = [
@@ -228,12 +229,15 @@ def secure_tables(
     that is neither a secured source nor a CTE is refused (a second, independent check; the
     engine refuses it anyway, since only secured sources name raw relations).
     """
+    unaliased: set[tuple[str, str]] = set()
     for ref in table_references(tree):
         table = ref.table
         if ref.cte:
             continue
         if not table.args.get("db"):
             raise QueryRefused(f"table {table.name} was not checked against the catalog")
+        if table.args.get("alias") is None:
+            unaliased.add((table.db.lower(), table.name.lower()))
         policy = policy_for(f"{table.db}.{table.name}")
         if policy is not None and isinstance(table.parent, exp.Summarize | exp.Describe):
             raise QueryRefused(
@@ -245,8 +249,19 @@ def secure_tables(
             tree = replacement
         else:
             table.replace(replacement)
+    _unqualify_columns(tree, unaliased)
     refuse_unsecured(tree, names)
     return tree
+
+
+def _unqualify_columns(tree: exp.Expr, tables: set[tuple[str, str]]) -> None:
+    """``main.orders.id`` → ``orders.id``: a secured source goes by the table's bare name."""
+    if not tables:
+        return
+    for column in tree.find_all(exp.Column):
+        db = column.args.get("db")
+        if db is not None and (db.name.lower(), column.table.lower()) in tables:
+            column.set("db", None)
 
 
 # Engine messages that describe the statement, not the data: safe to show as they are.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,7 @@ from dap_kernel import errors
 from dap_kernel.governance.enforce import secure_tables
 from dap_kernel.governance.identity import Principal
 from dap_kernel.governance.rewrite import prepare
+from dap_kernel.session import Workspace
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "scope.sql"
 TABLES = {
@@ -146,3 +148,30 @@ def test_property_names_from_the_catalog(sql: str) -> None:
     assert _rows(hidden, stored) == expected
     governed = _rows(hidden, secure(sql))
     assert "raw" not in repr(governed) and "APAC" not in repr(governed)
+
+
+SINGLE_USER_FORMS = {
+    "SUMMARIZE customers": 2,
+    "DESCRIBE customers": 2,
+    "PIVOT customers ON region USING count(*)": 2,
+    "UNPIVOT customers ON region INTO NAME k VALUE v": 2,
+    "SELECT main.customers.id FROM main.customers": 2,
+    "SELECT customers.id FROM customers": 2,
+    "FROM customers c SELECT c.id": 2,
+    "SELECT * FROM customers TABLESAMPLE 100%": 2,
+    "SELECT * FROM customers FOR VERSION AS OF 0": 2,
+    "SELECT * FROM customers, unnest([1, 2])": 4,
+    "DESCRIBE SELECT * FROM customers": 2,
+    "WITH RECURSIVE customers AS (SELECT 1 AS id UNION ALL SELECT id + 1 FROM customers "
+    "WHERE id < 5) SELECT * FROM customers": 5,
+}
+
+
+def test_single_user_answers_stay_the_same(workspace: Workspace) -> None:
+    """Every table is secured (renamed to its private relation) also for the single user: the
+    forms that name a table in unusual places still answer."""
+    data = pl.DataFrame({"id": [1, 2], "region": ["a", "b"]}).to_arrow()
+    workspace.catalog.create_table("main.customers", data, owner="tester")
+    session = workspace.session()
+    for sql, rows in SINGLE_USER_FORMS.items():
+        assert session.sql(sql).height == rows, sql
