@@ -17,8 +17,7 @@ import polars as pl
 import typer
 
 from ..connectors import Connectors
-from ..connectors import securable as connector_securable
-from ..connectors.registry import usable_connectors
+from ..connectors.access import GovernedConnectors
 from ..errors import DapError
 from ..meta.store import redact_url
 from ..session import Workspace
@@ -264,6 +263,10 @@ def _connectors(ws: Workspace) -> Connectors:
     return Connectors(ws.meta, ws.secrets)
 
 
+def _governed_connectors(ws: Workspace) -> GovernedConnectors:
+    return GovernedConnectors(ws.session(channel="cli"), _connectors(ws))
+
+
 @connector_app.command("add")
 def connector_add(
     name: Annotated[str, typer.Argument(help="Lower-case name, e.g. crm_db.")],
@@ -279,12 +282,9 @@ def connector_add(
 ) -> None:
     """Define a connector; its password is encrypted, only the redacted URL is shown."""
     ws = _workspace()
-    ws.session(channel="cli").require("CREATE", "*")
     if "://" not in url:
         url = str(Path(url).expanduser().resolve())  # a folder given relative to here
-    info = _connectors(ws).create(
-        name, url, owner=ws.settings.user, description=description, replace=replace
-    )
+    info = _governed_connectors(ws).create(name, url, description=description, replace=replace)
     typer.echo(f"connector {info.name} saved: {info.kind} {info.url}")
 
 
@@ -292,7 +292,7 @@ def connector_add(
 def connector_list() -> None:
     """One connector per line: name, kind, redacted URL, owner, description."""
     ws = _workspace()
-    for c in usable_connectors(ws.session(channel="cli"), _connectors(ws)):
+    for c in _governed_connectors(ws).list():
         typer.echo(f"{c.name}\t{c.kind}\t{c.url}\t{c.owner}\t{c.description}")
 
 
@@ -303,8 +303,7 @@ def connector_test(
 ) -> None:
     """Try to reach the source: exit 0 and list its tables/files, or 1 with the reason."""
     ws = _workspace()
-    ws.session(channel="cli").require("USE_CONNECTOR", connector_securable(name))
-    result = _connectors(ws).test(name, timeout_s=timeout)
+    result = _governed_connectors(ws).test(name, timeout_s=timeout)
     if not result.ok:
         raise DapError(f"connector {name} failed: {result.message}")
     typer.echo(f"connector {name} ok: {result.message} ({result.elapsed_ms:.0f} ms)")
@@ -316,8 +315,7 @@ def connector_test(
 def connector_remove(name: Annotated[str, typer.Argument(help="The connector's name.")]) -> None:
     """Delete a connector and its stored credentials."""
     ws = _workspace()
-    ws.session(channel="cli").require("CREATE", "*")
-    _connectors(ws).delete(name)
+    _governed_connectors(ws).delete(name)
     typer.echo(f"removed connector {name}")
 
 

@@ -6,15 +6,17 @@ Listing shows the connectors the caller may use (USE_CONNECTOR on ``*`` or on
 
 from __future__ import annotations
 
-from dap_kernel.connectors import ConnectorInfo, Connectors, securable
-from dap_kernel.connectors.registry import usable_connectors
+from dap_kernel.connectors import ConnectorInfo, Connectors
+from dap_kernel.connectors.access import GovernedConnectors
 
 from ..api import Call, router
 from ..models import ConnectorCreate, ConnectorList, ConnectorOut, ConnectorTestResult
 
 
-def _connectors(call: Call) -> Connectors:
-    return Connectors(call.workspace.meta, call.workspace.secrets)
+def _connectors(call: Call) -> GovernedConnectors:
+    """The caller's view of the registry: the rules live in the core, not here."""
+    registry = Connectors(call.workspace.meta, call.workspace.secrets)
+    return GovernedConnectors(call.session, registry)
 
 
 def _out(info: ConnectorInfo) -> ConnectorOut:
@@ -32,8 +34,7 @@ def _out(info: ConnectorInfo) -> ConnectorOut:
 @router.get("connectors", response=ConnectorList, tag="connectors", errors=(403,))
 def list_connectors(call: Call) -> ConnectorList:
     """Connectors (URLs shown with passwords redacted)."""
-    usable = usable_connectors(call.session, _connectors(call))
-    return ConnectorList(connectors=[_out(c) for c in usable])
+    return ConnectorList(connectors=[_out(c) for c in _connectors(call).list()])
 
 
 @router.post(
@@ -47,13 +48,8 @@ def list_connectors(call: Call) -> ConnectorList:
 )
 def create_connector(call: Call, body: ConnectorCreate) -> ConnectorOut:
     """Create a connector; a password in the URL is encrypted in the secret store."""
-    call.session.require("CREATE", "*")
     info = _connectors(call).create(
-        body.name,
-        body.url,
-        owner=call.principal.name,
-        description=body.description,
-        replace=body.replace,
+        body.name, body.url, description=body.description, replace=body.replace
     )
     return _out(info)
 
@@ -67,7 +63,6 @@ def create_connector(call: Call, body: ConnectorCreate) -> ConnectorOut:
 )
 def test_connector(call: Call, name: str) -> ConnectorTestResult:
     """Connect and list what the source holds; a dead source is `ok: false`, not an error."""
-    call.session.require("USE_CONNECTOR", securable(name))
     result = _connectors(call).test(name)
     return ConnectorTestResult(
         ok=result.ok, message=result.message, elapsed_ms=result.elapsed_ms, objects=result.objects
