@@ -68,16 +68,15 @@ def set_retention(session: Session, table: str, retention: Retention | None) -> 
     info = session.catalog.get(table)
     if info.kind != "delta":
         raise DapError(f"{info.qualified_name} is an external {info.kind} source: no history")
-    session.require("MODIFY", info.qualified_name)
-    if retention is not None and retention.column is not None:
-        names = [c.name for c in info.columns]
-        if retention.column not in names:
-            raise DapError(
-                f"{info.qualified_name} has no column {retention.column}: {', '.join(names)}"
-            )
-    session.catalog.set_option(
-        info.qualified_name, OPTION, retention.to_dict() if retention else None
-    )
+    name = info.qualified_name
+    what = f"set retention of {name}: {retention.to_dict() if retention else 'none'}"
+    with session.audit_change("retention", (name,), statement=what):
+        session.require("MODIFY", name)
+        if retention is not None and retention.column is not None:
+            names = [c.name for c in info.columns]
+            if retention.column not in names:
+                raise DapError(f"{name} has no column {retention.column}: {', '.join(names)}")
+        session.catalog.set_option(name, OPTION, retention.to_dict() if retention else None)
     return retention
 
 
@@ -109,8 +108,14 @@ def run_archive(
     for name, retention in targets.items():
         if retention is None:
             raise DapError(f"{name} has no retention policy: set one with dap archive set")
-        session.require("MODIFY", name)
-        results.append(_apply(session, name, retention, now))
+        with session.audit_change("archive", (name,), statement=f"archive run on {name}") as c:
+            session.require("MODIFY", name)
+            done = _apply(session, name, retention, now)
+            c.rows = done.rows_archived
+            if done.archive_table and done.rows_archived:
+                c.touch(done.archive_table)
+            c.statement += f" ({done.files_vacuumed} files vacuumed)"
+        results.append(done)
     return results
 
 

@@ -11,15 +11,22 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import polars as pl
 
     from .catalog import TableInfo
+    from .export.formats import Data, Exported
     from .governance.policy import Decision
+    from .ingestion import IngestResult
+    from .lake import Data as TableData
+    from .lineage.graph import LineageGraph
+    from .quality import QualityReport, Rule
     from .session import QueryResult
     from .transport import HttpSession
 
@@ -35,7 +42,13 @@ class CatalogReader(Protocol):
 
 
 class DapClient(Protocol):
-    """What the magics and the ``dap.*`` facades may call on a session, local or remote."""
+    """What the magics, the CLI and the ``dap.*`` facades may call on a session, local or remote.
+
+    :class:`~dap_kernel.session.Session` (in process) and
+    :class:`~dap_kernel.transport.HttpSession` (a DAP service) both implement every method, so
+    a feature never asks which one it holds. Writes the service does not offer over REST yet
+    (ingest, table creation and registration) raise ``NotAvailableOverHttp`` there.
+    """
 
     @property
     def catalog(self) -> CatalogReader: ...
@@ -75,6 +88,72 @@ class DapClient(Protocol):
     def check(self, action: str, securable: str) -> Decision: ...
 
     def require(self, action: str, securable: str) -> None: ...
+
+    def table_rules(self, table: str) -> list[dict[str, str]]: ...
+
+    def lineage(self, name: str, *, depth: int = 5) -> LineageGraph: ...
+
+    def quality_check(
+        self,
+        table: str,
+        rules: Sequence[Mapping[str, Any] | Rule] | str | Path | None = None,
+        *,
+        write_failures: bool = False,
+    ) -> QualityReport: ...
+
+    def set_quality_rules(
+        self, table: str, rules: Sequence[Mapping[str, Any] | Rule] | str | Path
+    ) -> list[Rule]: ...
+
+    def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported: ...
+
+    def ingest(
+        self,
+        path: str | Path,
+        table: str,
+        *,
+        mode: str = "append",
+        keys: Sequence[str] = (),
+        format: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> IngestResult: ...
+
+    def create_table(
+        self,
+        name: str,
+        data: TableData,
+        *,
+        description: str = "",
+        tags: Iterable[str] = (),
+        column_descriptions: dict[str, str] | None = None,
+        column_tags: dict[str, list[str]] | None = None,
+        replace: bool = False,
+    ) -> TableInfo: ...
+
+    def register_file(
+        self,
+        name: str,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        options: dict[str, Any] | None = None,
+        description: str = "",
+        tags: Iterable[str] = (),
+        replace: bool = False,
+    ) -> TableInfo: ...
+
+    def register_database_table(
+        self,
+        name: str,
+        url: str,
+        source_table: str,
+        *,
+        description: str = "",
+        tags: Iterable[str] = (),
+        replace: bool = False,
+    ) -> TableInfo: ...
+
+    def drop_table(self, name: str, *, purge: bool = False) -> None: ...
 
 
 def service_url() -> str:

@@ -90,13 +90,31 @@ def ingest(
     keys = [keys] if isinstance(keys, str) else list(keys)
     if mode == "merge" and not keys:
         raise DapError("merge needs at least one key column (--key)")
-    if session is None:
-        from .session import default_workspace
+    if session is None:  # the caller's client: this process, or the DAP service (no loads yet)
+        from .client import connect
 
-        session = default_workspace().session()
+        return connect().ingest(path, table, mode=mode, keys=keys, format=format, options=options)
+    qualified = "{}.{}".format(*split_name(table))
+    what = f"ingest {path} into {qualified} ({mode}{', keys ' + ', '.join(keys) if keys else ''})"
+    with session.audit_change("ingest", (qualified,), statement=what) as change:
+        result = _ingest(session, path, qualified, mode, keys, format, options)
+        change.rows = result.rows_loaded
+        if result.rows_quarantined:
+            change.touch(result.quarantine_table)
+    return result
+
+
+def _ingest(
+    session: Session,
+    path: str | Path,
+    qualified: str,
+    mode: Mode | str,
+    keys: list[str],
+    format: str | None,
+    options: Mapping[str, Any] | None,
+) -> IngestResult:
     catalog = session.workspace.catalog
-    schema, name = split_name(table)
-    qualified = f"{schema}.{name}"
+    schema, name = split_name(qualified)
     exists = qualified in catalog.known_names()
     if exists:
         session.require("MODIFY", qualified)

@@ -73,7 +73,7 @@ from .catalog import split_name
 from .errors import DapError, QueryRefused, SqlSyntaxError
 from .governance.rewrite import parse_one_statement, refuse_forbidden_functions, refuse_writes
 from .meta.models import Base, utcnow
-from .quarantine import empty_quarantine, quarantine_frame, write_quarantine
+from .quarantine import empty_quarantine, quarantine_frame, quarantine_name, write_quarantine
 
 if TYPE_CHECKING:
     from .client import DapClient
@@ -1168,15 +1168,29 @@ def check(
     (needs MODIFY) appends the failing rows to ``<table>__quarantine`` in one commit. ``record``:
     store the results (default: when the rules are the stored ones); see the module docstring.
     """
-    from .session import Session as _Session
+    if session is None:  # the caller's client: in this process, or the DAP service
+        if record is not None or max_failed_rows != 100:
+            raise QualityError("record= and max_failed_rows= need a session: pass session=")
+        return _default_client().quality_check(table, rules, write_failures=write_failures)
+    if not write_failures:
+        return _check(session, table, rules, False, record, max_failed_rows)
+    name = session.catalog.get(table).qualified_name
+    what = f"quality check of {name}: failing rows copied to {quarantine_name(name)}"
+    with session.audit_change("quarantine", (name,), statement=what) as change:
+        report = _check(session, name, rules, True, record, max_failed_rows)
+        change.rows = report.quarantined
+        change.touch(quarantine_name(name))
+    return report
 
-    if session is None:
-        client = _default_client()
-        if not isinstance(client, _Session):
-            raise QualityError(
-                "quality checks run in the DAP service: use POST quality/{table}/check"
-            )
-        session = client
+
+def _check(
+    session: Session,
+    table: str,
+    rules: Sequence[Mapping[str, Any] | Rule] | str | Path | None,
+    write_failures: bool,
+    record: bool | None,
+    max_failed_rows: int,
+) -> QualityReport:
     ws = session.workspace
     info = ws.catalog.get(table)
     name = info.qualified_name
@@ -1356,19 +1370,14 @@ def set_rules(
     session: Session | None = None,
 ) -> list[Rule]:
     """Store the rule set of a table (needs MODIFY on it); an empty list removes them."""
-    from .session import Session as _Session
-
-    if session is None:
-        client = _default_client()
-        if not isinstance(client, _Session):
-            raise QualityError("rules are set in the DAP service: use POST quality/{table}/rules")
-        session = client
+    if session is None:  # the caller's client: in this process, or the DAP service
+        return _default_client().set_quality_rules(table, spec)
     info = session.workspace.catalog.get(table)
-    session.require("MODIFY", info.qualified_name)
-    parsed = _as_rules(spec)
-    QualityStore(session.workspace.meta).set_rules(
-        info.qualified_name, parsed, actor=session.principal.name
-    )
+    name = info.qualified_name
+    with session.audit_change("quality_rules", (name,), statement=f"set quality rules of {name}"):
+        session.require("MODIFY", name)
+        parsed = _as_rules(spec)
+        QualityStore(session.workspace.meta).set_rules(name, parsed, actor=session.principal.name)
     return parsed
 
 

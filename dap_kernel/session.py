@@ -16,7 +16,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .catalog import Catalog, TableInfo
 from .catalog.governed import GovernedCatalog
 from .catalog.store import CatalogResolver, InputResolver, parse_timestamp, split_name
+from .changes import CatalogChanges
 from .engines import create_engine
 from .engines.duckdb import DuckDBEngine
 from .errors import (
@@ -41,7 +43,7 @@ from .errors import (
 )
 from .governance.admin import PolicyAdmin
 from .governance.apikeys import ApiKeys
-from .governance.audit import AuditEvent, AuditLog
+from .governance.audit import AuditEvent, AuditLog, Change, audited
 from .governance.enforce import (
     MaskKey,
     governed_message,
@@ -56,6 +58,7 @@ from .governance.secrets import SecretError, SecretStore
 from .lake import Lake
 from .meta import MetaStore
 from .results import ResultCache, cache_key
+from .session_features import SessionFeatures
 from .settings import Settings
 from .writes import parse_write
 
@@ -189,8 +192,13 @@ class QueryResult:
         return frame
 
 
-class Session:
-    """A workspace as seen by one principal."""
+class Session(CatalogChanges, SessionFeatures):
+    """A workspace as seen by one principal.
+
+    It is the in-process :class:`~dap_kernel.client.DapClient`: queries here, catalog writes in
+    :class:`~dap_kernel.changes.CatalogChanges`, the features (ingest, lineage, quality, export)
+    in :class:`~dap_kernel.session_features.SessionFeatures`.
+    """
 
     def __init__(self, workspace: Workspace, principal: Principal, channel: str = "python") -> None:
         self.workspace = workspace
@@ -493,6 +501,20 @@ class Session:
                 else "",
             )
         )
+
+    def audit_change(
+        self, action: str, tables: Iterable[str] = (), *, statement: str = ""
+    ) -> AbstractContextManager[Change]:
+        """Audit a change of data made in the block, in the same chain as queries.
+
+        >>> with session.audit_change("ingest", ["main.sales"], statement="…") as change:
+        ...     change.rows = load()  # doctest: +SKIP
+
+        The record says allowed, refused (a :class:`QueryRefused` left the block) or failed
+        (any other error); ``change.touch(table)`` names more tables the change wrote.
+        """
+        change = Change(action, list(tables), statement)
+        return audited(self.workspace.audit, self.principal.name, self.channel, change)
 
     def check(self, action: str, securable: str) -> Decision:
         """May this principal do ``action`` on ``securable``? (REST access/check, the lab UI)."""

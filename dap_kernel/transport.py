@@ -25,11 +25,17 @@ import httpx
 from .errors import DapError, MissingParameter, Unauthenticated
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import polars as pl
     import pyarrow as pa
 
     from .catalog import TableInfo
+    from .export.formats import Data, Exported
     from .governance.policy import Decision
+    from .ingestion import IngestResult
+    from .lineage.graph import LineageGraph
+    from .quality import QualityReport, Rule
     from .session import QueryResult
 
 API_PREFIX = "/dap/api/v1"
@@ -262,8 +268,76 @@ class HttpSession:
         return [table_info(t) for t in data.get("tables", [])]
 
     def describe(self, table: str) -> TableInfo:
-        """One table as this caller may see it (the service governs it)."""
-        return self.catalog.get(table)
+        """One table as this caller may see it (the service governs it; no sample rows)."""
+        data = self._json("GET", f"catalog/{quote(table, safe='')}", params={"sample": 0})
+        return table_info(data or {})
+
+    # -- features ---------------------------------------------------------------------------
+
+    def lineage(self, name: str, *, depth: int = 5) -> LineageGraph:
+        """Through the service's ``lineage/{table}``, which applies the same governance."""
+        from .lineage.graph import LineageGraph
+
+        parts = name.strip().split(".")
+        table, column = (".".join(parts[:2]), parts[2]) if len(parts) == 3 else (name.strip(), None)
+        params: dict[str, Any] = {"depth": depth}
+        if column:
+            params["column"] = column
+        data = self._json("GET", f"lineage/{quote(table, safe='')}", params=params) or {}
+        return LineageGraph.from_dict(data)
+
+    def quality_check(
+        self,
+        table: str,
+        rules: Sequence[Mapping[str, Any] | Rule] | str | Path | None = None,
+        *,
+        write_failures: bool = False,
+    ) -> QualityReport:
+        """The same check, run where the data lives (``POST quality/{table}/check``)."""
+        body: dict[str, Any] = {"write_failures": write_failures}
+        if rules is not None:
+            body["rules"] = _rule_specs(rules)
+        data = self._json("POST", f"quality/{quote(table, safe='')}/check", json=body) or {}
+        return quality_report(data, table)
+
+    def set_quality_rules(
+        self, table: str, rules: Sequence[Mapping[str, Any] | Rule] | str | Path
+    ) -> list[Rule]:
+        """Replace a table's rules on the service (``POST quality/{table}/rules``)."""
+        from .quality import parse_rules
+
+        body = {"rules": _rule_specs(rules)}
+        data = self._json("POST", f"quality/{quote(table, safe='')}/rules", json=body) or {}
+        return parse_rules(list(data.get("rules") or []))
+
+    def table_rules(self, table: str) -> list[dict[str, str]]:
+        """Grants and policies stay with the service; an admin manages them there."""
+        self.require("SELECT", table)
+        raise NotAvailableOverHttp(
+            f"you may read {table}; its grants, row filters and masks are not shown through "
+            "the DAP service: ask an admin (they manage them with `dap grant`, `dap policy`)"
+        )
+
+    def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported:
+        """Write the file in this kernel; its SQL runs (and is audited) on the service."""
+        from .export.api import write_export
+
+        return write_export(data, to, path, session=self, **options)
+
+    def ingest(self, path: str | Path, table: str, **_options: Any) -> IngestResult:
+        raise no_writes("loading files")
+
+    def create_table(self, name: str, *_args: Any, **_options: Any) -> TableInfo:
+        raise no_writes(f"creating table {name}")
+
+    def register_file(self, name: str, *_args: Any, **_options: Any) -> TableInfo:
+        raise no_writes(f"registering {name}")
+
+    def register_database_table(self, name: str, *_args: Any, **_options: Any) -> TableInfo:
+        raise no_writes(f"registering {name}")
+
+    def drop_table(self, name: str, *, purge: bool = False) -> None:
+        raise no_writes(f"dropping {name}")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -341,8 +415,7 @@ class HttpCatalog:
         self._session = session
 
     def get(self, name: str) -> TableInfo:
-        data = self._session._json("GET", f"catalog/{quote(name, safe='')}", params={"sample": 0})
-        return table_info(data or {})
+        return self._session.describe(name)
 
     def list_tables(self, schema: str | None = None) -> list[TableInfo]:
         tables = self._session.visible_tables()
@@ -350,12 +423,6 @@ class HttpCatalog:
 
     def search(self, term: str) -> list[TableInfo]:
         return self._session.visible_tables(term)
-
-    def create_table(self, name: str, *_args: Any, **_options: Any) -> TableInfo:
-        raise no_writes(f"creating table {name}")
-
-    def register_file(self, name: str, *_args: Any, **_options: Any) -> TableInfo:
-        raise no_writes(f"registering {name}")
 
 
 def no_writes(what: str) -> DapError:
@@ -402,6 +469,48 @@ def table_info(data: Mapping[str, Any]) -> TableInfo:
             for c in data.get("columns") or []
         ],
     )
+
+
+def quality_report(data: Mapping[str, Any], table: str) -> QualityReport:
+    """A check's answer from ``POST quality/{table}/check``; failing rows stay on the service."""
+    import polars as pl
+
+    from .quality import QualityReport, RuleResult
+
+    checked = data.get("checked_at")
+    results = [
+        RuleResult(
+            rule=str(r.get("rule", "")),
+            kind=str(r.get("kind", "")),
+            severity=r.get("severity", "error"),
+            status=r.get("status", "fail"),
+            failures=r.get("failures"),  # None: the service hides it from this caller
+            message=str(r.get("message") or ""),
+            column=r.get("column"),
+            details=dict(r.get("details") or {}),
+        )
+        for r in data.get("results") or []
+    ]
+    return QualityReport(
+        results=results,
+        passed=pl.DataFrame(),
+        failed=pl.DataFrame(),
+        ok=bool(data.get("ok")),
+        table=str(data.get("table") or table),
+        checked_at=dt.datetime.fromisoformat(checked)
+        if isinstance(checked, str)
+        else dt.datetime.now(dt.UTC),
+        rows=data.get("rows"),
+        recorded=bool(data.get("recorded")),
+        quarantined=int(data.get("quarantined") or 0),
+    )
+
+
+def _rule_specs(rules: Sequence[Mapping[str, Any] | Rule] | str | Path) -> list[dict[str, Any]]:
+    """Rules in their YAML form, as the REST body takes them (files are read here)."""
+    from .quality import parse_rules
+
+    return [r.to_spec() for r in parse_rules(rules)]
 
 
 def error_from(code: str, message: str, status: int = 500) -> DapError:

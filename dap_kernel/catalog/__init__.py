@@ -37,16 +37,6 @@ def _catalog() -> CatalogReader:
     return connect().catalog
 
 
-def _writable_catalog() -> Catalog:
-    """Writes go to the lake of this process; a kernel on a DAP service has none."""
-    catalog = _catalog()
-    if not isinstance(catalog, Catalog):
-        from ..transport import no_writes
-
-        raise no_writes("creating or registering tables")
-    return catalog
-
-
 def search(term: str) -> builtins.list[TableInfo]:
     """Tables you may read whose name, description, tags or columns mention ``term``."""
     from ..client import connect
@@ -63,13 +53,19 @@ def get(name: str) -> TableInfo:
 
 
 def create_table(name: str, data: Data, **options: Any) -> TableInfo:
-    """Write a polars/Arrow table to the lake and register it."""
-    return _writable_catalog().create_table(name, data, **options)
+    """Write a polars/Arrow table to the lake and register it, owned by you (needs CREATE;
+    audited). Through a DAP service this is not available yet."""
+    from ..client import connect
+
+    return connect().create_table(name, data, **options)
 
 
 def register_file(name: str, path: str | Path, **options: Any) -> TableInfo:
-    """Register a CSV, Parquet or JSON file (or glob) as a catalog table."""
-    return _writable_catalog().register_file(name, path, **options)
+    """Register a CSV, Parquet or JSON file (or glob) as a catalog table (needs CREATE;
+    audited)."""
+    from ..client import connect
+
+    return connect().register_file(name, path, **options)
 
 
 def list(schema: str | None = None) -> builtins.list[TableInfo]:

@@ -97,10 +97,14 @@ def demo(
     from .. import demo as demo_data
 
     ws = _workspace()
-    ws.session(channel="cli").require("CREATE", "main")
-    tables = demo_data.build(
-        ws.catalog, scale=scale, seed=seed, owner=ws.settings.user, progress=typer.echo
-    )
+    session = ws.session(channel="cli")
+    with session.audit_change("create", statement=f"demo data (scale {scale})") as change:
+        session.require("CREATE", "main")
+        tables = demo_data.build(
+            ws.catalog, scale=scale, seed=seed, owner=ws.settings.user, progress=typer.echo
+        )
+        change.touch(*(t.qualified_name for t in tables))
+        change.rows = sum(t.row_count or 0 for t in tables)
     total = sum(t.row_count or 0 for t in tables)
     typer.echo(f"demo data ready: {len(tables)} tables, {total:,} rows")
 
@@ -121,7 +125,10 @@ def sql(
     if param and any("=" not in p for p in param):
         raise DapError("--param takes NAME=VALUE")
     params = dict(p.split("=", 1) for p in param or []) or None
-    frame = _workspace().session(channel="cli").sql(query, params, limit=limit, as_of=as_of)
+    from ..client import connect
+
+    # The CLI's client, like dap.sql's: the DAP service of DAP_SERVICE_URL if one is set.
+    frame = connect(channel="cli").sql(query, params, limit=limit, as_of=as_of)
     _print_frame(frame, format)
 
 
@@ -238,19 +245,16 @@ def catalog_register(
     replace: Annotated[bool, typer.Option(help="Replace an existing registration.")] = False,
 ) -> None:
     """Register an external file or database table in the catalog."""
-    from ..catalog import split_name
 
-    ws = _workspace()
-    ws.session(channel="cli").require("CREATE", split_name(name)[0])
-    catalog = ws.catalog
+    session = _workspace().session(channel="cli")
     if "://" in source:
         if not table:
             raise DapError("--table is required for a database source")
-        info = catalog.register_database_table(
+        info = session.register_database_table(
             name, source, table, description=description, replace=replace
         )
     else:
-        info = catalog.register_file(
+        info = session.register_file(
             name, source, format=format, description=description, replace=replace
         )
     typer.echo(

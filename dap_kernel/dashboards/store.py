@@ -25,7 +25,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..errors import DapError, QueryRefused
 from ..governance.admin import PolicyAdmin
-from ..governance.audit import AuditEvent
 from ..meta.models import Base, Grant, PolicyState, utcnow
 
 if TYPE_CHECKING:
@@ -114,12 +113,6 @@ def _title_of(notebook: dict[str, Any], fallback: str) -> str:
     return str(dap.get("title") or meta.get("title") or fallback)
 
 
-def _audit(ws: Workspace, actor: str, decision: str, what: str) -> None:
-    ws.audit.record(
-        AuditEvent(principal=actor, action="dashboard", decision=decision, statement=what)
-    )
-
-
 def _may_manage(session: Session, owner: str) -> bool:
     return owner == session.principal.name or session.check("MANAGE_GRANTS", "*").allowed
 
@@ -157,9 +150,21 @@ def publish(
         nb = nbformat.read(source, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as e:  # nbformat raises several unrelated types for a bad file
         raise DapError(f"{source.name} is not a notebook: {str(e).splitlines()[0][:200]}") from e
+    parsed = [parse_grantee(g) for g in grants]
+    what = f"publish dashboard {name} ({source.name})"
+    with session.audit_change("dashboard_publish", (securable(name),), statement=what):
+        _publish(session, name, source, nb, description, owner)
+    for kind, grantee in parsed:
+        grant(session, name, kind, grantee)
+    return _info_with_grants(ws, _row(ws, name))
+
+
+def _publish(
+    session: Session, name: str, source: Path, nb: Any, description: str, owner: str | None
+) -> None:
+    ws = session.workspace
     session.require("CREATE", "dashboard")
     owner = owner or session.principal.name
-    parsed = [parse_grantee(g) for g in grants]
     target_dir = dashboards_dir(ws)
     target_dir.mkdir(parents=True, exist_ok=True)
     data = source.read_bytes()
@@ -182,10 +187,6 @@ def publish(
         row.sha256 = hashlib.sha256(data).hexdigest()
         row.updated_at = utcnow()
         s.flush()
-    _audit(ws, session.principal.name, "allowed", f"publish dashboard {name} ({source.name})")
-    for kind, grantee in parsed:
-        grant(session, name, kind, grantee)
-    return get(session, name)
 
 
 def grant(session: Session, name: str, kind: str, grantee: str) -> None:
@@ -232,10 +233,10 @@ def may_open(session: Session, info: DashboardInfo) -> bool:
 def get(session: Session, name: str) -> DashboardInfo:
     """One dashboard, if the caller may open it (403 otherwise, 404 if there is none)."""
     ws = session.workspace
-    info = _row(ws, name)
-    if not may_open(session, info):
-        _audit(ws, session.principal.name, "refused", f"open dashboard {name}")
-        raise QueryRefused(f"{session.principal.name} may not open dashboard {name}: no grant")
+    info = _row(ws, name)  # an unknown name is a 404, not an attempt on a dashboard
+    with session.audit_change("dashboard_view", (info.securable,), statement=f"open {name}"):
+        if not may_open(session, info):
+            raise QueryRefused(f"{session.principal.name} may not open dashboard {name}: no grant")
     return _info_with_grants(ws, info)
 
 
@@ -256,14 +257,15 @@ def gallery(session: Session) -> list[DashboardInfo]:
 def unpublish(session: Session, name: str) -> None:
     ws = session.workspace
     info = _row(ws, name)
-    if not _may_manage(session, info.owner):
-        raise QueryRefused(f"{session.principal.name} may not remove dashboard {name}")
-    with ws.meta.session() as s:
-        s.execute(delete(DashboardRow).where(DashboardRow.name == name))
-        s.execute(delete(Grant).where(Grant.securable == securable(name)))
-        s.execute(update(PolicyState).values(version=PolicyState.version + 1))
-    info.path.unlink(missing_ok=True)
-    _audit(ws, session.principal.name, "allowed", f"unpublish dashboard {name}")
+    what = f"unpublish dashboard {name}"
+    with session.audit_change("dashboard_unpublish", (info.securable,), statement=what):
+        if not _may_manage(session, info.owner):
+            raise QueryRefused(f"{session.principal.name} may not remove dashboard {name}")
+        with ws.meta.session() as s:
+            s.execute(delete(DashboardRow).where(DashboardRow.name == name))
+            s.execute(delete(Grant).where(Grant.securable == securable(name)))
+            s.execute(update(PolicyState).values(version=PolicyState.version + 1))
+        info.path.unlink(missing_ok=True)
 
 
 def copy_notebook(info: DashboardInfo, folder: Path) -> Path:

@@ -13,7 +13,7 @@ from .excel import write_xlsx
 from .figures import figure_table
 from .files import _atomic, _target
 from .formats import Data, Exported, normalize_format
-from .inputs import _chromium, _describe, _table
+from .inputs import _chromium, _client, _describe, _table
 from .pdf import export_pdf_html
 from .report import PDF_MAX_ROWS, report_html
 from .to_csv import _batches, write_csv
@@ -38,8 +38,42 @@ def export_file(
     overwrite: bool = False,
     max_pdf_rows: int = PDF_MAX_ROWS,
 ) -> Exported:
-    """:func:`export`, also telling how many rows were written (the CLI and REST report it)."""
+    """:func:`export`, also telling how many rows were written (the CLI and REST report it).
+
+    The export goes through the client's ``export``, which audits the file in-process as a copy
+    of the rows it holds; :func:`write_export` does the writing.
+    """
+    return _client(session).export(
+        data,
+        to,
+        path,
+        title=title,
+        params=params,
+        sheets=sheets,
+        charts=charts,
+        description=description,
+        overwrite=overwrite,
+        max_pdf_rows=max_pdf_rows,
+    )
+
+
+def write_export(
+    data: Data | None,
+    to: str,
+    path: str | Path,
+    *,
+    session: DapClient,
+    title: str = "",
+    params: Mapping[str, Any] | Sequence[Any] | None = None,
+    sheets: Mapping[str, Data] | None = None,
+    charts: Sequence[Any] = (),
+    description: str = "",
+    overwrite: bool = False,
+    max_pdf_rows: int = PDF_MAX_ROWS,
+) -> Exported:
+    """Write the file (SQL runs through ``session``); what a client's ``export`` calls."""
     fmt = normalize_format(to)
+    read: list[str] = []
     target = _target(path, overwrite)
     charts = list(charts)
     sources: dict[str, Data] = {}
@@ -56,24 +90,25 @@ def export_file(
             )
         if sources:
             source = next(iter(sources.values()))
-            batches = _batches(source, params, session)
+            batches = _batches(source, params, session, read)
         else:
             if len(charts) != 1:
                 raise ExportError("a CSV file holds one table: export one chart at a time")
             batches = iter(figure_table(charts[0]).to_arrow().to_batches())
         with _atomic(target, overwrite) as tmp:
             rows = write_csv(batches, tmp)
-        return Exported(target, fmt, rows)
+        return Exported(target, fmt, rows, tuple(read))
 
     # Read at call time from excel, so the query asks for no more rows than a sheet holds.
     limit = excel.EXCEL_MAX_ROWS if fmt == "xlsx" else max_pdf_rows
     tables = {
-        name: _table(source, params, session, limit=limit + 1) for name, source in sources.items()
+        name: _table(source, params, session, limit=limit + 1, read=read)
+        for name, source in sources.items()
     }
     if fmt == "xlsx":
         with _atomic(target, overwrite) as tmp:
             rows = write_xlsx(tables, tmp, title=title, description=description, charts=charts)
-        return Exported(target, fmt, rows)
+        return Exported(target, fmt, rows, tuple(read))
     page = report_html(
         tables,
         title=title,
@@ -90,7 +125,8 @@ def export_file(
         landscape=landscape,
         chromium=_chromium(session),
     )
-    return Exported(target, fmt, sum(min(t.num_rows, max_pdf_rows) for t in tables.values()))
+    rows = sum(min(t.num_rows, max_pdf_rows) for t in tables.values())
+    return Exported(target, fmt, rows, tuple(read))
 
 
 def _returning_path(write: Callable[P, Exported], doc: str) -> Callable[P, Path]:

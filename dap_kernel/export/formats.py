@@ -25,11 +25,13 @@ Data: TypeAlias = pl.DataFrame | pa.Table | str
 
 @dataclass(frozen=True)
 class Exported:
-    """What an export wrote: the file, its format and the number of data rows in it."""
+    """What an export wrote: the file, its format, the number of data rows in it, and the
+    catalog tables its SQL read (for the audit record of the copy)."""
 
     path: Path
     format: str
     rows: int
+    tables: tuple[str, ...] = ()
 
 
 def normalize_format(to: str) -> str:

@@ -35,10 +35,15 @@ def _table(
     session: DapClient | None,
     *,
     limit: int | None = None,
+    read: list[str] | None = None,
 ) -> pa.Table:
-    """An Arrow table of ``data``; SQL runs governed, asking for at most ``limit`` rows."""
+    """An Arrow table of ``data``; SQL runs governed, asking for at most ``limit`` rows (the
+    tables it read are added to ``read``)."""
     if isinstance(data, str):
-        return _client(session).query(data, params, limit=limit).table
+        result = _client(session).query(data, params, limit=limit)
+        if read is not None:
+            read.extend(t for t in result.tables if t not in read)
+        return result.table
     if isinstance(data, pl.DataFrame):
         return data.to_arrow()
     if isinstance(data, pa.Table):

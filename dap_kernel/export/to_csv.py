@@ -25,11 +25,12 @@ def _batches(
     data: Data,
     params: Mapping[str, Any] | Sequence[Any] | None,
     session: DapClient | None,
+    read: list[str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     if isinstance(data, pa.RecordBatchReader):
         yield from data
         return
-    table = _table(data, params, session)
+    table = _table(data, params, session, read=read)
     if table.num_columns == 0:
         raise ExportError("the result has no columns to export")
     yield from table.to_batches(max_chunksize=CSV_BATCH_ROWS) or [

@@ -13,13 +13,15 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import cast
 
 from sqlalchemy import Table, insert, select, update
 
+from ..errors import DapError, QueryRefused
 from ..meta import AuditRecord, MetaStore
 from ..meta.models import AuditHead
 
@@ -36,6 +38,64 @@ class AuditEvent:
     elapsed_ms: float | None = None
     channel: str = ""
     rewritten_sha256: str = ""
+
+
+@dataclass
+class Change:
+    """A change of data under way: what it touches and how many rows, filled in as known.
+
+    The statement says what was asked in words a reader of the log understands (``ingest
+    sales.csv into main.sales (append)``); it never carries a password or a row's values.
+    """
+
+    action: str
+    tables: list[str] = field(default_factory=list)
+    statement: str = ""
+    rows: int | None = None
+
+    def touch(self, *tables: str) -> None:
+        """Name more tables the change wrote (a quarantine, an archive), once each."""
+        for table in tables:
+            if table and table not in self.tables:
+                self.tables.append(table)
+
+
+@contextmanager
+def audited(log: AuditLog, principal: str, channel: str, change: Change) -> Iterator[Change]:
+    """Record ``change`` once it is over: allowed, refused (no grant) or failed (any error).
+
+    The record is written whichever way the block ends, so a refused or half-done change is
+    in the chain like a finished one; the exception goes on to the caller unchanged.
+    """
+    started = time.perf_counter()
+
+    def record(decision: str, reason: str = "") -> None:
+        log.record(
+            AuditEvent(
+                principal=principal,
+                action=change.action,
+                decision=decision,
+                statement=change.statement,
+                tables=tuple(change.tables),
+                reason=reason,
+                row_count=change.rows,
+                elapsed_ms=(time.perf_counter() - started) * 1000,
+                channel=channel,
+            )
+        )
+
+    try:
+        yield change
+    except QueryRefused as e:
+        record("refused", f"{e.code}: {e.message}")
+        raise
+    except DapError as e:
+        record("failed", f"{e.code}: {e.message}")
+        raise
+    except BaseException as e:  # a bug or an interrupt: the attempt is still on record
+        record("failed", type(e).__name__)
+        raise
+    record("allowed")
 
 
 BATCH_WINDOW_S = 0.02  # how long the writer gathers records into one transaction

@@ -113,29 +113,8 @@ def session_graph(session: Session, name: str, *, depth: int = 5) -> LineageGrap
 def lineage(name: str, *, depth: int = 5, session: DapClient | None = None) -> LineageGraph:
     """``dap.lineage("main.orders")`` or ``dap.lineage("main.orders.amount")``: the graph of
     what a table (or column) is made from and what is made from it, as the caller may see it."""
-    from ..session import Session
-
     if session is None:
         from ..client import connect
 
         session = connect()
-    if isinstance(session, Session):
-        return session_graph(session, name, depth=depth)
-    return _remote_graph(session, name, depth)
-
-
-def _remote_graph(session: DapClient, name: str, depth: int) -> LineageGraph:
-    """Through the DAP service's ``lineage/{table}`` (which applies the same governance)."""
-    from urllib.parse import quote
-
-    from ..transport import HttpSession
-
-    if not isinstance(session, HttpSession):
-        raise DapError("lineage needs a DAP session")
-    parts = name.strip().split(".")
-    table, column = (".".join(parts[:2]), parts[2]) if len(parts) == 3 else (name.strip(), None)
-    params: dict[str, Any] = {"depth": depth}
-    if column:
-        params["column"] = column
-    data = session._json("GET", f"lineage/{quote(table, safe='')}", params=params) or {}
-    return LineageGraph.from_dict(data)
+    return session.lineage(name, depth=depth)

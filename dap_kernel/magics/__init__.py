@@ -26,7 +26,7 @@ from IPython.display import HTML, display
 from traitlets import Bool, Float, Int
 
 from ..errors import DapError, MissingParameter
-from ..session import QueryResult, Session
+from ..session import QueryResult
 
 if TYPE_CHECKING:
     from ..client import DapClient
@@ -192,21 +192,10 @@ class DapMagics(Magics):
 
     def _grants(self, rest: str, _cell: str | None) -> pl.DataFrame:
         from ..catalog import split_name
-        from ..governance.policy import table_rules
 
         if not rest.strip():
             raise UsageError("%dap grants TABLE: name a table")
-        session = self.session
-        table = ".".join(split_name(rest.strip()))
-        decision = session.check("SELECT", table)
-        if not decision.allowed:
-            raise UsageError(decision.reason)
-        if not isinstance(session, Session):  # the rules live with the DAP service
-            raise UsageError(
-                f"you may read {table}; its grants, row filters and masks are not shown through "
-                "the DAP service: ask an admin (they manage them with `dap grant`, `dap policy`)"
-            )
-        rows = table_rules(session.workspace.policy, table)
+        rows = self.session.table_rules(".".join(split_name(rest.strip())))
         schema = {"kind": pl.String, "rule": pl.String, "applies_to": pl.String}
         return pl.DataFrame(rows, schema=schema)
 

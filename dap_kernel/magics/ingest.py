@@ -35,18 +35,10 @@ def _parser() -> _ArgumentParser:
 
 
 def run(magics: DapMagics, rest: str, cell: str | None) -> IngestResult:
-    from ..ingestion import ingest
-    from ..session import Session
-
     try:
         args = _parser().parse_args(shlex.split(rest))
     except ValueError as e:
         raise UsageError(f"%dap ingest: {e}") from None
-    session = magics.session
-    if not isinstance(session, Session):
-        from ..transport import no_writes
-
-        raise no_writes("loading files")
     options: dict[str, Any] = {
         k: v
         for k, v in {
@@ -56,14 +48,13 @@ def run(magics: DapMagics, rest: str, cell: str | None) -> IngestResult:
         }.items()
         if v is not None
     }
-    result = ingest(
+    result = magics.session.ingest(
         args.path,
         args.table,
         mode=args.mode,
         keys=args.key,
         format=args.format,
         options=options,
-        session=session,
     )
     print(result.summary())
     return result

@@ -42,7 +42,7 @@ from ..governance.secret_refs import (
     scrub,
     sensitive_values,
 )
-from ..quarantine import empty_quarantine
+from ..quarantine import empty_quarantine, quarantine_name
 from .load import (
     commit,
     commit_quarantine,
@@ -221,6 +221,18 @@ class Pipeline:
         )
 
     def _run_once(self, session: Session) -> RunResult:
+        """One run, audited as a ``load`` of the target (refused, failed or with its rows)."""
+        target = "{}.{}".format(*split_name(self.target))
+        what = f"pipeline {self.name} run"
+        with session.audit_change("load", (target,), statement=what) as change:
+            result = self._checked_run(session)
+            change.statement += f" {result.run_id}"
+            change.rows = result.rows_written
+            if result.rows_quarantined:
+                change.touch(quarantine_name(target))
+        return result
+
+    def _checked_run(self, session: Session) -> RunResult:
         ws = session.workspace
         store = PipelineStore(ws.meta)
         spec = self.spec

@@ -1,0 +1,156 @@
+"""Changes to the catalog made by a principal: create, register and drop tables.
+
+:class:`~dap_kernel.session.Session` takes these methods, so every door (CLI, magics, the Python
+API, REST, pipelines) creates and registers tables through one governed, audited call: the grant
+is checked for the caller, the table is owned by the caller, and the attempt (allowed, refused
+or failed) is written to the audit chain like a query. :class:`~dap_kernel.catalog.Catalog`
+itself knows no principal; calling it directly is for DAP's own code (demo data, quarantines).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .catalog.store import Catalog, TableInfo, split_name
+from .errors import QueryRefused
+from .governance.audit import Change
+from .governance.identity import Principal
+from .governance.policy import Decision
+from .meta.store import redact_url
+
+if TYPE_CHECKING:
+    from .lake import Data
+
+
+class CatalogChanges:
+    """Governed, audited writes to the catalog (a part of :class:`Session`)."""
+
+    catalog: Catalog
+    principal: Principal
+
+    def check(self, action: str, securable: str) -> Decision:
+        raise NotImplementedError  # pragma: no cover - Session's
+
+    def require(self, action: str, securable: str) -> None:
+        raise NotImplementedError  # pragma: no cover - Session's
+
+    def audit_change(
+        self, action: str, tables: Iterable[str] = (), *, statement: str = ""
+    ) -> AbstractContextManager[Change]:
+        raise NotImplementedError  # pragma: no cover - Session's
+
+    def _require_new(self, name: str, replace: bool) -> str:
+        """CREATE on the schema; replacing an existing table also needs MODIFY on it."""
+        schema, table = split_name(name)
+        qualified = f"{schema}.{table}"
+        if replace and qualified in self.catalog.known_names():
+            self.require("MODIFY", qualified)
+        self.require("CREATE", schema)
+        return qualified
+
+    def create_table(
+        self,
+        name: str,
+        data: Data,
+        *,
+        description: str = "",
+        tags: Iterable[str] = (),
+        column_descriptions: dict[str, str] | None = None,
+        column_tags: dict[str, list[str]] | None = None,
+        replace: bool = False,
+    ) -> TableInfo:
+        """Write ``data`` as a new lake table owned by this principal (needs CREATE)."""
+        qualified = "{}.{}".format(*split_name(name))
+        with self.audit_change("create", (qualified,), statement=f"create table {qualified}") as c:
+            self._require_new(name, replace)
+            info = self.catalog.create_table(
+                qualified,
+                data,
+                description=description,
+                owner=self.principal.name,
+                tags=tags,
+                column_descriptions=column_descriptions,
+                column_tags=column_tags,
+                replace=replace,
+            )
+            c.rows = info.row_count
+        return info
+
+    def register_file(
+        self,
+        name: str,
+        path: str | Path,
+        *,
+        format: str | None = None,
+        options: dict[str, Any] | None = None,
+        description: str = "",
+        tags: Iterable[str] = (),
+        replace: bool = False,
+    ) -> TableInfo:
+        """Register a CSV, Parquet or JSON file (or glob) as a table (needs CREATE)."""
+        qualified = "{}.{}".format(*split_name(name))
+        what = f"register {qualified} from file {path}"
+        with self.audit_change("register", (qualified,), statement=what) as c:
+            self._require_new(name, replace)
+            info = self.catalog.register_file(
+                qualified,
+                path,
+                format=format,
+                options=options,
+                description=description,
+                owner=self.principal.name,
+                tags=tags,
+                replace=replace,
+            )
+            c.rows = info.row_count
+        return info
+
+    def register_database_table(
+        self,
+        name: str,
+        url: str,
+        source_table: str,
+        *,
+        description: str = "",
+        tags: Iterable[str] = (),
+        replace: bool = False,
+    ) -> TableInfo:
+        """Register a table of a SQLite or PostgreSQL database (needs CREATE); the log keeps
+        the URL without its password."""
+        qualified = "{}.{}".format(*split_name(name))
+        what = f"register {qualified} from {redact_url(url)} table {source_table}"
+        with self.audit_change("register", (qualified,), statement=what) as c:
+            self._require_new(name, replace)
+            info = self.catalog.register_database_table(
+                qualified,
+                url,
+                source_table,
+                description=description,
+                owner=self.principal.name,
+                tags=tags,
+                replace=replace,
+            )
+            c.rows = info.row_count
+        return info
+
+    def drop_table(self, name: str, *, purge: bool = False) -> None:
+        """Remove a table from the catalog (``purge``: and a lake table's files).
+
+        Only its owner or a holder of MANAGE_GRANTS may: dropping takes the table from
+        everyone who reads it, which MODIFY (changing rows) does not.
+        """
+        qualified = "{}.{}".format(*split_name(name))
+        what = f"drop table {qualified}" + (" (purge)" if purge else "")
+        with self.audit_change("drop", (qualified,), statement=what):
+            info = self.catalog.get(qualified)
+            if info.owner != self.principal.name:
+                decision = self.check("MANAGE_GRANTS", "*")
+                if not decision.allowed:
+                    raise QueryRefused(
+                        f"{self.principal.name} may not drop {qualified}: only its owner "
+                        f"({info.owner or 'none'}) or a grant manager may"
+                    )
+            self.catalog.drop(qualified, purge=purge)
