@@ -175,3 +175,23 @@ def test_single_user_answers_stay_the_same(workspace: Workspace) -> None:
     session = workspace.session()
     for sql, rows in SINGLE_USER_FORMS.items():
         assert session.sql(sql).height == rows, sql
+
+
+def test_statement_inputs_resolve_like_tables(governed: Workspace) -> None:
+    """A statement's own inputs (a pipeline's batch) are names like tables: a CTE of the same
+    name shadows them, a catalog table of the same name is shadowed by them, and a filtered
+    user reading an input next to a governed table still gets only her rows."""
+    ann = governed.session(Principal("ann", source="test"))
+    batch = pl.DataFrame({"x": [1, 2, 3]})
+    assert ann.sql("SELECT count(*) FROM batch", inputs={"batch": batch}).item() == 3
+    assert ann.sql("SELECT count(*) FROM main.batch", inputs={"batch": batch}).item() == 3
+    shadowed = "WITH batch AS (SELECT 9 AS x) SELECT sum(x) FROM batch"
+    assert ann.sql(shadowed, inputs={"batch": batch}).item() == 9
+    mine = pl.DataFrame({"region": ["APAC"]})
+    joined = ann.sql(
+        "SELECT DISTINCT c.region FROM customers c JOIN customers_in i USING (region)",
+        inputs={"customers_in": mine},
+    )
+    assert joined.height == 0  # the input names APAC; the governed table has no APAC row
+    same_name = ann.sql("SELECT region FROM customers", inputs={"customers": mine})
+    assert same_name["region"].to_list() == ["APAC"]  # her own data, not the catalog table
