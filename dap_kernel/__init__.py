@@ -33,6 +33,7 @@ __all__ = [
     "lineage",
     "pipeline",
     "quality",
+    "quality_status",
     "sql",
     "whoami",
 ]
@@ -42,6 +43,7 @@ __all__ = [
 _LAZY: dict[str, tuple[str, str | None]] = {
     "catalog": (".catalog", None),
     "quality": (".quality", None),
+    "quality_status": (".quality_view", "status"),  # dap.quality_status("orders")
     "lineage": (".lineage", None),  # callable: dap.lineage("orders")
     "export": (".export", None),  # callable: dap.export(df, to="xlsx", path=...)
     "ingest": (".ingestion", "ingest"),

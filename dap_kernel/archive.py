@@ -65,7 +65,7 @@ class ArchiveResult:
 
 def set_retention(session: Session, table: str, retention: Retention | None) -> Retention | None:
     """Attach (or with None, remove) the retention policy of a lake table; needs MODIFY."""
-    info = session.catalog.get(table)
+    info = session.governed_catalog.find(table)  # "did you mean" names only readable tables
     if info.kind != "delta":
         raise DapError(f"{info.qualified_name} is an external {info.kind} source: no history")
     name = info.qualified_name
@@ -81,7 +81,7 @@ def set_retention(session: Session, table: str, retention: Retention | None) -> 
 
 
 def get_retention(session: Session, table: str) -> Retention | None:
-    stored = session.catalog.get(table).options.get(OPTION)
+    stored = session.governed_catalog.find(table).options.get(OPTION)
     return Retention(**stored) if stored else None
 
 
@@ -100,7 +100,7 @@ def run_archive(
     """Apply the retention policies (of one table, or all): archive old rows, then vacuum."""
     now = now or datetime.now(UTC)
     targets = (
-        {session.catalog.get(table).qualified_name: get_retention(session, table)}
+        {session.governed_catalog.find(table).qualified_name: get_retention(session, table)}
         if table
         else policies(session)
     )

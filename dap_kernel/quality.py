@@ -69,8 +69,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlglot import exp
 
-from .catalog import split_name
-from .errors import DapError, QueryRefused, SqlSyntaxError
+from .catalog import TableInfo, split_name
+from .catalog.governed import GovernedCatalog, GovernedTable
+from .errors import DapError, QueryRefused, SqlSyntaxError, UnknownTable
 from .governance.rewrite import parse_one_statement, refuse_forbidden_functions, refuse_writes
 from .meta.models import Base, utcnow
 from .quarantine import empty_quarantine, quarantine_frame, quarantine_name, write_quarantine
@@ -512,7 +513,7 @@ class QualityReport:
         return results_frame(self.results)
 
     def freshness(self) -> dict[str, Any] | None:
-        return _freshness_of(self.results)
+        return freshness_of(self.results)
 
     def _repr_html_(self) -> str:
         return badge_html(self.table, self.status, self.checked_at, len(self.failed_rules)) + str(
@@ -533,7 +534,7 @@ def _status(failed: bool, severity: str) -> Status:
     return "warn" if severity == "warn" else "fail"
 
 
-def _freshness_of(
+def freshness_of(
     results: Iterable[RuleResult], now: datetime | None = None
 ) -> dict[str, Any] | None:
     for r in results:
@@ -1174,7 +1175,7 @@ def check(
         return _default_client().quality_check(table, rules, write_failures=write_failures)
     if not write_failures:
         return _check(session, table, rules, False, record, max_failed_rows)
-    name = session.catalog.get(table).qualified_name
+    name = session.governed_catalog.readable(table).info.qualified_name  # unreadable: as missing
     what = f"quality check of {name}: failing rows copied to {quarantine_name(name)}"
     with session.audit_change("quarantine", (name,), statement=what) as change:
         report = _check(session, name, rules, True, record, max_failed_rows)
@@ -1192,12 +1193,19 @@ def _check(
     max_failed_rows: int,
 ) -> QualityReport:
     ws = session.workspace
-    info = ws.catalog.get(table)
+    governed = session.governed_catalog
+    entry = governed.readable(table)  # a table the caller may not read is as if missing
+    info = entry.info
     name = info.qualified_name
-    session.require("SELECT", name)
     store = QualityStore(ws.meta)
     stored = rules is None
-    parsed = store.rules(name) if stored else _as_rules(rules)  # type: ignore[arg-type]
+    sight: RuleSight | None = None
+    if stored:
+        # The stored rules the caller may see: none naming a column or table hidden from them.
+        sight = rule_sight(governed, entry, store.rules(name))
+        parsed = sight.shown
+    else:
+        parsed = _as_rules(rules)  # type: ignore[arg-type]
     if stored and not parsed:
         raise QualityError(
             f"no quality rules for {name}: set them with `dap quality rules {name} --set FILE.yaml`"
@@ -1269,7 +1277,8 @@ def _check(
     involved = [name, *{r.references[0] for r in parsed if r.kind == "foreign_key"}]
     should_record = stored if record is None else record
     if should_record:
-        if _sees_everything(session, involved):
+        whole = sight.complete if sight is not None else True
+        if whole and _sees_everything(session, involved):
             store.record(report, checked_by=session.principal.name)
             report.recorded = True
         elif record:
@@ -1369,16 +1378,116 @@ def set_rules(
     *,
     session: Session | None = None,
 ) -> list[Rule]:
-    """Store the rule set of a table (needs MODIFY on it); an empty list removes them."""
+    """Store the rule set of a table (needs MODIFY or MANAGE_GRANTS on it, see
+    :func:`require_rule_writer`); an empty list removes them."""
     if session is None:  # the caller's client: in this process, or the DAP service
         return _default_client().set_quality_rules(table, spec)
-    info = session.workspace.catalog.get(table)
-    name = info.qualified_name
+    governed = session.governed_catalog
+    try:
+        name = session.catalog.get(table).qualified_name
+    except UnknownTable:
+        governed.readable(table)  # the answer for a missing table, as for an unreadable one
+        raise
     with session.audit_change("quality_rules", (name,), statement=f"set quality rules of {name}"):
-        session.require("MODIFY", name)
+        require_rule_writer(governed, table)
         parsed = _as_rules(spec)
         QualityStore(session.workspace.meta).set_rules(name, parsed, actor=session.principal.name)
     return parsed
+
+
+def require_rule_writer(governed: GovernedCatalog, table: str) -> TableInfo:
+    """The stored table whose rules the caller may set: MODIFY (who changes the data) or
+    MANAGE_GRANTS (stewards) on it. A caller who may not even read it gets the answer for a
+    missing table; a reader without either privilege a :class:`QueryRefused`."""
+    policy, principal = governed.policy, governed.principal
+    info = governed.find(table)
+    name = info.qualified_name
+    if any(policy.check(principal, a, name).allowed for a in ("MODIFY", "MANAGE_GRANTS")):
+        return info
+    governed.readable(table)  # UnknownTable, as for a missing table, to a stranger
+    raise QueryRefused(
+        f"{principal.name} may not set the quality rules of {name}: needs MODIFY or MANAGE_GRANTS"
+    )
+
+
+@dataclass(frozen=True)
+class RuleSight:
+    """Which of a table's rules one caller may see, and whose stored figures are theirs.
+
+    ``shown``: the rules naming no column hidden from the caller by a column grant and no
+    table they may not read. ``hidden_figures``: names of shown rules whose stored counts,
+    details and freshness describe rows or values the caller does not see (everything, for a
+    row-filtered or masked reader; a foreign key or ``sql`` rule into a table they see only
+    in part). ``complete``: nothing left out or hidden, so the caller's check of the stored
+    rules is the table's check.
+    """
+
+    shown: list[Rule]
+    hidden_figures: frozenset[str]
+    complete: bool
+
+
+def rule_sight(governed: GovernedCatalog, entry: GovernedTable, rules: Sequence[Rule]) -> RuleSight:
+    """How ``rules`` of the table ``entry`` (as the caller sees it) appear to that caller."""
+    name = entry.info.qualified_name
+    stored = {c.name.lower() for c in governed.catalog.get(name).columns}
+    visible = {c.name.lower() for c in entry.info.columns}
+    hidden_columns = stored - visible
+    others: dict[str, GovernedTable | None] = {}
+
+    def other(table: str) -> GovernedTable | None:
+        if table not in others:
+            try:
+                others[table] = governed.readable(table)
+            except UnknownTable:
+                others[table] = None
+        return others[table]
+
+    shown: list[Rule] = []
+    hidden: set[str] = set()
+    for rule in rules:
+        reach = _reach(rule)
+        if reach is None:  # a statement we cannot read: fail closed
+            continue
+        columns, tables = reach
+        if columns & hidden_columns:
+            continue
+        seen = [other(t) for t in tables if t != name]
+        if any(t is None for t in seen):
+            continue
+        shown.append(rule)
+        if entry.partial or any(t is not None and _limited(governed, t) for t in seen):
+            hidden.add(rule.name)
+    return RuleSight(shown, frozenset(hidden), len(shown) == len(rules) and not hidden)
+
+
+def _limited(governed: GovernedCatalog, entry: GovernedTable) -> bool:
+    """The caller sees ``entry`` through a filter, a mask or a column grant."""
+    if entry.partial:
+        return True
+    stored = governed.catalog.get(entry.info.qualified_name).columns
+    return len(entry.info.columns) < len(stored)
+
+
+def _reach(rule: Rule) -> tuple[set[str], set[str]] | None:
+    """(columns of the table under test, other tables) a rule names; None if not known."""
+    columns = {c.lower() for c in rule.columns}
+    if rule.kind == "foreign_key":
+        return columns, {rule.references[0]}
+    if rule.kind != "sql":
+        return columns, set()
+    try:
+        tree = parse_one_statement(str(rule.options["sql"]).replace(THIS, _THIS_NAME))
+    except (QueryRefused, SqlSyntaxError):
+        return None
+    ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    tables: set[str] = set()
+    for t in tree.find_all(exp.Table):
+        if not t.db and t.name.lower() in ctes | {_THIS_NAME}:
+            continue
+        tables.add(".".join(split_name(".".join(p for p in (t.db, t.name) if p))))
+    columns |= {c.name.lower() for c in tree.find_all(exp.Column)}
+    return columns, tables
 
 
 # -- storage ---------------------------------------------------------------------------------
@@ -1561,7 +1670,7 @@ class QualityStore:
             "status": last.status,
             "checked_at": last.checked_at,
             "failed_rules": sum(r.status != "pass" for r in last.results),
-            "freshness": _freshness_of(last.results),
+            "freshness": freshness_of(last.results),
         }
 
 
@@ -1587,13 +1696,16 @@ __all__ = [
     "QualityStore",
     "Rule",
     "RuleResult",
+    "RuleSight",
     "StoredCheck",
     "badge_html",
     "check",
     "load_rules",
     "parse_duration",
     "parse_rules",
+    "require_rule_writer",
     "results_frame",
+    "rule_sight",
     "set_rules",
     "validate",
 ]

@@ -110,6 +110,29 @@ class GovernedCatalog:
                 raise QueryRefused(decision.reason)
             return entry
 
+    def readable(self, name: str) -> GovernedTable:
+        """Like :meth:`describe`, but a table the caller may not read is answered exactly as a
+        missing one (:class:`UnknownTable`, the same message): for answers about a table's
+        contents (quality results, …) that must not tell a stranger the table exists."""
+        with self.policy.pinned():
+            try:
+                entry = self._entry(self.catalog.get(name))
+            except UnknownTable:
+                entry = None
+            if entry is None or not entry.readable:
+                raise UnknownTable(self._unknown(name)) from None
+            return entry
+
+    def find(self, name: str) -> TableInfo:
+        """The table as stored, for the core to act on after its own privilege check; when
+        there is none, "did you mean" names only tables the caller may read (the store's own
+        message suggests any table)."""
+        try:
+            return self.catalog.get(name)
+        except UnknownTable:
+            wanted = "{}.{}".format(*split_name(name))
+            raise UnknownTable(f"table {wanted} is not in the catalog{self._hint(name)}") from None
+
     def entries(self, term: str = "", *, include_denied: bool = False) -> list[GovernedTable]:
         """Tables the caller may read (a search matches only what they see of each), or with
         ``include_denied`` every table, those they may not read flagged and emptied."""
@@ -151,11 +174,13 @@ class GovernedCatalog:
 
     def _unknown(self, name: str) -> str:
         """The message for a missing table: "did you mean" names only readable tables."""
+        return f"no table {name} in the catalog{self._hint(name)}"
+
+    def _hint(self, name: str) -> str:
         wanted = "{}.{}".format(*split_name(name))
         names = [e.info.qualified_name for e in self.entries()]
         close = difflib.get_close_matches(wanted, names, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        return f"no table {name} in the catalog{hint}"
+        return f"; did you mean {', '.join(close)}?" if close else ""
 
 
 def _matches(info: TableInfo, needle: str) -> bool:

@@ -79,8 +79,9 @@ def archive_history(
 ) -> None:
     """The versions of a table that time travel can reach (FOR VERSION AS OF n)."""
     ws = _workspace()
-    info = ws.catalog.get(table)
-    ws.session(channel="cli").require("SELECT", info.qualified_name)
+    session = ws.session(channel="cli")
+    info = session.governed_catalog.find(table)  # "did you mean" names only readable tables
+    session.require("SELECT", info.qualified_name)
     schema, name = split_name(info.qualified_name)
     rows = [
         {

@@ -66,22 +66,24 @@ def quality_rules(
     ] = None,
 ) -> None:
     """Print a table's rules as YAML, or set them from a file."""
-    from ..quality import QualityStore, load_rules, set_rules
+    from ..quality import load_rules, require_rule_writer, set_rules
+    from ..quality_view import quality_status
 
     ws = _workspace()
     session = ws.session(channel="cli")
-    name = ws.catalog.get(table).qualified_name
     if set_ is not None:
+        name = require_rule_writer(session.governed_catalog, table).qualified_name
         parsed = set_rules(name, load_rules(set_), session=session)
         typer.echo(f"{name}: {len(parsed)} rule{'s' if len(parsed) != 1 else ''} stored")
         return
-    session.require("SELECT", name)
-    rules = QualityStore(ws.meta).rules(name)
-    if not rules:
-        typer.echo(f"{name} has no quality rules (set them with --set FILE.yaml)")
+    seen = quality_status(session.governed_catalog, ws.meta, table)
+    if not seen.rules:
+        typer.echo(f"{seen.table} has no quality rules (set them with --set FILE.yaml)")
         return
     typer.echo(
-        yaml.safe_dump([r.to_spec() for r in rules], sort_keys=False, allow_unicode=True).rstrip()
+        yaml.safe_dump(
+            [r.to_spec() for r in seen.rules], sort_keys=False, allow_unicode=True
+        ).rstrip()
     )
 
 
@@ -89,26 +91,25 @@ def quality_rules(
 def quality_show(
     table: Annotated[str, typer.Argument(help="The table (SCHEMA.TABLE).")],
 ) -> None:
-    """The latest stored check of a table, rule by rule."""
-    from ..quality import QualityStore, results_frame
+    """The latest stored check of a table, rule by rule (as you may see it)."""
+    from ..quality_view import quality_status
 
     ws = _workspace()
-    name = ws.catalog.get(table).qualified_name
-    ws.session(channel="cli").require("SELECT", name)
-    store = QualityStore(ws.meta)
-    last = store.latest(name)
-    if last is None:
+    seen = quality_status(ws.session(channel="cli").governed_catalog, ws.meta, table)
+    name = seen.table
+    if seen.checked_at is None:
         typer.echo(f"{name} has not been checked yet (run `dap quality check {name}`)")
         return
-    _print_frame(_shown(results_frame(last.results)), "table")
-    badge = store.badge(name)
-    line = f"{name}: {last.status}, checked {last.checked_at:%Y-%m-%d %H:%M:%S} UTC"
-    line += f" by {last.checked_by}" if last.checked_by else ""
-    if last.table_version is not None:
-        line += f" at version {last.table_version}"
-    fresh = badge["freshness"]
+    _print_frame(_shown(seen.to_frame()), "table")
+    line = f"{name}: {seen.status}, checked {seen.checked_at:%Y-%m-%d %H:%M:%S} UTC"
+    line += f" by {seen.checked_by}" if seen.checked_by else ""
+    if seen.table_version is not None:
+        line += f" at version {seen.table_version}"
+    fresh = seen.freshness
     if fresh and fresh["age_s"] is not None:
         line += f"; newest {fresh['column']} is {fresh['age_s'] / 3600:.1f} h old"
+    if seen.figures_hidden:
+        line += "; failure counts not shown (you see this table through a row filter or mask)"
     typer.echo(line)
 
 

@@ -94,9 +94,12 @@ def resolve_name(name: str, known: Collection[str]) -> tuple[str, str | None]:
 
 def session_graph(session: Session, name: str, *, depth: int = 5) -> LineageGraph:
     """The governed graph around ``name`` (a table or ``table.column``) for this session."""
-    catalog = session.workspace.catalog
-    table, column = resolve_name(name, catalog.known_names())
-    info = catalog.get(table)  # UnknownTable, with a did-you-mean, if it is not there
+    governed = session.governed_catalog
+    with session.workspace.policy.pinned():
+        # Only names the caller may read tell the two-part forms apart and fill "did you mean".
+        known = {n for n in governed.catalog.known_names() if session.check("SELECT", n).allowed}
+    table, column = resolve_name(name, known)
+    info = governed.find(table)  # UnknownTable, suggesting only readable tables
     decision = session.check("SELECT", info.qualified_name)
     if not decision.allowed:
         raise QueryRefused(decision.reason)

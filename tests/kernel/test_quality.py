@@ -20,7 +20,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from sqlalchemy import select
 
-from dap_kernel.errors import QueryRefused
+from dap_kernel.errors import QueryRefused, UnknownTable
 from dap_kernel.governance.identity import Principal
 from dap_kernel.magics import DapMagics
 from dap_kernel.meta import MetaStore
@@ -540,8 +540,14 @@ def test_a_foreign_key_into_an_unreadable_table_is_refused(governed: Workspace) 
         check("main.orders", rule, session=bob)
     with pytest.raises(QueryRefused):
         validate(pl.DataFrame({"customer_id": [1]}), rule, session=bob)
-    with pytest.raises(QueryRefused):
+    # A table bob may not read is answered as a missing one: no existence oracle.
+    with pytest.raises(UnknownTable) as refused:
         check("main.customers", [{"not_null": "email"}], session=bob)
+    with pytest.raises(UnknownTable) as missing:
+        check("main.customerz", [{"not_null": "email"}], session=bob)
+    assert str(refused.value).replace("customers", "X") == str(missing.value).replace(
+        "customerz", "X"
+    )
 
 
 def test_setting_rules_and_writing_failures_need_modify(governed: Workspace) -> None:

@@ -1,10 +1,11 @@
 """Data-quality results of a table (REST `quality/{table}`): latest results and badge, a check
 run now, and the table's rules.
 
-Stored results describe the whole table. A caller who sees the table through a row filter or a
-mask gets the statuses but not the failure counts or freshness details, as the catalog hides row
-counts and statistics from them: counts over rows they cannot see would tell them about those
-rows.
+Parse, ask the core, shape the model. What of the stored results a caller sees (statuses without
+counts through a row filter or mask, no rule naming a column or table hidden from them, nothing
+at all — as for a missing table — when they may not read it) is decided in
+:mod:`dap_kernel.quality_view`, the same answer as ``dap quality show``; who may check and who may
+set rules in :mod:`dap_kernel.quality`.
 """
 
 from __future__ import annotations
@@ -13,19 +14,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from dap_kernel.catalog import TableInfo
-from dap_kernel.errors import UnknownTable
 from dap_kernel.quality import (
     QualityReport,
-    QualityStore,
     RuleResult,
     check,
+    require_rule_writer,
     set_rules,
 )
+from dap_kernel.quality_view import ShownResult, quality_status
 
 from ..api import Call, router
 from ..models import Request, Timestamp
-from .catalog import governed_table, readable_table
 
 # -- models ----------------------------------------------------------------------------------
 
@@ -101,45 +100,21 @@ class QualityRules(BaseModel):
 # -- endpoints -------------------------------------------------------------------------------
 
 
-def _partial_view(call: Call, table: str) -> bool:
-    return governed_table(call, table).partial
-
-
-def _result(r: RuleResult, hide: bool) -> QualityRuleResult:
-    data = r.to_dict()
-    if hide:
-        data["failures"] = None
-        data["details"] = {}
-        if data["status"] != "pass":
-            data["message"] = f"{r.kind} rule failed"
-    return QualityRuleResult.model_validate(data)
-
-
-def _table(call: Call, table: str) -> TableInfo:
-    try:
-        return call.workspace.catalog.get(table)
-    except UnknownTable:
-        raise UnknownTable(f"no table {table} in the catalog") from None
+def _result(r: RuleResult | ShownResult) -> QualityRuleResult:
+    return QualityRuleResult.model_validate(r.to_dict())
 
 
 @router.get("quality/{table}", response=QualityStatus, tag="quality", errors=(403, 404))
 def get_quality(call: Call, table: str) -> QualityStatus:
     """The latest stored check of a table you may read, its badge and its rules."""
-    info = readable_table(call, table)
-    name = info.qualified_name
-    store = QualityStore(call.workspace.meta)
-    hide = _partial_view(call, name)
-    last = store.latest(name)
-    badge = store.badge(name)
-    if hide:
-        badge["freshness"] = None
+    seen = quality_status(call.session.governed_catalog, call.workspace.meta, table)
     return QualityStatus(
-        table=name,
-        badge=QualityBadge.model_validate(badge),
-        checked_by=last.checked_by if last else None,
-        table_version=last.table_version if last else None,
-        results=[_result(r, hide) for r in (last.results if last else [])],
-        rules=[r.to_spec() for r in store.rules(name)],
+        table=seen.table,
+        badge=QualityBadge.model_validate(seen.badge()),
+        checked_by=seen.checked_by,
+        table_version=seen.table_version,
+        results=[_result(r) for r in seen.results],
+        rules=[r.to_spec() for r in seen.rules],
     )
 
 
@@ -152,7 +127,7 @@ def _check_result(report: QualityReport) -> QualityCheckResult:
         rows=report.rows,
         recorded=report.recorded,
         quarantined=report.quarantined,
-        results=[_result(r, False) for r in report.results],
+        results=[_result(r) for r in report.results],
     )
 
 
@@ -167,13 +142,12 @@ def _check_result(report: QualityReport) -> QualityCheckResult:
 )
 def check_quality(call: Call, table: str, body: QualityCheckRequest) -> QualityCheckResult:
     """Check a table now, as you see it (your row filters and masks apply)."""
-    info = readable_table(call, table)
     runtime = call.runtime
     user = call.principal.name
     runtime.limiter.acquire(user)
     try:
         report = check(
-            info.qualified_name,
+            table,
             body.rules,
             session=call.session,
             write_failures=body.write_failures,
@@ -192,7 +166,7 @@ def check_quality(call: Call, table: str, body: QualityCheckRequest) -> QualityC
     errors=(400, 403, 404),
 )
 def set_quality_rules(call: Call, table: str, body: QualityRulesRequest) -> QualityRules:
-    """Replace a table's rules (needs MODIFY on the table)."""
-    info = _table(call, table)
-    parsed = set_rules(info.qualified_name, body.rules, session=call.session)
-    return QualityRules(table=info.qualified_name, rules=[r.to_spec() for r in parsed])
+    """Replace a table's rules (needs MODIFY or MANAGE_GRANTS on the table)."""
+    name = require_rule_writer(call.session.governed_catalog, table).qualified_name
+    parsed = set_rules(name, body.rules, session=call.session)
+    return QualityRules(table=name, rules=[r.to_spec() for r in parsed])
