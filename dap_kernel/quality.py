@@ -1400,11 +1400,17 @@ def require_rule_writer(governed: GovernedCatalog, table: str) -> TableInfo:
     MANAGE_GRANTS (stewards) on it. A caller who may not even read it gets the answer for a
     missing table; a reader without either privilege a :class:`QueryRefused`."""
     policy, principal = governed.policy, governed.principal
-    info = governed.find(table)
-    name = info.qualified_name
-    if any(policy.check(principal, a, name).allowed for a in ("MODIFY", "MANAGE_GRANTS")):
+    try:
+        info: TableInfo | None = governed.catalog.get(table)
+    except UnknownTable:
+        info = None
+    writers = ("MODIFY", "MANAGE_GRANTS")
+    if info is not None and any(
+        policy.check(principal, a, info.qualified_name).allowed for a in writers
+    ):
         return info
-    governed.readable(table)  # UnknownTable, as for a missing table, to a stranger
+    # Missing and unreadable get one answer (UnknownTable); a reader a refusal.
+    name = governed.readable(table).info.qualified_name
     raise QueryRefused(
         f"{principal.name} may not set the quality rules of {name}: needs MODIFY or MANAGE_GRANTS"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -90,6 +92,9 @@ def quality_rules(
 @quality_app.command("show")
 def quality_show(
     table: Annotated[str, typer.Argument(help="The table (SCHEMA.TABLE).")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print results, badge and rules as JSON.")
+    ] = False,
 ) -> None:
     """The latest stored check of a table, rule by rule (as you may see it)."""
     from ..quality_view import quality_status
@@ -97,6 +102,9 @@ def quality_show(
     ws = _workspace()
     seen = quality_status(ws.session(channel="cli").governed_catalog, ws.meta, table)
     name = seen.table
+    if as_json:
+        typer.echo(json.dumps(seen.to_dict(), indent=2, default=_iso))
+        return
     if seen.checked_at is None:
         typer.echo(f"{name} has not been checked yet (run `dap quality check {name}`)")
         return
@@ -111,6 +119,10 @@ def quality_show(
     if seen.figures_hidden:
         line += "; failure counts not shown (you see this table through a row filter or mask)"
     typer.echo(line)
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _shown(frame: pl.DataFrame) -> pl.DataFrame:

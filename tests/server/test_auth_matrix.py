@@ -53,9 +53,10 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "run_pipeline": ({"name": "shop_copy"}, None, 404),
     "list_runs": ({}, None, 200),
     "get_run": ({"run_id": "{pipeline_run}"}, None, 404),
-    "get_quality": ({"table": "main.orders"}, None, 403),
-    "check_quality": ({"table": "main.orders"}, {"rules": [{"not_null": "order_id"}]}, 403),
-    "set_quality_rules": ({"table": "main.orders"}, {"rules": [{"not_null": "order_id"}]}, 403),
+    # Quality results are about a table's contents: a table bob may not read is unknown.
+    "get_quality": ({"table": "main.orders"}, None, 404),
+    "check_quality": ({"table": "main.orders"}, {"rules": [{"not_null": "order_id"}]}, 404),
+    "set_quality_rules": ({"table": "main.orders"}, {"rules": [{"not_null": "order_id"}]}, 404),
     "list_dashboards": ({}, None, 200),  # bob's gallery is empty
     "get_dashboard": ({"name": "sales"}, None, 403),
 }
