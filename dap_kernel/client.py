@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .lake import Data as TableData
     from .lineage.graph import LineageGraph
     from .quality import QualityReport, Rule
+    from .quality_view import QualityStatus
     from .session import QueryResult
     from .transport import HttpSession
 
@@ -104,6 +105,8 @@ class DapClient(Protocol):
     def set_quality_rules(
         self, table: str, rules: Sequence[Mapping[str, Any] | Rule] | str | Path
     ) -> list[Rule]: ...
+
+    def quality_status(self, table: str) -> QualityStatus: ...
 
     def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported: ...
 

@@ -34,18 +34,17 @@ import polars as pl
 from .catalog.governed import GovernedCatalog, GovernedTable
 from .quality import (
     RESULT_SCHEMA,
-    QualityError,
     QualityStore,
     Rule,
     RuleResult,
     badge_html,
     freshness_of,
+    parse_rules,
     rule_sight,
 )
 
 if TYPE_CHECKING:
     from .meta import MetaStore
-    from .session import Session
 
 BadgeStatus = Literal["pass", "warn", "fail", "unknown"]
 
@@ -126,6 +125,34 @@ class QualityStatus:
             "rules": [r.to_spec() for r in self.rules],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> QualityStatus:
+        """The answer of REST ``GET quality/{table}`` (what :meth:`to_dict` gives)."""
+        badge = data.get("badge") or {}
+        checked = badge.get("checked_at")
+        return cls(
+            table=str(data.get("table", "")),
+            results=[
+                ShownResult(
+                    rule=str(r.get("rule", "")),
+                    kind=str(r.get("kind", "")),
+                    severity=str(r.get("severity", "error")),
+                    status=str(r.get("status", "fail")),
+                    failures=r.get("failures"),
+                    message=str(r.get("message") or ""),
+                    column=r.get("column"),
+                    details=dict(r.get("details") or {}),
+                )
+                for r in data.get("results") or []
+            ],
+            rules=parse_rules(list(data.get("rules") or [])),
+            checked_at=datetime.fromisoformat(checked) if isinstance(checked, str) else None,
+            checked_by=data.get("checked_by"),
+            table_version=data.get("table_version"),
+            figures_hidden=any(r.get("failures") is None for r in data.get("results") or []),
+            freshness=badge.get("freshness"),
+        )
+
     def _repr_html_(self) -> str:
         return badge_html(self.table, self.status, self.checked_at, self.failed_rules) + str(
             self.to_frame()._repr_html_()
@@ -201,20 +228,12 @@ def _whole(governed: GovernedCatalog, entry: GovernedTable) -> bool:
     return not entry.partial and len(entry.info.columns) == len(stored)
 
 
-def status(table: str, *, session: Session | None = None) -> QualityStatus:
+def status(table: str) -> QualityStatus:
     """``dap.quality_status("main.orders")``: the table's latest stored check, its badge and
-    its rules, as the caller may see them (in-process; over the service, REST
-    ``GET quality/{table}`` gives the same answer)."""
-    from .session import Session as _Session
+    its rules, as the caller may see them, from the caller's client (here or the service)."""
+    from .client import connect
 
-    if session is None:
-        from .client import connect
-
-        client = connect()
-        if not isinstance(client, _Session):
-            raise QualityError("quality results live in the DAP service: use GET quality/{table}")
-        session = client
-    return quality_status(session.governed_catalog, session.workspace.meta, table)
+    return connect().quality_status(table)
 
 
 __all__ = ["QualityStatus", "ShownResult", "quality_status", "status"]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .ingestion import IngestResult
     from .lineage.graph import LineageGraph
     from .quality import QualityReport, Rule
+    from .quality_view import QualityStatus
     from .session import Session
 
 
@@ -73,6 +74,14 @@ class SessionFeatures:
         from .quality import set_rules
 
         return set_rules(table, rules, session=self._session())
+
+    def quality_status(self, table: str) -> QualityStatus:
+        """The latest stored check of a table, its badge and rules, as this caller may see them
+        (:mod:`dap_kernel.quality_view`)."""
+        from .quality_view import quality_status
+
+        session = self._session()
+        return quality_status(session.governed_catalog, session.workspace.meta, table)
 
     def table_rules(self, table: str) -> list[dict[str, str]]:
         """Grants, row filters and masks reaching ``table``; for those who may read it."""

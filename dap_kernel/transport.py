@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .ingestion import IngestResult
     from .lineage.graph import LineageGraph
     from .quality import QualityReport, Rule
+    from .quality_view import QualityStatus
     from .session import QueryResult
 
 API_PREFIX = "/dap/api/v1"
@@ -309,6 +310,12 @@ class HttpSession:
         body = {"rules": _rule_specs(rules)}
         data = self._json("POST", f"quality/{quote(table, safe='')}/rules", json=body) or {}
         return parse_rules(list(data.get("rules") or []))
+
+    def quality_status(self, table: str) -> QualityStatus:
+        """The service's governed answer (``GET quality/{table}``), as in-process."""
+        from .quality_view import QualityStatus
+
+        return QualityStatus.from_dict(self._json("GET", f"quality/{quote(table, safe='')}") or {})
 
     def table_rules(self, table: str) -> list[dict[str, str]]:
         """Grants and policies stay with the service; an admin manages them there."""

@@ -16,7 +16,7 @@ import dap_kernel as dap
 from dap_kernel.archive import Retention, set_retention
 from dap_kernel.cli import app
 from dap_kernel.dashboards.store import get, publish, unpublish
-from dap_kernel.errors import QueryRefused, SourceError
+from dap_kernel.errors import QueryRefused, SourceError, UnknownTable
 from dap_kernel.export import export_file
 from dap_kernel.governance.identity import Principal
 from dap_kernel.meta import AuditRecord
@@ -187,8 +187,14 @@ def test_retention_and_archive_runs_are_audited(
 
 def test_quality_rules_and_quarantines_are_audited(governed: Workspace) -> None:
     bob = governed.session(Principal(name="bob"))
-    with pytest.raises(QueryRefused):
+    with pytest.raises(UnknownTable):  # bob may not read it: answered as a missing table
         set_rules("main.orders", [{"not_null": "order_id"}], session=bob)
+    attempt = newest(governed, "quality_rules")
+    assert (attempt.principal, attempt.decision) == ("bob", "failed")  # still on record
+    ann = governed.session(Principal(name="ann"))  # a reader without MODIFY
+    with pytest.raises(QueryRefused):
+        set_rules("main.orders", [{"not_null": "order_id"}], session=ann)
+    assert newest(governed, "quality_rules").principal == "ann"
     assert newest(governed, "quality_rules").decision == "refused"
     admin = governed.session()
     set_rules(

@@ -427,6 +427,11 @@ def test_quality_magic_over_http(
     assert by_rule["not_null_order_id"]["status"] == "pass"
     assert by_rule["accepted_values_channel"]["status"] == "fail"
     assert by_rule["accepted_values_channel"]["failures"] > 0
+    latest = shell.run_line_magic("dap", "quality main.orders --latest")  # type: ignore[no-untyped-call]
+    assert latest.to_dicts() == frame.to_dicts()  # the check was stored: the service's answer
+    assert dap.quality_status("main.orders").failed_rules == 1
     use(monkeypatch, service, "bob")
-    with pytest.raises(UsageError, match="may not"):
-        shell.run_line_magic("dap", "quality main.orders")  # type: ignore[no-untyped-call]
+    # A table bob may not read is answered as a missing one (no existence oracle).
+    for line in ("quality main.orders", "quality main.orders --latest"):
+        with pytest.raises(UsageError, match="no table main.orders in the catalog"):
+            shell.run_line_magic("dap", line)  # type: ignore[no-untyped-call]
