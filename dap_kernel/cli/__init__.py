@@ -19,6 +19,8 @@ import typer
 from ..connectors import Connectors
 from ..connectors.access import GovernedConnectors
 from ..errors import DapError
+from ..governance.apikeys import KeyAdmin
+from ..governance.audit import read_audit, verify_audit
 from ..meta.store import redact_url
 from ..session import Workspace
 
@@ -329,12 +331,13 @@ def audit(
     limit: Annotated[int, typer.Option(help="How many of the newest records.")] = 20,
     user: Annotated[str | None, typer.Option(help="Only this principal.")] = None,
 ) -> None:
-    """The newest audit records (who, when, decision, statement)."""
+    """The newest audit records (who, when, decision, statement): your own; everyone's (or
+    --user's) with MANAGE_GRANTS."""
     if ctx.invoked_subcommand:
         return
     ws = _workspace()
-    ws.require_manager(ws.settings.user)
-    records = ws.audit.tail(limit, principal=user)
+    me = ws.session(channel="cli").principal
+    records = read_audit(ws.audit, ws.policy, me, user=user, limit=limit).records
     frame = pl.DataFrame(
         [
             {
@@ -354,8 +357,10 @@ def audit(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the hash chain: exit 0 if intact, 1 naming the first broken record."""
-    broken = _workspace().audit.verify()
+    """Check the hash chain (needs MANAGE_GRANTS): exit 0 if intact, 1 naming the first
+    broken record."""
+    ws = _workspace()
+    broken = verify_audit(ws.audit, ws.policy, ws.session(channel="cli").principal)
     if broken is not None:
         raise DapError(f"audit log tampered with: the chain breaks at record {broken}")
     typer.echo("audit log intact")
@@ -370,11 +375,9 @@ def apikey_create(
     expires_days: Annotated[float | None, typer.Option(help="Expire after N days.")] = None,
     user: Annotated[str | None, typer.Option(help="Owner (default: you).")] = None,
 ) -> None:
-    """Create a key and print it: this is the only time it is shown."""
-    ws = _workspace()
-    info, token = ws.apikeys.create(
-        user or ws.settings.user, name, scopes=scope, expires_in_days=expires_days
-    )
+    """Create a key and print it: this is the only time it is shown. A key for another user
+    needs MANAGE_GRANTS."""
+    info, token = _key_admin().create(user, name, scopes=scope, expires_in_days=expires_days)
     typer.echo(token)
     typer.echo(
         f"key {info.key_id} for {info.principal}, scopes {', '.join(info.scopes)}"
@@ -385,17 +388,24 @@ def apikey_create(
 
 @apikey_app.command("list")
 def apikey_list(user: Annotated[str | None, typer.Option(help="Only this owner.")] = None) -> None:
-    """Keys with owner, scopes, state and last use (never the secret)."""
-    for k in _workspace().apikeys.list_keys(user):
+    """Keys with owner, scopes, state and last use (never the secret): yours; everyone's (or
+    --user's) with MANAGE_GRANTS."""
+    for k in _key_admin().list(user):
         used = k.last_used_at.isoformat(timespec="seconds") if k.last_used_at else "never"
         typer.echo(f"{k.key_id}\t{k.name}\t{k.principal}\t{','.join(k.scopes)}\t{k.state}\t{used}")
 
 
 @apikey_app.command("revoke")
 def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id from `list`.")]) -> None:
-    """Revoke a key; it stops working immediately."""
-    info = _workspace().apikeys.revoke(key_id)
+    """Revoke a key of yours (anyone's with MANAGE_GRANTS); it stops working immediately."""
+    info = _key_admin().revoke(key_id)
     typer.echo(f"revoked {info.key_id} ({info.name})")
+
+
+def _key_admin() -> KeyAdmin:
+    ws = _workspace()
+    principal = ws.session(channel="cli").principal
+    return KeyAdmin(ws.apikeys, ws.policy, principal, audit=ws.audit, channel="cli")
 
 
 @secrets_app.command("list")

@@ -16,10 +16,12 @@ from typing import cast
 
 from sqlalchemy import Table, select, update
 
-from ..errors import DapError
+from ..errors import DapError, QueryRefused
 from ..meta import MetaStore
 from ..meta.models import ApiKey
+from .audit import AuditEvent, AuditLog
 from .identity import Principal
+from .policy import Policy
 
 SCOPES = ("query", "read-catalog", "admin")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -37,6 +39,13 @@ class InsufficientScope(ApiKeyError):
 
     code = "insufficient_scope"
     http_status = 403
+
+
+class UnknownKey(QueryRefused):
+    """Not one of the caller's keys: someone else's is reported exactly like one never made."""
+
+    code = "unknown_api_key"
+    http_status = 404
 
 
 @dataclass(frozen=True)
@@ -167,3 +176,82 @@ class ApiKeys:
             if row.revoked_at is None:
                 row.revoked_at = datetime.now(UTC)
             return _info(row)
+
+
+class KeyAdmin:
+    """API keys as one principal may manage them — the rules every door (CLI, REST) asks.
+
+    Anyone manages their own keys. Keys of another principal — creating one (a key is that
+    principal's identity), listing or revoking theirs — need MANAGE_GRANTS. Someone else's key id
+    is unknown to a caller who may not manage it (no oracle). Creations and revocations are
+    audited with the caller as the actor.
+    """
+
+    def __init__(
+        self,
+        keys: ApiKeys,
+        policy: Policy,
+        principal: Principal,
+        *,
+        audit: AuditLog | None = None,
+        channel: str = "",
+    ) -> None:
+        self.keys = keys
+        self.policy = policy
+        self.principal = principal
+        self.audit = audit
+        self.channel = channel
+
+    @property
+    def manager(self) -> bool:
+        return self.policy.check(self.principal, "MANAGE_GRANTS", "*").allowed
+
+    def _for_other(self, owner: str, what: str) -> None:
+        if owner != self.principal.name and not self.manager:
+            self._record(f"{what} for {owner}", "refused")
+            raise QueryRefused(
+                f"{self.principal.name} may not {what} for {owner}: MANAGE_GRANTS is needed "
+                "for other users' keys"
+            )
+
+    def create(
+        self,
+        owner: str | None,
+        name: str,
+        *,
+        scopes: list[str] | None = None,
+        expires_in_days: float | None = None,
+    ) -> tuple[ApiKeyInfo, str]:
+        """A new key for ``owner`` (default: the caller); the token is shown only here."""
+        owner = owner or self.principal.name
+        self._for_other(owner, "create API keys")
+        info, token = self.keys.create(owner, name, scopes=scopes, expires_in_days=expires_in_days)
+        self._record(f"create API key {info.key_id} for {owner}", "allowed")
+        return info, token
+
+    def list(self, owner: str | None = None) -> list[ApiKeyInfo]:
+        """The caller's keys; a manager's: everyone's, or ``owner``'s."""
+        if owner is not None:
+            self._for_other(owner, "list API keys")
+            return self.keys.list_keys(owner)
+        return self.keys.list_keys(None if self.manager else self.principal.name)
+
+    def revoke(self, key_id: str) -> ApiKeyInfo:
+        """Revoke one of the caller's keys (a manager: anyone's)."""
+        if key_id not in {k.key_id for k in self.list()}:
+            raise UnknownKey(f"no API key {key_id} of yours")
+        info = self.keys.revoke(key_id)
+        self._record(f"revoke API key {key_id} of {info.principal}", "allowed")
+        return info
+
+    def _record(self, statement: str, decision: str) -> None:
+        if self.audit is not None:
+            self.audit.record(
+                AuditEvent(
+                    principal=self.principal.name,
+                    action="apikey",
+                    decision=decision,
+                    statement=statement,
+                    channel=self.channel,
+                )
+            )

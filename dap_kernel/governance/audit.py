@@ -24,6 +24,8 @@ from sqlalchemy import Table, insert, select, update
 from ..errors import DapError, QueryRefused
 from ..meta import AuditRecord, MetaStore
 from ..meta.models import AuditHead
+from .identity import Principal
+from .policy import Policy
 
 
 @dataclass(frozen=True)
@@ -254,3 +256,50 @@ class AuditLog:
 def _truncated(event: AuditEvent, limit: int) -> AuditEvent:
     cut = len(event.statement) - limit
     return replace(event, statement=event.statement[:limit] + f"… [{cut} chars cut]")
+
+
+@dataclass(frozen=True)
+class AuditView:
+    """What one caller may read of the audit log: records, and the chain check if asked."""
+
+    records: list[AuditRecord]
+    chain_ok: bool | None  # None: not verified
+
+
+def read_audit(
+    log: AuditLog,
+    policy: Policy,
+    principal: Principal,
+    *,
+    user: str | None = None,
+    limit: int = 20,
+    verify: bool = False,
+) -> AuditView:
+    """The newest audit records ``principal`` may read — the one rule every door asks.
+
+    Anyone reads their own records: they are that caller's own statements and decisions (a
+    query history), and they name nobody else's data. Records of others, all records, and the
+    chain check (which reads every record) need MANAGE_GRANTS. ``user`` narrows a manager's
+    view to one principal; for anyone else it may only name themselves.
+    """
+    me = principal.name
+    manager = _audit_manager(policy, principal, others=verify or user not in (None, me))
+    records = log.tail(limit, principal=user if manager else me)
+    return AuditView(records, (log.verify() is None) if verify else None)
+
+
+def verify_audit(log: AuditLog, policy: Policy, principal: Principal) -> int | None:
+    """The chain check of :meth:`AuditLog.verify`, for those who may read every record."""
+    _audit_manager(policy, principal, others=True)
+    return log.verify()
+
+
+def _audit_manager(policy: Policy, principal: Principal, *, others: bool) -> bool:
+    """Whether ``principal`` holds MANAGE_GRANTS; refused when it does not and ``others``."""
+    manager = policy.check(principal, "MANAGE_GRANTS", "*").allowed
+    if others and not manager:
+        raise QueryRefused(
+            f"{principal.name} may not administer DAP: MANAGE_GRANTS is needed to read others' "
+            "audit records or verify the chain (your own records need nothing)"
+        )
+    return manager

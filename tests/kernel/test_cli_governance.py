@@ -67,7 +67,8 @@ def test_access_check(home: Path) -> None:
 @pytest.mark.parametrize(
     "command",
     [
-        ["audit"],
+        ["audit", "--user", "boss"],  # her own records she may read (test_cli_rules.py)
+        ["audit", "verify"],
         ["grant", "SELECT", "*", "--user", "ann"],
         ["policy", "mask", "main.orders.status", "redact"],
         ["user", "add", "eve"],

@@ -1,10 +1,11 @@
 """API keys of the caller (or of anyone, for managers). Managing keys with a key needs the
-key's ``admin`` scope, so a leaked query key cannot mint itself a stronger one."""
+key's ``admin`` scope, so a leaked query key cannot mint itself a stronger one. Who may manage
+whose keys is decided in the core (:class:`dap_kernel.governance.apikeys.KeyAdmin`), the same
+rule as ``dap apikey``."""
 
 from __future__ import annotations
 
-from dap_kernel.errors import QueryRefused
-from dap_kernel.governance.apikeys import ApiKeyInfo
+from dap_kernel.governance.apikeys import ApiKeyInfo, KeyAdmin
 
 from ..api import Call, router
 from ..models import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
@@ -23,15 +24,15 @@ def _out(info: ApiKeyInfo) -> ApiKeyOut:
     )
 
 
-def _is_manager(call: Call) -> bool:
-    return call.session.check("MANAGE_GRANTS", "*").allowed
+def _admin(call: Call) -> KeyAdmin:
+    ws = call.workspace
+    return KeyAdmin(ws.apikeys, ws.policy, call.principal, audit=ws.audit, channel=call.channel)
 
 
 @router.get("apikeys", response=ApiKeyList, scope="admin", tag="apikeys")
 def list_keys(call: Call) -> ApiKeyList:
     """Your keys (managers: everyone's). Secrets are never shown again."""
-    user = None if _is_manager(call) else call.principal.name
-    return ApiKeyList(keys=[_out(k) for k in call.workspace.apikeys.list_keys(user)])
+    return ApiKeyList(keys=[_out(k) for k in _admin(call).list()])
 
 
 @router.post(
@@ -45,11 +46,8 @@ def list_keys(call: Call) -> ApiKeyList:
 )
 def create_key(call: Call, body: ApiKeyCreate) -> ApiKeyCreated:
     """A new key; the response holds the only copy of its secret."""
-    owner = body.user or call.principal.name
-    if owner != call.principal.name and not _is_manager(call):
-        raise QueryRefused("only managers (MANAGE_GRANTS) may create keys for other users")
-    info, token = call.workspace.apikeys.create(
-        owner, body.name, scopes=list(body.scopes), expires_in_days=body.expires_in_days
+    info, token = _admin(call).create(
+        body.user, body.name, scopes=list(body.scopes), expires_in_days=body.expires_in_days
     )
     return ApiKeyCreated(**_out(info).model_dump(), token=token)
 
@@ -57,13 +55,4 @@ def create_key(call: Call, body: ApiKeyCreate) -> ApiKeyCreated:
 @router.delete("apikeys/{key_id}", response=ApiKeyOut, scope="admin", tag="apikeys", errors=(404,))
 def revoke_key(call: Call, key_id: str) -> ApiKeyOut:
     """Revoke a key at once. Someone else's key is reported as unknown."""
-    keys = call.workspace.apikeys
-    mine = {k.key_id for k in keys.list_keys(None if _is_manager(call) else call.principal.name)}
-    if key_id not in mine:
-        raise UnknownKey(f"no API key {key_id} of yours")
-    return _out(keys.revoke(key_id))
-
-
-class UnknownKey(QueryRefused):
-    code = "unknown_api_key"
-    http_status = 404
+    return _out(_admin(call).revoke(key_id))
