@@ -106,7 +106,7 @@ class Lake:
             latest = dt.version()
             try:
                 dt.load_as_version(version)
-            except (DeltaError, ValueError) as e:
+            except (DeltaError, ValueError, OverflowError) as e:  # overflow: past 2**64
                 when = "at" if isinstance(version, datetime | str) else "numbered"
                 raise DapError(
                     f"{schema}.{table} has no version {when} {version} "

@@ -973,7 +973,12 @@ def parse_timestamp(value: str) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError as e:
         raise DapError(f"{value!r} is not a timestamp: use ISO 8601, e.g. 2026-11-01T09:30") from e
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)  # year 1 at +14:00 or 9999-12-31 at -14:00 has no UTC time
+    except OverflowError as e:
+        raise DapError(f"{value!r} is out of range: use a time between 0001 and 9999") from e
+    return moment
 
 
 def _clip(value: Any, limit: int = 200) -> str | None:

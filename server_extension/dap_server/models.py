@@ -112,9 +112,32 @@ class TableDetail(TableSummary):
 # -- query -----------------------------------------------------------------------------------
 
 
+PARAMS_MAX_DEPTH = 32
+
+
+def _shallow(value: Any) -> Any:
+    """Parameter values are scalars or (a few levels of) lists and structs; a deeper value is
+    refused before it reaches code that walks it recursively."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > PARAMS_MAX_DEPTH:
+            raise ValueError(f"values may nest at most {PARAMS_MAX_DEPTH} levels deep")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return value
+
+
+Params = Annotated[dict[str, Any] | list[Any] | None, AfterValidator(_shallow)]
+# Delta versions are 64-bit; a time travel point is a short ISO 8601 text.
+AsOf = Annotated[int, Field(ge=0, le=2**63 - 1)] | Annotated[str, Field(max_length=64)]
+
+
 class QueryRequest(Request):
     sql: str = Field(min_length=1, max_length=1_000_000, description="One SELECT statement.")
-    params: dict[str, Any] | list[Any] | None = Field(
+    params: Params = Field(
         default=None, description="Values for `:name` (object) or `?`/`$1` (array) placeholders."
     )
     limit: int | None = Field(
@@ -132,7 +155,7 @@ class QueryRequest(Request):
     timeout: float | None = Field(
         default=None, gt=0, le=86_400, description="Seconds before the query is stopped."
     )
-    as_of: int | str | None = Field(
+    as_of: AsOf | None = Field(
         default=None,
         description="Read the tables as of a Delta version (number) or a time (ISO 8601).",
     )
