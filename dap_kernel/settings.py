@@ -54,11 +54,17 @@ class Settings:
     user: str = field(default_factory=lambda: _env("DAP_USER", _default_user()))
     threads: int = 0
     memory_limit: str = ""
-    query_timeout_s: float = 0.0
+    # Seconds a query may run when its caller names no timeout (0 = no default), and the most a
+    # caller may ask for (0 = the default is also the most). See dap_kernel.admission.
+    query_timeout_s: float = 300.0
+    max_query_timeout_s: float = 0.0
     audit_sql_max_chars: int = 20_000
     result_cache_mb: float = 256.0
     result_cache_ttl_s: float = 600.0
     secret_key: str = field(default="", repr=False)  # DAP_SECRET_KEY; never printed
+    # DAP_METRICS_TOKEN: a bearer token that reads /dap/metrics (and nothing else), for a
+    # Prometheus scraper that should not hold an administrator's key. Never printed.
+    metrics_token: str = field(default="", repr=False)
     openlineage_url: str = ""  # DAP_OPENLINEAGE_URL: POST OpenLineage run events here
     openlineage_file: str = ""  # DAP_OPENLINEAGE_FILE: or append them to this NDJSON file
     chromium: str = "/usr/bin/chromium"  # DAP_CHROMIUM: the browser that renders PDFs
@@ -91,8 +97,10 @@ class Settings:
             user=_env("DAP_USER", _default_user()),
             threads=int(_number("DAP_THREADS", "0")),
             memory_limit=_env("DAP_MEMORY_LIMIT", ""),
-            query_timeout_s=_number("DAP_QUERY_TIMEOUT", "0"),
+            query_timeout_s=_number("DAP_QUERY_TIMEOUT", "300"),
+            max_query_timeout_s=_number("DAP_MAX_QUERY_TIMEOUT", "0"),
             secret_key=_env("DAP_SECRET_KEY", ""),
+            metrics_token=_env("DAP_METRICS_TOKEN", ""),
             result_cache_mb=_number("DAP_RESULT_CACHE_MB", "256"),
             result_cache_ttl_s=_number("DAP_RESULT_CACHE_TTL", "600"),
             openlineage_url=_env("DAP_OPENLINEAGE_URL", ""),

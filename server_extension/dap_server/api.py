@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .runtime import Runtime
 
 PREFIX = "/dap/api/v1"
+METRICS_SOURCE = "metrics-token"  # Principal.source of a caller holding DAP_METRICS_TOKEN
 Func = Callable[..., Any]
 
 
@@ -83,6 +84,7 @@ class Endpoint:
     status: int = 200
     tag: str = "dap"
     public: bool = False  # answers without an identity (health only)
+    metrics_token: bool = False  # also answers the service's metrics token (DAP_METRICS_TOKEN)
     pool: str = "light"  # "light" (metadata reads) or "query" (engine work); "loop" = inline
     scope: str = "read-catalog"  # the API-key scope it needs
     errors: tuple[int, ...] = ()

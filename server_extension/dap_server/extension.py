@@ -47,16 +47,52 @@ class DapExtension(ExtensionApp):
         help="Authenticate users through JupyterHub (running as a hub service). Default: on "
         "when JUPYTERHUB_API_TOKEN and JUPYTERHUB_API_URL are set and this is `dap serve`.",
     )
-    query_workers = Int(4, config=True, help="Threads that run queries (engine work).")
+    query_workers = Int(
+        4,
+        config=True,
+        help="Threads that run queries (engine work), shared fairly between users: one user "
+        "runs on at most query_workers - reserved_query_workers of them (at least 2 are made).",
+    )
+    reserved_query_workers = Int(
+        1,
+        config=True,
+        help="Query threads kept free for users with nothing running, so another user's short "
+        "query starts at once however busy one user keeps the rest (at least 1).",
+    )
+    user_running_queries = Int(
+        0,
+        config=True,
+        help="Most queries of one user running at once; the rest wait in that user's queue. "
+        "0 = one fewer than the CPU cores (DuckDB spreads each query over all of them), and "
+        "never more than query_workers - reserved_query_workers.",
+    )
     api_workers = Int(8, config=True, help="Threads for metadata requests (catalog, keys, …).")
     per_user_queries = Int(
-        8, config=True, help="Queries one user may run at once; more get 429. 0 = no limit."
+        8,
+        config=True,
+        help="Queries one user may have running or waiting at once; more get 429. 0 = no "
+        "limit. Those beyond the user's share of the workers wait in the user's own queue.",
     )
     max_rows = Int(
         1_000_000, config=True, help="Most rows one REST query returns (the rest is cut off)."
     )
     query_timeout = Float(
-        0.0, config=True, help="Seconds before a REST query is stopped. 0 = DAP_QUERY_TIMEOUT."
+        0.0,
+        config=True,
+        help="Seconds a query may run when the caller names no timeout. 0 = DAP_QUERY_TIMEOUT "
+        "(default 300).",
+    )
+    max_query_timeout = Float(
+        0.0,
+        config=True,
+        help="The most seconds a caller may ask for (a longer `timeout` is cut to this). "
+        "0 = DAP_MAX_QUERY_TIMEOUT, or the default timeout when that is unset.",
+    )
+    metrics_token = Unicode(
+        "",
+        config=True,
+        help="A bearer token that reads /dap/metrics and nothing else (for a Prometheus "
+        "scraper). Default: $DAP_METRICS_TOKEN; without one, only administrators read them.",
     )
     json_access_log = Bool(
         False,
@@ -82,6 +118,10 @@ class DapExtension(ExtensionApp):
             overrides["meta_url"] = f"sqlite:///{Path(self.dap_home).expanduser() / 'meta.db'}"
         if self.query_timeout > 0:
             overrides["query_timeout_s"] = self.query_timeout
+        if self.metrics_token:
+            overrides["metrics_token"] = self.metrics_token
+        if self.max_query_timeout > 0:
+            overrides["max_query_timeout_s"] = self.max_query_timeout
         return Settings.from_env(**overrides)
 
     def initialize_settings(self) -> None:
@@ -93,6 +133,9 @@ class DapExtension(ExtensionApp):
             max_rows=self.max_rows,
             result_store_mb=self.result_store_mb,
             metrics=Metrics(),
+            settings=settings,
+            reserved_query_workers=self.reserved_query_workers,
+            user_running_queries=self.user_running_queries,
         )
         if self.json_access_log and not access_log.handlers:
             handler = logging.StreamHandler()

@@ -5,6 +5,7 @@ JSON — or one JSON error line, never a stack trace."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import time
@@ -20,7 +21,7 @@ from dap_kernel.errors import DapError, InternalError, InvalidRequest, Unauthent
 from dap_kernel.governance.apikeys import ApiKeyError, InsufficientScope
 from dap_kernel.governance.identity import Principal
 
-from .api import Call, Endpoint, RawBody, Reply, Router, url_pattern
+from .api import METRICS_SOURCE, Call, Endpoint, RawBody, Reply, Router, url_pattern
 from .auth import api_key_from, principal_from_jupyter
 
 if TYPE_CHECKING:
@@ -55,15 +56,24 @@ class DapHandler(APIHandler):
         return None
 
     def _check_xsrf_for_cookie_auth(self) -> None:
-        """Cookies are sent by other sites' pages too; a header (key, token) is not."""
+        """Cookies are sent by other sites' pages too; a header (key, token) is not.
+
+        What counts is how the caller *was* identified, not which headers came along: a page
+        of another site can add an unrelated ``Authorization`` header (``Basic …``) to a request
+        that the browser sends with the user's cookie. Jupyter and the hub mark the requests
+        they identified by a token (``_token_authenticated``); every other one here came in by
+        cookie and needs the XSRF token.
+        """
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
             return
-        if self._api_key or self.request.headers.get("Authorization"):
+        if self._api_key or getattr(self, "_token_authenticated", False):
             return
         super().check_xsrf_cookie()  # Jupyter's check (or the hub's, when HubOAuth patched it)
 
     async def _identify(self, endpoint: Endpoint) -> Principal:
         state = self.dap
+        if endpoint.metrics_token and self._holds_metrics_token():
+            return Principal(name="metrics", kind="service", source=METRICS_SOURCE)
         if self._api_key:
             key = self._api_key
             try:
@@ -88,14 +98,25 @@ class DapHandler(APIHandler):
             + (" or a JupyterHub token" if state.hub is not None else " or a Jupyter token")
         )
 
+    def _holds_metrics_token(self) -> bool:
+        expected = self.dap.settings.metrics_token
+        scheme, _, given = self.request.headers.get("Authorization", "").strip().partition(" ")
+        if not expected or scheme.lower() != "bearer":
+            return False
+        return hmac.compare_digest(given.strip().encode(), expected.encode())
+
     # -- dispatch ---------------------------------------------------------------------------
 
     async def _in_pool(self, pool: str, fn: Any) -> Any:
+        """Metadata work on the light pool; engine work on the fair query pool, which admits
+        each caller by the rules of :mod:`dap_kernel.admission` (or refuses with 429)."""
         runtime = self.dap.runtime
         if pool == "loop":
             return fn()
-        executor = runtime.query_pool if pool == "query" else runtime.light_pool
-        return await asyncio.get_running_loop().run_in_executor(executor, fn)
+        if pool == "query":
+            assert self._principal is not None  # engine work is never anonymous
+            return await asyncio.wrap_future(runtime.query_pool.submit(self._principal.name, fn))
+        return await asyncio.get_running_loop().run_in_executor(runtime.light_pool, fn)
 
     async def _dispatch(self, **path_args: str) -> None:
         endpoint = self.endpoints[self.request.method or "GET"]
@@ -145,6 +166,8 @@ class DapHandler(APIHandler):
             return json.loads(self.request.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise InvalidRequest(f"the request body is not valid JSON: {e}") from e
+        except RecursionError as e:  # thousands of nested [ or {: no request needs that
+            raise InvalidRequest("the request body nests too deeply") from e
 
     @staticmethod
     def _parse(model: type[BaseModel], data: Any) -> BaseModel:

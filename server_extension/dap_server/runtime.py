@@ -1,34 +1,37 @@
 """Server-side state shared by all requests: thread pools, per-user limits, running queries.
 
-Queries run on their own pool so a long one never blocks the event loop or metadata reads; each
-user may have only so many queries at once, so one user cannot take every worker.
+Queries run on their own pool so a long one never blocks the event loop or metadata reads. That
+pool shares its workers fairly (:mod:`dap_kernel.admission`): one user never holds every worker,
+and a user with nothing running always finds one free. Query ids live in a namespace per user:
+another user's id is unknown to you, and you may reuse it for your own query.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
-from dap_kernel.errors import (
-    DapError,
-    QueryCancelled,
-    QueryIdInUse,
-    TooManyQueries,
-    UnknownQuery,
-)
+from dap_kernel.admission import FairPool, FairShare, effective_timeout
+from dap_kernel.errors import DapError, QueryCancelled, QueryIdInUse, UnknownQuery
 from dap_kernel.session import QueryResult
+from dap_kernel.settings import Settings
 
 from .metrics import Metrics
 
 
 @dataclass
 class QueryState:
-    query_id: str
+    query_id: str  # as its owner named it
     owner: str
+    # What the engine knows the query by: unique across users, so one user's id never reaches
+    # (cancels, reports progress of) another user's query.
+    engine_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started: float = field(default_factory=time.monotonic)
     status: str = "running"  # running | finished | failed | cancelled
     result: QueryResult | None = None
@@ -46,16 +49,17 @@ class QueryRegistry:
     def __init__(self, max_entries: int = 1000, max_bytes: int = 512 * 2**20) -> None:
         self.max_entries = max_entries
         self.max_bytes = max_bytes
-        self._states: OrderedDict[str, QueryState] = OrderedDict()
+        self._states: OrderedDict[tuple[str, str], QueryState] = OrderedDict()  # (owner, id)
         self._bytes = 0  # of the results held
         self._lock = threading.Lock()
 
     def start(self, query_id: str, owner: str) -> QueryState:
+        """Register a query under its owner's name; only the owner's own ids can clash."""
         with self._lock:
-            if query_id in self._states:
+            if (owner, query_id) in self._states:
                 raise QueryIdInUse(f"query id {query_id} is already in use: choose another")
             state = QueryState(query_id, owner)
-            self._states[query_id] = state
+            self._states[(owner, query_id)] = state
             return state
 
     def fail(self, state: QueryState, error: DapError) -> None:
@@ -74,11 +78,12 @@ class QueryRegistry:
             self._bytes += result.table.nbytes
             self._trim()
 
-    def get(self, query_id: str, owner: str, *, manager: bool = False) -> QueryState:
-        """Another user's query is reported as unknown: its id must not reveal that it exists."""
+    def get(self, query_id: str, owner: str) -> QueryState:
+        """Only the owner's namespace is searched: another user's query with the same id is as
+        unknown as an id never used, so an id reveals nothing about anyone else's queries."""
         with self._lock:
-            state = self._states.get(query_id)
-        if state is None or (state.owner != owner and not manager):
+            state = self._states.get((owner, query_id))
+        if state is None:
             raise UnknownQuery(f"no query {query_id} of yours is known to this server")
         return state
 
@@ -86,42 +91,15 @@ class QueryRegistry:
         if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
             return
         # Oldest first; a look at the first few suffices (running ones are skipped, not dropped).
-        for query_id in list(islice(self._states, 64)):
+        for key in list(islice(self._states, 64)):
             if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
                 return
-            state = self._states[query_id]
+            state = self._states[key]
             if state.status == "running":
                 continue
             if state.result is not None:
                 self._bytes -= state.result.table.nbytes
-            del self._states[query_id]
-
-
-class UserLimiter:
-    """At most ``limit`` queries at once per user; the next one is refused with 429."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._counts: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def acquire(self, user: str) -> None:
-        with self._lock:
-            count = self._counts.get(user, 0)
-            if self.limit > 0 and count >= self.limit:
-                raise TooManyQueries(
-                    f"{user} already has {count} queries running (the limit is {self.limit}); "
-                    "wait for one to finish"
-                )
-            self._counts[user] = count + 1
-
-    def release(self, user: str) -> None:
-        with self._lock:
-            count = self._counts.get(user, 1) - 1
-            if count <= 0:
-                self._counts.pop(user, None)
-            else:
-                self._counts[user] = count
+            del self._states[key]
 
 
 class Runtime:
@@ -136,15 +114,29 @@ class Runtime:
         max_rows: int,
         result_store_mb: float,
         metrics: Metrics,
+        settings: Settings | None = None,
+        reserved_query_workers: int = 1,
+        user_running_queries: int = 0,
     ) -> None:
-        self.query_pool = ThreadPoolExecutor(query_workers, thread_name_prefix="dap-query")
+        self.share = FairShare(
+            workers=query_workers,
+            per_user=per_user_queries,
+            reserve=reserved_query_workers,
+            running=user_running_queries,
+            cpus=os.cpu_count() or 0,
+        )
+        self.query_pool = FairPool(self.share, thread_name_prefix="dap-query")
         self.light_pool = ThreadPoolExecutor(light_workers, thread_name_prefix="dap-api")
-        self.limiter = UserLimiter(per_user_queries)
         self.queries = QueryRegistry(max_bytes=int(result_store_mb * 2**20))
         self.max_rows = max_rows
         self.metrics = metrics
+        self.settings = settings or Settings.from_env()
         self.started = time.time()
 
+    def timeout(self, requested: float | None) -> float:
+        """The seconds a REST query may run: the caller's wish, capped by the server's maximum."""
+        return effective_timeout(requested, self.settings)
+
     def close(self) -> None:
-        self.query_pool.shutdown(wait=False, cancel_futures=True)
+        self.query_pool.shutdown()
         self.light_pool.shutdown(wait=False, cancel_futures=True)

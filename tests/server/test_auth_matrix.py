@@ -28,7 +28,7 @@ PIPELINE = {
 EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "health": ({}, None, 200),
     "whoami": ({}, None, 200),
-    "metrics": ({}, None, 200),
+    "metrics": ({}, None, 403),  # an admin's (or the metrics token's): they tell what others do
     "openapi": ({}, None, 200),
     "list_catalog": ({}, None, 200),  # bob's catalog is simply empty
     "get_table": ({"table": "main.customers"}, None, 403),

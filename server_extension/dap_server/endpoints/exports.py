@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, Field
@@ -17,12 +17,12 @@ from pydantic import BaseModel, Field
 from dap_kernel.export import CONTENT_TYPES, PDF_MAX_ROWS, ExportTooLarge, export_file
 
 from ..api import Call, RawBody, router
-from ..models import Request
+from ..models import Params, Request
 
 
 class ExportRequest(Request):
     sql: str = Field(min_length=1, max_length=1_000_000, description="One SELECT statement.")
-    params: dict[str, Any] | list[Any] | None = Field(
+    params: Params = Field(
         default=None, description="Values for `:name` (object) or `?`/`$1` (array) placeholders."
     )
     format: Literal["csv", "xlsx", "pdf"] = Field(description="The file format.")
@@ -58,13 +58,10 @@ def disposition(name: str) -> str:
 def run_export(call: Call, body: ExportRequest) -> RawBody:
     """Run one governed SELECT and answer its result as a CSV, Excel or PDF file."""
     runtime = call.runtime
-    user = call.principal.name
     most = min(runtime.max_rows, PDF_MAX_ROWS) if body.format == "pdf" else runtime.max_rows
-    runtime.limiter.acquire(user)
-    try:
-        result = call.session.query(body.sql, body.params, limit=most + 1, timeout_s=body.timeout)
-    finally:
-        runtime.limiter.release(user)
+    result = call.session.query(
+        body.sql, body.params, limit=most + 1, timeout_s=runtime.timeout(body.timeout)
+    )
     table = result.table
     if table.num_rows > most and body.format != "pdf":  # a PDF says itself it is cut short
         raise ExportTooLarge(

@@ -9,7 +9,7 @@ from pydantic import BaseModel, RootModel
 import dap_kernel
 from dap_kernel.governance.policy import GrantPolicy
 
-from ..api import Call, RawBody, Reply, router
+from ..api import METRICS_SOURCE, Call, RawBody, Reply, router
 from ..models import Health, WhoAmI
 
 
@@ -62,10 +62,22 @@ def whoami(call: Call) -> WhoAmI:
 
 
 @router.get(
-    "/dap/metrics", response=BaseModel, pool="loop", tag="operations", alt_content=("text/plain",)
+    "/dap/metrics",
+    response=BaseModel,
+    pool="light",
+    tag="operations",
+    alt_content=("text/plain",),
+    metrics_token=True,
+    errors=(403,),
 )
 def metrics(call: Call) -> RawBody:
-    """Prometheus metrics: requests, latencies, query durations, cache hits, errors."""
+    """Prometheus metrics (requests, latencies, query durations, cache hits, errors): for
+    administrators (MANAGE_GRANTS) or the bearer of the metrics token (DAP_METRICS_TOKEN).
+
+    Routes, error codes and timings tell what others do; an analyst's key does not read them.
+    """
+    if call.principal.source != METRICS_SOURCE:
+        call.session.require("MANAGE_GRANTS", "*")
     return RawBody(call.runtime.metrics.render(), "text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -142,18 +142,12 @@ def _check_result(report: QualityReport) -> QualityCheckResult:
 )
 def check_quality(call: Call, table: str, body: QualityCheckRequest) -> QualityCheckResult:
     """Check a table now, as you see it (your row filters and masks apply)."""
-    runtime = call.runtime
-    user = call.principal.name
-    runtime.limiter.acquire(user)
-    try:
-        report = check(
-            table,
-            body.rules,
-            session=call.session,
-            write_failures=body.write_failures,
-        )
-    finally:
-        runtime.limiter.release(user)
+    report = check(
+        table,
+        body.rules,
+        session=call.session,
+        write_failures=body.write_failures,
+    )
     return _check_result(report)
 
 

@@ -42,13 +42,8 @@ QUERY_ERRORS = (400, 403, 404, 408, 409, 429)
 def run_query(call: Call, body: QueryRequest) -> QueryPage | RawBody:
     """Run one governed SELECT. JSON pages by default; the whole result as an Arrow IPC stream
     with `Accept: application/vnd.apache.arrow.stream`."""
-    runtime = call.runtime
-    user = call.principal.name
-    runtime.limiter.acquire(user)
-    try:
-        state, result, truncated = _execute(call, body)
-    finally:
-        runtime.limiter.release(user)
+    # Admitted by the fair query pool before this runs (dap_kernel.admission): 429 at the limit.
+    state, result, truncated = _execute(call, body)
     if call.wants_arrow:
         return RawBody(
             arrow_stream(result.table),
@@ -77,37 +72,32 @@ def run_query(call: Call, body: QueryRequest) -> QueryPage | RawBody:
 def run_batch(call: Call, body: QueryBatch) -> QueryBatchResult:
     """Run several governed SELECTs in one round trip (a dashboard or report opening): one
     result per query, in order; a failing query gives its error and does not stop the rest."""
-    runtime = call.runtime
-    user = call.principal.name
-    runtime.limiter.acquire(user)
     pages: list[QueryPage] = []
-    try:
-        # One policy view for the whole report: its queries agree, and the version is read once.
-        with call.workspace.policy.pinned():
-            for asked in body.queries:
-                # An id for every query, so a failed one can be looked up like the others.
-                query_id = asked.query_id or uuid.uuid4().hex
-                request = asked.model_copy(update={"query_id": query_id})
-                try:
-                    state, _, _ = _execute(call, request)
-                    pages.append(_page(call, state, 0, request.page_size))
-                except DapError as e:
-                    pages.append(
-                        QueryPage.model_construct(
-                            query_id=query_id,
-                            status="cancelled" if isinstance(e, QueryCancelled) else "failed",
-                            error=ErrorBody(error=e.code, message=e.message),
-                        )
+    # One worker of the fair pool for the whole batch; one policy view for the whole report:
+    # its queries agree, and the version is read once.
+    with call.workspace.policy.pinned():
+        for asked in body.queries:
+            # An id for every query, so a failed one can be looked up like the others.
+            query_id = asked.query_id or uuid.uuid4().hex
+            request = asked.model_copy(update={"query_id": query_id})
+            try:
+                state, _, _ = _execute(call, request)
+                pages.append(_page(call, state, 0, request.page_size))
+            except DapError as e:
+                pages.append(
+                    QueryPage.model_construct(
+                        query_id=query_id,
+                        status="cancelled" if isinstance(e, QueryCancelled) else "failed",
+                        error=ErrorBody(error=e.code, message=e.message),
                     )
-    finally:
-        runtime.limiter.release(user)
+                )
     return QueryBatchResult(results=pages)
 
 
 def _execute(call: Call, body: QueryRequest) -> tuple[QueryState, QueryResult, bool]:
-    """Run one query for its caller: registered (for polling, paging, cancelling), timed,
-    counted in the metrics; returns its state, its result (cut at the row limit) and whether
-    it was cut."""
+    """Run one query for its caller: registered (for polling, paging, cancelling), timed
+    (never longer than the server's maximum, whatever the caller asked), counted in the
+    metrics; returns its state, its result (cut at the row limit) and whether it was cut."""
     runtime = call.runtime
     user = call.principal.name
     query_id = body.query_id or uuid.uuid4().hex
@@ -122,9 +112,9 @@ def _execute(call: Call, body: QueryRequest) -> tuple[QueryState, QueryResult, b
                 body.sql,
                 body.params,
                 limit=limit + 1,  # one more row tells whether the result was cut
-                query_id=query_id,
+                query_id=state.engine_id,  # unique across users: see QueryState
                 cache=body.cache,
-                timeout_s=body.timeout,
+                timeout_s=runtime.timeout(body.timeout),
                 as_of=body.as_of,
             )
         except DapError as e:
@@ -154,7 +144,7 @@ def _page(call: Call, state: QueryState, offset: int, page_size: int) -> QueryPa
         return QueryPage.model_construct(
             query_id=state.query_id,
             status="running",
-            progress=call.session.progress(state.query_id),
+            progress=call.session.progress(state.engine_id),
             elapsed_ms=elapsed,
         )
     if state.error is not None or state.result is None:
@@ -186,8 +176,8 @@ def _page(call: Call, state: QueryState, offset: int, page_size: int) -> QueryPa
 
 
 def _state(call: Call, query_id: str) -> QueryState:
-    manager = call.session.check("MANAGE_GRANTS", "*").allowed
-    return call.runtime.queries.get(query_id, call.principal.name, manager=manager)
+    """The caller's own query (ids are per user: another user's is simply not found)."""
+    return call.runtime.queries.get(query_id, call.principal.name)
 
 
 @router.get(
@@ -209,7 +199,7 @@ def cancel_query(call: Call, query_id: str) -> Cancelled:
     state = _state(call, query_id)
     if state.status != "running":
         return Cancelled(query_id=query_id, cancelled=False)
-    call.session.cancel(query_id)  # stops it even if it has not reached the engine yet
+    call.session.cancel(state.engine_id)  # stops it even if it has not reached the engine yet
     return Cancelled(query_id=query_id, cancelled=True)
 
 
