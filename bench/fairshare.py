@@ -1,7 +1,7 @@
 """Fair share on `dap serve`: one user's runaway queries against another user's `SELECT 42`.
 
     .venv/bin/python bench/fairshare.py [--scale 0.02] [--hogs 4] [--hog-timeout 20]
-                                        [--duration 10] [--idle 50] [--code DIR]
+                                        [--duration 10] [--idle 50] [--code DIR] [--threads N]
                                         [--server-arg=--DapExtension.query_workers=4 ...]
                                         [--json PATH]
 
@@ -83,11 +83,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, home: Path, port: int, code: str, server_args: list[str]) -> None:
+    def __init__(
+        self, home: Path, port: int, code: str, server_args: list[str], threads: int
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = home.parent / "server.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DAP_", "JUPYTERHUB_"))}
         env.update({"DAP_HOME": str(home), "DAP_USER": "admin"})
+        if threads:
+            env["DAP_THREADS"] = str(threads)
         if code:
             root = Path(code).resolve()
             env["PYTHONPATH"] = os.pathsep.join(
@@ -227,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--idle", type=int, default=50)
     parser.add_argument("--code", default="", help="Run the server from this checkout.")
+    parser.add_argument("--threads", type=int, default=0, help="DAP_THREADS of the server.")
     parser.add_argument("--server-arg", action="append", default=[])
     parser.add_argument("--json", default="")
     args = parser.parse_args(argv)
@@ -236,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         home = tmp / "home"
         keys = setup(home, args.scale)
-        server = Server(home, free_port(), args.code, args.server_arg)
+        server = Server(home, free_port(), args.code, args.server_arg, args.threads)
         server.wait_ready()
         result = asyncio.run(measure(server.url, keys, args))
     finally:
@@ -245,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     result["args"] = vars(args)
     result["cpus"] = os.cpu_count()
-    print(f"code: {args.code or 'this checkout'}; server args: {args.server_arg or 'defaults'}")
+    print(
+        f"code: {args.code or 'this checkout'}; server args: {args.server_arg or 'defaults'}; "
+        f"DuckDB threads: {args.threads or 'default (all cores)'}"
+    )
     print(f"{args.hogs} runaway queries of `hog` (timeout {args.hog_timeout:g} s each asked)\n")
     print("| probe `SELECT 42` | n | ok | p50 ms | p99 ms | max ms | server p50 | server p99 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
