@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import cast
@@ -19,7 +20,7 @@ from sqlalchemy import Table, select, update
 from ..errors import DapError, QueryRefused
 from ..meta import MetaStore
 from ..meta.models import ApiKey
-from .audit import AuditEvent, AuditLog
+from .audit import AuditLog, Change, audited
 from .identity import Principal
 from .policy import Policy
 
@@ -183,8 +184,8 @@ class KeyAdmin:
 
     Anyone manages their own keys. Keys of another principal — creating one (a key is that
     principal's identity), listing or revoking theirs — need MANAGE_GRANTS. Someone else's key id
-    is unknown to a caller who may not manage it (no oracle). Creations and revocations are
-    audited with the caller as the actor.
+    is unknown to a caller who may not manage it (no oracle). Creations and revocations, refused
+    ones too, are in the audit chain with the caller as the actor (never the token).
     """
 
     def __init__(
@@ -208,11 +209,16 @@ class KeyAdmin:
 
     def _for_other(self, owner: str, what: str) -> None:
         if owner != self.principal.name and not self.manager:
-            self._record(f"{what} for {owner}", "refused")
             raise QueryRefused(
                 f"{self.principal.name} may not {what} for {owner}: MANAGE_GRANTS is needed "
                 "for other users' keys"
             )
+
+    def _change(self, statement: str) -> AbstractContextManager[Change]:
+        change = Change("apikey", statement=statement)
+        if self.audit is None:
+            return nullcontext(change)
+        return audited(self.audit, self.principal.name, self.channel, change)
 
     def create(
         self,
@@ -224,9 +230,12 @@ class KeyAdmin:
     ) -> tuple[ApiKeyInfo, str]:
         """A new key for ``owner`` (default: the caller); the token is shown only here."""
         owner = owner or self.principal.name
-        self._for_other(owner, "create API keys")
-        info, token = self.keys.create(owner, name, scopes=scopes, expires_in_days=expires_in_days)
-        self._record(f"create API key {info.key_id} for {owner}", "allowed")
+        with self._change(f"create API key {name!r} for {owner}") as change:
+            self._for_other(owner, "create API keys")
+            info, token = self.keys.create(
+                owner, name, scopes=scopes, expires_in_days=expires_in_days
+            )
+            change.statement += f": {info.key_id}"
         return info, token
 
     def list(self, owner: str | None = None) -> list[ApiKeyInfo]:
@@ -238,20 +247,9 @@ class KeyAdmin:
 
     def revoke(self, key_id: str) -> ApiKeyInfo:
         """Revoke one of the caller's keys (a manager: anyone's)."""
-        if key_id not in {k.key_id for k in self.list()}:
-            raise UnknownKey(f"no API key {key_id} of yours")
-        info = self.keys.revoke(key_id)
-        self._record(f"revoke API key {key_id} of {info.principal}", "allowed")
+        with self._change(f"revoke API key {key_id}") as change:
+            if key_id not in {k.key_id for k in self.list()}:
+                raise UnknownKey(f"no API key {key_id} of yours")
+            info = self.keys.revoke(key_id)
+            change.statement += f" of {info.principal}"
         return info
-
-    def _record(self, statement: str, decision: str) -> None:
-        if self.audit is not None:
-            self.audit.record(
-                AuditEvent(
-                    principal=self.principal.name,
-                    action="apikey",
-                    decision=decision,
-                    statement=statement,
-                    channel=self.channel,
-                )
-            )

@@ -80,9 +80,14 @@ def test_key_changes_are_audited_with_the_actor(governed: Workspace) -> None:
     ann.create(None, "mine")
     with pytest.raises(QueryRefused):
         ann.create("raj", "impersonate raj")
-    records = governed.audit.tail(2, principal="ann")
+    with pytest.raises(UnknownKey):
+        ann.revoke("0000000000000000")
+    records = governed.audit.tail(3, principal="ann")
     assert [(r.action, r.decision, r.channel) for r in records] == [
+        ("apikey", "refused", "test"),
         ("apikey", "refused", "test"),
         ("apikey", "allowed", "test"),
     ]
-    assert "for raj" in records[0].statement and "token" not in records[1].statement
+    assert records[1].statement == "create API key 'impersonate raj' for raj"
+    assert records[2].statement.startswith("create API key 'mine' for ann: ")
+    assert "dap_" not in " ".join(r.statement + r.reason for r in records)  # never a token
