@@ -26,6 +26,7 @@ import polars as pl
 import pyarrow as pa
 from sqlalchemy.exc import SQLAlchemyError
 
+from .admission import effective_timeout
 from .catalog import Catalog, TableInfo
 from .catalog.governed import GovernedCatalog
 from .catalog.store import CatalogResolver, InputResolver, parse_timestamp, split_name
@@ -237,9 +238,10 @@ class Session(CatalogChanges, SessionFeatures):
 
         ``cache=True`` answers a repeated statement (same rewritten SQL, parameters and table
         versions) from the workspace's result cache: what dashboards and reports want.
-        ``timeout_s`` overrides ``DAP_QUERY_TIMEOUT`` for this query. ``as_of`` (a Delta
-        version number or a point in time) reads every table as it was then. ``inputs`` are
-        the caller's own tables, visible to this one statement by name (a pipeline's batch).
+        ``timeout_s`` lowers ``DAP_QUERY_TIMEOUT`` for this query (never past
+        ``DAP_MAX_QUERY_TIMEOUT``). ``as_of`` (a Delta version number or a point in time)
+        reads every table as it was then. ``inputs`` are the caller's own tables, visible to
+        this one statement by name (a pipeline's batch).
         ``CREATE TABLE … AS SELECT`` and ``INSERT INTO … SELECT`` write lake tables (governed
         read, one commit, lineage recorded).
         """
@@ -444,7 +446,8 @@ class Session(CatalogChanges, SessionFeatures):
     ) -> pa.Table:
         """Run on the engine, stopped after ``DAP_QUERY_TIMEOUT`` seconds when that is set."""
         engine = self.workspace.engine
-        timeout = self.workspace.settings.query_timeout_s if timeout_s is None else timeout_s
+        # The caller may lower the timeout, never raise it past the configured maximum.
+        timeout = effective_timeout(timeout_s, self.workspace.settings)
         if timeout <= 0:
             return engine.execute(sql, params, query_id=query_id, limit=limit, on_batch=on_batch)
         timed_out = threading.Event()

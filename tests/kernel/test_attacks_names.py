@@ -151,3 +151,17 @@ def test_hash_masks_are_keyed_per_workspace(governed: Workspace, tmp_path: Path)
         assert other.mask_key != governed.mask_key  # another workspace, another key
     finally:
         other.close()
+
+
+def test_a_python_caller_cannot_raise_the_timeout_past_the_maximum(tmp_path: Path) -> None:
+    """The same clamp as REST: timeout_s lowers the limit, never lifts it."""
+    settings = Settings(
+        home=tmp_path / "t", user="tester", query_timeout_s=0.2, max_query_timeout_s=0.2
+    )
+    ws = Workspace(settings)
+    try:
+        runaway = "SELECT count(*) FROM range(100000000000) a"
+        with pytest.raises(DapError, match="longer than 0.2 s"):
+            ws.session().query(runaway, timeout_s=3600)
+    finally:
+        ws.close()
