@@ -263,3 +263,33 @@ def meta_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'meta.db'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+# -- The payments workspace (tests/payments.py): governed copies, metadata and quality -------
+
+
+@pytest.fixture(scope="module")
+def payments_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per module; a module may override this fixture to add to it."""
+    from tests import payments
+
+    home = tmp_path_factory.mktemp("payments") / "home"
+    payments.build(home)
+    return home
+
+
+@pytest.fixture
+def payments_home(payments_built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy at DAP_HOME (where the CLI and ``dap.*`` look)."""
+    target = tmp_path / "pay-home"
+    shutil.copytree(payments_built, target)
+    monkeypatch.setenv("DAP_HOME", str(target))
+    reset_default_workspace()
+    return target
+
+
+@pytest.fixture
+def payments_ws(payments_home: Path) -> Iterator[Workspace]:
+    ws = Workspace(Settings(home=payments_home, user="tester"))
+    yield ws
+    ws.close()

@@ -16,7 +16,6 @@ for them.
 
 from __future__ import annotations
 
-import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -100,11 +99,6 @@ def build(home: Path) -> None:
         run_archive(tester, "main.payments", now=NOW)
     finally:
         ws.close()
-
-
-def copy_home(built: Path, target: Path) -> Path:
-    shutil.copytree(built, target)
-    return target
 
 
 def as_user(ws: Workspace, name: str, channel: str = "python") -> Session:

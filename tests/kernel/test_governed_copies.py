@@ -7,34 +7,19 @@ whose quarantine holds raw rows of every region and whose archive holds its 2020
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from dap_kernel import quality
 from dap_kernel.errors import QueryRefused
 from dap_kernel.session import Workspace
-from dap_kernel.settings import Settings
-from tests import payments
 from tests.payments import as_user, leaked
 
 QUARANTINE = "SELECT * FROM main.payments__quarantine"
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("payments") / "home"
-    payments.build(home)
-    return home
-
-
 @pytest.fixture
-def ws(built: Path, tmp_path: Path) -> Iterator[Workspace]:
-    home = payments.copy_home(built, tmp_path / "pay-home")
-    workspace = Workspace(Settings(home=home, user="tester"))
-    yield workspace
-    workspace.close()
+def ws(payments_ws: Workspace) -> Workspace:
+    return payments_ws
 
 
 @pytest.mark.parametrize("user", ["sam", "ann", "bob", "ada"])

@@ -8,7 +8,6 @@ hidden amount, whichever door they use; a user without grants sees no table at a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -25,32 +24,18 @@ from dap_kernel.errors import QueryRefused, UnknownTable
 from dap_kernel.governance.identity import Principal
 from dap_kernel.magics import DapMagics
 from dap_kernel.session import Workspace, reset_default_workspace
-from dap_kernel.settings import Settings
 from tests import payments
 from tests.payments import as_user, leaked
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("payments") / "home"
-    payments.build(home)
-    return home
+@pytest.fixture
+def home(payments_home: Path) -> Path:
+    return payments_home
 
 
 @pytest.fixture
-def home(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A copy of the workspace at DAP_HOME (where the CLI and ``dap.*`` look)."""
-    target = payments.copy_home(built, tmp_path / "pay-home")
-    monkeypatch.setenv("DAP_HOME", str(target))
-    reset_default_workspace()
-    return target
-
-
-@pytest.fixture
-def ws(home: Path) -> Iterator[Workspace]:
-    workspace = Workspace(Settings(home=home, user="tester"))
-    yield workspace
-    workspace.close()
+def ws(payments_ws: Workspace) -> Workspace:
+    return payments_ws
 
 
 def text_of(infos: list[TableInfo]) -> str:

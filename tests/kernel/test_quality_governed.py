@@ -11,7 +11,6 @@ stored; and every door gives the same answer.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,8 @@ SECRET_FIGURES = ("2026-02-01", "2 row(s)", "1 row(s)", "876543")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def payments_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The payments workspace with stored quality results that fail."""
     home = tmp_path_factory.mktemp("payments") / "home"
     payments.build(home)
     ws = Workspace(Settings(home=home, user="tester"))
@@ -61,18 +61,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def home(built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = payments.copy_home(built, tmp_path / "pay-home")
-    monkeypatch.setenv("DAP_HOME", str(target))
-    reset_default_workspace()
-    return target
+def home(payments_home: Path) -> Path:
+    return payments_home
 
 
 @pytest.fixture
-def ws(home: Path) -> Iterator[Workspace]:
-    workspace = Workspace(Settings(home=home, user="tester"))
-    yield workspace
-    workspace.close()
+def ws(payments_ws: Workspace) -> Workspace:
+    return payments_ws
 
 
 def status_of(session: Session, table: str = "payments") -> dict[str, Any]:

@@ -101,3 +101,19 @@ def api(jp_fetch: Fetch, keys: dict[str, str]) -> Api:
         return Reply(response.code, parsed, response.headers, raw)
 
     return call
+
+
+@pytest.fixture
+def payments_tokens(payments_ws: Workspace) -> dict[str, str]:
+    """An API key with every scope for each user of the payments workspace."""
+    scopes = ["query", "read-catalog", "admin"]
+    users = ("sam", "bob", "stew", "tester", "raj", "ann", "olga")
+    return {u: payments_ws.apikeys.create(u, "tests", scopes=scopes)[1] for u in users}
+
+
+@pytest.fixture
+def payments_server_config(payments_ws: Workspace) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"dap_server": True}},
+        "DapExtension": {"dap_home": str(payments_ws.settings.home), "identity": "owner"},
+    }

@@ -5,48 +5,28 @@ quarantine is the steward's; a user without grants sees no table."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from dap_kernel.session import Workspace
-from dap_kernel.settings import Settings
-from tests import payments
 from tests.payments import as_user, leaked
 from tests.server.conftest import Fetch
 
-USERS = ("sam", "bob", "stew", "tester")
 
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("payments") / "home"
-    payments.build(home)
-    return home
+@pytest.fixture
+def pay_ws(payments_ws: Workspace) -> Workspace:
+    return payments_ws
 
 
 @pytest.fixture
-def pay_ws(built: Path, tmp_path: Path) -> Iterator[Workspace]:
-    home = payments.copy_home(built, tmp_path / "pay-home")
-    ws = Workspace(Settings(home=home, user="tester"))
-    yield ws
-    ws.close()
+def tokens(payments_tokens: dict[str, str]) -> dict[str, str]:
+    return payments_tokens
 
 
 @pytest.fixture
-def tokens(pay_ws: Workspace) -> dict[str, str]:
-    scopes = ["query", "read-catalog", "admin"]
-    return {u: pay_ws.apikeys.create(u, "tests", scopes=scopes)[1] for u in USERS}
-
-
-@pytest.fixture
-def jp_server_config(pay_ws: Workspace) -> dict[str, Any]:
-    return {
-        "ServerApp": {"jpserver_extensions": {"dap_server": True}},
-        "DapExtension": {"dap_home": str(pay_ws.settings.home), "identity": "owner"},
-    }
+def jp_server_config(payments_server_config: dict[str, Any]) -> dict[str, Any]:
+    return payments_server_config
 
 
 async def get(

@@ -5,7 +5,6 @@ table, the steward the results as stored — the same fields as the CLI and Pyth
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,9 @@ from tests.kernel.test_quality_governed import RULES, hidden_figures, status_of,
 from tests.payments import as_user
 from tests.server.conftest import Fetch
 
-USERS = ("sam", "bob", "stew", "tester")
-
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def payments_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("payments") / "home"
     payments.build(home)
     ws = Workspace(Settings(home=home, user="tester"))
@@ -36,25 +33,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def pay_ws(built: Path, tmp_path: Path) -> Iterator[Workspace]:
-    home = payments.copy_home(built, tmp_path / "pay-home")
-    ws = Workspace(Settings(home=home, user="tester"))
-    yield ws
-    ws.close()
+def pay_ws(payments_ws: Workspace) -> Workspace:
+    return payments_ws
 
 
 @pytest.fixture
-def tokens(pay_ws: Workspace) -> dict[str, str]:
-    scopes = ["query", "read-catalog", "admin"]
-    return {u: pay_ws.apikeys.create(u, "tests", scopes=scopes)[1] for u in USERS}
+def tokens(payments_tokens: dict[str, str]) -> dict[str, str]:
+    return payments_tokens
 
 
 @pytest.fixture
-def jp_server_config(pay_ws: Workspace) -> dict[str, Any]:
-    return {
-        "ServerApp": {"jpserver_extensions": {"dap_server": True}},
-        "DapExtension": {"dap_home": str(pay_ws.settings.home), "identity": "owner"},
-    }
+def jp_server_config(payments_server_config: dict[str, Any]) -> dict[str, Any]:
+    return payments_server_config
 
 
 async def call(
