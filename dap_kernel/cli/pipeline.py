@@ -56,15 +56,12 @@ def list_pipelines(
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
 ) -> None:
     """Registered pipelines with their target table and last run."""
-    from ..pipelines import PipelineStore, may_see
+    from ..pipelines import VisiblePipelines
 
-    session = _workspace().session(channel="cli")
-    store = PipelineStore(session.workspace.meta)
+    pipelines = VisiblePipelines(_workspace().session(channel="cli"))
     rows = []
-    for info in store.list():
-        if not may_see(session, info):
-            continue
-        last = store.latest(info.name)
+    for info in pipelines.list():
+        last = pipelines.latest(info.name)
         rows.append(
             {
                 "pipeline": info.name,
@@ -86,17 +83,14 @@ def status(
     name: Annotated[str | None, typer.Argument(help="One pipeline (default: all).")] = None,
 ) -> None:
     """The latest run of each pipeline (or the details of one pipeline's latest run)."""
-    from ..pipelines import PipelineStore, UnknownPipeline, may_see
+    from ..pipelines import VisiblePipelines
 
-    session = _workspace().session(channel="cli")
-    store = PipelineStore(session.workspace.meta)
     if name is None:
         list_pipelines(format="table")
         return
-    info = store.get(name)
-    if not may_see(session, info):
-        raise UnknownPipeline(f"pipeline {name!r} is not registered")
-    watermark, seq = store.watermark(name)
+    pipelines = VisiblePipelines(_workspace().session(channel="cli"))
+    info = pipelines.get(name)
+    watermark, seq = pipelines.watermark(name)
     typer.echo(f"pipeline {info.name} → {info.target}")
     if info.depends_on:
         typer.echo(f"  depends on:  {', '.join(info.depends_on)}")
@@ -104,7 +98,7 @@ def status(
     if watermark is not None:
         shown = f"{len(watermark)} files" if isinstance(watermark, list) else str(watermark)
         typer.echo(f"  watermark:   {shown}")
-    last = store.latest(name)
+    last = pipelines.latest(name)
     if last is None:
         typer.echo("  never run")
         return
@@ -125,12 +119,9 @@ def show(name: Annotated[str, typer.Argument(help="A registered pipeline.")]) ->
     """The registered definition as YAML, credentials shown as ***."""
     import yaml
 
-    from ..pipelines import PipelineStore, UnknownPipeline, may_see
+    from ..pipelines import VisiblePipelines
 
-    session = _workspace().session(channel="cli")
-    info = PipelineStore(session.workspace.meta).get(name)
-    if not may_see(session, info):
-        raise UnknownPipeline(f"pipeline {name!r} is not registered")
+    info = VisiblePipelines(_workspace().session(channel="cli")).get(name)
     typer.echo(yaml.safe_dump(info.spec, sort_keys=False, allow_unicode=True).rstrip())
 
 
@@ -141,13 +132,10 @@ def history(
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
 ) -> None:
     """Runs of a pipeline: status, rows read/written/quarantined, duration, error."""
-    from ..pipelines import PipelineStore, UnknownPipeline, may_see
+    from ..pipelines import VisiblePipelines
 
-    session = _workspace().session(channel="cli")
-    store = PipelineStore(session.workspace.meta)
-    info = store.get(name)
-    if not may_see(session, info):
-        raise UnknownPipeline(f"pipeline {name!r} is not registered")
+    pipelines = VisiblePipelines(_workspace().session(channel="cli"))
+    pipelines.get(name)  # unknown to whoever may not see it
     rows = [
         {
             "run_id": r.run_id,
@@ -160,7 +148,7 @@ def history(
             "version": r.table_version,
             "error": r.error,
         }
-        for r in store.runs(name, limit=limit)
+        for r in pipelines.runs(name, limit=limit)
     ]
     schema = {
         "run_id": pl.String,

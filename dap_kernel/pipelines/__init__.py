@@ -8,9 +8,10 @@ watermark, and a load is committed exactly once even when a run is retried or ki
 
 from __future__ import annotations
 
-from .runner import Pipeline, PipelineBusy, PipelineFailed, may_see, pipeline, registered
+from .runner import Pipeline, PipelineBusy, PipelineFailed, pipeline, registered
 from .spec import PipelineSpec, PipelineSpecError, load_spec, parse_spec
 from .store import PipelineInfo, PipelineStore, RunResult, UnknownPipeline, UnknownRun
+from .visible import VisiblePipelines, may_see
 
 __all__ = [
     "Pipeline",
@@ -23,6 +24,7 @@ __all__ = [
     "RunResult",
     "UnknownPipeline",
     "UnknownRun",
+    "VisiblePipelines",
     "load_spec",
     "may_see",
     "parse_spec",

@@ -60,8 +60,9 @@ from .spec import (
     load_spec,
     parse_spec,
 )
-from .store import PipelineInfo, PipelineStore, RunResult, UnknownPipeline, mark_active
+from .store import PipelineStore, RunResult, mark_active
 from .trust import authorize
+from .visible import VisiblePipelines
 
 if TYPE_CHECKING:
     from ..connectors.base import Extracted
@@ -853,17 +854,8 @@ def pipeline(
     return Pipeline(parse_spec(info.definition, origin=text), base_dir or info.base_dir or None)
 
 
-def may_see(session: Session, info: PipelineInfo) -> bool:
-    """Pipelines are visible to their owner and to whoever may read the table they load."""
-    if info.owner == session.principal.name:
-        return True
-    return session.check("SELECT", info.target).allowed
-
-
 def registered(session: Session, name: str) -> Pipeline:
     """A registered pipeline (by name) in ``session``'s workspace, if the caller may see it:
     to anyone else it is not registered (like another user's query)."""
-    info = PipelineStore(session.workspace.meta).get(name)
-    if not may_see(session, info):
-        raise UnknownPipeline(f"pipeline {name!r} is not registered")
+    info = VisiblePipelines(session).get(name)
     return Pipeline(parse_spec(info.definition, origin=name), info.base_dir or None)

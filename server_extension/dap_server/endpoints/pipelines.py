@@ -13,15 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from dap_kernel.errors import QueryRefused
 from dap_kernel.pipelines import (
     PipelineFailed,
     PipelineInfo,
-    PipelineStore,
     RunResult,
-    UnknownPipeline,
-    UnknownRun,
-    may_see,
+    VisiblePipelines,
     parse_spec,
     registered,
 )
@@ -110,12 +106,13 @@ def _shown(watermark: Any) -> str:
     return f"{len(watermark)} files" if isinstance(watermark, list) else str(watermark)
 
 
-def _store(call: Call) -> PipelineStore:
-    return PipelineStore(call.workspace.meta)
+def _pipelines(call: Call) -> VisiblePipelines:
+    """What the caller may see of pipelines and runs: the rule lives in the core."""
+    return VisiblePipelines(call.session)
 
 
-def _out(store: PipelineStore, info: PipelineInfo) -> dict[str, Any]:
-    last = store.latest(info.name)
+def _out(pipelines: VisiblePipelines, info: PipelineInfo) -> dict[str, Any]:
+    last = pipelines.latest(info.name)
     return {
         "name": info.name,
         "description": info.description,
@@ -128,22 +125,11 @@ def _out(store: PipelineStore, info: PipelineInfo) -> dict[str, Any]:
     }
 
 
-def _visible(call: Call, name: str) -> PipelineInfo:
-    info = _store(call).get(name)
-    if not may_see(call.session, info):
-        raise UnknownPipeline(f"pipeline {name!r} is not registered")
-    return info
-
-
 @router.get("pipelines", response=PipelineList, tag="pipelines")
 def list_pipelines(call: Call) -> PipelineList:
     """Pipelines the caller owns or whose target table they may read, with their last run."""
-    store = _store(call)
-    return PipelineList(
-        pipelines=[
-            PipelineOut(**_out(store, info)) for info in store.list() if may_see(call.session, info)
-        ]
-    )
+    pipelines = _pipelines(call)
+    return PipelineList(pipelines=[PipelineOut(**_out(pipelines, i)) for i in pipelines.list()])
 
 
 @router.post(
@@ -163,11 +149,11 @@ def register_pipeline(call: Call, body: PipelineCreate) -> PipelineDetail:
 
 
 def _detail(call: Call, name: str) -> PipelineDetail:
-    info = _visible(call, name)
-    store = _store(call)
-    watermark, loads = store.watermark(name)
+    pipelines = _pipelines(call)
+    info = pipelines.get(name)
+    watermark, loads = pipelines.watermark(name)
     return PipelineDetail(
-        **_out(store, info),
+        **_out(pipelines, info),
         spec=info.spec,
         loads=loads,
         watermark=None if watermark is None else _shown(watermark),
@@ -202,20 +188,11 @@ def run_pipeline(call: Call, name: str) -> RunOut:
 @router.get("runs", query=RunsQuery, response=RunList, tag="pipelines")
 def list_runs(call: Call, query: RunsQuery) -> RunList:
     """Pipeline runs (newest first) of the pipelines the caller may see."""
-    store = _store(call)
-    visible = {info.name for info in store.list() if may_see(call.session, info)}
-    if query.pipeline is not None and query.pipeline not in visible:
-        return RunList(runs=[])
-    runs = store.runs(query.pipeline, status=query.status, limit=query.limit)
-    return RunList(runs=[_run_out(r) for r in runs if r.pipeline in visible])
+    runs = _pipelines(call).runs(query.pipeline, status=query.status, limit=query.limit)
+    return RunList(runs=[_run_out(r) for r in runs])
 
 
 @router.get("runs/{run_id}", response=RunOut, tag="pipelines", errors=(404,))
 def get_run(call: Call, run_id: str) -> RunOut:
     """One run: status, rows, step durations, error."""
-    run = _store(call).run(run_id)
-    try:
-        _visible(call, run.pipeline)
-    except (UnknownPipeline, QueryRefused) as e:
-        raise UnknownRun(f"run {run_id!r} does not exist") from e
-    return _run_out(run)
+    return _run_out(_pipelines(call).run(run_id))
