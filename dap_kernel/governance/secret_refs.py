@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -293,6 +294,21 @@ def redact_text(text: str) -> str:
 
     shown = _PARAM.sub(rf"\1{SHOWN}", _URL_PASSWORD.sub(password, text))
     return _SCHEME_CREDENTIAL.sub(rf"\1 {SHOWN}", shown)
+
+
+def loggable(error: BaseException, hidden: set[str] | frozenset[str] = frozenset()) -> str:
+    """An unexpected error as the server log may keep it: its kind, its message scrubbed, and
+    where it happened (file, line and function of each frame; no source lines, no values).
+
+    A driver's message can quote the URL it failed on, password and all; a plain
+    ``log.exception`` would write that to a log others read.
+    """
+    frames = "".join(
+        f"  {frame.filename}:{frame.lineno} in {frame.name}\n"
+        for frame in traceback.extract_tb(error.__traceback__)
+    )
+    message = scrub(str(error), hidden)
+    return f"{type(error).__name__}: {message}\nTraceback (most recent call last):\n{frames}"
 
 
 def redact_spec(data: Any) -> Any:

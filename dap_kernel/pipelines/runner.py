@@ -39,6 +39,8 @@ from ..errors import DapError, MetaStoreError, QueryRefused, SourceError
 from ..governance.secret_refs import (
     expand_url_password,
     find_references,
+    loggable,
+    redact_text,
     scrub,
     sensitive_values,
 )
@@ -118,7 +120,7 @@ def _attempt(step: str, attempts: int, backoff_s: float, fn: Callable[[], T]) ->
             step,
             state.attempt_number,
             attempts,
-            state.outcome.exception() if state.outcome else "",
+            redact_text(str(state.outcome.exception())) if state.outcome else "",
         ),
     )
     used = 0
@@ -272,7 +274,7 @@ class Pipeline:
                     else run.failure(e)
                 )
                 if not isinstance(e, DapError):
-                    log.exception("pipeline %s run %s failed", self.name, run_id)
+                    log.error("pipeline %s run %s failed: %s", self.name, run_id, loggable(e))
                 result = store.finish_run(
                     run_id,
                     "failed",

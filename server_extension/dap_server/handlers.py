@@ -20,6 +20,7 @@ from tornado import web
 from dap_kernel.errors import DapError, InternalError, InvalidRequest, Unauthenticated
 from dap_kernel.governance.apikeys import ApiKeyError, InsufficientScope
 from dap_kernel.governance.identity import Principal
+from dap_kernel.governance.secret_refs import loggable
 
 from .api import METRICS_SOURCE, Call, Endpoint, RawBody, Reply, Router, url_pattern
 from .auth import api_key_from, principal_from_jupyter
@@ -137,8 +138,10 @@ class DapHandler(APIHandler):
             return
         except web.HTTPError:
             raise  # XSRF and the like: Tornado calls write_error, which answers in JSON
-        except Exception:
-            self.log.exception("DAP endpoint %s %s failed", endpoint.method, endpoint.path)
+        except Exception as e:  # logged without values a driver might quote (a URL's password)
+            self.log.error(
+                "DAP endpoint %s %s failed: %s", endpoint.method, endpoint.path, loggable(e)
+            )
             self._error(InternalError("internal server error: the details are in the server log"))
             return
         self._write_result(endpoint, result)

@@ -499,3 +499,18 @@ def test_a_database_password_reference_is_expanded_into_the_url_only(
     assert "p@ss/w0rd" not in str(caught.value) and "p%40ss" not in str(caught.value)
     shown = PipelineStore(workspace.meta).get("pg").spec["extract"]["sql_url"]
     assert shown == "postgresql://loader:${secret:pg}@db.internal/shop"
+
+
+def test_an_unexpected_error_is_logged_without_the_password_it_quotes() -> None:
+    """What goes to the server log instead of log.exception: kind, scrubbed message, frames."""
+    from dap_kernel.governance.secret_refs import loggable
+
+    def connect() -> None:
+        raise RuntimeError("could not reach postgresql://etl:hunter2-pw@db.internal/sales")
+
+    try:
+        connect()
+    except RuntimeError as e:
+        text = loggable(e, {"inline-token-123"})
+    assert "hunter2-pw" not in text and "RuntimeError" in text
+    assert "in connect" in text  # where it happened stays, for whoever debugs
