@@ -86,7 +86,17 @@ def get_retention(session: Session, table: str) -> Retention | None:
 
 
 def policies(session: Session) -> dict[str, Retention]:
-    """Every table with a retention policy."""
+    """Every table with a retention policy that the caller may read (a policy names its table
+    and archive: metadata, governed like the catalog)."""
+    return {
+        name: retention
+        for name, retention in _all_policies(session).items()
+        if session.check("SELECT", name).allowed
+    }
+
+
+def _all_policies(session: Session) -> dict[str, Retention]:
+    """Every policy, for a run of them all (each is then checked: MODIFY on its table)."""
     return {
         t.qualified_name: Retention(**t.options[OPTION])
         for t in session.catalog.list_tables()
@@ -102,7 +112,7 @@ def run_archive(
     targets = (
         {session.governed_catalog.find(table).qualified_name: get_retention(session, table)}
         if table
-        else policies(session)
+        else _all_policies(session)
     )
     results = []
     for name, retention in targets.items():

@@ -729,7 +729,7 @@ class Dashboard:
         times = []
         for name in sorted(self.tables):
             try:
-                times.append(self.session.catalog.get(name).updated_at)
+                times.append(self.session.describe(name).updated_at)  # governed: readable only
             except DapError:
                 continue
         aware = [t if t.tzinfo else t.replace(tzinfo=dt.UTC) for t in times]

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from dap_kernel.archive import Retention, get_retention, run_archive, set_retention
+from dap_kernel.archive import Retention, get_retention, policies, run_archive, set_retention
 from dap_kernel.cli import app
 from dap_kernel.errors import DapError, QueryRefused
 from dap_kernel.governance.identity import Principal
@@ -123,3 +123,9 @@ def test_cli(events: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     assert out.exit_code == 0 and "2 rows moved to archive.events" in out.output, out.output
     out = runner.invoke(app, ["archive", "history", "events"])
     assert "DELETE" in out.output and "WRITE" in out.output
+
+
+def test_retention_policies_are_shown_for_readable_tables_only(governed: Workspace) -> None:
+    set_retention(governed.session(), "orders", Retention(keep_history_days=1))
+    assert "main.orders" in policies(governed.session(Principal("ann")))
+    assert policies(governed.session(Principal("bob"))) == {}
