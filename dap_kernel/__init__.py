@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from . import client as _client  # registers the caller's client for the dap.* shortcuts
+from ._version import __version__
 from .errors import DapError
 from .settings import Settings
 
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
     from . import catalog as catalog
 
 
-__version__ = "0.1.0"
 __all__ = [
     "DapError",
     "Settings",
@@ -66,15 +67,11 @@ def sql(
     ``as_of`` reads the tables as they were at a Delta version or a point in time; in SQL,
     ``FROM orders FOR VERSION AS OF 3`` / ``FOR TIMESTAMP AS OF '2026-11-01'`` does it per table.
     """
-    from .client import connect
-
-    return connect().sql(query, params, limit=limit, as_of=as_of)
+    return _client.connect().sql(query, params, limit=limit, as_of=as_of)
 
 
 def whoami() -> dict[str, Any]:
-    from .client import connect
-
-    return connect().whoami()
+    return _client.connect().whoami()
 
 
 def __getattr__(name: str) -> Any:

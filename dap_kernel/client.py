@@ -1,6 +1,7 @@
 """How front doors reach the governed core.
 
-In the embedded default the client is the in-process :class:`~dap_kernel.session.Session`.
+In the embedded default the client is a :class:`~dap_kernel.local.LocalClient` on the
+in-process :class:`~dap_kernel.session.Session`.
 When ``DAP_SERVICE_URL`` is set it is an :class:`~dap_kernel.transport.HttpSession` on that DAP
 service instead (with ``DAP_API_KEY``, else the kernel's ``JUPYTERHUB_API_TOKEN``). Both satisfy
 :class:`DapClient`, so ``%%dap sql`` and ``dap.sql()`` work unchanged against either.
@@ -13,7 +14,9 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from .caller import set_default_client
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
     from .lineage.graph import LineageGraph
     from .quality import QualityReport, Rule
     from .quality_view import QualityStatus
-    from .session import QueryResult
+    from .session import QueryResult, Session
     from .transport import HttpSession
 
 
@@ -42,10 +45,11 @@ class CatalogReader(Protocol):
     def search(self, term: str) -> list[TableInfo]: ...
 
 
+@runtime_checkable
 class DapClient(Protocol):
     """What the magics, the CLI and the ``dap.*`` facades may call on a session, local or remote.
 
-    :class:`~dap_kernel.session.Session` (in process) and
+    :class:`~dap_kernel.local.LocalClient` (in process) and
     :class:`~dap_kernel.transport.HttpSession` (a DAP service) both implement every method, so
     a feature never asks which one it holds. Writes the service does not offer over REST yet
     (ingest, table creation and registration) raise ``NotAvailableOverHttp`` there.
@@ -175,9 +179,25 @@ def connect(channel: str = "python") -> DapClient:
             os.environ.get("JUPYTERHUB_API_TOKEN", "").strip(),
             channel,
         )
+    from .local import LocalClient
     from .session import default_workspace
 
-    return default_workspace().session(channel=channel)
+    return LocalClient(default_workspace().session(channel=channel))
+
+
+def as_client(session: Session | DapClient) -> DapClient:
+    """The client of ``session``: any client as it is, a bare in-process
+    :class:`~dap_kernel.session.Session` (what tests and embedders hand the magics) wrapped in
+    a :class:`~dap_kernel.local.LocalClient`. The one place a front door's object is adapted,
+    so the magics call the protocol and never ask which kind they hold."""
+    if isinstance(session, DapClient):  # has every protocol member (Session lacks the features)
+        return session
+    from .local import LocalClient
+
+    return LocalClient(session)
+
+
+set_default_client(connect)
 
 
 # One HttpSession per configuration, so its connections stay alive from cell to cell; a change

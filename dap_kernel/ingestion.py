@@ -19,11 +19,12 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import polars as pl
 import pyarrow as pa
 
+from .caller import default_client
 from .catalog import split_name
 from .catalog.store import written_stats
 from .connectors.files import PARSE_RULE, FilePlan, plan_files, unify_types
@@ -70,6 +71,21 @@ def _rows(n: int) -> str:
     return f"{n} row" if n == 1 else f"{n} rows"
 
 
+class Ingests(Protocol):
+    """The caller's client as ``dap.ingest`` without a session uses it (here or the service)."""
+
+    def ingest(
+        self,
+        path: str | Path,
+        table: str,
+        *,
+        mode: str = "append",
+        keys: Sequence[str] = (),
+        format: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> IngestResult: ...
+
+
 def ingest(
     path: str | Path,
     table: str,
@@ -91,9 +107,8 @@ def ingest(
     if mode == "merge" and not keys:
         raise DapError("merge needs at least one key column (--key)")
     if session is None:  # the caller's client: this process, or the DAP service (no loads yet)
-        from .client import connect
-
-        return connect().ingest(path, table, mode=mode, keys=keys, format=format, options=options)
+        client: Ingests = default_client()
+        return client.ingest(path, table, mode=mode, keys=keys, format=format, options=options)
     qualified = "{}.{}".format(*split_name(table))
     what = f"ingest {path} into {qualified} ({mode}{', keys ' + ', '.join(keys) if keys else ''})"
     with session.audit_change("ingest", (qualified,), statement=what) as change:

@@ -48,7 +48,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
 import duckdb
 import polars as pl
@@ -69,6 +69,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlglot import exp
 
+from .caller import default_client
 from .catalog import TableInfo, split_name
 from .catalog.governed import GovernedCatalog, GovernedTable
 from .errors import DapError, QueryRefused, SqlSyntaxError, UnknownTable
@@ -77,9 +78,8 @@ from .meta.models import Base, utcnow
 from .quarantine import empty_quarantine, quarantine_frame, quarantine_name, write_quarantine
 
 if TYPE_CHECKING:
-    from .client import DapClient
     from .meta import MetaStore
-    from .session import Session
+    from .session import QueryResult, Session
 
 Severity = Literal["warn", "error"]
 Status = Literal["pass", "warn", "fail"]
@@ -857,7 +857,7 @@ def validate(
     data: Data | Any,
     rules: Sequence[Mapping[str, Any] | Rule] | str | Path,
     *,
-    session: DapClient | None = None,
+    session: Queries | None = None,
     source: str = "",
     run_id: str = "",
 ) -> QualityReport:
@@ -893,10 +893,33 @@ def validate(
         con.close()
 
 
-def _default_client() -> DapClient:
-    from .client import connect
+class Queries(Protocol):
+    """Governed SQL, for the keys a ``foreign_key`` rule looks up (any session or client)."""
 
-    return connect()
+    def query(
+        self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None
+    ) -> QueryResult: ...
+
+
+class QualityClient(Queries, Protocol):
+    """The caller's client as ``dap.quality.check`` / ``set_rules`` without a session use it."""
+
+    def quality_check(
+        self,
+        table: str,
+        rules: Sequence[Mapping[str, Any] | Rule] | str | Path | None = None,
+        *,
+        write_failures: bool = False,
+    ) -> QualityReport: ...
+
+    def set_quality_rules(
+        self, table: str, rules: Sequence[Mapping[str, Any] | Rule] | str | Path
+    ) -> list[Rule]: ...
+
+
+def _default_client() -> QualityClient:
+    client: QualityClient = default_client()
+    return client
 
 
 def _run(

@@ -27,10 +27,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import polars as pl
 
+from .caller import default_client
 from .catalog.governed import GovernedCatalog, GovernedTable
 from .quality import (
     RESULT_SCHEMA,
@@ -228,12 +229,17 @@ def _whole(governed: GovernedCatalog, entry: GovernedTable) -> bool:
     return not entry.partial and len(entry.info.columns) == len(stored)
 
 
+class StatusReader(Protocol):
+    """A client that shows a table's quality as its caller may see it."""
+
+    def quality_status(self, table: str) -> QualityStatus: ...
+
+
 def status(table: str) -> QualityStatus:
     """``dap.quality_status("main.orders")``: the table's latest stored check, its badge and
     its rules, as the caller may see them, from the caller's client (here or the service)."""
-    from .client import connect
-
-    return connect().quality_status(table)
+    client: StatusReader = default_client()
+    return client.quality_status(table)
 
 
 __all__ = ["QualityStatus", "ShownResult", "quality_status", "status"]

@@ -59,7 +59,6 @@ from .governance.secrets import SecretError, SecretStore
 from .lake import Lake
 from .meta import MetaStore
 from .results import ResultCache, cache_key
-from .session_features import SessionFeatures
 from .settings import Settings
 from .writes import parse_write
 
@@ -193,12 +192,12 @@ class QueryResult:
         return frame
 
 
-class Session(CatalogChanges, SessionFeatures):
-    """A workspace as seen by one principal.
+class Session(CatalogChanges):
+    """A workspace as seen by one principal: the governed core.
 
-    It is the in-process :class:`~dap_kernel.client.DapClient`: queries here, catalog writes in
-    :class:`~dap_kernel.changes.CatalogChanges`, the features (ingest, lineage, quality, export)
-    in :class:`~dap_kernel.session_features.SessionFeatures`.
+    Queries here, catalog writes in :class:`~dap_kernel.changes.CatalogChanges`. The features
+    (ingest, lineage, quality, export) sit above it and take it as a parameter;
+    :class:`~dap_kernel.local.LocalClient` puts them together as the in-process client.
     """
 
     def __init__(self, workspace: Workspace, principal: Principal, channel: str = "python") -> None:
@@ -412,7 +411,7 @@ class Session(CatalogChanges, SessionFeatures):
                 action="write",
             )
             raise
-        from .lineage import record_sql  # lineage sits above the session
+        from .lineage.record import record_sql  # needs only the session's workspace and name
 
         record_sql(self, sql, target, run_id=result.query_id)
         return self._written(target, data.num_rows, result.query_id, started, result.tables, sql)

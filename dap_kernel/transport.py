@@ -97,7 +97,7 @@ class HttpSession:
         channel: str = "python",
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        from . import __version__
+        from ._version import __version__
 
         if not url.startswith(("http://", "https://")):
             raise DapError(f"DAP_SERVICE_URL={public_url(url)!r} is not an http(s) URL")
@@ -537,8 +537,10 @@ def error_from(code: str, message: str, status: int = 500) -> DapError:
 
 def _error_classes() -> dict[str, type[DapError]]:
     """Every DapError subclass the kernel knows, by code; the most general one wins a tie."""
-    from . import querybuild  # noqa: F401  (modules that define more error classes)
-    from .governance import apikeys, secrets  # noqa: F401
+    # Modules that define more error classes (imported by their own name, not the package's).
+    import dap_kernel.governance.apikeys
+    import dap_kernel.governance.secrets
+    import dap_kernel.querybuild  # noqa: F401
 
     found: dict[str, type[DapError]] = {}
     queue: list[type[DapError]] = [DapError]

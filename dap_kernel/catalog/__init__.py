@@ -3,20 +3,19 @@
 ``dap.catalog.search("revenue")`` is the same call as ``connect().visible_tables("revenue")``
 and ``dap.catalog.get(name)`` as ``connect().describe(name)``: reads show the catalog as the
 caller may see it (:mod:`dap_kernel.catalog.governed`), in-process as over HTTP. Writes go to the
-:class:`~dap_kernel.catalog.store.Catalog` of this process.
+:class:`~dap_kernel.catalog.store.Catalog` of this process. The caller's client comes from
+:func:`dap_kernel.caller.default_client`, so the catalog never imports the client above it.
 """
 
 from __future__ import annotations
 
 import builtins
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from ..caller import default_client
 from ..lake import Data
 from .store import Catalog, ColumnInfo, TableInfo, split_name
-
-if TYPE_CHECKING:
-    from ..client import CatalogReader
 
 __all__ = [
     "Catalog",
@@ -31,45 +30,46 @@ __all__ = [
 ]
 
 
-def _catalog() -> CatalogReader:
-    from ..client import connect
+class CatalogClient(Protocol):
+    """What the shortcuts call on the caller's client (in process or a DAP service)."""
 
-    return connect().catalog
+    def visible_tables(self, term: str = "") -> builtins.list[TableInfo]: ...
+
+    def describe(self, table: str) -> TableInfo: ...
+
+    def create_table(self, name: str, data: Data, **options: Any) -> TableInfo: ...
+
+    def register_file(self, name: str, path: str | Path, **options: Any) -> TableInfo: ...
+
+
+def _client() -> CatalogClient:
+    client: CatalogClient = default_client()
+    return client
 
 
 def search(term: str) -> builtins.list[TableInfo]:
     """Tables you may read whose name, description, tags or columns mention ``term``."""
-    from ..client import connect
-
-    return connect().visible_tables(term)
+    return _client().visible_tables(term)
 
 
 def get(name: str) -> TableInfo:
     """Schema, description, owner, tags and column statistics of one table, as you may see
     it (no statistics of masked columns or of a table you see through a row filter)."""
-    from ..client import connect
-
-    return connect().describe(name)
+    return _client().describe(name)
 
 
 def create_table(name: str, data: Data, **options: Any) -> TableInfo:
     """Write a polars/Arrow table to the lake and register it, owned by you (needs CREATE;
     audited). Through a DAP service this is not available yet."""
-    from ..client import connect
-
-    return connect().create_table(name, data, **options)
+    return _client().create_table(name, data, **options)
 
 
 def register_file(name: str, path: str | Path, **options: Any) -> TableInfo:
     """Register a CSV, Parquet or JSON file (or glob) as a catalog table (needs CREATE;
     audited)."""
-    from ..client import connect
-
-    return connect().register_file(name, path, **options)
+    return _client().register_file(name, path, **options)
 
 
 def list(schema: str | None = None) -> builtins.list[TableInfo]:
     """The catalog tables you may read, optionally of one schema."""
-    from ..client import connect
-
-    return [t for t in connect().visible_tables() if schema is None or t.schema == schema]
+    return [t for t in _client().visible_tables() if schema is None or t.schema == schema]

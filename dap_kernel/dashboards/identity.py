@@ -68,15 +68,16 @@ def viewer_session(channel: str = CHANNEL) -> DapClient:
             "" if key else os.environ.get("JUPYTERHUB_API_TOKEN", "").strip(),
             channel,
         )
+    from ..local import LocalClient
     from ..session import default_workspace
 
     ws = default_workspace()
     if key:
         principal = ws.apikeys.authenticate(key, "query")
-        return ws.session(principal, channel=channel)
+        return LocalClient(ws.session(principal, channel=channel))
     if ws.policy.enforcing() and os.environ.get("DAP_DASHBOARD_VIEWER", "") != "owner":
         raise Unauthenticated(
             f"this dashboard runs as its viewer: open it with your DAP API key in the "
             f"{VIEWER_HEADER} header"
         )
-    return ws.session(channel=channel)
+    return LocalClient(ws.session(channel=channel))

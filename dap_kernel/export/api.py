@@ -7,19 +7,20 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec
 
-from . import excel
+import dap_kernel.export.excel as excel  # read at call time: tests lower its limits
+
 from .errors import ExportError
 from .excel import write_xlsx
 from .figures import figure_table
 from .files import _atomic, _target
 from .formats import Data, Exported, normalize_format
-from .inputs import _chromium, _client, _describe, _table
+from .inputs import Exports, Queries, _chromium, _client, _describe, _table
 from .pdf import export_pdf_html
 from .report import PDF_MAX_ROWS, report_html
 from .to_csv import _batches, write_csv
 
 if TYPE_CHECKING:
-    from ..client import DapClient
+    from ..session import Session
 
 P = ParamSpec("P")
 
@@ -31,7 +32,7 @@ def export_file(
     *,
     title: str = "",
     params: Mapping[str, Any] | Sequence[Any] | None = None,
-    session: DapClient | None = None,
+    session: Exports | Session | None = None,
     sheets: Mapping[str, Data] | None = None,
     charts: Sequence[Any] = (),
     description: str = "",
@@ -41,20 +42,21 @@ def export_file(
     """:func:`export`, also telling how many rows were written (the CLI and REST report it).
 
     The export goes through the client's ``export``, which audits the file in-process as a copy
-    of the rows it holds; :func:`write_export` does the writing.
+    of the rows it holds (a bare in-process session gets the same audit from
+    :func:`write_audited_export`); :func:`write_export` does the writing.
     """
-    return _client(session).export(
-        data,
-        to,
-        path,
-        title=title,
-        params=params,
-        sheets=sheets,
-        charts=charts,
-        description=description,
-        overwrite=overwrite,
-        max_pdf_rows=max_pdf_rows,
-    )
+    options: dict[str, Any] = {
+        "title": title,
+        "params": params,
+        "sheets": sheets,
+        "charts": charts,
+        "description": description,
+        "overwrite": overwrite,
+        "max_pdf_rows": max_pdf_rows,
+    }
+    if session is None or isinstance(session, Exports):  # a client: it writes and audits
+        return _client(session).export(data, to, path, **options)
+    return write_audited_export(session, data, to, path, **options)  # a session of this process
 
 
 def write_export(
@@ -62,7 +64,7 @@ def write_export(
     to: str,
     path: str | Path,
     *,
-    session: DapClient,
+    session: Queries,
     title: str = "",
     params: Mapping[str, Any] | Sequence[Any] | None = None,
     sheets: Mapping[str, Data] | None = None,
@@ -127,6 +129,19 @@ def write_export(
     )
     rows = sum(min(t.num_rows, max_pdf_rows) for t in tables.values())
     return Exported(target, fmt, rows, tuple(read))
+
+
+def write_audited_export(
+    session: Session, data: Data | None, to: str, path: str | Path, **options: Any
+) -> Exported:
+    """:func:`write_export` through a session of this process, audited as a copy of the rows
+    (``export``: format, path, rows, tables read): the in-process client's ``export``."""
+    statement = f"export {to} to {path}" + (f": {data}" if isinstance(data, str) else "")
+    with session.audit_change("export", statement=statement) as change:
+        done = write_export(data, to, path, session=session, **options)
+        change.rows = done.rows
+        change.touch(*done.tables)
+    return done
 
 
 def _returning_path(write: Callable[P, Exported], doc: str) -> Callable[P, Path]:

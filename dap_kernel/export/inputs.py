@@ -3,27 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import polars as pl
 import pyarrow as pa
 
+from ..caller import default_client
 from .errors import ExportError
-from .formats import Data
+from .formats import Data, Exported
 
 if TYPE_CHECKING:
-    from ..client import DapClient
+    from ..session import QueryResult
 
 
-def _client(session: DapClient | None) -> DapClient:
+class Queries(Protocol):
+    """What an export needs of a session or client: governed SQL (any client has it)."""
+
+    def query(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None = None,
+        *,
+        limit: int | None = None,
+    ) -> QueryResult: ...
+
+
+@runtime_checkable
+class Exports(Queries, Protocol):
+    """A client that writes (and, in process, audits) an export: ``export_file`` calls it."""
+
+    def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported: ...
+
+
+def _client(session: Exports | None) -> Exports:
     if session is not None:
         return session
-    from ..client import connect
+    client: Exports = default_client("python")
+    return client
 
-    return connect(channel="python")
 
-
-def _chromium(session: DapClient | None) -> str | None:
+def _chromium(session: Queries | None) -> str | None:
     workspace = getattr(session, "workspace", None)
     settings = getattr(workspace, "settings", None)
     return getattr(settings, "chromium", None)
@@ -32,7 +52,7 @@ def _chromium(session: DapClient | None) -> str | None:
 def _table(
     data: Data,
     params: Mapping[str, Any] | Sequence[Any] | None,
-    session: DapClient | None,
+    session: Queries | None,
     *,
     limit: int | None = None,
     read: list[str] | None = None,
@@ -40,7 +60,8 @@ def _table(
     """An Arrow table of ``data``; SQL runs governed, asking for at most ``limit`` rows (the
     tables it read are added to ``read``)."""
     if isinstance(data, str):
-        result = _client(session).query(data, params, limit=limit)
+        client = session if session is not None else _client(None)
+        result = client.query(data, params, limit=limit)
         if read is not None:
             read.extend(t for t in result.tables if t not in read)
         return result.table

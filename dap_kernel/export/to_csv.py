@@ -6,17 +6,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import ExportError
 from .formats import Data
-from .inputs import _table
-
-if TYPE_CHECKING:
-    from ..client import DapClient
+from .inputs import Queries, _table
 
 CSV_BATCH_ROWS = 65_536
 
@@ -24,7 +21,7 @@ CSV_BATCH_ROWS = 65_536
 def _batches(
     data: Data,
     params: Mapping[str, Any] | Sequence[Any] | None,
-    session: DapClient | None,
+    session: Queries | None,
     read: list[str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
     if isinstance(data, pa.RecordBatchReader):

@@ -4,16 +4,23 @@ the governance that turns tables the caller may not read into ``(restricted)`` n
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ..caller import default_client
 from ..errors import DapError, QueryRefused, UnknownTable
 from .graph import LineageEdge, LineageGraph, LineageNode
 from .names import DEFAULT_SCHEMA, RESTRICTED, table_name
 from .store import LineageStore
 
 if TYPE_CHECKING:
-    from ..client import DapClient
     from ..session import Session
+
+
+@runtime_checkable
+class LineageReader(Protocol):
+    """A client that answers lineage as its caller may see it (in process or a DAP service)."""
+
+    def lineage(self, name: str, *, depth: int = 5) -> LineageGraph: ...
 
 
 def governed_graph(graph: LineageGraph, may_read: Any) -> LineageGraph:
@@ -113,11 +120,10 @@ def session_graph(session: Session, name: str, *, depth: int = 5) -> LineageGrap
         return governed_graph(graph, lambda t: session.check("SELECT", t).allowed)
 
 
-def lineage(name: str, *, depth: int = 5, session: DapClient | None = None) -> LineageGraph:
+def lineage(name: str, *, depth: int = 5, session: LineageReader | None = None) -> LineageGraph:
     """``dap.lineage("main.orders")`` or ``dap.lineage("main.orders.amount")``: the graph of
     what a table (or column) is made from and what is made from it, as the caller may see it."""
-    if session is None:
-        from ..client import connect
-
-        session = connect()
-    return session.lineage(name, depth=depth)
+    if session is None or isinstance(session, LineageReader):  # a client, here or remote
+        client: LineageReader = default_client() if session is None else session
+        return client.lineage(name, depth=depth)
+    return session_graph(session, name, depth=depth)  # a session of this process

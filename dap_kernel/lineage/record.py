@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from .names import ColumnEdge, _first_line, table_name
 from .openlineage import emit_run
@@ -12,13 +12,36 @@ from .sql import sql_lineage
 from .store import LineageStore
 
 if TYPE_CHECKING:
-    from ..session import Session
+    from ..catalog.store import Catalog
+    from ..governance.identity import Principal
+    from ..meta import MetaStore
+    from ..settings import Settings
+
+
+class _Workspace(Protocol):
+    @property
+    def catalog(self) -> Catalog: ...
+    @property
+    def meta(self) -> MetaStore: ...
+    @property
+    def settings(self) -> Settings: ...
+
+
+class Writer(Protocol):
+    """What recording needs of the session that wrote (the session calls this module, so it
+    is named by what it offers rather than imported)."""
+
+    @property
+    def workspace(self) -> _Workspace: ...
+    @property
+    def principal(self) -> Principal: ...
+
 
 log = logging.getLogger(__name__)
 
 
 def record_sql(
-    session: Session,
+    session: Writer,
     sql: str,
     target: str,
     *,

@@ -25,11 +25,12 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import HTML, display
 from traitlets import Bool, Float, Int
 
+from ..client import DapClient, as_client, connect
 from ..errors import DapError, MissingParameter
 from ..session import QueryResult
 
 if TYPE_CHECKING:
-    from ..client import DapClient
+    from ..session import Session
 
 HELP = """\
 %dap help                         this list
@@ -78,7 +79,9 @@ class DapMagics(Magics):
         config=True
     )
 
-    def __init__(self, shell: Any = None, session_factory: Callable[[], DapClient] | None = None):
+    def __init__(
+        self, shell: Any = None, session_factory: Callable[[], Session | DapClient] | None = None
+    ):
         super().__init__(shell=shell)
         self._session_factory = session_factory
         self._executor: ThreadPoolExecutor | None = None
@@ -92,10 +95,10 @@ class DapMagics(Magics):
 
     @property
     def session(self) -> DapClient:
+        """The caller's client; a bare in-process session from the factory is wrapped once here,
+        so the magics call the client protocol and never ask what they hold."""
         if self._session_factory is not None:
-            return self._session_factory()
-        from ..client import connect
-
+            return as_client(self._session_factory())
         return connect(channel="magic")
 
     @line_cell_magic

@@ -19,6 +19,7 @@ from dap_kernel.dashboards.store import get, publish, unpublish
 from dap_kernel.errors import QueryRefused, SourceError, UnknownTable
 from dap_kernel.export import export_file
 from dap_kernel.governance.identity import Principal
+from dap_kernel.local import LocalClient
 from dap_kernel.meta import AuditRecord
 from dap_kernel.pipelines import pipeline
 from dap_kernel.quality import check, set_rules
@@ -53,7 +54,7 @@ def test_an_ingest_through_the_python_api_is_audited(tmp_path: Path) -> None:
 
 
 def test_a_refused_ingest_is_audited_as_refused(governed: Workspace, tmp_path: Path) -> None:
-    ann = governed.session(Principal(name="ann"), channel="magic")  # an analyst: no CREATE
+    ann = LocalClient(governed.session(Principal(name="ann"), channel="magic"))  # no CREATE
     with pytest.raises(QueryRefused):
         ann.ingest(write_sales(tmp_path / "s.csv"), "anns_table")
     record = newest(governed, "ingest")
@@ -65,7 +66,7 @@ def test_a_refused_ingest_is_audited_as_refused(governed: Workspace, tmp_path: P
 
 def test_a_failed_ingest_is_audited_as_failed(workspace: Workspace, tmp_path: Path) -> None:
     with pytest.raises(SourceError):
-        workspace.session().ingest(tmp_path / "missing.csv", "sales")
+        LocalClient(workspace.session()).ingest(tmp_path / "missing.csv", "sales")
     record = newest(workspace, "ingest")
     assert record.decision == "failed" and "file not found" in record.reason
 

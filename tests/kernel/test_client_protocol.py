@@ -1,4 +1,5 @@
-"""One seam for local and remote: Session and HttpSession implement the same DapClient protocol,
+"""One seam for local and remote: LocalClient (a Session with its features) and HttpSession
+implement the same DapClient protocol,
 features call it instead of asking which session they hold, and `dap sql` picks the DAP service
 from DAP_SERVICE_URL exactly like `dap.sql`."""
 
@@ -16,10 +17,11 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from dap_kernel.client import DapClient, close_http_sessions, connect
+from dap_kernel.client import DapClient, as_client, close_http_sessions, connect
 from dap_kernel.governance.identity import Principal
+from dap_kernel.local import LocalClient
 from dap_kernel.magics import DapMagics
-from dap_kernel.session import Session, Workspace
+from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
 from dap_kernel.transport import HttpSession, NotAvailableOverHttp
 from tests.conftest import Service
@@ -75,7 +77,7 @@ def accepts(impl: inspect.Signature, wanted: inspect.Signature) -> list[str]:
     return problems
 
 
-@pytest.mark.parametrize("cls", [Session, HttpSession])
+@pytest.mark.parametrize("cls", [LocalClient, HttpSession])
 def test_both_sessions_implement_every_protocol_method(cls: type) -> None:
     members = protocol_members()
     assert {"sql", "query", "describe", "lineage", "quality_check", "ingest", "export"} <= set(
@@ -131,7 +133,8 @@ def test_no_feature_asks_which_session_it_holds() -> None:
 
 
 def test_features_over_an_in_process_session(demo_workspace: Workspace) -> None:
-    session: DapClient = demo_workspace.session(Principal(name="tester"))
+    session = as_client(demo_workspace.session(Principal(name="tester")))
+    assert isinstance(session, LocalClient) and as_client(session) is session
     assert session.describe("orders").qualified_name == "main.orders"
     assert session.lineage("main.orders").root == "main.orders"
     assert session.table_rules("orders") == session.table_rules("main.orders")

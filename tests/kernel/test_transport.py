@@ -31,6 +31,7 @@ from dap_kernel.errors import (
     UnknownTable,
 )
 from dap_kernel.governance.identity import Principal
+from dap_kernel.local import LocalClient
 from dap_kernel.magics import DapMagics
 from dap_kernel.session import Session, Workspace
 from dap_kernel.settings import Settings
@@ -103,7 +104,7 @@ CUSTOMERS = "SELECT customer_id, name, region, email FROM customers ORDER BY cus
 def test_connect_picks_the_transport_from_the_environment(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert isinstance(connect(), Session)
+    assert isinstance(connect(), LocalClient)
     use(monkeypatch, service, "ann")
     client = connect()
     assert isinstance(client, HttpSession)
