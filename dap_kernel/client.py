@@ -197,7 +197,9 @@ def as_client(session: Session | DapClient) -> DapClient:
     return LocalClient(session)
 
 
-set_default_client(connect)
+# Looked up at each call, so a replaced ``client.connect`` (tests, embedders) is what the
+# shortcuts use too.
+set_default_client(lambda channel: connect(channel))
 
 
 # One HttpSession per configuration, so its connections stay alive from cell to cell; a change

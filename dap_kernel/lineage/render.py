@@ -4,10 +4,41 @@ from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .graph import LineageGraph, LineageNode
+# What a drawing reads of a graph; :class:`~dap_kernel.lineage.graph.LineageGraph` (whose
+# ``to_svg`` & co. call this module) has it, so the two modules do not import each other.
+
+
+class LineageNode(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class _Edge(Protocol):
+    @property
+    def source(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def process(self) -> str: ...
+
+
+class LineageGraph(Protocol):
+    @property
+    def root(self) -> str: ...
+    @property
+    def nodes(self) -> Sequence[LineageNode]: ...
+    @property
+    def edges(self) -> Sequence[_Edge]: ...
+    @property
+    def upstream(self) -> Sequence[LineageNode]: ...
+    @property
+    def downstream(self) -> Sequence[LineageNode]: ...
+    def sources_of(self, name: str) -> list[str]: ...
 
 
 def render_text(graph: LineageGraph) -> str:

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import plotly.graph_objects as go
 import polars as pl
 import pyarrow as pa
 
-from . import registry, theme
+from ..caller import default_client
 from .columns import Columns, as_list, require_columns
 from .errors import ChartError
 from .infer import infer_kind
-
-if TYPE_CHECKING:
-    from ..client import DapClient
+from .registry import check_options
+from .registry import get as get_kind
+from .theme import empty_figure, merge_meta, style
 
 Data: TypeAlias = pl.DataFrame | pl.LazyFrame | pa.Table | str
+
+
+class RunsSql(Protocol):
+    """Governed SQL, as a chart of a query runs it (a client or a session, here or remote)."""
+
+    def sql(
+        self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None
+    ) -> pl.DataFrame: ...
 
 
 def chart(
@@ -29,7 +37,7 @@ def chart(
     color: str | None = None,
     title: str | None = None,
     params: Mapping[str, Any] | Sequence[Any] | None = None,
-    session: DapClient | None = None,
+    session: RunsSql | None = None,
     **options: Any,
 ) -> go.Figure:
     """Draw ``data`` as a ``kind`` chart (chosen from the column types when omitted).
@@ -44,12 +52,12 @@ def chart(
     require_columns(frame, [x, *as_list(y), color])
     if kind is None:
         kind, x, y = infer_kind(frame, x, y)
-    fn = registry.get(kind)
+    fn = get_kind(kind)
     kind = kind.strip().lower()
-    registry.check_options(kind, fn, options)
+    check_options(kind, fn, options)
     heading = auto_title(kind, x, y) if title is None else title
     if frame.height == 0:
-        figure = theme.empty_figure()
+        figure = empty_figure()
         figure.update_layout(title={"text": heading} if heading else None)
         empty = True
     else:
@@ -61,18 +69,18 @@ def chart(
         if heading and figure.layout.title.text is None:
             figure.update_layout(title={"text": heading})
         empty = False
-    theme.style(figure)
+    style(figure)
     dap: dict[str, Any] = {"kind": kind, "x": x, "y": y, "color": color, "rows": frame.height}
     if empty:
         dap["empty"] = True
-    theme.merge_meta(figure, dap)
+    merge_meta(figure, dap)
     return figure
 
 
 def to_frame(
     data: Data,
     params: Mapping[str, Any] | Sequence[Any] | None = None,
-    session: DapClient | None = None,
+    session: RunsSql | None = None,
 ) -> pl.DataFrame:
     """A polars frame from what ``chart()`` accepts; SQL only ever through a governed client."""
     if isinstance(data, pl.DataFrame):
@@ -86,11 +94,8 @@ def to_frame(
     if isinstance(data, str):
         if not data.strip():
             raise ChartError("chart() got an empty SQL string")
-        if session is None:
-            from ..client import connect
-
-            session = connect()
-        return session.sql(data, params)
+        client: RunsSql = default_client() if session is None else session
+        return client.sql(data, params)
     raise ChartError(
         "chart() takes a polars DataFrame, a pyarrow Table or a SQL string, "
         f"not {type(data).__name__}"

@@ -21,11 +21,11 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
-from . import theme
 from .columns import Columns, column_kind, require_columns
 from .errors import ChartError
 from .kinds import layout, matrix
 from .registry import chart_type
+from .theme import SEQUENTIAL
 
 GRAINS = ("day", "week", "month", "quarter", "year")
 
@@ -78,7 +78,7 @@ def cohort(
         customdata=sizes,
         zmin=0,
         zmax=1,
-        colorscale=[list(s) for s in theme.SEQUENTIAL],
+        colorscale=[list(s) for s in SEQUENTIAL],
         colorbar={"title": {"text": "retained"}, "tickformat": ".0%"},
         hovertemplate=(
             f"{cohort} %{{y}}<br>{period} %{{x}}<br>%{{z:.1%}} retained"

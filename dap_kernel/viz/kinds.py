@@ -14,7 +14,6 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
-from . import theme
 from .columns import Columns, as_list, column_kind, labels, require_columns, values
 from .errors import ChartError
 from .registry import chart_type
@@ -27,6 +26,7 @@ from .shaping import (
     top_n,
     with_note,
 )
+from .theme import MUTED, NEGATIVE, POSITIVE, SEQUENTIAL, TOTAL
 
 BLANK = "(blank)"
 
@@ -261,7 +261,7 @@ def scatter(
                 assert color is not None
                 marker.update(
                     color=values(part[color]),
-                    colorscale=[list(s) for s in theme.SEQUENTIAL],
+                    colorscale=[list(s) for s in SEQUENTIAL],
                     showscale=True,
                     colorbar={"title": {"text": color}},
                 )
@@ -442,7 +442,7 @@ def heatmap(
         x=xs,
         y=rows,
         z=cells,
-        colorscale=[list(s) for s in theme.SEQUENTIAL],
+        colorscale=[list(s) for s in SEQUENTIAL],
         colorbar={"title": {"text": measures[0]}},
         hoverongaps=False,
     )
@@ -575,10 +575,10 @@ def waterfall(
         measure=kinds,
         texttemplate="%{y:,.4~g}",
         textposition="outside",
-        increasing={"marker": {"color": theme.POSITIVE}},
-        decreasing={"marker": {"color": theme.NEGATIVE}},
-        totals={"marker": {"color": theme.TOTAL}},
-        connector={"line": {"color": theme.MUTED, "width": 1}},
+        increasing={"marker": {"color": POSITIVE}},
+        decreasing={"marker": {"color": NEGATIVE}},
+        totals={"marker": {"color": TOTAL}},
+        connector={"line": {"color": MUTED, "width": 1}},
         name=ys[0],
     )
     figure = go.Figure(trace)

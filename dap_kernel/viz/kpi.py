@@ -16,12 +16,12 @@ from typing import Any
 import plotly.graph_objects as go
 import polars as pl
 
-from . import theme
 from .columns import Columns, as_list, column_kind, require_columns, values
 from .errors import ChartError
 from .kinds import axis_values, layout
 from .registry import chart_type
 from .shaping import aggregate
+from .theme import COLORWAY, NEGATIVE, POSITIVE
 
 
 @chart_type("kpi")
@@ -69,7 +69,7 @@ def kpi(
     if format:
         indicator.number.valueformat = format
     if previous is not None:
-        up, down = theme.POSITIVE, theme.NEGATIVE
+        up, down = POSITIVE, NEGATIVE
         if lower_is_better:
             up, down = down, up
         indicator.delta = {
@@ -87,7 +87,7 @@ def kpi(
                 y=trend,
                 mode="lines",
                 fill="tozeroy",
-                line={"color": theme.COLORWAY[0], "width": 2},
+                line={"color": COLORWAY[0], "width": 2},
                 hoverinfo="x+y",
                 name=measure,
             )
