@@ -23,14 +23,8 @@ from ..governance.apikeys import KeyAdmin
 from ..governance.audit import read_audit, verify_audit
 from ..meta.store import redact_url
 from ..session import Workspace
+from ._app import _print_frame, _workspace, app
 
-app = typer.Typer(
-    name="dap",
-    help="DAP: a governed data analytics workbench for Jupyter.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 audit_app = typer.Typer(
     help="Read and verify the hash-chained audit log.", invoke_without_command=True
 )
@@ -62,12 +56,6 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(access_app, name="access")
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def _workspace() -> Workspace:
-    from ..session import default_workspace
-
-    return default_workspace()
 
 
 @app.command()
@@ -552,19 +540,6 @@ def access_check(
     typer.echo(decision.reason)
 
 
-def _print_frame(frame: pl.DataFrame, fmt: str) -> None:
-    if fmt == "csv":
-        sys.stdout.write(frame.write_csv())
-    elif fmt == "json":
-        sys.stdout.write(frame.write_json() + "\n")
-    elif fmt == "table":
-        with pl.Config(tbl_rows=50, tbl_cols=30, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
-            typer.echo(str(frame))
-        typer.echo(f"({frame.height:,} row{'s' if frame.height != 1 else ''})")
-    else:
-        raise DapError(f"unknown --format {fmt!r}: use table, csv or json")
-
-
 def main() -> None:
     """Entry point: DAP errors become one line on stderr and exit status 1."""
     try:
@@ -578,7 +553,8 @@ def main() -> None:
         sys.exit(130)
 
 
-# Each topic module registers its commands on ``app`` (imported last: they import ``app``).
+# Each topic module registers its commands on ``app`` (from ``._app``); imported last so that
+# ``dap --help`` lists the core commands first, as before.
 from . import archive, dashboard, export, ingest, lineage, pipeline, quality  # noqa: E402
 
 __all__ = [

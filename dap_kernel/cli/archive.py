@@ -11,7 +11,7 @@ import typer
 
 from ..archive import Retention, get_retention, policies, run_archive, set_retention
 from ..catalog import split_name
-from . import _print_frame, _workspace, app
+from ._app import _print_frame, _workspace, app
 
 archive_app = typer.Typer(
     help="History and archiving of lake tables: retention policies and their runs.",

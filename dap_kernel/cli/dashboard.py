@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from . import _workspace, app
+from ._app import _workspace, app
 
 dashboard_app = typer.Typer(
     help="Publish notebooks as dashboards, list the ones you may open, serve one with Voilà.",

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import _workspace, app
+from ._app import _workspace, app
 
 
 @app.command("ingest")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import DapError
-from . import _workspace, app
+from ._app import _workspace, app
 
 
 @app.command("lineage")

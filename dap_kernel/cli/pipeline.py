@@ -8,7 +8,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from . import _print_frame, _workspace, app
+from ._app import _print_frame, _workspace, app
 
 pipeline_app = typer.Typer(
     help="Run YAML pipelines (extract → transform → validate → load) and see their runs.",

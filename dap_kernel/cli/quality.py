@@ -11,7 +11,7 @@ import polars as pl
 import typer
 import yaml
 
-from . import _print_frame, _workspace, app
+from ._app import _print_frame, _workspace, app
 
 quality_app = typer.Typer(
     help="Data-quality rules per table: set them, check a table, show the latest results.",
