@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default
 
+import dap_server.endpoints  # noqa: F401 - registers the routes
 from dap_kernel.settings import Settings
 
-from . import endpoints  # noqa: F401 - registers the routes
 from .api import router
 from .auth import HubIdentity, default_identity_mode
 from .handlers import access_log, make_handlers
 from .metrics import Metrics
 from .runtime import Runtime
+from .state import DapState
 
 if TYPE_CHECKING:
-    from dap_kernel.session import Workspace
+    pass
 
 
 class DapExtension(ExtensionApp):
@@ -159,32 +159,3 @@ class DapExtension(ExtensionApp):
         state: DapState | None = self.settings.get("dap_state")
         if state is not None:
             state.close()
-
-
-class DapState:
-    """What handlers share: the workspace (opened on first request, so a broken
-    DAP_META_URL does not stop Jupyter), the runtime and how callers are identified."""
-
-    def __init__(
-        self, settings: Settings, runtime: Runtime, hub: HubIdentity | None, identity_mode: str
-    ) -> None:
-        self.settings = settings
-        self.runtime = runtime
-        self.hub = hub
-        self.identity_mode = identity_mode
-        self.owner = settings.user
-        self._workspace: Workspace | None = None
-        self._lock = threading.Lock()
-
-    def workspace(self) -> Workspace:
-        with self._lock:
-            if self._workspace is None:
-                from dap_kernel.session import Workspace
-
-                self._workspace = Workspace(self.settings)
-            return self._workspace
-
-    def close(self) -> None:
-        self.runtime.close()
-        if self._workspace is not None:
-            self._workspace.close()

@@ -26,7 +26,7 @@ from .api import METRICS_SOURCE, Call, Endpoint, RawBody, Reply, Router, url_pat
 from .auth import api_key_from, principal_from_jupyter
 
 if TYPE_CHECKING:
-    from .extension import DapState
+    from .state import DapState
 
 access_log = logging.getLogger("dap_server.access")
 
