@@ -138,7 +138,10 @@ def prepare(
             if not candidates or resolver.resolve(candidates) == found:
                 return prepared
     recorder = _RecordingResolver(resolver)
-    prepared = _prepare(sql, recorder, read_dialect, write_dialect, steps, as_of)
+    try:
+        prepared = _prepare(sql, recorder, read_dialect, write_dialect, steps, as_of)
+    except RecursionError as e:  # parsed, but too deep for a step or the SQL generator
+        raise QueryRefused("the statement is nested too deeply to be checked") from e
     if cacheable:
         with _PREPARED_LOCK:
             _PREPARED[key] = (recorder.candidates, recorder.found, prepared)

@@ -24,7 +24,6 @@ A misjudged name cannot leak rows (raw relations live under names no user can sp
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -41,8 +40,31 @@ class TableRef:
 
 
 def table_references(tree: exp.Expr) -> list[TableRef]:
-    """Every table node whose ``this`` is a name (not a table function), with how it resolves."""
-    return list(_walk(tree, frozenset()))
+    """Every table node whose ``this`` is a name (not a table function), with how it resolves.
+
+    In statement order (a depth-first walk), with an explicit stack: a deeply nested statement
+    that parsed must not fail here on Python's recursion limit.
+    """
+    found: list[TableRef] = []
+    stack: list[tuple[exp.Expr, frozenset[str]]] = [(tree, frozenset())]
+    while stack:
+        node, visible = stack.pop()
+        children: list[tuple[exp.Expr, frozenset[str]]] = []
+        with_ = node.args.get("with_")
+        if isinstance(with_, exp.With):
+            visible = _cte_scopes(with_, visible, children)
+        if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
+            name = node.name.lower()
+            cte = not node.args.get("db") and not node.args.get("catalog") and name in visible
+            found.append(TableRef(node, cte))
+            skip = {"this", "db", "catalog"}
+        else:
+            skip = {"with_"}
+        for key, value in node.args.items():
+            if key not in skip:
+                children.extend((child, visible) for child in _exprs(value))
+        stack.extend(reversed(children))
+    return found
 
 
 def cte_names(tree: exp.Expr) -> set[str]:
@@ -50,27 +72,15 @@ def cte_names(tree: exp.Expr) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
 
-def _walk(node: exp.Expr, visible: frozenset[str]) -> Iterator[TableRef]:
-    with_ = node.args.get("with_")
-    if isinstance(with_, exp.With):
-        visible = yield from _walk_with(with_, visible)
-    if isinstance(node, exp.Table) and isinstance(node.this, exp.Identifier):
-        name = node.name.lower()
-        cte = not node.args.get("db") and not node.args.get("catalog") and name in visible
-        yield TableRef(node, cte)
-        skip = {"this", "db", "catalog"}
-    else:
-        skip = {"with_"}
-    for key, value in node.args.items():
-        if key in skip:
-            continue
-        for child in value if isinstance(value, list) else [value]:
-            if isinstance(child, exp.Expr):
-                yield from _walk(child, visible)
+def _exprs(value: object) -> list[exp.Expr]:
+    return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, exp.Expr)]
 
 
-def _walk_with(with_: exp.With, outer: frozenset[str]) -> Generator[TableRef, None, frozenset[str]]:
-    """The references inside the CTE definitions; returns the names the statement body sees."""
+def _cte_scopes(
+    with_: exp.With, outer: frozenset[str], out: list[tuple[exp.Expr, frozenset[str]]]
+) -> frozenset[str]:
+    """Add each part of the CTE definitions with the names it sees to ``out``; return the
+    names the statement body sees."""
     recursive = bool(with_.args.get("recursive"))
     seen = set(outer)
     for cte in with_.expressions:
@@ -84,21 +94,15 @@ def _walk_with(with_: exp.With, outer: frozenset[str]) -> Generator[TableRef, No
                     f"a WITH around the set operation of the recursive CTE {name} is not "
                     "supported: put it inside one of the branches"
                 )
-            anchor = frozenset(seen)
-            step = frozenset(seen | {name})
+            anchor, step = frozenset(seen), frozenset(seen | {name})
             for key, value in body.args.items():
-                scope = anchor if key == "this" else step
-                for child in value if isinstance(value, list) else [value]:
-                    if isinstance(child, exp.Expr):
-                        yield from _walk(child, scope)
+                out.extend((child, anchor if key == "this" else step) for child in _exprs(value))
         else:
-            yield from _walk(body, frozenset(seen))
+            out.append((body, frozenset(seen)))
         for key, value in cte.args.items():  # column lists, USING KEY (…)
-            if key != "this" and isinstance(value, exp.Expr):
-                yield from _walk(value, frozenset(seen))
+            if key != "this":
+                out.extend((child, frozenset(seen)) for child in _exprs(value))
         seen.add(name)
     for key in ("search", "cycle"):
-        value = with_.args.get(key)
-        if isinstance(value, exp.Expr):
-            yield from _walk(value, frozenset(seen))
+        out.extend((child, frozenset(seen)) for child in _exprs(with_.args.get(key)))
     return frozenset(seen)

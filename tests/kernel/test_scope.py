@@ -195,3 +195,13 @@ def test_statement_inputs_resolve_like_tables(governed: Workspace) -> None:
     assert joined.height == 0  # the input names APAC; the governed table has no APAC row
     same_name = ann.sql("SELECT region FROM customers", inputs={"customers": mine})
     assert same_name["region"].to_list() == ["APAC"]  # her own data, not the catalog table
+
+
+def test_a_deeply_nested_statement_is_refused_not_a_crash(workspace: Workspace) -> None:
+    """Deep enough for Python's recursion limit in sqlglot's generator: one clear refusal."""
+    workspace.catalog.create_table("main.t", pl.DataFrame({"x": [1]}).to_arrow(), owner="me")
+    nested = "SELECT * FROM " + "(SELECT * FROM " * 600 + "t" + ")" * 600
+    with pytest.raises(errors.QueryRefused, match="nested too deeply"):
+        workspace.session().sql(nested)
+    shallow = "SELECT * FROM " + "(SELECT * FROM " * 100 + "t" + ")" * 100
+    assert workspace.session().sql(shallow).height == 1  # the walk itself has no depth limit
