@@ -61,9 +61,16 @@ def table_references(tree: exp.Expr) -> list[TableRef]:
         else:
             skip = {"with_"}
         for key, value in node.args.items():
-            if key not in skip:
-                children.extend((child, visible) for child in _exprs(value))
-        stack.extend(reversed(children))
+            if value is None or key in skip:
+                continue
+            if isinstance(value, exp.Expr):
+                children.append((value, visible))
+            elif isinstance(value, list):
+                children.extend((child, visible) for child in value if isinstance(child, exp.Expr))
+        if len(children) == 1:
+            stack.append(children[0])
+        else:
+            stack.extend(reversed(children))
     return found
 
 
