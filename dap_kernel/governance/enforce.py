@@ -20,6 +20,7 @@ SELECT o.id FROM (SELECT id, region FROM "main#k"."orders" WHERE (region = 'EMEA
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -109,7 +110,15 @@ def mask_expression(mask: str, name: str, data_type: str, key: MaskKey | None = 
 
 
 def parse_policy_sql(sql: str) -> exp.Expr:
-    """Parse a predicate or mask written by a steward, with the same function checks as queries."""
+    """Parse a predicate or mask written by a steward, with the same function checks as queries.
+
+    The result is the caller's to change (a copy of the parse, which is kept: every secured
+    statement of every user parses the same few policies)."""
+    return _parsed_policy(sql).copy()
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_policy(sql: str) -> exp.Expr:
     try:
         expr = sqlglot.parse_one(sql, read="duckdb", into=exp.Condition)
     except ParseError as e:
