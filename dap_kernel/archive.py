@@ -104,6 +104,25 @@ def _all_policies(session: Session) -> dict[str, Retention]:
     }
 
 
+def versions(session: Session, table: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The versions of a table time travel can reach, newest first, for those who may read it
+    (anyone else is told what a missing table tells: "did you mean" names readable ones only)."""
+    info = session.governed_catalog.find(table)
+    session.require("SELECT", info.qualified_name)
+    schema, name = split_name(info.qualified_name)
+    return [
+        {
+            "version": h.get("version"),
+            "time": datetime.fromtimestamp(int(h["timestamp"]) / 1000, UTC).isoformat(
+                timespec="seconds"
+            ),
+            "operation": h.get("operation", ""),
+            "rows_added": (h.get("operationMetrics") or {}).get("num_added_rows"),
+        }
+        for h in session.workspace.lake.history(schema, name, limit)
+    ]
+
+
 def run_archive(
     session: Session, table: str | None = None, *, now: datetime | None = None
 ) -> list[ArchiveResult]:

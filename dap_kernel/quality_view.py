@@ -25,7 +25,7 @@ through the caller's own filters and masks, so its figures are theirs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -64,16 +64,7 @@ class ShownResult:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "kind": self.kind,
-            "column": self.column,
-            "severity": self.severity,
-            "status": self.status,
-            "failures": self.failures,
-            "message": self.message,
-            "details": dict(self.details),
-        }
+        return {**asdict(self), "details": dict(self.details)}
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,12 @@ archive) and the run that applies them; ``dap archive history`` lists a table's 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import polars as pl
 import typer
 
-from ..archive import Retention, get_retention, policies, run_archive, set_retention
-from ..catalog import split_name
+from ..archive import Retention, get_retention, policies, run_archive, set_retention, versions
 from ._app import _print_frame, _workspace, app
 
 archive_app = typer.Typer(
@@ -78,22 +76,7 @@ def archive_history(
     limit: Annotated[int, typer.Option(help="Newest versions to show.")] = 20,
 ) -> None:
     """The versions of a table that time travel can reach (FOR VERSION AS OF n)."""
-    ws = _workspace()
-    session = ws.session(channel="cli")
-    info = session.governed_catalog.find(table)  # "did you mean" names only readable tables
-    session.require("SELECT", info.qualified_name)
-    schema, name = split_name(info.qualified_name)
-    rows = [
-        {
-            "version": h.get("version"),
-            "time": datetime.fromtimestamp(int(h["timestamp"]) / 1000, UTC).isoformat(
-                timespec="seconds"
-            ),
-            "operation": h.get("operation", ""),
-            "rows_added": (h.get("operationMetrics") or {}).get("num_added_rows"),
-        }
-        for h in ws.lake.history(schema, name, limit)
-    ]
+    rows = versions(_workspace().session(channel="cli"), table, limit)
     _print_frame(pl.DataFrame(rows), "table")
 
 

@@ -8,7 +8,14 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from dap_kernel.archive import Retention, get_retention, policies, run_archive, set_retention
+from dap_kernel.archive import (
+    Retention,
+    get_retention,
+    policies,
+    run_archive,
+    set_retention,
+    versions,
+)
 from dap_kernel.cli import app
 from dap_kernel.errors import DapError, QueryRefused
 from dap_kernel.governance.identity import Principal
@@ -129,3 +136,9 @@ def test_retention_policies_are_shown_for_readable_tables_only(governed: Workspa
     set_retention(governed.session(), "orders", Retention(keep_history_days=1))
     assert "main.orders" in policies(governed.session(Principal("ann")))
     assert policies(governed.session(Principal("bob"))) == {}
+
+
+def test_versions_are_shown_to_readers_only(governed: Workspace) -> None:
+    assert versions(governed.session(Principal("ann")), "orders")[0]["version"] is not None
+    with pytest.raises(DapError):
+        versions(governed.session(Principal("bob")), "orders")
