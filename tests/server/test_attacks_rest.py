@@ -34,7 +34,8 @@ def test_name_attacks_over_rest(dap_service: Service, user: str) -> None:
         else:
             assert set(body) == {"error", "message"} and "Traceback" not in body["message"]
             assert not leaks(body["message"], no_grant=user == "bob"), (sql, body)
-    assert answered > (10 if user == "ann" else -1)
+    if user == "ann":  # the suite also exercises statements that are answered
+        assert answered > 10
 
 
 def test_a_user_without_grant_is_refused_even_after_others_queried(dap_service: Service) -> None:
