@@ -33,6 +33,10 @@ def _number(name: str, default: str) -> float:
     return number
 
 
+def _list(name: str) -> tuple[str, ...]:
+    return tuple(p.strip().lower() for p in _env(name, "").split(",") if p.strip())
+
+
 def _default_user() -> str:
     try:
         return getpass.getuser()
@@ -68,6 +72,21 @@ class Settings:
     openlineage_url: str = ""  # DAP_OPENLINEAGE_URL: POST OpenLineage run events here
     openlineage_file: str = ""  # DAP_OPENLINEAGE_FILE: or append them to this NDJSON file
     chromium: str = "/usr/bin/chromium"  # DAP_CHROMIUM: the browser that renders PDFs
+    # Scheduled reports (dap_kernel.scheduler): mail and webhook delivery, links, limits.
+    smtp_host: str = ""  # DAP_SMTP_HOST: no host, no mail (runs still record their outputs)
+    smtp_port: int = 25  # DAP_SMTP_PORT
+    smtp_from: str = "dap@localhost"  # DAP_SMTP_FROM
+    smtp_user: str = ""  # DAP_SMTP_USER
+    smtp_password: str = field(default="", repr=False)  # DAP_SMTP_PASSWORD; never printed
+    smtp_starttls: bool = False  # DAP_SMTP_STARTTLS=1
+    # DAP_MAIL_DOMAINS: comma list of recipient domains reports may go to ("" = any).
+    mail_domains: tuple[str, ...] = ()
+    # DAP_WEBHOOK_HOSTS: comma list of hosts webhooks may call; none set, no webhook may be
+    # added (a webhook is a door out of the service: to internal hosts, or to anyone).
+    webhook_hosts: tuple[str, ...] = ()
+    public_url: str = ""  # DAP_PUBLIC_URL: base of the links in mails and alerts
+    schedule_concurrency: int = 2  # DAP_SCHEDULE_CONCURRENCY: runs at once per scheduler
+    schedule_tick_s: float = 5.0  # DAP_SCHEDULE_TICK: seconds between looks at what is due
 
     def __post_init__(self) -> None:
         if not self.meta_url:
@@ -106,5 +125,16 @@ class Settings:
             openlineage_url=_env("DAP_OPENLINEAGE_URL", ""),
             openlineage_file=_env("DAP_OPENLINEAGE_FILE", ""),
             chromium=_env("DAP_CHROMIUM", "/usr/bin/chromium"),
+            smtp_host=_env("DAP_SMTP_HOST", ""),
+            smtp_port=int(_number("DAP_SMTP_PORT", "25")),
+            smtp_from=_env("DAP_SMTP_FROM", "dap@localhost"),
+            smtp_user=_env("DAP_SMTP_USER", ""),
+            smtp_password=_env("DAP_SMTP_PASSWORD", ""),
+            smtp_starttls=_env("DAP_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"),
+            mail_domains=_list("DAP_MAIL_DOMAINS"),
+            webhook_hosts=_list("DAP_WEBHOOK_HOSTS"),
+            public_url=_env("DAP_PUBLIC_URL", ""),
+            schedule_concurrency=max(1, int(_number("DAP_SCHEDULE_CONCURRENCY", "2"))),
+            schedule_tick_s=_number("DAP_SCHEDULE_TICK", "5"),
         )
         return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]
