@@ -2,6 +2,7 @@
 
 In the embedded default the client is a :class:`~dap_kernel.local.LocalClient` on the
 in-process :class:`~dap_kernel.session.Session`.
+With ``DAP_API_KEY`` (and no service) the session is that key's principal.
 When ``DAP_SERVICE_URL`` is set it is an :class:`~dap_kernel.transport.HttpSession` on that DAP
 service instead (with ``DAP_API_KEY``, else the kernel's ``JUPYTERHUB_API_TOKEN``). Both satisfy
 :class:`DapClient`, so ``%%dap sql`` and ``dap.sql()`` work unchanged against either.
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .lineage.graph import LineageGraph
     from .quality import QualityReport, Rule
     from .quality_view import QualityStatus
+    from .scheduler.model import ScheduleClient
     from .session import QueryResult, Session
     from .transport import HttpSession
 
@@ -114,6 +116,9 @@ class DapClient(Protocol):
 
     def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported: ...
 
+    @property
+    def schedules(self) -> ScheduleClient: ...
+
     def ingest(
         self,
         path: str | Path,
@@ -182,7 +187,12 @@ def connect(channel: str = "python") -> DapClient:
     from .local import LocalClient
     from .session import default_workspace
 
-    return LocalClient(default_workspace().session(channel=channel))
+    workspace = default_workspace()
+    # A key says who the caller is in process too: a scheduled report's kernel on a laptop
+    # runs as the schedule's owner, with the key minted for its run.
+    key = os.environ.get("DAP_API_KEY", "").strip()
+    principal = workspace.apikeys.authenticate(key, scope="query") if key else None
+    return LocalClient(workspace.session(principal, channel=channel))
 
 
 def as_client(session: Session | DapClient) -> DapClient:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .lineage.graph import LineageGraph
     from .quality import QualityReport, Rule
     from .quality_view import QualityStatus
+    from .scheduler.api import Schedules
 
 
 class LocalClient(Session):
@@ -99,6 +100,13 @@ class LocalClient(Session):
         qualified = "{}.{}".format(*split_name(table))
         self.session.require("SELECT", qualified)
         return table_rules(self.session.workspace.policy, qualified)
+
+    @property
+    def schedules(self) -> Schedules:
+        """Scheduled reports of this caller (:mod:`dap_kernel.scheduler.api`)."""
+        from .scheduler.api import Schedules
+
+        return Schedules(self.session)
 
     def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported:
         """Write ``data`` (or governed SQL) as CSV, xlsx or PDF; the file is audited as a copy

@@ -32,6 +32,7 @@ from .catalog.governed import GovernedCatalog
 from .catalog.store import CatalogResolver, InputResolver, split_name
 from .changes import CatalogChanges
 from .engines import create_engine
+from .engines.base import Binding
 from .engines.duckdb import DuckDBEngine
 from .errors import (
     DapError,
@@ -57,6 +58,7 @@ from .governance.secrets import SecretError, SecretStore
 from .lake import Lake
 from .meta import MetaStore
 from .results import ResultCache, cache_key
+from .run_reads import RunReads
 from .settings import Settings
 from .statement_inputs import as_of_point, bind_parameters, conform, to_table
 from .writes import parse_write
@@ -260,6 +262,7 @@ class Session(CatalogChanges):
                 query_id[:16],
             )
             own = resolver.input_tables
+        pins = self._pins if travel is None else ()
         try:
             with ws.policy.pinned():  # one policy view (and version read) per statement
                 # Checked and qualified once per text, whoever asks (cached)...
@@ -268,16 +271,19 @@ class Session(CatalogChanges):
                     known=_SuggestReadable(resolver, self._may_read),
                     write_dialect=ws.engine.dialect,
                     as_of=travel,
+                    pins=pins,
                 )
                 tables = tuple(t for t in checked.tables if t not in own)
                 decision = ws.policy.authorize(self.principal, "SELECT", tables)
                 if not decision.allowed:
                     raise QueryRefused(decision.reason)
-                prepared, restricted = self._secure(sql, resolver, own, tables, travel)
+                prepared, restricted = self._secure(sql, resolver, own, tables, travel, pins)
                 rewritten = ws.shown_sql(prepared.sql)
                 bound = bind_parameters(prepared, params)
             bindings = resolver.bindings()
             bindings += [self.catalog.binding_at(t) for t in prepared.travels]
+            if self.principal.run:
+                self._record_reads(tables, bindings, prepared)
             key = cache_key(prepared.sql, (bound, limit), bindings) if cache and not own else None
             cached = ws.results.get(key) if key is not None else None
             if cached is not None:
@@ -320,6 +326,7 @@ class Session(CatalogChanges):
         own: set[str],
         tables: tuple[str, ...],
         travel: tuple[str, str] | None,
+        pins: tuple[tuple[str, int], ...] = (),
     ) -> tuple[Prepared, bool]:
         """The statement as the engine runs it, and whether it reads governed (filtered or
         masked) rows: every catalog table replaced by its secured
@@ -356,8 +363,33 @@ class Session(CatalogChanges):
             steps=[secure],
             cache_scope=("secured", names.token, scope),
             as_of=travel,
+            pins=pins,
         )
         return prepared, any(p is not None for p in policies.values())
+
+    @functools.cached_property
+    def _pins(self) -> tuple[tuple[str, int], ...]:
+        """Table versions this session must read: those of the run it re-runs as recorded
+        (:mod:`dap_kernel.run_reads`), read once per session; none for any other caller."""
+        if not self.principal.run:
+            return ()
+        return tuple(sorted(RunReads(self.workspace.meta).pins(self.principal.run).items()))
+
+    def _record_reads(
+        self, tables: Sequence[str], bindings: Sequence[Binding], prepared: Prepared
+    ) -> None:
+        """Record under this session's run the Delta version of every lake table read."""
+        versions: dict[str, int] = {}
+        wanted = set(tables)
+        for b in bindings:
+            kind, _, version = b.signature.partition(":")
+            if kind != "delta" or not version.isdigit():
+                continue
+            schema = b.schema.split("@", 1)[0]  # a time-travel schema: "main@v3"
+            qualified = f"{schema}.{b.name}".lower()
+            if qualified in wanted:
+                versions[qualified] = int(version)
+        RunReads(self.workspace.meta).record(self.principal.run, versions)
 
     def _write(
         self,

@@ -58,6 +58,11 @@ class ServiceUnavailable(DapError):
 NotAuthenticated = Unauthenticated
 
 
+class _NotYet:
+    def __getattr__(self, name: str) -> Any:
+        raise NotAvailableOverHttp("schedules are not offered over REST yet")
+
+
 class NotAvailableOverHttp(DapError):
     """An operation the REST API does not offer (yet): writes to the catalog, policy details."""
 
@@ -324,6 +329,11 @@ class HttpSession:
             f"you may read {table}; its grants, row filters and masks are not shown through "
             "the DAP service: ask an admin (they manage them with `dap grant`, `dap policy`)"
         )
+
+    @property
+    def schedules(self) -> Any:
+        """Scheduled reports on the service (REST ``schedules`` and ``runs``)."""
+        return _NotYet()
 
     def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported:
         """Write the file in this kernel; its SQL runs (and is audited) on the service."""

@@ -101,8 +101,12 @@ class ApiKeys:
         *,
         scopes: list[str] | None = None,
         expires_in_days: float | None = None,
+        run_id: str | None = None,
     ) -> tuple[ApiKeyInfo, str]:
-        """A new key for ``principal``; the returned token is the only copy of the secret."""
+        """A new key for ``principal``; the returned token is the only copy of the secret.
+
+        ``run_id`` binds the key to one scheduled run (minted by the scheduler, revoked when
+        the run ends): the queries made with it are recorded under that run."""
         scopes = scopes or ["query", "read-catalog"]
         unknown = [s for s in scopes if s not in SCOPES]
         if unknown:
@@ -120,6 +124,7 @@ class ApiKeys:
                 key_hash=_hash(secret),
                 scopes=scopes,
                 expires_at=expires,
+                run_id=run_id,
             )
             s.add(row)
             s.flush()
@@ -143,6 +148,7 @@ class ApiKeys:
                     keys.c.expires_at,
                     keys.c.revoked_at,
                     keys.c.last_used_at,
+                    keys.c.run_id,
                 ).where(keys.c.key_id == key_id)
             ).one_or_none()
             if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
@@ -159,7 +165,7 @@ class ApiKeys:
             last = row.last_used_at
             if last is None or now - _aware(last) > LAST_USED_RESOLUTION:
                 con.execute(update(keys).where(keys.c.key_id == key_id).values(last_used_at=now))
-        return Principal(name=row.principal, source="apikey")
+        return Principal(name=row.principal, source="apikey", run=row.run_id or "")
 
     def list_keys(self, principal: str | None = None) -> list[ApiKeyInfo]:
         with self.meta.session() as s:

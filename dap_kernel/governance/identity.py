@@ -17,6 +17,9 @@ class Principal:
     groups: frozenset[str] = field(default_factory=frozenset)
     attributes: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     source: str = "local"  # local | jupyter | hub | apikey | service
+    # The scheduled run this caller is (its API key was minted for it): what it reads is
+    # recorded under the run (dap_kernel.run_reads). Not an identity: never compared.
+    run: str = field(default="", compare=False)
 
     def describe(self) -> str:
         groups = f" groups={','.join(sorted(self.groups))}" if self.groups else ""

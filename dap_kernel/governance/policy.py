@@ -243,6 +243,7 @@ class GrantPolicy:
             groups=frozenset(groups),
             attributes={**snap.attributes.get(principal.name, {}), **principal.attributes},
             source=principal.source,
+            run=principal.run,
         )
 
     @staticmethod

@@ -15,7 +15,7 @@ import functools
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, cast, runtime_checkable
 
@@ -113,11 +113,13 @@ def prepare(
     steps: Iterable[Callable[[exp.Expr], exp.Expr]] = (),
     cache_scope: Hashable | None = None,
     as_of: tuple[str, str] | None = None,
+    pins: tuple[tuple[str, int], ...] = (),
 ) -> Prepared:
     """Parse and check ``sql``; ``known`` holds the qualified names of catalog tables.
 
     ``as_of`` (``("version", "3")`` or ``("timestamp", "2026-11-01T00:00:00")``) reads every
-    table without its own ``FOR … AS OF`` at that point of its history.
+    table without its own ``FOR … AS OF`` at that point of its history. ``pins`` (qualified
+    name, version) read those tables at those versions instead (a report re-run as recorded).
 
     Dashboards and notebooks re-run the same text: without rewrite ``steps`` the outcome
     depends only on the text and on what its table names resolve to, so a cached result is
@@ -129,7 +131,7 @@ def prepare(
     resolver = cast(Resolver, known) if hasattr(known, "resolve") else StaticResolver(known)
     steps = tuple(steps)
     cacheable = not steps or cache_scope is not None
-    key = (sql, read_dialect, write_dialect, cache_scope, as_of)
+    key = (sql, read_dialect, write_dialect, cache_scope, as_of, pins)
     if cacheable:
         with _PREPARED_LOCK:
             cached = _PREPARED.get(key)
@@ -139,7 +141,7 @@ def prepare(
                 return prepared
     recorder = _RecordingResolver(resolver)
     try:
-        prepared = _prepare(sql, recorder, read_dialect, write_dialect, steps, as_of)
+        prepared = _prepare(sql, recorder, read_dialect, write_dialect, steps, as_of, dict(pins))
     except RecursionError as e:  # parsed, but too deep for a step or the SQL generator
         raise QueryRefused("the statement is nested too deeply to be checked") from e
     if cacheable:
@@ -155,7 +157,7 @@ def prepare(
 _PREPARED_MAX = 20_000
 _PREPARED_LOCK = threading.Lock()
 _PREPARED: OrderedDict[
-    tuple[str, str, str, Hashable, tuple[str, str] | None],
+    tuple[str, str, str, Hashable, tuple[str, str] | None, tuple[tuple[str, int], ...]],
     tuple[tuple[str, ...], dict[str, str], Prepared],
 ] = OrderedDict()
 
@@ -184,11 +186,12 @@ def _prepare(
     write_dialect: str,
     steps: tuple[Callable[[exp.Expr], exp.Expr], ...],
     as_of: tuple[str, str] | None = None,
+    pins: Mapping[str, int] | None = None,
 ) -> Prepared:
     tree = parse_one_statement(sql, read_dialect)
     refuse_writes(tree)
     refuse_forbidden_functions(tree)
-    tables = qualify_tables(tree, resolver, as_of=as_of)
+    tables = qualify_tables(tree, resolver, as_of=as_of, pins=pins)
     travels = travel_points(tree)
     for step in steps:
         tree = step(tree)
@@ -384,7 +387,11 @@ def engine_relations() -> frozenset[str]:
 
 
 def qualify_tables(
-    tree: exp.Expr, resolver: Resolver, *, as_of: tuple[str, str] | None = None
+    tree: exp.Expr,
+    resolver: Resolver,
+    *,
+    as_of: tuple[str, str] | None = None,
+    pins: Mapping[str, int] | None = None,
 ) -> tuple[str, ...]:
     """Check every table reference against the catalog and qualify it as ``schema.table``.
 
@@ -416,20 +423,24 @@ def qualify_tables(
                 f"AT (…) on {table.name} is not supported: "
                 "use FOR VERSION AS OF n or FOR TIMESTAMP AS OF '…'"
             )
+        qualified = f"{table.db or DEFAULT_SCHEMA}.{table.name}".lower()
+        point = as_of
+        if pins and qualified in pins:
+            point = ("version", str(pins[qualified]))
         if table.args.get("version") is not None:
             travel_of(table.args["version"])  # refuse anything but a literal point in time
-        elif as_of is not None:
+        elif point is not None:
             table.set(
                 "version",
                 exp.Version(
-                    this=as_of[0].upper(),
+                    this=point[0].upper(),
                     kind="AS OF",
-                    expression=exp.Literal.number(as_of[1])
-                    if as_of[0] == "version"
-                    else exp.Literal.string(as_of[1]),
+                    expression=exp.Literal.number(point[1])
+                    if point[0] == "version"
+                    else exp.Literal.string(point[1]),
                 ),
             )
-        references.append((table, f"{table.db or DEFAULT_SCHEMA}.{table.name}".lower()))
+        references.append((table, qualified))
     if not references:
         return ()
     found = resolver.resolve(sorted({q for _, q in references}))

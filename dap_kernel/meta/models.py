@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -154,6 +155,24 @@ class ApiKey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A key minted for one scheduled run: its queries record what they read under that run
+    # (and read pinned versions when the run re-executes another as recorded).
+    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class RunRead(Base):
+    """A table version a scheduled run read (``pinned=False``), or must read (``pinned=True``:
+    a re-run as recorded). Written by the governed query path, which knows nothing else of
+    schedules."""
+
+    __tablename__ = "run_reads"
+    __table_args__ = (UniqueConstraint("run_id", "table_name", "version", "pinned"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(32))
+    table_name: Mapped[str] = mapped_column(String(300))
+    version: Mapped[int] = mapped_column(BigInteger)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Membership(Base):

@@ -1,0 +1,195 @@
+"""One run of a report: papermill in a subprocess, as the schedule's owner.
+
+The notebook's kernel never gets the service's powers. It starts with a clean environment
+(none of the service's secrets, tokens or database URLs) and an API key minted for this run
+alone: the owner's identity, the ``query``/``read-catalog`` scopes, expiring with the run's
+timeout and revoked when the run ends. With a DAP service (``dap serve``, or the lab server
+of ``dap up``) the kernel reaches data only through it over HTTP, as every other kernel does;
+without one (``dap schedule run`` on a laptop) it opens the same home the caller already owns,
+and the key still decides who it is. Queries made with the key are recorded under the run
+(:mod:`dap_kernel.run_reads`), which is how a run knows the table versions it read.
+
+The subprocess dies with the thread that started it (``PR_SET_PDEATHSIG``), and the kernel
+with papermill (ipykernel polls its parent), so a scheduler killed mid-run leaves nothing
+running that could finish the occurrence a second time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .model import Run, Schedule
+from .outputs import failed_cell, render_outputs
+
+if TYPE_CHECKING:
+    from ..session import Workspace
+
+# What a kernel may inherit from the service's environment: nothing that names a secret.
+_PASSED = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "DAP_CHROMIUM", "PLAYWRIGHT_BROWSERS_PATH")
+KERNEL = "python3"
+
+
+@dataclass
+class Outcome:
+    status: str  # succeeded | failed
+    error: str = ""
+    failed_cell: dict[str, Any] | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+    timed_out: bool = False
+
+
+def run_dir(workspace: Workspace, run: Run) -> Path:
+    return workspace.settings.home / "reports" / run.schedule_id / run.id
+
+
+def kernel_env(workspace: Workspace, key: str, workdir: Path, service_url: str) -> dict[str, str]:
+    """The environment of a report's kernel: the run's key and where DAP is, nothing else."""
+    env = {k: os.environ[k] for k in _PASSED if os.environ.get(k)}
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "/usr/bin:/bin")
+    env["HOME"] = str(workdir)
+    env["DAP_API_KEY"] = key
+    env["MPLCONFIGDIR"] = str(workdir / ".config")
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    if service_url:
+        env["DAP_SERVICE_URL"] = service_url
+    else:  # the embedded default: the same home, which its owner runs as anyway
+        settings = workspace.settings
+        env["DAP_HOME"] = str(settings.home)
+        env["DAP_META_URL"] = settings.meta_url
+        if settings.secret_key:
+            env["DAP_SECRET_KEY"] = settings.secret_key
+    return env
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def packages() -> dict[str, str]:
+    """Every distribution of the interpreter the kernel runs (the same one as papermill)."""
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            found[str(name).lower()] = dist.version
+    return dict(sorted(found.items()))
+
+
+def execute(
+    workspace: Workspace,
+    schedule: Schedule,
+    notebook: dict[str, Any],
+    run: Run,
+    *,
+    service_url: str = "",
+) -> Outcome:
+    """Execute ``run`` of ``schedule`` and render its outputs; never raises for the notebook's
+    own failures (they are the outcome)."""
+    workdir = run_dir(workspace, run)
+    workdir.mkdir(parents=True, exist_ok=True)
+    os.chmod(workdir, 0o700)
+    source = workdir / "input.ipynb"
+    executed = workdir / "executed.ipynb"
+    source.write_text(json.dumps(notebook))
+    (workdir / "parameters.json").write_text(json.dumps(run.parameters))
+    # A run key lives a little longer than the run may, and is revoked as soon as it ends.
+    info, key = workspace.apikeys.create(
+        run.owner,
+        f"scheduled run {run.id}",
+        scopes=["query", "read-catalog"],
+        expires_in_days=(schedule.timeout_s + 300) / 86400,
+        run_id=run.id,
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(source),
+        str(executed),
+        "-f",
+        str(workdir / "parameters.json"),
+        "--cwd",
+        str(workdir),
+        "-k",
+        KERNEL,
+        "--no-progress-bar",
+        "--log-output",
+        "--request-save-on-cell-execute",
+    ]
+    log = workdir / "run.log"
+    timed_out = False
+    try:
+        with log.open("ab") as out:
+            out.write(f"--- attempt {run.attempt} at {datetime.now(UTC).isoformat()}\n".encode())
+            out.flush()
+            proc = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=kernel_env(workspace, key, workdir, service_url),
+                cwd=workdir,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+            try:
+                code = proc.wait(timeout=schedule.timeout_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                code = proc.wait()
+    finally:
+        workspace.apikeys.revoke(info.key_id)
+    outcome = Outcome(status="succeeded" if code == 0 else "failed", packages=packages())
+    title = f"{schedule.name} — {run.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    if code != 0:
+        failed = failed_cell(executed) if executed.exists() else None
+        outcome.failed_cell = asdict(failed) if failed is not None else None
+        outcome.timed_out = timed_out
+        if timed_out:
+            outcome.error = f"the run took longer than its timeout of {schedule.timeout_s:g} s"
+        elif failed is not None:
+            outcome.error = f"cell {failed.index} failed: {failed.ename}: {failed.evalue}"
+        else:
+            outcome.error = "papermill failed: " + _last_line(log)
+        if executed.exists():  # the executed notebook shows where it stopped
+            with contextlib.suppress(Exception):
+                outcome.outputs = {
+                    k: str(v) for k, v in render_outputs(executed, ["ipynb"], workdir, title=title).items()
+                }
+        return outcome
+    try:
+        files = render_outputs(
+            executed,
+            list(schedule.formats),
+            workdir,
+            title=title,
+            chromium=workspace.settings.chromium,
+        )
+    except Exception as e:  # a report that ran but could not be rendered is a failed run
+        from ..errors import DapError
+
+        message = e.message if isinstance(e, DapError) else f"{type(e).__name__}: {e}"
+        return Outcome(status="failed", error=f"rendering the outputs failed: {message}")
+    outcome.outputs = {k: str(v) for k, v in files.items()}
+    return outcome
+
+
+def _last_line(log: Path) -> str:
+    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
