@@ -229,6 +229,15 @@ class Schedules:
             return Scheduler(self.session.workspace).run_and_wait(run.id, timeout_s=timeout_s)
         return wait_final(lambda: self.run(run_id), timeout_s=timeout_s)
 
+    def log(self, run_id: str) -> str:
+        """papermill's log of the run (cell outputs included: read like the outputs)."""
+        run = self.run(run_id)
+        path = reports_dir(self.session) / run.schedule_id / run.id / "run.log"
+        if not path.is_file():
+            return ""
+        with self.session.audit_change("report.log", statement=f"run {run_id} (owner {run.owner})"):
+            return path.read_text(errors="replace")[-1_000_000:]
+
     def output_bytes(self, run_id: str, fmt: str) -> bytes:
         return self.output(run_id, fmt).read_bytes()
 
