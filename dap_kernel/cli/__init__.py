@@ -555,7 +555,7 @@ def main() -> None:
 
 # Each topic module registers its commands on ``app`` (from ``._app``); imported last so that
 # ``dap --help`` lists the core commands first, as before.
-from . import archive, dashboard, export, ingest, lineage, pipeline, quality  # noqa: E402
+from . import archive, dashboard, export, ingest, lineage, pipeline, quality, schedule  # noqa: E402
 
 __all__ = [
     "app",
@@ -567,4 +567,5 @@ __all__ = [
     "main",
     "pipeline",
     "quality",
+    "schedule",
 ]

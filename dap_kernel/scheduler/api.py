@@ -17,6 +17,7 @@ The rules, in one place for every door (CLI, magics, REST, the lab panel):
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import shutil
 from collections.abc import Sequence
@@ -166,7 +167,7 @@ class Schedules:
 
     # -- runs --------------------------------------------------------------------------------
 
-    def history(self, ref: str, *, limit: int = 50) -> list[Run]:
+    def history(self, ref: str, *, limit: int = 50) -> builtins.list[Run]:
         return self.store.runs(self.get(ref).id, limit=limit)
 
     def run(self, run_id: str) -> Run:

@@ -22,7 +22,9 @@ def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as e:
-        raise ScheduleError(f"unknown time zone {name!r}: use an IANA name like Europe/Berlin") from e
+        raise ScheduleError(
+            f"unknown time zone {name!r}: use an IANA name like Europe/Berlin"
+        ) from e
 
 
 def check(expr: str, tz: str) -> str:

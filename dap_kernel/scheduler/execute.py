@@ -83,7 +83,7 @@ def packages() -> dict[str, str]:
     """Every distribution of the interpreter the kernel runs (the same one as papermill)."""
     found: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata["Name"]
         if name:
             found[str(name).lower()] = dist.version
     return dict(sorted(found.items()))
@@ -170,7 +170,8 @@ def execute(
         if executed.exists():  # the executed notebook shows where it stopped
             with contextlib.suppress(Exception):
                 outcome.outputs = {
-                    k: str(v) for k, v in render_outputs(executed, ["ipynb"], workdir, title=title).items()
+                    k: str(v)
+                    for k, v in render_outputs(executed, ["ipynb"], workdir, title=title).items()
                 }
         return outcome
     try:

@@ -107,7 +107,10 @@ class Scheduler:
     def _plan_cron(self, schedule: Schedule, now: datetime) -> None:
         first = schedule.next_due
         assert first is not None
-        due = [first, *cron.due_between(schedule.cron, schedule.timezone, first, now, limit=MAX_CATCH_UP)]
+        due = [
+            first,
+            *cron.due_between(schedule.cron, schedule.timezone, first, now, limit=MAX_CATCH_UP),
+        ]
         due = due[-MAX_CATCH_UP:]
         for moment in due:
             late = now - moment > cron.GRACE
@@ -120,9 +123,7 @@ class Scheduler:
                 parameters=schedule.parameters,
                 status="skipped" if skip else "queued",
             )
-        self.store.advance(
-            schedule.id, first, cron.next_due(schedule.cron, schedule.timezone, now)
-        )
+        self.store.advance(schedule.id, first, cron.next_due(schedule.cron, schedule.timezone, now))
 
     def _plan_pipelines(self, schedule: Schedule, now: datetime) -> None:
         pipelines = PipelineStore(self.workspace.meta)
@@ -211,8 +212,12 @@ class Scheduler:
         if outcome.status == "failed" and attempt <= schedule.retries:
             wait = schedule.retry_backoff_s * 2 ** (attempt - 1)
             self.store.finish(
-                run.id, self.holder, attempt, "retrying",
-                not_before=now + timedelta(seconds=wait), **record,
+                run.id,
+                self.holder,
+                attempt,
+                "retrying",
+                not_before=now + timedelta(seconds=wait),
+                **record,
             )
             self._wake.set()
             return self.store.run(run.id)

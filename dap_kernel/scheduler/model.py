@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
@@ -95,7 +96,7 @@ class Schedule:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Schedule:
         """The inverse of :meth:`to_dict` (what a remote client gets back)."""
-        values = {f.name: data.get(f.name) for f in fields(cls)}
+        values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
         for key in ("next_due", "created_at", "updated_at"):
             values[key] = _time(values[key])
         for key in ("formats", "recipients", "webhooks", "after", "after_pipelines"):
@@ -142,7 +143,7 @@ class Run:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:
-        values = {f.name: data.get(f.name) for f in fields(cls)}
+        values: dict[str, Any] = {f.name: data.get(f.name) for f in fields(cls)}
         for key in ("due_at", "started_at", "finished_at"):
             values[key] = _time(values[key])
         for key in ("parameters", "outputs", "packages", "reads", "quality", "delivered"):
@@ -173,7 +174,7 @@ class ScheduleClient(Protocol):
 
     def remove(self, ref: str) -> None: ...
 
-    def history(self, ref: str, *, limit: int = 50) -> list[Run]: ...
+    def history(self, ref: str, *, limit: int = 50) -> builtins.list[Run]: ...
 
     def run(self, run_id: str) -> Run: ...
 

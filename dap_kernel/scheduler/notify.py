@@ -98,7 +98,9 @@ class Notifier:
         failed = FailedCell(**run.failed_cell) if run.failed_cell else None
         message = delivery.failure_message(report, failed)
         try:
-            delivery.send_mail(self.settings, [address], message.subject, message.text, message.html)
+            delivery.send_mail(
+                self.settings, [address], message.subject, message.text, message.html
+            )
         except DapError as e:
             log.warning("alert of run %s not mailed: %s", run.id, e.message)
             return f"failed: {e.message}"

@@ -8,6 +8,7 @@ injected variable.
 
 from __future__ import annotations
 
+import ast
 import json
 import tempfile
 from collections.abc import Mapping
@@ -29,14 +30,18 @@ def check_notebook(notebook: Mapping[str, Any]) -> dict[str, Any]:
     if len(text.encode()) > MAX_NOTEBOOK_BYTES:
         raise ScheduleError(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
     try:
-        node = nbformat.reads(text, as_version=4)
+        node = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
         nbformat.validate(node)
     except (nbformat.ValidationError, ValueError, KeyError, TypeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ScheduleError(f"not a valid notebook: {first[:200]}") from None
     # Reports run in DAP's Python kernel whatever the notebook was written in.
-    node.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return dict(json.loads(nbformat.writes(node)))
+    node.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return dict(json.loads(nbformat.writes(node)))  # type: ignore[no-untyped-call]
 
 
 def declared(notebook: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -68,10 +73,19 @@ def coerce(notebook: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, A
         raise ScheduleError(
             f"the notebook has no parameter {unknown[0]}; it has {', '.join(sorted(params))}"
         )
-    return {
-        name: _as_type(name, value, str(params[name].get("inferred_type_name", "None")))
-        for name, value in given.items()
-    }
+    return {name: _as_type(name, value, _kind(params[name])) for name, value in given.items()}
+
+
+def _kind(param: Mapping[str, Any]) -> str:
+    """The parameter's type: its annotation (``top: int = 3``), else its default's literal."""
+    kind = str(param.get("inferred_type_name") or "None")
+    if kind != "None":
+        return kind
+    try:
+        default = ast.literal_eval(str(param.get("default", "")))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return "None"  # an expression: nothing to go by
+    return "None" if default is None else type(default).__name__
 
 
 def _as_type(name: str, value: Any, kind: str) -> Any:
@@ -96,7 +110,9 @@ def _as_type(name: str, value: Any, kind: str) -> Any:
                 raise ValueError(value)
             return parsed
     except (ValueError, TypeError):
-        raise ScheduleError(f"parameter {name} takes a {kind}, not {value!r}") from None
+        raise ScheduleError(
+            f"parameter {name} takes a value of type {kind}, not {value!r}"
+        ) from None
     # No default type to go by (None, or an expression): JSON if it is JSON, else the text.
     if text is not None:
         try:

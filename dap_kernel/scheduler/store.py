@@ -252,9 +252,7 @@ class ScheduleStore:
                 _SCHEDULES.c.next_due.is_(None) if seen is None else _SCHEDULES.c.next_due == seen
             )
             done = con.execute(
-                update(_SCHEDULES)
-                .where(_SCHEDULES.c.id == schedule_id, cond)
-                .values(next_due=new)
+                update(_SCHEDULES).where(_SCHEDULES.c.id == schedule_id, cond).values(next_due=new)
             )
         return bool(done.rowcount)
 
@@ -370,8 +368,7 @@ class ScheduleStore:
                 select(_RUNS.c.id)
                 .where(
                     or_(
-                        (_RUNS.c.status.in_(("queued", "retrying")))
-                        & (_RUNS.c.not_before <= now),
+                        (_RUNS.c.status.in_(("queued", "retrying"))) & (_RUNS.c.not_before <= now),
                         (_RUNS.c.status == "running") & (_RUNS.c.lease_expires < now),
                     )
                 )
@@ -388,8 +385,7 @@ class ScheduleStore:
                 .where(
                     _RUNS.c.id == run_id,
                     or_(
-                        (_RUNS.c.status.in_(("queued", "retrying")))
-                        & (_RUNS.c.not_before <= now),
+                        (_RUNS.c.status.in_(("queued", "retrying"))) & (_RUNS.c.not_before <= now),
                         (_RUNS.c.status == "running") & (_RUNS.c.lease_expires < now),
                     ),
                 )
@@ -406,9 +402,7 @@ class ScheduleStore:
             attempt = con.execute(select(_RUNS.c.attempt).where(_RUNS.c.id == run_id)).scalar()
         return int(attempt or 1)
 
-    def heartbeat(
-        self, run_ids: Iterable[str], holder: str, now: datetime, lease_s: float
-    ) -> None:
+    def heartbeat(self, run_ids: Iterable[str], holder: str, now: datetime, lease_s: float) -> None:
         ids = list(run_ids)
         if not ids:
             return
