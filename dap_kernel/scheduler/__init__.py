@@ -1,0 +1,1 @@
+"""Scheduled notebook reports."""
