@@ -212,7 +212,9 @@ def _message(
     message["To"] = ", ".join(recipients)
     message["Subject"] = _one_line(subject, 200)
     message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
-    message["Message-ID"] = make_msgid(domain=settings.smtp_from.rpartition("@")[2] or None)
+    message["Message-ID"] = make_msgid(
+        domain=settings.smtp_from.rpartition("@")[2].rstrip(">") or None
+    )
     attached, linked = _fit(attachments, links or {}, settings.public_url, max_mb)
     message.set_content(text + _linked_text(linked))
     if html_text is not None:
