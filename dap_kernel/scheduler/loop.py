@@ -226,11 +226,10 @@ class Scheduler:
         ):
             return self.store.run(run.id)  # the lease lapsed and another scheduler took over
         done = self.store.run(run.id)
-        delivered = self.notifier.deliver(schedule, done)
-        self.store.set_run(run.id, delivered=delivered)
-        if done.status == "succeeded":
+        if done.status == "succeeded":  # before delivery: a slow mail server delays no one
             self._trigger_dependents(schedule, done, now)
         self._apply_retention(schedule)
+        self.store.set_run(run.id, delivered=self.notifier.deliver(schedule, done))
         return self.store.run(run.id)
 
     def _quality(self, run: Run) -> dict[str, str]:

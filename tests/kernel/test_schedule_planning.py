@@ -7,8 +7,8 @@ test_schedule_runs.py); everything else is the real store on a real SQLite datab
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -102,7 +102,7 @@ def test_fall_back_runs_a_daily_time_once_and_an_interval_in_both_folds() -> Non
     halves = cron.due_between(
         "*/30 * * * *", "Europe/Berlin", hour, hour + timedelta(hours=2), limit=10
     )
-    gaps = {b - a for a, b in zip(halves, halves[1:], strict=False)}
+    gaps = {b - a for a, b in itertools.pairwise(halves)}
     assert gaps == {timedelta(minutes=30)}  # wall time repeats, real time never does
     assert len(halves) == 4
 
@@ -172,16 +172,6 @@ def test_not_a_notebook_is_refused(api: Schedules) -> None:
 
 
 # -- missed runs ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def hourly(api: Schedules) -> Iterator[tuple[Schedules, Schedule]]:
-    def make(missed: str) -> Schedule:
-        return api.add(
-            ScheduleSpec(name=f"h-{missed}", notebook=notebook(), cron="0 * * * *", missed=missed)
-        )
-
-    yield api, make  # type: ignore[misc]
 
 
 def test_on_time_occurrence_is_queued_once(

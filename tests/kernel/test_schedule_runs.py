@@ -18,28 +18,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import polars as pl
 import pytest
 
+from dap_kernel.errors import QueryRefused
 from dap_kernel.governance.identity import Principal
 from dap_kernel.scheduler.api import Schedules
 from dap_kernel.scheduler.loop import Scheduler
 from dap_kernel.scheduler.model import Run, ScheduleSpec, UnknownRun, UnknownSchedule
 from dap_kernel.session import Workspace
-from dap_kernel.errors import QueryRefused
+from tests.reports import notebook
 
 pytestmark = pytest.mark.slow
 
 ANN = Principal(name="ann")
-
-
-def notebook(*cells: str, params: str = 'region = "EMEA"') -> dict[str, Any]:
-    nb = nbformat.v4.new_notebook()
-    first = nbformat.v4.new_code_cell(params)
-    first.metadata["tags"] = ["parameters"]
-    nb.cells = [first, *(nbformat.v4.new_code_cell(c) for c in cells)]
-    return dict(nbformat.from_dict(nb))
 
 
 def outputs_text(run: Run) -> str:
@@ -99,13 +91,13 @@ def test_parameters_reach_the_notebook_typed_and_quoted(sales: Workspace) -> Non
         ScheduleSpec(
             name="p",
             notebook=notebook(code, params='region = "EMEA"\ntop = 3'),
-            parameters={"region": "it's \"quoted\"\\n", "top": "7"},
+            parameters={"region": 'it\'s "quoted"\\n', "top": "7"},
             formats=("ipynb",),
         )
     )
     done = run_once(sales, api, s.id)
     assert done.status == "succeeded", done.error
-    assert repr("it's \"quoted\"\\n") + " 7" in outputs_text(done)
+    assert repr('it\'s "quoted"\\n') + " 7" in outputs_text(done)
 
 
 def test_a_revoked_grant_fails_the_next_run_and_leaks_nothing(sales: Workspace) -> None:
@@ -207,6 +199,7 @@ SCHEDULER = """
 import sys, time
 from dap_kernel.settings import Settings
 from dap_kernel.session import Workspace
+from tests.reports import notebook
 from dap_kernel.scheduler.loop import Scheduler
 Scheduler(Workspace(Settings.from_env()), lease_s=4, tick_s=0.3).start()
 while True:
@@ -245,7 +238,11 @@ def test_a_scheduler_killed_mid_run_completes_the_occurrence_once(
     api = Schedules(sales.session(ANN))
     s = api.add(ScheduleSpec(name="long", notebook=notebook(code), formats=("ipynb",)))
     run = api.run_now(s.id)
-    env = {**os.environ, "DAP_HOME": str(sales.settings.home), "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {
+        **os.environ,
+        "DAP_HOME": str(sales.settings.home),
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
     first = subprocess.Popen([sys.executable, "-c", SCHEDULER], env=env)
     try:
         _wait(lambda: any(marks.glob("started-*")), 90, "the first kernel")
