@@ -128,6 +128,13 @@ def _final(api: Schedules, schedule_id: str, count: int, timeout: float = 240) -
     )
 
 
+def _delivered(api: Schedules, run: Run) -> None:
+    """Wait for the delivery record (written after the run's outcome, once all is sent)."""
+    deadline = time.monotonic() + 60
+    while not api.run(run.id).delivered and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def test_a_report_due_in_seconds_is_rendered_mailed_and_announced(
     reporting: Workspace, parts: tuple[Mailbox, int, int]
 ) -> None:
@@ -151,6 +158,7 @@ def test_a_report_due_in_seconds_is_rendered_mailed_and_announced(
     scheduler.start()
     try:
         [done] = _final(api, s.id, 1)
+        _delivered(api, done)
     finally:
         scheduler.stop()
     assert done.status == "succeeded", done.error
@@ -175,9 +183,6 @@ def test_a_report_due_in_seconds_is_rendered_mailed_and_announced(
     [(payload, signature)] = Hooks.received
     assert payload["event"] == "run.succeeded" and payload["run_id"] == done.id
     assert signature.startswith("sha256=") and "4.5" not in json.dumps(payload)
-    deadline = time.monotonic() + 30  # recorded right after the mail went
-    while not api.run(done.id).delivered and time.monotonic() < deadline:
-        time.sleep(0.2)
     assert api.run(done.id).delivered == {"mail": "sent to 1", "webhooks": ["sent"]}
 
 
@@ -208,9 +213,7 @@ def test_a_failing_report_retries_then_alerts_its_owner_only(
     scheduler.start()
     try:
         [done] = _final(api, parent.id, 1)
-        deadline = time.monotonic() + 30  # dependents are decided before delivery
-        while not api.run(done.id).delivered and time.monotonic() < deadline:
-            time.sleep(0.2)
+        _delivered(api, done)  # dependents are decided before delivery
     finally:
         scheduler.stop()
     assert (done.status, done.attempt) == ("failed", 2)
