@@ -46,6 +46,7 @@ from dap_kernel.governance.identity import Principal  # noqa: E402
 from dap_kernel.scheduler.api import Schedules  # noqa: E402
 from dap_kernel.scheduler.loop import Scheduler  # noqa: E402
 from dap_kernel.scheduler.model import FINAL, ScheduleSpec  # noqa: E402
+from dap_kernel.scheduler.params import check_notebook  # noqa: E402
 from dap_kernel.session import Workspace  # noqa: E402
 from dap_kernel.settings import Settings  # noqa: E402
 from tests.reports import notebook  # noqa: E402
@@ -125,7 +126,7 @@ def scheduled(ws: Workspace, api: Schedules, schedule_id: str) -> dict[str, floa
 
 
 def overhead(ws: Workspace, home: Path, reps: int) -> dict[str, Any]:
-    nb = notebook(CODE)
+    nb = check_notebook(notebook(CODE))  # with the kernelspec papermill needs
     api = Schedules(ws.session(Principal(name="ann")))
     s = api.add(
         ScheduleSpec(name="bench", notebook=nb, parameters={"region": "APAC"}, formats=("ipynb",))

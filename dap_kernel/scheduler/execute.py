@@ -23,12 +23,15 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import confine
+from .confine import ConfinementError
 from .model import Run, Schedule
 from .outputs import failed_cell, render_outputs
 
@@ -62,6 +65,7 @@ def kernel_env(workspace: Workspace, key: str, workdir: Path, service_url: str) 
     env["HOME"] = str(workdir)
     env["DAP_API_KEY"] = key
     env["MPLCONFIGDIR"] = str(workdir / ".config")
+    env["TMPDIR"] = str(workdir / "tmp")
     env["JUPYTER_PLATFORM_DIRS"] = "1"
     if service_url:
         env["DAP_SERVICE_URL"] = service_url
@@ -77,6 +81,30 @@ def kernel_env(workspace: Workspace, key: str, workdir: Path, service_url: str) 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _confinement(
+    workspace: Workspace, workdir: Path, service_url: str
+) -> Callable[[], None] | None:
+    """The confinement of a report kernel that reaches DAP through a service in multi-user
+    mode (:mod:`.confine`); None where the kernel runs as the home's own single user."""
+    if not service_url or not workspace.policy.enforcing():
+        return None
+    if not confine.available():
+        raise ConfinementError(
+            "report kernels cannot be confined on this machine (its Linux kernel has no "
+            "Landlock), and in multi-user mode DAP runs no report that could read its files"
+        )
+    return confine.preexec(workdir, workspace.settings.home)
+
+
+def _before_exec(confined: Callable[[], None] | None) -> Callable[[], None]:
+    def before() -> None:  # pragma: no cover - runs in the child, between fork and exec
+        _die_with_parent()
+        if confined is not None:
+            confined()
+
+    return before
 
 
 def packages() -> dict[str, str]:
@@ -102,6 +130,11 @@ def execute(
     workdir = run_dir(workspace, run)
     workdir.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o700)
+    (workdir / "tmp").mkdir(exist_ok=True)
+    try:
+        confined = _confinement(workspace, workdir, service_url)
+    except ConfinementError as e:
+        return Outcome(status="failed", error=e.message)
     source = workdir / "input.ipynb"
     executed = workdir / "executed.ipynb"
     source.write_text(json.dumps(notebook))
@@ -144,7 +177,8 @@ def execute(
                 env=kernel_env(workspace, key, workdir, service_url),
                 cwd=workdir,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_before_exec(confined),
+                pass_fds=(confined.fd,) if confined is not None else (),  # type: ignore[attr-defined]
             )
             try:
                 code = proc.wait(timeout=schedule.timeout_s)
