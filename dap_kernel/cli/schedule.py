@@ -52,7 +52,12 @@ def _read_notebook(path: Path) -> dict[str, Any]:
 
 @schedule_app.command("add")
 def add(
-    notebook: Annotated[Path, typer.Argument(help="The notebook (.ipynb); a copy is scheduled.")],
+    notebook: Annotated[
+        Path | None, typer.Argument(help="The notebook (.ipynb); a copy is scheduled.")
+    ] = None,
+    dashboard: Annotated[
+        str, typer.Option("--dashboard", help="Snapshot a published dashboard instead.")
+    ] = "",
     cron: Annotated[str, typer.Option("--cron", help='Cron expression, e.g. "0 8 * * MON".')] = "",
     timezone: Annotated[str, typer.Option("--tz", help="IANA time zone of the cron.")] = "UTC",
     param: Annotated[
@@ -76,11 +81,14 @@ def add(
     retries: Annotated[int, typer.Option("--retries", help="Retries of a failed run.")] = 2,
     backoff: Annotated[float, typer.Option("--backoff", help="Seconds before retry 1.")] = 60,
 ) -> None:
-    """Schedule a notebook; prints the schedule id."""
+    """Schedule a notebook (or a dashboard as a PDF snapshot); prints the schedule id."""
+    if (notebook is None) == (not dashboard):
+        raise DapError("name a notebook or --dashboard NAME (one of the two)")
     spec = ScheduleSpec(
-        name=name or notebook.stem,
-        notebook=_read_notebook(notebook),
-        notebook_name=notebook.name,
+        name=name or (notebook.stem if notebook else dashboard),
+        notebook=_read_notebook(notebook) if notebook else {},
+        notebook_name=notebook.name if notebook else f"{dashboard}.ipynb",
+        dashboard=dashboard,
         cron=cron,
         timezone=timezone,
         parameters=dict(from_pairs(param)),

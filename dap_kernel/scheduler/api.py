@@ -86,7 +86,10 @@ class Schedules:
         spec = self._checked(spec)
         next_due = cron.next_due(spec.cron, spec.timezone, self.now()) if spec.cron else None
         with self.session.audit_change("schedule.add", statement=f"schedule {spec.name}"):
-            return self.store.create(self.caller, spec, cron=spec.cron, next_due=next_due)
+            created = self.store.create(self.caller, spec, cron=spec.cron, next_due=next_due)
+            if spec.after_pipelines:  # run after commits from now on, not after past ones
+                self.store.update(created.id, pipeline_cursor=self._pipeline_cursor(spec))
+            return created
 
     def list(self, *, everyone: bool = False) -> list[Schedule]:
         """The caller's schedules (``everyone``: all of them, for administrators)."""
@@ -262,6 +265,8 @@ class Schedules:
         name = spec.name.strip()
         if not name or len(name) > 200 or any(c in name for c in "/\\\n\r\t"):
             raise ScheduleError(f"schedule name {spec.name!r}: 1 to 200 characters, no slashes")
+        if spec.dashboard:
+            spec = replace(spec, notebook=self._dashboard_notebook(spec.dashboard))
         notebook = check_notebook(spec.notebook)
         cron.zone(spec.timezone)
         expr = cron.check(spec.cron, spec.timezone) if spec.cron.strip() else ""
@@ -296,6 +301,15 @@ class Schedules:
             webhooks=webhooks,
         )
 
+    def _dashboard_notebook(self, name: str) -> dict[str, Any]:
+        """The published notebook of a dashboard the caller may open (audited as a view)."""
+        import json
+
+        from ..dashboards.store import get as get_dashboard
+
+        info = get_dashboard(self.session, name)
+        return dict(json.loads(info.path.read_text()))
+
     def _check_after(self, after: Sequence[str], owner: str, own_id: str | None) -> None:
         for ref in after:
             parent = self.store.find(owner, ref)
@@ -316,6 +330,14 @@ class Schedules:
             seen.add(current)
             stack.extend(self.store.get(current).after)
         return False
+
+    def _pipeline_cursor(self, spec: ScheduleSpec) -> dict[str, str]:
+        store = VisiblePipelines(self.session).store
+        cursor = {}
+        for name in spec.after_pipelines:
+            last = store.runs(name, status="succeeded", limit=1)
+            cursor[name] = last[0].run_id if last else ""
+        return cursor
 
     def _check_pipelines(self, names: Sequence[str]) -> None:
         visible = VisiblePipelines(self.session)

@@ -130,8 +130,9 @@ class Scheduler:
         cursor = dict(self.store.pipeline_cursor(schedule.id))
         changed = False
         for name in schedule.after_pipelines:
-            latest = pipelines.latest(name)
-            if latest is None or latest.status != "succeeded" or cursor.get(name) == latest.run_id:
+            found = pipelines.runs(name, status="succeeded", limit=1)
+            latest = found[0] if found else None
+            if latest is None or cursor.get(name) == latest.run_id:
                 continue
             if name in cursor:  # a commit since the last one seen: run after it
                 self.store.add_run(
@@ -141,7 +142,7 @@ class Scheduler:
                     due_at=now,
                     parameters=schedule.parameters,
                 )
-            cursor[name] = latest.run_id  # the first look only sets where to start
+            cursor[name] = latest.run_id  # (a cursor is set when the schedule is saved)
             changed = True
         if changed:
             self.store.update(schedule.id, pipeline_cursor=cursor)

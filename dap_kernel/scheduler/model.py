@@ -57,6 +57,9 @@ class ScheduleSpec:
     timeout_s: float = 3600.0
     retries: int = 2
     retry_backoff_s: float = 60.0
+    # A published dashboard to snapshot instead of ``notebook`` (the caller must be able to
+    # open it; its notebook is copied now, as any scheduled notebook is).
+    dashboard: str = ""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import polars as pl
 import pytest
 from aiosmtpd.controller import Controller
 
+from dap_kernel.errors import QueryRefused
 from dap_kernel.governance.identity import Principal
 from dap_kernel.scheduler.api import Schedules
 from dap_kernel.scheduler.loop import Scheduler
@@ -227,3 +228,31 @@ def test_a_failing_report_retries_then_alerts_its_owner_only(
     assert f"/dap/api/v1/runs/{done.id}/outputs/ipynb" in content
     assert [p["event"] for p, _ in Hooks.received] == ["run.failed"]
     assert api.history(child.id) == []  # a dependent runs only after a success
+
+
+def test_a_published_dashboard_is_scheduled_as_a_pdf_snapshot(
+    reporting: Workspace, tmp_path: Path
+) -> None:
+    import nbformat
+
+    from dap_kernel.dashboards.store import publish
+
+    page = tmp_path / "revenue.ipynb"
+    nb = notebook("print('Revenue dashboard for', region)")
+    nb["cells"].insert(0, nbformat.v4.new_markdown_cell("# Revenue at a glance"))
+    nbformat.write(nbformat.from_dict(nb), page)
+    publish(page, name="revenue", grants=["user:ann"], session=reporting.session())
+    ann = Schedules(reporting.session(Principal(name="ann")))
+    s = ann.add(
+        ScheduleSpec(name="revenue pdf", notebook={}, dashboard="revenue", formats=("pdf",))
+    )
+    done = Scheduler(reporting).run_and_wait(ann.run_now(s.id).id, timeout_s=240)
+    assert done.status == "succeeded", done.error
+    text = subprocess.run(
+        ["pdftotext", done.outputs["pdf"], "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "Revenue at a glance" in text and "Revenue dashboard for EMEA" in text
+    reporting.admin("tester").add_user("eve")
+    eve = Schedules(reporting.session(Principal(name="eve")))
+    with pytest.raises(QueryRefused, match="may not open dashboard revenue"):
+        eve.add(ScheduleSpec(name="x", notebook={}, dashboard="revenue", formats=("pdf",)))

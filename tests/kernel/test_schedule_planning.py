@@ -340,3 +340,29 @@ def _principal(name: str) -> Any:
     from dap_kernel.governance.identity import Principal
 
     return Principal(name=name)
+
+
+def test_a_report_runs_after_each_new_commit_of_a_pipeline(
+    workspace: Workspace, clock: Clock, api: Schedules
+) -> None:
+    from dap_kernel.pipelines.store import PipelineStore
+
+    pipelines = PipelineStore(workspace.meta)
+    pipelines.register({"name": "orders"}, base_dir="", owner="tester", target="main.orders")
+    pipelines.start_run("p1", "orders", principal="tester", target="main.orders")
+    pipelines.finish_run("p1", "succeeded")  # before the schedule: no run for it
+    s = api.add(ScheduleSpec(name="after", notebook=notebook(), after_pipelines=("orders",)))
+    sch = scheduler(workspace, clock, Recorder())
+    sch.plan(clock())
+    assert api.history(s.id) == []
+    pipelines.start_run("p2", "orders", principal="tester", target="main.orders")
+    pipelines.finish_run("p2", "failed")
+    sch.plan(clock())
+    assert api.history(s.id) == []  # a failed load commits nothing
+    pipelines.start_run("p3", "orders", principal="tester", target="main.orders")
+    pipelines.finish_run("p3", "succeeded")
+    sch.plan(clock())
+    sch.plan(clock())
+    assert [r.trigger for r in api.history(s.id)] == ["pipeline:orders:p3"]
+    with pytest.raises(Exception, match="not registered"):
+        api.add(ScheduleSpec(name="x", notebook=notebook(), after_pipelines=("nope",)))
