@@ -8,9 +8,11 @@ papermill); the real runs, through `dap serve` and a Jupyter Server of its own, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from urllib.parse import quote
 
+import pytest
 from dap_server.endpoints.schedules import HTML_CSP
 
 from dap_kernel.session import Workspace
@@ -215,3 +217,44 @@ async def test_remove_answers_204_and_the_schedule_is_gone(api: Api) -> None:
     assert (await api("GET", f"schedules/{sid}", as_="ann")).status == 404
     again = await api("DELETE", f"schedules/{sid}", as_="ann")
     assert again.status == 404
+
+
+def _requests_of(url: str, headers: dict[str, str], control_html: str) -> tuple[list[str], ...]:
+    """The requests chromium makes for ``url`` (served by DAP), and for the same HTML served
+    without DAP's headers (the control: there the author's script does run)."""
+    from playwright.sync_api import Route, sync_playwright
+
+    def fulfil(route: Route) -> None:
+        route.fulfill(body=control_html, content_type="text/html", status=200)
+
+    found: list[list[str]] = []
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium")
+        try:
+            for target, extra in ((url, headers), ("http://control.test/report", {})):
+                context = chromium.new_context(extra_http_headers=extra)
+                page = context.new_page()
+                page.route("http://control.test/**", fulfil)
+                seen: list[str] = []
+                page.on("request", lambda request, seen=seen: seen.append(request.url))
+                page.goto(target)
+                page.wait_for_load_state("networkidle")
+                found.append(seen)
+                context.close()
+        finally:
+            chromium.close()
+    return tuple(found)
+
+
+@pytest.mark.slow
+async def test_a_browser_runs_no_script_of_a_report(
+    api: Api, governed: Workspace, keys: dict[str, str], jp_http_port: int, jp_base_url: str
+) -> None:
+    _, run = finished_run(governed, "ann", "in-a-browser")
+    path = f"dap/api/v1/schedule-runs/{run.id}/outputs/html"
+    html = await api("GET", path.removeprefix("dap/api/v1/"), as_="ann")
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}{path}"
+    headers = {"Authorization": f"Bearer {keys['ann']}"}
+    served, control = await asyncio.to_thread(_requests_of, url, headers, html.raw.decode())
+    assert served == [url]  # the page itself, and no fetch of its script
+    assert control == ["http://control.test/report", "http://control.test/dap/api/v1/apikeys"]
