@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
 from dap_server.endpoints.schedules import HTML_CSP
+from dap_server.scheduling import own_url
 
 from dap_kernel.session import Workspace
+from dap_kernel.transport import HttpSession
 from tests.server.conftest import Api
 from tests.server.schedule_fixtures import SCRIPT, finished_run, report_body
 
@@ -258,3 +261,34 @@ async def test_a_browser_runs_no_script_of_a_report(
     served, control = await asyncio.to_thread(_requests_of, url, headers, html.raw.decode())
     assert served == [url]  # the page itself, and no fetch of its script
     assert control == ["http://control.test/report", "http://control.test/dap/api/v1/apikeys"]
+
+
+def test_a_report_reaches_its_server_at_the_servers_own_url() -> None:
+    """What DAP_SERVICE_URL a report's kernel gets: the server's root with its base URL
+    (HttpSession adds /dap/api/v1), on loopback when the server listens everywhere; none on
+    a Unix socket, where no scheduler runs (the kernel must never open the home itself)."""
+
+    def server(**fields: object) -> SimpleNamespace:
+        values: dict[str, object] = {
+            "ip": "127.0.0.1",
+            "port": 8890,
+            "base_url": "/",
+            "sock": "",
+            "certfile": "",
+        }
+        return SimpleNamespace(**(values | fields))
+
+    assert own_url(server()) == "http://127.0.0.1:8890/"
+    assert own_url(server(ip="0.0.0.0", base_url="/services/dap/")) == (
+        "http://127.0.0.1:8890/services/dap/"
+    )
+    assert own_url(server(ip="", certfile="/etc/cert.pem")) == "https://127.0.0.1:8890/"
+    assert own_url(server(ip="::")) == "http://[::1]:8890/"
+    assert own_url(server(ip="fd00::5")) == "http://[fd00::5]:8890/"
+    assert own_url(server(ip="10.0.0.7", port=9000)) == "http://10.0.0.7:9000/"
+    assert own_url(server(sock="/run/dap.sock")) == ""
+    session = HttpSession(own_url(server(base_url="/user/ann/")))
+    try:
+        assert str(session._client.base_url) == "http://127.0.0.1:8890/user/ann/dap/api/v1/"
+    finally:
+        session.close()
