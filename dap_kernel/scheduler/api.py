@@ -107,7 +107,7 @@ class Schedules:
     def notebook(self, ref: str) -> dict[str, Any]:
         return self.store.notebook(self.get(ref).id)
 
-    def update(self, ref: str, **changes: Any) -> Schedule:
+    def update(self, ref: str, /, **changes: Any) -> Schedule:
         """Change fields of a schedule (checked as on add); the cron cursor restarts from now."""
         current = self.get(ref)
         unknown = sorted(set(changes) - _EDITABLE)
@@ -174,8 +174,11 @@ class Schedules:
         return self.store.runs(self.get(ref).id, limit=limit)
 
     def run(self, run_id: str) -> Run:
-        run = self.store.run(run_id)
-        if run.owner != self.caller and not self.manager:
+        try:
+            run: Run | None = self.store.run(run_id)
+        except UnknownRun:
+            run = None  # told apart from someone else's run by nothing, not even the message
+        if run is None or (run.owner != self.caller and not self.manager):
             raise UnknownRun(f"no run {run_id} of yours")
         return run
 
