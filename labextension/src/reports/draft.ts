@@ -163,7 +163,8 @@ export class DraftError extends Error {
  * identifier or a name given twice is a {@link DraftError}.
  */
 export function parseParameterLines(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  // A Map, then own properties: `__proto__=…` is a name like any other, not a prototype.
+  const out = new Map<string, string>();
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = raw.trim();
     if (!line || line.startsWith('#')) {
@@ -177,12 +178,21 @@ export function parseParameterLines(text: string): Record<string, string> {
         'parameters'
       );
     }
-    if (Object.prototype.hasOwnProperty.call(out, name)) {
+    if (out.has(name)) {
       throw new DraftError(`Parameters: ${name} is given twice`, 'parameters');
     }
-    out[name] = line.slice(eq + 1).trim();
+    out.set(name, line.slice(eq + 1).trim());
   });
-  return out;
+  const values: Record<string, string> = {};
+  out.forEach((value, name) => {
+    Object.defineProperty(values, name, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true
+    });
+  });
+  return values;
 }
 
 /** `a@x.org, b@y.org; c@z.org` → the addresses, each once (the server checks the domains). */

@@ -179,6 +179,13 @@ export class ReportsPanel extends Widget {
     super.dispose();
   }
 
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    if (this.isVisible && !this._loaded) {
+      void this.refresh();
+    }
+  }
+
   protected onAfterShow(msg: Message): void {
     super.onAfterShow(msg);
     void this.refresh(this._loaded);
