@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .lineage.graph import LineageGraph
     from .quality import QualityReport, Rule
     from .quality_view import QualityStatus
+    from .remote_schedules import HttpSchedules
     from .session import QueryResult
 
 API_PREFIX = "/dap/api/v1"
@@ -56,11 +57,6 @@ class ServiceUnavailable(DapError):
 
 # The service did not accept the key or token this kernel sent.
 NotAuthenticated = Unauthenticated
-
-
-class _NotYet:
-    def __getattr__(self, name: str) -> Any:
-        raise NotAvailableOverHttp("schedules are not offered over REST yet")
 
 
 class NotAvailableOverHttp(DapError):
@@ -331,9 +327,11 @@ class HttpSession:
         )
 
     @property
-    def schedules(self) -> Any:
-        """Scheduled reports on the service (REST ``schedules`` and ``runs``)."""
-        return _NotYet()
+    def schedules(self) -> HttpSchedules:
+        """Scheduled reports on the service (REST ``schedules`` and ``schedule-runs``)."""
+        from .remote_schedules import HttpSchedules
+
+        return HttpSchedules(self)
 
     def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported:
         """Write the file in this kernel; its SQL runs (and is audited) on the service."""
@@ -390,6 +388,22 @@ class HttpSession:
         if not isinstance(data, dict):
             raise self._not_dap(response)
         return data
+
+    def _content(self, path: str) -> bytes:
+        """One GET answered with a file rather than JSON (a report, a log)."""
+        for attempt in range(GET_ATTEMPTS):
+            try:
+                response = self._client.get(path)
+                break
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                if attempt + 1 == GET_ATTEMPTS:
+                    raise self._unreachable(e) from None
+                time.sleep(0.2 * 2**attempt)
+            except httpx.HTTPError as e:
+                raise self._unreachable(e) from None
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response.content
 
     def _unreachable(self, error: httpx.HTTPError) -> DapError:
         if isinstance(error, httpx.TimeoutException):

@@ -17,6 +17,7 @@ The rules, in one place for every door (CLI, magics, REST, the lab panel):
 
 from __future__ import annotations
 
+import builtins
 import secrets
 import shutil
 from collections.abc import Sequence
@@ -103,7 +104,7 @@ class Schedules:
     def notebook(self, ref: str) -> dict[str, Any]:
         return self.store.notebook(self.get(ref).id)
 
-    def update(self, ref: str, **changes: Any) -> Schedule:
+    def update(self, ref: str, /, **changes: Any) -> Schedule:
         """Change fields of a schedule (checked as on add); the cron cursor restarts from now."""
         current = self.get(ref)
         unknown = sorted(set(changes) - _EDITABLE)
@@ -166,12 +167,15 @@ class Schedules:
 
     # -- runs --------------------------------------------------------------------------------
 
-    def history(self, ref: str, *, limit: int = 50) -> list[Run]:
+    def history(self, ref: str, *, limit: int = 50) -> builtins.list[Run]:
         return self.store.runs(self.get(ref).id, limit=limit)
 
     def run(self, run_id: str) -> Run:
-        run = self.store.run(run_id)
-        if run.owner != self.caller and not self.manager:
+        try:
+            run: Run | None = self.store.run(run_id)
+        except UnknownRun:
+            run = None  # told apart from someone else's run by nothing, not even the message
+        if run is None or (run.owner != self.caller and not self.manager):
             raise UnknownRun(f"no run {run_id} of yours")
         return run
 

@@ -124,6 +124,9 @@ class Router:
     def delete(self, path: str, **options: Any) -> Callable[[Func], Func]:
         return self.route("DELETE", path, **options)
 
+    def patch(self, path: str, **options: Any) -> Callable[[Func], Func]:
+        return self.route("PATCH", path, **options)
+
     def by_path(self) -> Iterator[tuple[str, list[Endpoint]]]:
         """Endpoints grouped by path, in declaration order (one Tornado handler per path)."""
         paths: dict[str, list[Endpoint]] = {}

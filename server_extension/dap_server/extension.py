@@ -17,6 +17,7 @@ from .auth import HubIdentity, default_identity_mode
 from .handlers import access_log, make_handlers
 from .metrics import Metrics
 from .runtime import Runtime
+from .scheduling import ServiceScheduler, own_url
 from .state import DapState
 
 if TYPE_CHECKING:
@@ -104,6 +105,20 @@ class DapExtension(ExtensionApp):
         512.0, config=True, help="Memory for finished results kept for paging (MiB)."
     )
 
+    scheduler = Bool(
+        True,
+        config=True,
+        help="Run scheduled reports in this server (`dap serve`, the lab server of `dap up`). "
+        "Report kernels reach DAP through this server's own URL with a key of their run. "
+        "Several servers on one metadata database share the work through leases.",
+    )
+    schedule_lease_s = Float(
+        60.0,
+        config=True,
+        help="Seconds a running report's lease lasts without a heartbeat: after that another "
+        "server's scheduler takes the run over (its scheduler is presumed dead).",
+    )
+
     @default("identity")
     def _identity_default(self) -> str:
         return default_identity_mode()
@@ -154,6 +169,19 @@ class DapExtension(ExtensionApp):
 
             self.settings["hub_auth"] = state.hub.oauth
             self.handlers.append(("/oauth_callback", HubOAuthCallbackHandler))
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Once the server listens (its URL is known), start its report scheduler."""
+        if not self.scheduler:
+            return
+        url = own_url(serverapp)
+        if not url:
+            self.log.warning("DAP: no scheduled reports on a server without a TCP port")
+            return
+        state: DapState = self.settings["dap_state"]
+        scheduler = ServiceScheduler(state.workspace, url, lease_s=self.schedule_lease_s)
+        state.runtime.scheduler = scheduler
+        scheduler.start()
 
     async def stop_extension(self) -> None:
         state: DapState | None = self.settings.get("dap_state")

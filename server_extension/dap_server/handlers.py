@@ -189,6 +189,9 @@ class DapHandler(APIHandler):
         if isinstance(result, Reply):
             self.set_status(result.status)
             result = result.body
+        if result is None:  # 204: nothing to say
+            self.finish()
+            return
         if isinstance(result, RawBody):
             for name, value in result.headers.items():
                 self.set_header(name, value)

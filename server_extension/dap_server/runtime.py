@@ -23,6 +23,7 @@ from dap_kernel.session import QueryResult
 from dap_kernel.settings import Settings
 
 from .metrics import Metrics
+from .scheduling import ServiceScheduler
 
 
 @dataclass
@@ -132,11 +133,19 @@ class Runtime:
         self.metrics = metrics
         self.settings = settings or Settings.from_env()
         self.started = time.time()
+        self.scheduler: ServiceScheduler | None = None  # set by the extension once it listens
 
     def timeout(self, requested: float | None) -> float:
         """The seconds a REST query may run: the caller's wish, capped by the server's maximum."""
         return effective_timeout(requested, self.settings)
 
+    def wake_scheduler(self) -> None:
+        """A run was queued: let this server's scheduler start it now, not at its next tick."""
+        if self.scheduler is not None:
+            self.scheduler.wake()
+
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.query_pool.shutdown()
         self.light_pool.shutdown(wait=False, cancel_futures=True)

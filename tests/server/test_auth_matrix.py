@@ -10,6 +10,7 @@ from typing import Any
 from dap_kernel.dashboards.store import publish
 from dap_kernel.session import Workspace
 from tests.server.conftest import Api
+from tests.server.schedule_fixtures import finished_run, report_body
 
 SALES = Path(__file__).resolve().parents[2] / "notebooks" / "dashboards" / "sales.ipynb"
 
@@ -59,6 +60,21 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "set_quality_rules": ({"table": "main.orders"}, {"rules": [{"not_null": "order_id"}]}, 404),
     "list_dashboards": ({}, None, 200),  # bob's gallery is empty
     "get_dashboard": ({"name": "sales"}, None, 403),
+    # Schedules: bob may keep reports of his own; anyone else's is unknown to him.
+    "list_schedules": ({}, None, 200),
+    "add_schedule": ({}, report_body("matrix"), 201),
+    "get_schedule": ({"schedule_id": "{schedule}"}, None, 404),
+    "update_schedule": ({"schedule_id": "{schedule}"}, {"cron": "0 7 * * *"}, 404),
+    "remove_schedule": ({"schedule_id": "{doomed}"}, None, 404),
+    "get_schedule_notebook": ({"schedule_id": "{schedule}"}, None, 404),
+    "pause_schedule": ({"schedule_id": "{schedule}"}, None, 404),
+    "resume_schedule": ({"schedule_id": "{schedule}"}, None, 404),
+    "run_schedule": ({"schedule_id": "{schedule}"}, {"parameters": {"limit": 3}}, 404),
+    "list_schedule_runs": ({"schedule_id": "{schedule}"}, None, 404),
+    "get_schedule_run": ({"run_id": "{schedule_run}"}, None, 404),
+    "rerun_schedule_run": ({"run_id": "{schedule_run}"}, {"as_recorded": True}, 404),
+    "get_schedule_run_log": ({"run_id": "{schedule_run}"}, None, 404),
+    "get_schedule_run_output": ({"run_id": "{schedule_run}", "fmt": "html"}, None, 404),
 }
 NOT_AN_IDENTITY = {
     "none": None,
@@ -83,6 +99,8 @@ async def operations(api: Api, tmp_path: Path, governed: Workspace) -> list[dict
     ann_key = (await api("GET", "apikeys", as_="ann")).body["keys"][0]["key_id"]
     assert (await api("POST", "pipelines", body={"spec": PIPELINE})).status == 201
     pipeline_run = (await api("POST", "pipelines/shop_copy/run")).body["run_id"]
+    schedule, schedule_run = finished_run(governed, "tester", "matrix-report")
+    doomed = (await api("POST", "schedules", body=report_body("doomed"))).body["id"]
     doc = (await api("GET", "openapi.json")).body
     found = []
     for path, methods in doc["paths"].items():
@@ -91,7 +109,12 @@ async def operations(api: Api, tmp_path: Path, governed: Workspace) -> list[dict
             concrete = path
             for name, value in params.items():
                 filled = value.format(
-                    ann_query=ann_query, ann_key=ann_key, pipeline_run=pipeline_run
+                    ann_query=ann_query,
+                    ann_key=ann_key,
+                    pipeline_run=pipeline_run,
+                    schedule=schedule.id,
+                    doomed=doomed,
+                    schedule_run=schedule_run.id,
                 )
                 concrete = concrete.replace("{" + name + "}", filled)
             found.append(

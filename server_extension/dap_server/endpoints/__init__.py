@@ -13,6 +13,7 @@ from . import (
     pipelines,
     quality,
     query,
+    schedules,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "pipelines",
     "quality",
     "query",
+    "schedules",
 ]
