@@ -61,6 +61,8 @@ describe('restReportsApi', () => {
     const blob = new Blob(['<html></html>'], { type: 'text/html' });
     mocked.mockResolvedValueOnce(blob);
     expect(await restReportsApi.output('run_1', 'html')).toBe(blob);
-    expect(mocked).toHaveBeenLastCalledWith('runs/run_1/outputs/html', { method: 'GET' }, 'blob');
+    await restReportsApi.output('../../x', 'h/tml');
+    expect(mocked).toHaveBeenLastCalledWith('schedule-runs/..%2F..%2Fx/outputs/h%2Ftml', { method: 'GET' }, 'blob');
+    expect(mocked).toHaveBeenNthCalledWith(1, 'schedule-runs/run_1/outputs/html', { method: 'GET' }, 'blob');
   });
 });

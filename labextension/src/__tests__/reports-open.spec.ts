@@ -72,6 +72,9 @@ describe('openOutput', () => {
     expect(frames).toHaveLength(1);
     expect(frames[0].getAttribute('sandbox')).toBe(REPORT_SANDBOX);
     expect(REPORT_SANDBOX.split(' ')).not.toContain('allow-same-origin');
+    expect(REPORT_SANDBOX.split(' ')).not.toContain('allow-scripts');
+    const csp = doc.querySelector('meta[http-equiv="Content-Security-Policy"]');
+    expect(csp?.getAttribute('content')).toBe("default-src 'none'; img-src data:; style-src 'unsafe-inline'");
     expect(REPORT_SANDBOX.split(' ')).not.toContain('allow-top-navigation');
     expect(frames[0].getAttribute('srcdoc')).toBe(report); // whole, as one attribute
     expect(doc.querySelectorAll('script')).toHaveLength(0); // nothing runs in our origin

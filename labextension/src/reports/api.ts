@@ -10,6 +10,9 @@ import { IRun, ISchedule, IScheduleBody } from './model';
 /** Runs listed under each schedule. */
 export const RUNS_SHOWN = 5;
 
+/** Where runs are (`runs/…` is pipeline runs'). */
+export const RUNS_PATH = 'schedule-runs';
+
 export interface IReportsApi {
   /** The caller's schedules. */
   schedules(): Promise<ISchedule[]>;
@@ -37,7 +40,7 @@ function id(value: string): string {
   return encodeURIComponent(value);
 }
 
-/** The real API (`/dap/api/v1/schedules…`, `/dap/api/v1/runs…`). */
+/** The real API (`/dap/api/v1/schedules…`, `/dap/api/v1/schedule-runs…`). */
 export const restReportsApi: IReportsApi = {
   async schedules() {
     const data = await requestAPI<{ schedules?: ISchedule[] }>('schedules', GET);
@@ -66,6 +69,8 @@ export const restReportsApi: IReportsApi = {
     await requestAPI<void>(`schedules/${id(scheduleId)}`, { method: 'DELETE' });
   },
   output(runId, fmt) {
-    return requestAPI<Blob>(`runs/${id(runId)}/outputs/${id(fmt)}`, GET, 'blob');
+    // Built here, not taken from the run's `outputs` paths: a file is fetched only from
+    // where outputs are.
+    return requestAPI<Blob>(`${RUNS_PATH}/${id(runId)}/outputs/${id(fmt)}`, GET, 'blob');
   }
 };

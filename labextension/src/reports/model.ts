@@ -66,7 +66,7 @@ export interface IRun {
   started_at: string | null;
   finished_at: string | null;
   parameters: Record<string, unknown>;
-  /** format → file path on the server (fetched through `runs/{id}/outputs/{fmt}`). */
+  /** format → its path under /dap/api/v1 (`schedule-runs/{id}/outputs/{fmt}`). */
   outputs: Record<string, string>;
   error: string;
   failed_cell: Record<string, unknown> | null;

@@ -4,13 +4,15 @@
  * Files come through `requestAPI()` (the XSRF token and base URL of every
  * DAP call) as a `Blob`, so the browser only ever sees blob URLs:
  *
- * - HTML opens in a new tab, inside an iframe sandboxed *without*
- *   `allow-same-origin`. A blob URL has the origin of the page that made
- *   it, JupyterLab's, so a report page opened as such could drive the
- *   Jupyter API (run code, read files) with the viewer's session: a
- *   schedule's owner would then reach whoever opens the report, an
- *   administrator among them. In the sandbox its scripts (plots) still run,
- *   in an opaque origin of their own.
+ * - HTML opens in a new tab, inside a sandboxed iframe under the policy
+ *   the server answers it with (`HTML_CSP` of the schedules endpoints): no
+ *   script, no requests, an opaque origin. A blob URL has the origin of the
+ *   page that made it, JupyterLab's, so a report page opened as such could
+ *   drive the Jupyter API (run code, read files) with the viewer's session:
+ *   a schedule's owner would reach whoever opens the report, an
+ *   administrator among them. Fetching the file drops the server's headers,
+ *   so the page restates them: the frame's `sandbox` (no `allow-scripts`,
+ *   no `allow-same-origin`) and a CSP the `srcdoc` frame inherits.
  * - PDF opens in a new tab (the browser's viewer is sandboxed already).
  * - ipynb (and anything else) downloads.
  */
@@ -30,8 +32,11 @@ export interface IBrowserHost {
 /** How long a blob URL stays valid once the tab or download has it. */
 export const REVOKE_AFTER_MS = 60_000;
 
-/** The sandbox of the report frame: scripts and links yes, our origin no. */
-export const REPORT_SANDBOX = 'allow-scripts allow-popups allow-popups-to-escape-sandbox';
+/** The sandbox of the report frame: its links open (in a new tab), nothing else. */
+export const REPORT_SANDBOX = 'allow-popups allow-popups-to-escape-sandbox';
+
+/** The server's CSP for report HTML, without `sandbox` (meta CSP cannot say it; the frame does). */
+export const REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
 
 export function browserHost(win: Window = window): IBrowserHost {
   return {
@@ -54,6 +59,7 @@ function escapeHtml(text: string): string {
 export function sandboxedPage(html: string, title: string): string {
   return (
     '<!DOCTYPE html><html><head><meta charset="utf-8">' +
+    `<meta http-equiv="Content-Security-Policy" content="${REPORT_CSP}">` +
     `<title>${escapeHtml(title)}</title>` +
     '<style>html,body{margin:0;height:100%;overflow:hidden}' +
     'iframe{display:block;border:0;width:100%;height:100%}</style></head><body>' +
