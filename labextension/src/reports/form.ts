@@ -103,7 +103,7 @@ export class ScheduleForm extends Widget {
 
     const parameters = h(doc, 'textarea', {
       name: 'parameters',
-      rows: 4,
+      rows: 3,
       className: 'jp-mod-styled',
       spellcheck: 'false',
       placeholder: 'region=EU',
@@ -124,8 +124,10 @@ export class ScheduleForm extends Widget {
       className: 'jp-Dialog-button jp-mod-reject'
     });
 
-    form.append(
-      labeled(doc, 'Name', input('name', draft.name, { autocomplete: 'off' })),
+    const when = h(
+      doc,
+      'div',
+      { className: 'dap-schedule-row' },
       labeled(
         doc,
         'Cron',
@@ -134,15 +136,19 @@ export class ScheduleForm extends Widget {
           'aria-describedby': `${this.id}-cron-hint`
         })
       ),
-      hint(
-        'minute hour day month weekday: “0 8 * * 1” is Mondays at 08:00. ' +
-          'Empty: the report runs only when asked.',
-        `${this.id}-cron-hint`
-      ),
       labeled(
         doc,
         'Time zone',
         input('timezone', draft.timezone, { list: zones.id, spellcheck: 'false' })
+      )
+    );
+    form.append(
+      labeled(doc, 'Name', input('name', draft.name, { autocomplete: 'off' })),
+      when,
+      hint(
+        '“0 8 * * 1” (minute hour day month weekday) is Mondays at 08:00; ' +
+          'empty: only when run by hand.',
+        `${this.id}-cron-hint`
       ),
       zones,
       formats,
@@ -150,15 +156,13 @@ export class ScheduleForm extends Widget {
         doc,
         'Recipients',
         input('recipients', draft.recipients, {
-          type: 'text',
           placeholder: 'ann@example.com, bob@example.com',
           autocomplete: 'off'
         })
       ),
       labeled(doc, 'Parameters', parameters),
       hint(
-        'name=value, one a line (read from the cell tagged “parameters”); ' +
-          'values are typed like the cell’s defaults.',
+        'name=value, one a line, from the cell tagged “parameters”; typed like its defaults.',
         `${this.id}-params-hint`
       ),
       this._error,
