@@ -34,7 +34,7 @@ class _Rest(Protocol):
         missing_ok: bool = False,
     ) -> dict[str, Any] | None: ...
 
-    def _content(self, path: str) -> bytes: ...
+    def _content(self, path: str, *, method: str = "GET") -> bytes: ...
 
 
 def _q(value: str) -> str:
@@ -81,7 +81,7 @@ class HttpSchedules:
         return Schedule.from_dict(self._call("POST", f"schedules/{_q(ref)}/resume"))
 
     def remove(self, ref: str) -> None:
-        self._session._json("DELETE", f"schedules/{_q(ref)}")
+        self._session._content(f"schedules/{_q(ref)}", method="DELETE")  # 204: no body
 
     # -- runs --------------------------------------------------------------------------------
 

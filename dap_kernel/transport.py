@@ -389,11 +389,12 @@ class HttpSession:
             raise self._not_dap(response)
         return data
 
-    def _content(self, path: str) -> bytes:
-        """One GET answered with a file rather than JSON (a report, a log)."""
+    def _content(self, path: str, *, method: str = "GET") -> bytes:
+        """One request answered with a file rather than JSON (a report, a log), or with
+        nothing (204)."""
         for attempt in range(GET_ATTEMPTS):
             try:
-                response = self._client.get(path)
+                response = self._client.request(method, path)
                 break
             except (httpx.ConnectError, httpx.ConnectTimeout) as e:
                 if attempt + 1 == GET_ATTEMPTS:

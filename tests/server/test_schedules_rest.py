@@ -8,12 +8,17 @@ papermill); the real runs, through `dap serve` and a Jupyter Server of its own, 
 
 from __future__ import annotations
 
+import asyncio
 import json
+from types import SimpleNamespace
 from urllib.parse import quote
 
+import pytest
 from dap_server.endpoints.schedules import HTML_CSP
+from dap_server.scheduling import own_url
 
 from dap_kernel.session import Workspace
+from dap_kernel.transport import HttpSession
 from tests.server.conftest import Api
 from tests.server.schedule_fixtures import SCRIPT, finished_run, report_body
 
@@ -215,3 +220,75 @@ async def test_remove_answers_204_and_the_schedule_is_gone(api: Api) -> None:
     assert (await api("GET", f"schedules/{sid}", as_="ann")).status == 404
     again = await api("DELETE", f"schedules/{sid}", as_="ann")
     assert again.status == 404
+
+
+def _requests_of(url: str, headers: dict[str, str], control_html: str) -> tuple[list[str], ...]:
+    """The requests chromium makes for ``url`` (served by DAP), and for the same HTML served
+    without DAP's headers (the control: there the author's script does run)."""
+    from playwright.sync_api import Route, sync_playwright
+
+    def fulfil(route: Route) -> None:
+        route.fulfill(body=control_html, content_type="text/html", status=200)
+
+    found: list[list[str]] = []
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium")
+        try:
+            for target, extra in ((url, headers), ("http://control.test/report", {})):
+                context = chromium.new_context(extra_http_headers=extra)
+                page = context.new_page()
+                page.route("http://control.test/**", fulfil)
+                seen: list[str] = []
+                page.on("request", lambda request, seen=seen: seen.append(request.url))
+                page.goto(target)
+                page.wait_for_load_state("networkidle")
+                found.append(seen)
+                context.close()
+        finally:
+            chromium.close()
+    return tuple(found)
+
+
+@pytest.mark.slow
+async def test_a_browser_runs_no_script_of_a_report(
+    api: Api, governed: Workspace, keys: dict[str, str], jp_http_port: int, jp_base_url: str
+) -> None:
+    _, run = finished_run(governed, "ann", "in-a-browser")
+    path = f"dap/api/v1/schedule-runs/{run.id}/outputs/html"
+    html = await api("GET", path.removeprefix("dap/api/v1/"), as_="ann")
+    url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}{path}"
+    headers = {"Authorization": f"Bearer {keys['ann']}"}
+    served, control = await asyncio.to_thread(_requests_of, url, headers, html.raw.decode())
+    assert served == [url]  # the page itself, and no fetch of its script
+    assert control == ["http://control.test/report", "http://control.test/dap/api/v1/apikeys"]
+
+
+def test_a_report_reaches_its_server_at_the_servers_own_url() -> None:
+    """What DAP_SERVICE_URL a report's kernel gets: the server's root with its base URL
+    (HttpSession adds /dap/api/v1), on loopback when the server listens everywhere; none on
+    a Unix socket, where no scheduler runs (the kernel must never open the home itself)."""
+
+    def server(**fields: object) -> SimpleNamespace:
+        values: dict[str, object] = {
+            "ip": "127.0.0.1",
+            "port": 8890,
+            "base_url": "/",
+            "sock": "",
+            "certfile": "",
+        }
+        return SimpleNamespace(**(values | fields))
+
+    assert own_url(server()) == "http://127.0.0.1:8890/"
+    assert own_url(server(ip="0.0.0.0", base_url="/services/dap/")) == (
+        "http://127.0.0.1:8890/services/dap/"
+    )
+    assert own_url(server(ip="", certfile="/etc/cert.pem")) == "https://127.0.0.1:8890/"
+    assert own_url(server(ip="::")) == "http://[::1]:8890/"
+    assert own_url(server(ip="fd00::5")) == "http://[fd00::5]:8890/"
+    assert own_url(server(ip="10.0.0.7", port=9000)) == "http://10.0.0.7:9000/"
+    assert own_url(server(sock="/run/dap.sock")) == ""
+    session = HttpSession(own_url(server(base_url="/user/ann/")))
+    try:
+        assert str(session._client.base_url) == "http://127.0.0.1:8890/user/ann/dap/api/v1/"
+    finally:
+        session.close()

@@ -221,7 +221,10 @@ def list_schedules(call: Call, query: ScheduleListQuery) -> ScheduleList:
     errors=(400, 403, 404),
 )
 def add_schedule(call: Call, body: ScheduleCreate) -> ScheduleOut:
-    """Save a new schedule of yours: it runs your notebook as you, with your grants."""
+    """Save a new schedule of yours: it runs your notebook as you, with your grants.
+
+    With an API key this needs its ``admin`` scope, as registering a pipeline does: a schedule
+    keeps acting as you (each run gets a fresh key), so a query-only key cannot make one."""
     values = body.model_dump()
     for key in ("formats", "recipients", "webhooks", "after", "after_pipelines"):
         values[key] = tuple(values[key])
@@ -243,7 +246,9 @@ def get_schedule(call: Call, schedule_id: str) -> ScheduleOut:
     errors=(400, 403, 404),
 )
 def update_schedule(call: Call, schedule_id: str, body: ScheduleChanges) -> ScheduleOut:
-    """Change fields of a schedule; its next due time is computed again from now."""
+    """Change fields of a schedule; its next due time is computed again from now.
+
+    Fields absent or null stay as they are. Needs a key's ``admin`` scope, as adding does."""
     changes = body.model_dump(exclude_none=True)
     return schedule_out(_schedules(call).update(schedule_id, **changes))
 
