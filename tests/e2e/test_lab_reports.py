@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +71,75 @@ def api_get(lab: Lab, path: str) -> bytes:
     return body
 
 
+# A report whose owner wants to reach whoever opens it: script that would drive the Jupyter API
+# with the viewer's session and call home, a remote image and style sheet. They all point at a
+# real HTTP server on loopback that records what reaches it.
+HOSTILE_REPORT = """<!DOCTYPE html><html><head>
+<link rel="stylesheet" href="{beacon}/css">
+<script>
+  new Image().src = "{beacon}/script-ran";
+  fetch("/api/contents").then(() => new Image().src = "{beacon}/jupyter-api-read");
+  try {{ top.opener && top.opener.location.assign("{beacon}/opener"); }} catch (e) {{}}
+</script></head>
+<body><p id="report-body">quarterly numbers</p><img src="{beacon}/img"></body></html>"""
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    hits: list[str]
+
+    def do_GET(self) -> None:
+        self.hits.append(self.path)
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def beacon() -> Iterator[tuple[str, list[str]]]:
+    """A real HTTP server on 127.0.0.1: its URL and the paths requested from it."""
+    hits: list[str] = []
+    handler = type("Recorder", (_Recorder,), {"hits": hits})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def open_hostile_report(page: Any, run: Any, beacon: str) -> dict[str, Any]:
+    """Open the run's HTML output with its bytes replaced by :data:`HOSTILE_REPORT` (as a
+    report rendered from a hostile notebook would be): what the tab showed."""
+    page.route(
+        "**/dap/api/v1/schedule-runs/*/outputs/html*",
+        lambda route: route.fulfill(
+            status=200,
+            body=HOSTILE_REPORT.format(beacon=beacon),
+            headers={"Content-Type": "text/html"},
+        ),
+    )
+    try:
+        with page.context.expect_page(timeout=30_000) as opened:
+            run.get_by_role("button", name="html output", exact=False).click()
+        tab = opened.value
+        tab.wait_for_function("location.href.startsWith('blob:')", timeout=30_000)
+        # The report itself is shown (so nothing below passes because nothing rendered) …
+        shown = tab.frame_locator("iframe").locator("#report-body")
+        shown.wait_for(timeout=30_000)
+        seen: dict[str, Any] = {"text": shown.inner_text()}
+        # … and once its page has loaded, none of its scripts or resources ran or loaded.
+        tab.wait_for_load_state("load", timeout=30_000)
+        seen["lab_url"] = page.url
+        tab.close()
+    finally:
+        page.unroute("**/dap/api/v1/schedule-runs/*/outputs/html*")
+    return seen
+
+
 def badge_contrast(page: Any) -> dict[str, Any]:
     """The contrast of the first run badge's word on its background, once it is drawn (the
     panel redraws its list as it reloads)."""
@@ -94,7 +166,7 @@ def printed(notebook: dict[str, Any]) -> str:
 
 
 def test_schedule_a_notebook_run_it_and_open_its_outputs(
-    browser: Browser, lab: Lab, tmp_path: Path
+    browser: Browser, lab: Lab, tmp_path: Path, beacon: tuple[str, list[str]]
 ) -> None:
     expected = customers_in(lab, "AMER")
     name = f"e2e report {secrets.token_hex(3)}"
@@ -177,6 +249,7 @@ def test_schedule_a_notebook_run_it_and_open_its_outputs(
         tab.close()
         # What the server holds (outputs go with the schedule, removed below).
         seen["html_file"] = api_get(lab, f"schedule-runs/{seen['run_id']}/outputs/html").decode()
+        seen["hostile"] = open_hostile_report(page, run, beacon[0])
 
         # -- Pause, then Remove (after the confirmation) ----------------------------------
         item.get_by_role("button", name=f"Pause {name}").click()
@@ -224,6 +297,10 @@ def test_schedule_a_notebook_run_it_and_open_its_outputs(
     assert html["sandbox"] == "allow-popups allow-popups-to-escape-sandbox"
     assert html["csp"] == "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     assert html["srcdoc"] == seen["html_file"]
+    # A hostile report: shown, but its script never runs and it loads nothing.
+    assert seen["hostile"]["text"] == "quarterly numbers"
+    assert beacon[1] == []
+    assert not seen["hostile"]["lab_url"].startswith(beacon[0])
 
     assert seen["paused"] == "not due while paused"
     listed = json.loads(api_get(lab, "schedules"))["schedules"]
