@@ -5,7 +5,9 @@ the Reports panel shows the schedule; "Run now" runs it through the lab server's
 (papermill, as the owner, over the server's REST API) and the panel's badge turns "succeeded"
 by itself (it polls while a run is not over). The run's outputs are fetched from the panel: the
 executed notebook downloads and holds the governed count for the parameter given in the dialog;
-the HTML opens in a new tab, framed under the server's sandbox. Removing the schedule asks first.
+the HTML opens in a new tab, framed under the server's sandbox, where a hostile report's script
+and remote resources neither run nor load. The badges read in the dark theme too. Removing the
+schedule asks first.
 """
 
 from __future__ import annotations
