@@ -85,7 +85,9 @@ def test_both_sessions_implement_every_protocol_method(cls: type) -> None:
     )
     for name in members:
         wanted = vars(DapClient)[name]
-        if isinstance(wanted, property):  # an attribute each session sets up
+        if isinstance(wanted, property):  # an attribute each session sets up, or a property
+            if isinstance(getattr(cls, name, None), property):
+                continue
             inits = [inspect.getsource(c) for c in cls.__mro__ if c.__module__.startswith("dap")]
             assert any(f"self.{name} =" in init for init in inits), (cls, name)
             continue
@@ -128,7 +130,8 @@ def test_no_feature_asks_which_session_it_holds() -> None:
         for number, line in enumerate(text.splitlines(), start=1):
             if branching.search(line) and relative != "pipelines/runner.py":
                 found.append(f"{relative}:{number}: {line.strip()}")
-            if private.search(line) and relative != "transport.py":
+            # The HTTP transport itself (of the session, and of its schedules) may.
+            if private.search(line) and relative not in ("transport.py", "remote_schedules.py"):
                 found.append(f"{relative}:{number}: {line.strip()}")
     assert found == []
 

@@ -65,7 +65,7 @@ def _check_report(schedules: ScheduleClient, run: Run, key_names: list[str]) -> 
 
 
 def _queried_through(url: str, key: str) -> set[str]:
-    """The channels of the owner's audited queries of customers (``rest…``: through the
+    """The channels of the owner's audited report queries (``rest…``: through the
     service's REST API, not a workspace opened by the kernel itself)."""
     reply = httpx.get(
         f"{url}/dap/api/v1/audit",
@@ -73,7 +73,8 @@ def _queried_through(url: str, key: str) -> set[str]:
         headers={"Authorization": f"Bearer {key}"},
         timeout=30,
     )
-    return {r["channel"] for r in reply.json()["records"] if "FROM customers" in r["statement"]}
+    records = reply.json()["records"]
+    return {r["channel"] for r in records if "WHERE region = :region" in r["statement"]}
 
 
 def _key_states(url: str, key: str) -> dict[str, str]:

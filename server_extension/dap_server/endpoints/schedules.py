@@ -121,7 +121,12 @@ class ScheduleCreate(Request):
     by the core, the same for every door."""
 
     name: str
-    notebook: dict[str, Any] = Field(description="The notebook itself (nbformat JSON).")
+    notebook: dict[str, Any] = Field(
+        default_factory=dict, description="The notebook itself (nbformat JSON)."
+    )
+    dashboard: str = Field(
+        default="", description="Or a published dashboard whose notebook to snapshot."
+    )
     notebook_name: str = "report.ipynb"
     cron: str = Field(default="", description="Five fields, or empty: run only when asked.")
     timezone: str = "UTC"
@@ -228,6 +233,8 @@ def add_schedule(call: Call, body: ScheduleCreate) -> ScheduleOut:
     values = body.model_dump()
     for key in ("formats", "recipients", "webhooks", "after", "after_pipelines"):
         values[key] = tuple(values[key])
+    if not values["dashboard"]:  # the default: a spec without one (as the core's may be)
+        del values["dashboard"]
     return schedule_out(_schedules(call).add(ScheduleSpec(**values)))
 
 
