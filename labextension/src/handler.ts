@@ -10,7 +10,9 @@ export { NOT_INSTALLED_MESSAGE } from './errors';
  *
  * @param endPoint API path below `/dap/api/v1/` (e.g. `'catalog'`)
  * @param init Initial values for the request
- * @returns The parsed JSON response body
+ * @param as `'blob'` for a file (a report's output): the body as a `Blob`
+ *   (typed by the response's Content-Type) instead of parsed JSON
+ * @returns The parsed JSON response body (or the `Blob`)
  * @throws {ServerConnection.NetworkError} if the server cannot be reached
  * @throws {ServerConnection.ResponseError} on a non-2xx response; its
  *   message is the server's JSON `message` field when present, or
@@ -19,7 +21,8 @@ export { NOT_INSTALLED_MESSAGE } from './errors';
  */
 export async function requestAPI<T>(
   endPoint = '',
-  init: RequestInit = {}
+  init: RequestInit = {},
+  as: 'json' | 'blob' = 'json'
 ): Promise<T> {
   const settings = ServerConnection.makeSettings();
   const requestUrl = URLExt.join(
@@ -35,6 +38,10 @@ export async function requestAPI<T>(
     response = await ServerConnection.makeRequest(requestUrl, init, settings);
   } catch (error) {
     throw new ServerConnection.NetworkError(error as TypeError);
+  }
+
+  if (response.ok && as === 'blob') {
+    return (await response.blob()) as T;
   }
 
   const body = parseBody(await response.text());

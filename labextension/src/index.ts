@@ -14,6 +14,7 @@ import { fetchCatalog, fetchLineage, fetchQuality, fetchTableDetail } from './ap
 import { builderPlugins } from './builder/plugin';
 import { DapSqlCompletionProvider, SqlMetadataCache } from './completer';
 import { CatalogPanel } from './panel';
+import { reportsPlugins } from './reports/plugin';
 import { dapSqlLanguage, sqlCellSource } from './sqlcell';
 import { ITableActions, TableView } from './tableview';
 
@@ -180,7 +181,8 @@ const sqlCellsPlugin: JupyterFrontEndPlugin<void> = {
 const plugins: JupyterFrontEndPlugin<any>[] = [
   catalogPlugin,
   sqlCellsPlugin,
-  ...builderPlugins
+  ...builderPlugins,
+  ...reportsPlugins
 ];
 
 export default plugins;

@@ -1,2 +1,3 @@
 import './base.css';
 import './builder.css';
+import './reports.css';
