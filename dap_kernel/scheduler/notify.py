@@ -35,7 +35,7 @@ WEBHOOK_KEY_SECRET = "dap-internal:webhook-key"
 
 def output_link(base: str, run: Run, fmt: str) -> str:
     """Where a run's output is read through the API (owner and administrators only)."""
-    return f"{base.rstrip('/')}/dap/api/v1/runs/{run.id}/outputs/{fmt}"
+    return f"{base.rstrip('/')}/dap/api/v1/schedule-runs/{run.id}/outputs/{fmt}"
 
 
 class Notifier:

@@ -179,7 +179,10 @@ def test_a_report_due_in_seconds_is_rendered_mailed_and_announced(
     assert [a.get_content_type() for a in attachments] == ["application/pdf"]
     assert attachments[0].get_content().startswith(b"%PDF")
     body = message.get_body(preferencelist=("plain",))
-    assert body is not None and f"/dap/api/v1/runs/{done.id}/outputs/pdf" in body.get_content()
+    assert (
+        body is not None
+        and f"/dap/api/v1/schedule-runs/{done.id}/outputs/pdf" in body.get_content()
+    )
     # Announced: the event with links, never the numbers.
     [(payload, signature)] = Hooks.received
     assert payload["event"] == "run.succeeded" and payload["run_id"] == done.id
@@ -225,7 +228,7 @@ def test_a_failing_report_retries_then_alerts_its_owner_only(
     assert text is not None
     content = text.get_content()
     assert "the numbers do not add up" in content and "raise ValueError" in content
-    assert f"/dap/api/v1/runs/{done.id}/outputs/ipynb" in content
+    assert f"/dap/api/v1/schedule-runs/{done.id}/outputs/ipynb" in content
     assert [p["event"] for p, _ in Hooks.received] == ["run.failed"]
     assert api.history(child.id) == []  # a dependent runs only after a success
 

@@ -211,3 +211,58 @@ def test_a_report_runs_in_the_extension_of_a_jupyter_server(
             timeout=30,
         ).json()["schedules"]
         assert schedule.id in [s["id"] for s in everyone]
+
+
+PEEK = """
+import pathlib, dap_kernel as dap
+home = pathlib.Path({home!r})
+lake = [pathlib.Path({lake_file!r})]  # found by the test: the kernel may not even list the lake
+for target in [home / "meta.db", home / "secrets.key", *lake, home / "reports"]:
+    if not target.exists():
+        continue
+    try:
+        target.read_bytes() if target.is_file() else list(target.iterdir())
+        print("READ", target)
+    except PermissionError:
+        print("DENIED", "lake file" if target in lake else target.name)
+try:
+    (home / "planted.py").write_text("x")
+    print("WROTE planted")
+except PermissionError:
+    print("DENIED planted")
+print("GOVERNED", dap.sql("SELECT count(*) AS n FROM customers")["n"][0] > 0)
+"""
+
+
+def test_a_report_kernel_cannot_open_the_services_files(
+    dap_service: Service, local: Workspace
+) -> None:
+    """An analyst's report runs as the service's system user: confined, its kernel gets
+    PermissionError for the metadata database, the secret key and the lake files (which
+    would hold every row of every table), and still reads through the governed path."""
+    from tests.reports import notebook
+
+    lake_file = str(next(dap_service.home.glob("lake/**/*.parquet")))
+    key = local.apikeys.create("ann", "peek", scopes=EVERY_SCOPE)[1]
+    with HttpSession(dap_service.url, api_key=key) as ann:
+        spec = ScheduleSpec(
+            name="peek",
+            notebook=notebook(PEEK.format(home=str(dap_service.home), lake_file=lake_file)),
+            formats=("ipynb",),
+            retries=0,
+            timeout_s=RUN_TIMEOUT_S,
+        )
+        schedule = ann.schedules.add(spec)
+        run = ann.schedules.wait(ann.schedules.run_now(schedule.id).id, timeout_s=RUN_TIMEOUT_S)
+        assert run.status == "succeeded", (run.error, ann.schedules.log(run.id))
+        executed = json.loads(ann.schedules.output_bytes(run.id, "ipynb"))
+        printed = "".join(
+            "".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", [])
+        )
+        ann.schedules.remove(schedule.id)
+    assert "READ" not in printed and "WROTE" not in printed
+    for denied in ("meta.db", "lake file", "reports", "planted"):
+        assert f"DENIED {denied}" in printed, printed
+    if (dap_service.home / "secrets.key").exists():
+        assert "DENIED secrets.key" in printed
+    assert "GOVERNED True" in printed
