@@ -20,6 +20,7 @@ The clock is injected, so tests drive DST changes, missed runs and lapsed leases
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -160,7 +161,7 @@ class Scheduler:
             if attempt is None:
                 continue  # another scheduler was first
             with self._lock:
-                self._running[run_id] = attempt
+                self._running[run_id] = attempt  # counted at once against the limit
             self._pool.submit(self._work, run_id, attempt)
             started.append(run_id)
         return started
@@ -169,9 +170,16 @@ class Scheduler:
 
     def _work(self, run_id: str, attempt: int) -> None:
         try:
-            self.work(run_id, attempt)
+            self._work_held(run_id, attempt)
         except Exception:  # a bug must not kill the worker thread silently
             log.exception("scheduled run %s failed inside the scheduler", run_id)
+
+    def _work_held(self, run_id: str, attempt: int) -> None:
+        """:meth:`work` while this scheduler's heartbeat renews the run's lease."""
+        with self._lock:
+            self._running[run_id] = attempt
+        try:
+            self.work(run_id, attempt)
         finally:
             with self._lock:
                 self._running.pop(run_id, None)
@@ -315,28 +323,18 @@ class Scheduler:
     ) -> Run:
         """Execute ``run_id`` here (retries included) unless another scheduler has it; return
         its final record. What ``dap schedule run`` does."""
+
+        def execute_if_free(_run: Run) -> bool:
+            attempt = self.store.claim(run_id, self.holder, self.clock(), self.lease_s)
+            if attempt is not None:
+                self._work_held(run_id, attempt)
+            return attempt is not None
+
         heartbeat = threading.Thread(target=self._heartbeat, daemon=True)
         heartbeat.start()
-        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         try:
-            while True:
-                run = self.store.run(run_id)
-                if run.status in FINAL:
-                    return run
-                if deadline is not None and time.monotonic() > deadline:
-                    raise RunStillGoing(f"run {run_id} is still {run.status}")
-                now = self.clock()
-                attempt = self.store.claim(run_id, self.holder, now, self.lease_s)
-                if attempt is not None:
-                    with self._lock:
-                        self._running[run_id] = attempt
-                    try:
-                        self.work(run_id, attempt)
-                    finally:
-                        with self._lock:
-                            self._running.pop(run_id, None)
-                    continue
-                time.sleep(poll_s)
+            read = functools.partial(self.store.run, run_id)
+            return wait_final(read, timeout_s=timeout_s, poll_s=poll_s, step=execute_if_free)
         finally:
             self._stop.set()
 
@@ -347,9 +345,14 @@ class RunStillGoing(DapError):
 
 
 def wait_final(
-    read: Callable[[], Run], *, timeout_s: float | None = None, poll_s: float = 0.5
+    read: Callable[[], Run],
+    *,
+    timeout_s: float | None = None,
+    poll_s: float = 0.5,
+    step: Callable[[Run], bool] | None = None,
 ) -> Run:
-    """Poll ``read`` until the run it reads is final (someone else executes it)."""
+    """Poll ``read`` until the run it reads is final; ``step`` may move it on meanwhile (and
+    says whether it did, so the next look comes at once)."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         run = read()
@@ -357,4 +360,5 @@ def wait_final(
             return run
         if deadline is not None and time.monotonic() > deadline:
             raise RunStillGoing(f"run {run.id} is still {run.status}")
-        time.sleep(poll_s)
+        if step is None or not step(run):
+            time.sleep(poll_s)
