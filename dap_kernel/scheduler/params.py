@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 from .model import ScheduleError
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -26,6 +24,8 @@ _FALSE = {"false", "0", "no", "off"}
 
 def check_notebook(notebook: Mapping[str, Any]) -> dict[str, Any]:
     """A valid nbformat 4 notebook of reasonable size, as a plain dict."""
+    import nbformat  # imported here: its schema validator costs `dap --help` a second
+
     text = json.dumps(notebook)
     if len(text.encode()) > MAX_NOTEBOOK_BYTES:
         raise ScheduleError(f"the notebook is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")

@@ -94,3 +94,14 @@ def test_bad_schedules_get_one_line(
     assert result.returncode == 1
     assert result.stderr.startswith(message), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_cli_does_not_load_the_notebook_stack_to_start() -> None:
+    """`dap --help` stays quick: nbformat's schema validator and papermill load only when a
+    schedule command needs them."""
+    import subprocess
+    import sys
+
+    code = "import sys, dap_kernel.cli; print(sorted({'nbformat', 'papermill'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
