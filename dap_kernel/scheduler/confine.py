@@ -63,9 +63,10 @@ def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def preexec(workdir: Path, home: Path) -> Callable[[], None]:
+def preexec(workdir: Path, home: Path, scratch: Path) -> Callable[[], None]:
     """A function to run in the report's process before papermill starts: from then on it
-    (and the kernel it starts) may read only :func:`readable_roots` and write ``workdir``."""
+    (and the kernel it starts) may read only :func:`readable_roots` and write ``workdir``
+    and its private temporary folder ``scratch``."""
     from landlock import FSAccess, Ruleset
     from landlock.plumbing import PR_SET_NO_NEW_PRIVS, get_prctl, get_restrict_self
 
@@ -81,7 +82,7 @@ def preexec(workdir: Path, home: Path) -> Callable[[], None]:
     read = FSAccess.READ_FILE | FSAccess.READ_DIR | FSAccess.EXECUTE
     ruleset = Ruleset()  # every filesystem access is handled: denied unless allowed below
     ruleset.allow(*roots, rules=read)
-    ruleset.allow(workdir)  # the run's own folder: its HOME, TMPDIR and outputs
+    ruleset.allow(workdir, scratch)  # the run's own folder (HOME, outputs) and its TMPDIR
     ruleset.allow("/dev", rules=read | FSAccess.WRITE_FILE)  # /dev/null, /dev/urandom, ptys
     fd = ruleset._fd
     prctl, restrict = get_prctl(), get_restrict_self()

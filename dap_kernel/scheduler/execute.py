@@ -20,9 +20,11 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -57,7 +59,9 @@ def run_dir(workspace: Workspace, run: Run) -> Path:
     return workspace.settings.home / "reports" / run.schedule_id / run.id
 
 
-def kernel_env(workspace: Workspace, key: str, workdir: Path, service_url: str) -> dict[str, str]:
+def kernel_env(
+    workspace: Workspace, key: str, workdir: Path, scratch: Path, service_url: str
+) -> dict[str, str]:
     """The environment of a report's kernel: the run's key and where DAP is, nothing else."""
     env = {k: os.environ[k] for k in _PASSED if os.environ.get(k)}
     bin_dir = str(Path(sys.executable).parent)
@@ -65,7 +69,7 @@ def kernel_env(workspace: Workspace, key: str, workdir: Path, service_url: str) 
     env["HOME"] = str(workdir)
     env["DAP_API_KEY"] = key
     env["MPLCONFIGDIR"] = str(workdir / ".config")
-    env["TMPDIR"] = str(workdir / "tmp")
+    env["TMPDIR"] = str(scratch)
     env["JUPYTER_PLATFORM_DIRS"] = "1"
     if service_url:
         env["DAP_SERVICE_URL"] = service_url
@@ -84,7 +88,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 
 
 def _confinement(
-    workspace: Workspace, workdir: Path, service_url: str
+    workspace: Workspace, workdir: Path, scratch: Path, service_url: str
 ) -> Callable[[], None] | None:
     """The confinement of a report kernel that reaches DAP through a service in multi-user
     mode (:mod:`.confine`); None where the kernel runs as the home's own single user."""
@@ -95,7 +99,7 @@ def _confinement(
             "report kernels cannot be confined on this machine (its Linux kernel has no "
             "Landlock), and in multi-user mode DAP runs no report that could read its files"
         )
-    return confine.preexec(workdir, workspace.settings.home)
+    return confine.preexec(workdir, workspace.settings.home, scratch)
 
 
 def _before_exec(confined: Callable[[], None] | None) -> Callable[[], None]:
@@ -130,9 +134,26 @@ def execute(
     workdir = run_dir(workspace, run)
     workdir.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o700)
-    (workdir / "tmp").mkdir(exist_ok=True)
+    # A private temporary folder with a short path: chromium (kaleido's chart images) puts a
+    # socket in it, and a socket path under a deep DAP home is longer than Linux allows.
+    scratch = Path(tempfile.mkdtemp(prefix="dap-run-"))
     try:
-        confined = _confinement(workspace, workdir, service_url)
+        return _execute(workspace, schedule, notebook, run, workdir, scratch, service_url)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _execute(
+    workspace: Workspace,
+    schedule: Schedule,
+    notebook: dict[str, Any],
+    run: Run,
+    workdir: Path,
+    scratch: Path,
+    service_url: str,
+) -> Outcome:
+    try:
+        confined = _confinement(workspace, workdir, scratch, service_url)
     except ConfinementError as e:
         return Outcome(status="failed", error=e.message)
     source = workdir / "input.ipynb"
@@ -174,7 +195,7 @@ def execute(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=kernel_env(workspace, key, workdir, service_url),
+                env=kernel_env(workspace, key, workdir, scratch, service_url),
                 cwd=workdir,
                 start_new_session=True,
                 preexec_fn=_before_exec(confined),
