@@ -61,10 +61,31 @@ class UnknownTable(DapError):
 
 
 class QueryFailed(DapError):
-    """The engine rejected or failed the statement (type error, division by zero, …)."""
+    """The engine rejected or failed the statement (type error, division by zero, …).
+
+    ``about_statement`` is True when the error is about the statement itself (a name, a type,
+    the syntax) and so quotes no row; ``summary`` says what kind of failure it was in words
+    that carry no value (what a governed caller is told instead of the details). ``column`` and
+    ``alias`` name an unknown column and the table alias it was looked for in.
+    """
 
     code = "query_failed"
     http_status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        about_statement: bool = False,
+        summary: str = "the query failed",
+        column: str = "",
+        alias: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.about_statement = about_statement
+        self.summary = summary
+        self.column = column
+        self.alias = alias
 
 
 class QueryCancelled(DapError):

@@ -31,6 +31,7 @@ from .catalog import Catalog, TableInfo
 from .catalog.governed import GovernedCatalog
 from .catalog.store import CatalogResolver, InputResolver, split_name
 from .changes import CatalogChanges
+from .engine_errors import with_suggestion
 from .engines import create_engine
 from .engines.base import Binding
 from .engines.duckdb import DuckDBEngine
@@ -293,9 +294,10 @@ class Session(CatalogChanges):
                 try:
                     table = self._execute(prepared.sql, bound, query_id, limit, on_batch, timeout_s)
                 except QueryFailed as e:
-                    if restricted:
-                        raise QueryFailed(governed_message(e.message)) from None
-                    raise
+                    failed = with_suggestion(e, sql, lambda: self._visible_columns(tables))
+                    raise (
+                        QueryFailed(governed_message(failed)) if restricted else failed
+                    ) from None
                 finally:
                     if isinstance(resolver, InputResolver):
                         for binding in resolver.input_bindings():
@@ -318,6 +320,19 @@ class Session(CatalogChanges):
         )
         cached_hit = cached is not None
         return QueryResult(table, query_id, elapsed_ms, tables, rewritten, cached=cached_hit)
+
+    def _visible_columns(self, tables: Sequence[str]) -> dict[str, list[str]]:
+        """The columns the caller sees in each table (named in a did-you-mean, nothing else)."""
+        principal = self.workspace.policy.principal_details(self.principal)
+        seen: dict[str, list[str]] = {}
+        for t in tables:
+            policy = self.workspace.resolved_policy(principal, t)
+            if policy is not None and policy.columns:  # as its secured source shows it
+                seen[t] = [name for name, _ in policy.columns]
+            else:
+                with contextlib.suppress(DapError):  # dropped meanwhile: nothing to suggest
+                    seen[t] = [c.name for c in self.catalog.get(t).columns]
+        return seen
 
     def _secure(
         self,

@@ -9,6 +9,7 @@ in-process path would have raised, so a notebook shows the same one line either 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import re
@@ -22,7 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from .errors import DapError, MissingParameter, Unauthenticated
+from .errors import DapError, MissingParameter, QueryCancelled, Unauthenticated
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -188,6 +189,8 @@ class HttpSession:
             response = self._client.send(request, stream=True)
         except httpx.HTTPError as e:
             raise self._unreachable(e) from None
+        except KeyboardInterrupt:
+            raise self._interrupted(query_id) from None
         try:
             if response.status_code >= 400 or ARROW_STREAM not in response.headers.get(
                 "Content-Type", ""
@@ -197,6 +200,8 @@ class HttpSession:
             table = _read_arrow(response, on_batch)
         except httpx.HTTPError as e:
             raise self._unreachable(e) from None
+        except KeyboardInterrupt:
+            raise self._interrupted(query_id) from None
         finally:
             response.close()
             self._progress.pop(query_id, None)
@@ -221,6 +226,13 @@ class HttpSession:
             response.headers.get("X-DAP-Sql", ""),
             cached=response.headers.get("X-DAP-Cached") == "true",
         )
+
+    def _interrupted(self, query_id: str) -> QueryCancelled:
+        """Ctrl-C in the kernel: the service must stop the query too, not run on unread."""
+        # Unreachable, or a second Ctrl-C: the service's own limits stop it then.
+        with contextlib.suppress(DapError, KeyboardInterrupt):
+            self.cancel(query_id)
+        return QueryCancelled("the query was cancelled (interrupted)")
 
     def cancel(self, query_id: str) -> bool:
         """Stop a running query of this caller; False if the service no longer runs it."""

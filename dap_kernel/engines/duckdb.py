@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from ..engine_errors import engine_error
 from ..errors import QueryCancelled, QueryFailed
 from .base import Binding, Engine, Params
 from .names import RelationNames
@@ -174,7 +175,7 @@ class DuckDBEngine(Engine):
             self._con.execute(f"CREATE OR REPLACE VIEW {target} AS SELECT * FROM {source}")
         except duckdb.Error as e:
             # Views bind lazily: a broken source surfaces here or at the first query.
-            raise QueryFailed(self.names.scrub(_first_line(e))) from e
+            raise engine_error(self.names.scrub(_first_line(e))) from e
 
     # -- running queries -------------------------------------------------------------------
 
@@ -194,7 +195,8 @@ class DuckDBEngine(Engine):
                     cursor.close()
                     raise QueryCancelled("the query was cancelled")
                 self._running[query_id] = cursor
-        try:
+
+        def run() -> pa.Table:
             # ``sql()`` (a relation) streams Arrow without the extra copy a DB-API result makes.
             relation = cursor.sql(sql, params=params) if params else cursor.sql(sql)
             if relation is None:  # a statement without a result set
@@ -202,10 +204,13 @@ class DuckDBEngine(Engine):
             if limit is None and on_batch is None:
                 return relation.to_arrow_table()
             return _fetch(relation, limit, on_batch)
+
+        try:
+            return _interruptible(run, cursor.interrupt)
         except duckdb.InterruptException as e:
             raise QueryCancelled("the query was cancelled") from e
         except duckdb.Error as e:
-            raise QueryFailed(self.names.scrub(_first_line(e))) from e
+            raise engine_error(self.names.scrub(_first_line(e))) from e
         finally:
             if query_id:
                 self._running.pop(query_id, None)
@@ -261,6 +266,42 @@ class DuckDBEngine(Engine):
     def close(self) -> None:
         with self._lock:
             self._con.close()
+
+
+def _interruptible(work: Callable[[], pa.Table], interrupt: Callable[[], None]) -> pa.Table:
+    """Run ``work`` on a helper thread while this one waits where Ctrl-C can reach it.
+
+    DuckDB holds the calling thread inside C until the query ends, so a KeyboardInterrupt
+    (SIGINT in a notebook kernel) would only land once it had run to completion. Waiting here
+    instead, the interrupt stops the query within moments and becomes ``QueryCancelled``.
+    """
+    outcome: list[pa.Table | BaseException] = []
+    done, cancelled = threading.Event(), threading.Event()
+
+    def target() -> None:
+        try:
+            if not cancelled.is_set():
+                outcome.append(work())
+        except BaseException as e:  # handed to the waiting thread, which raises it
+            outcome.append(e)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=target, name="dap-query", daemon=True)
+    try:
+        worker.start()  # inside: Ctrl-C may land while start() waits for the thread
+        while not done.wait(0.05):  # a timed wait: an async exception is seen between waits
+            pass
+    except KeyboardInterrupt:
+        cancelled.set()
+        # The cursor is closed after this: wait until the worker is out of it (a worker
+        # without an ident has not begun, and will now not run the query at all).
+        while worker.ident is not None and not done.wait(0.02):
+            interrupt()
+        raise QueryCancelled("the query was cancelled (interrupted)") from None
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 def _fetch(

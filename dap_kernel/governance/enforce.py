@@ -30,7 +30,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from ..engines.names import RelationNames
-from ..errors import DapError, QueryRefused
+from ..errors import DapError, QueryFailed, QueryRefused
 from .identity import Principal
 from .policy import TablePolicy
 from .rewrite import refuse_forbidden_functions, travel_schema
@@ -273,24 +273,20 @@ def _unqualify_columns(tree: exp.Expr, tables: set[tuple[str, str]]) -> None:
             column.set("db", None)
 
 
-# Engine messages that describe the statement, not the data: safe to show as they are.
-_STATEMENT_ERRORS = ("Parser Error", "Binder Error", "Catalog Error", "Syntax Error")
-
-
-def governed_message(message: str) -> str:
+def governed_message(error: QueryFailed) -> str:
     """What a user may be told of an engine error in a statement that reads governed rows.
 
     A runtime error can carry a value of the row it failed on (``Could not convert string
     '…'``, ``error(name)``), and the engine does not promise to filter before it evaluates the
     user's expressions: so only the kind of error is kept. Errors about the statement itself
-    (parsing, binding, names) carry no row values and stay as they are.
+    (parsing, binding, names — only an engine's own statement kinds set ``about_statement``)
+    carry no row values and stay as they are.
     """
-    if message.startswith(_STATEMENT_ERRORS):
-        return message
-    kind = message.split(":", 1)[0] if ":" in message[:40] else "the query failed"
+    if error.about_statement:
+        return error.message
     return (
-        f"{kind}: details hidden, since the statement reads rows under a row filter or "
-        "masked columns (a value in the message could come from a row you may not see)"
+        f"{error.summary} (details hidden, since the statement reads rows under a row filter "
+        "or masked columns: a value in the message could come from a row you may not see)"
     )
 
 

@@ -255,7 +255,7 @@ def parse_one_statement(sql: str, dialect: str = "duckdb") -> exp.Expr:
     except ParseError as e:
         raise SqlSyntaxError(syntax_message(e)) from e
     except TokenError as e:
-        raise SqlSyntaxError(f"SQL syntax error: {e}") from e
+        raise SqlSyntaxError(token_message(sql, e)) from e
     except RecursionError as e:
         raise QueryRefused("the statement is nested too deeply to be checked") from e
     if not statements:
@@ -305,16 +305,67 @@ def colon_parameters_to_dollar(sql: str, dialect: str = "duckdb") -> str:
 
 
 def syntax_message(error: ParseError) -> str:
-    """One line: where, and what was found there."""
+    """One line: where, the text there, and what is wrong in words (never a parser class)."""
     if not error.errors:
-        return f"SQL syntax error: {error}"
+        return f"SQL syntax error: {_plain(str(error))}"
     first = error.errors[0]
     near = (first.get("highlight") or "").strip()
     # sqlglot reports where the offending token ends; people look for where it starts.
     column = max(1, int(first.get("col") or 1) - len(first.get("highlight") or "") + 1)
     where = f"line {first.get('line')}, column {column}"
-    what = first.get("description") or "invalid syntax"
+    what = _plain(first.get("description") or "")
     return f"SQL syntax error at {where}" + (f" near {near!r}" if near else "") + f": {what}"
+
+
+def token_message(sql: str, error: TokenError) -> str:
+    """Text the tokenizer cannot split into words: nearly always a quote left open."""
+    match = re.search(r"Error tokenizing '(.*)'\s*$", str(error), re.S)
+    seen = match.group(1) if match else ""
+    start = sql.find(seen) if seen else -1
+    if start < 0:
+        return "SQL syntax error: a quote (', \" or $$) is not closed"
+    quote = max(seen.rfind(q) for q in ("'", '"', "$", "`"))
+    at = start + max(quote, 0)
+    line = sql.count("\n", 0, at) + 1
+    column = at - (sql.rfind("\n", 0, at) + 1) + 1
+    near = sql[at : at + 20].splitlines()[0] if sql[at:] else ""
+    return f"SQL syntax error at line {line}, column {column} near {near!r}: a quote is not closed"
+
+
+# What is missing, in the words of SQL, by the sqlglot node that misses it.
+_MISSING = {
+    "Where": "WHERE needs a condition",
+    "Having": "HAVING needs a condition",
+    "Order": "ORDER BY needs at least one expression",
+    "Group": "GROUP BY needs at least one expression",
+    "From": "FROM needs a table",
+    "Limit": "LIMIT needs a number",
+    "Select": "SELECT needs at least one expression",
+    "Cast": "CAST needs a type",
+}
+
+
+def _plain(description: str) -> str:
+    """sqlglot's description of a parse error without its class names and token dumps."""
+    missing = re.match(r"Required keyword: '\w+' missing for <class '[\w.]*?(\w+)'>", description)
+    if missing:
+        node = missing.group(1)
+        kind = getattr(exp, node, None)
+        if node in _MISSING:
+            return _MISSING[node]
+        if isinstance(kind, type) and issubclass(kind, exp.Binary | exp.Unary):
+            return "an operator is missing a value"
+        return "something is missing here"
+    text = re.sub(
+        r"\s*but got <Token token_type: TokenType\.SENTINEL[^>]*>",
+        " but the statement ends",
+        description,
+    )
+    text = re.sub(r"<Token token_type: [^>]*?text: ([^,>]*)[^>]*>", r"'\1'", text)
+    text = re.sub(r"<class '[\w.]*?(\w+)'>", r"\1", text)
+    text = text.replace("Invalid expression / Unexpected token", "unexpected text")
+    text = re.sub(r"^Expecting (\S+)$", r"expected \1", text)
+    return text.strip() or "invalid syntax"
 
 
 def refuse_writes(tree: exp.Expr) -> None:
