@@ -343,6 +343,48 @@ def test_error_codes_map_to_the_core_classes() -> None:
     )
 
 
+def _running_on(service: Service, query_id: str) -> bool:
+    watcher = HttpSession(service.url, api_key=service.keys["ann"])
+    try:
+        data = watcher._json("GET", f"query/{query_id}", params={"page_size": 1}, missing_ok=True)
+        return bool(data and data.get("status") == "running")
+    finally:
+        watcher.close()
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_in_dap_sql_cancels_the_query_on_the_service(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGINT to the kernel's main thread inside ``dap.sql``: QueryCancelled at once, and the
+    query does not run on unread on the service (the client sends DELETE query/{id}; the
+    service also stops a query whose caller went away, so this asserts the outcome only)."""
+    import signal
+
+    use(monkeypatch, service, "ann")
+    client = connect()
+    query_id = uuid.uuid4().hex
+    main = threading.main_thread().ident
+    assert main is not None
+
+    def interrupt() -> None:
+        while not _running_on(service, query_id):
+            time.sleep(0.05)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    killer = threading.Thread(target=interrupt, daemon=True)
+    killer.start()
+    with pytest.raises(QueryCancelled, match="interrupted"):
+        client.query(
+            "SELECT count(*) FROM main.order_lines a, main.order_lines b, main.order_lines c",
+            query_id=query_id,
+        )
+    killer.join()
+    while _running_on(service, query_id):  # stopping takes a moment; it must come
+        time.sleep(0.05)
+    assert client.sql("SELECT 42 AS x")["x"].to_list() == [42]
+
+
 def test_ctrl_c_in_the_magic_cancels_the_query_on_the_service(
     service: Service, monkeypatch: pytest.MonkeyPatch, shell: InteractiveShell
 ) -> None:
