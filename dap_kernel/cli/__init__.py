@@ -11,19 +11,18 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
-from ..connectors import Connectors
-from ..connectors.access import GovernedConnectors
 from ..errors import DapError
-from ..governance.apikeys import KeyAdmin
-from ..governance.audit import read_audit, verify_audit
-from ..meta.store import redact_url
-from ..session import Workspace
 from ._app import _print_frame, _workspace, app
+
+if TYPE_CHECKING:
+    from ..connectors import Connectors
+    from ..connectors.access import GovernedConnectors
+    from ..governance.apikeys import KeyAdmin
+    from ..session import Workspace
 
 audit_app = typer.Typer(
     help="Read and verify the hash-chained audit log.", invoke_without_command=True
@@ -69,6 +68,8 @@ def init(
     ] = False,
 ) -> None:
     """Create DAP_HOME with its metadata database (migrated to the newest schema) and lake."""
+    from ..meta.store import redact_url
+
     ws = _workspace()
     typer.echo(f"DAP home: {ws.settings.home}")
     typer.echo(f"metadata: {redact_url(ws.meta.url)}")
@@ -254,10 +255,14 @@ def catalog_register(
 
 
 def _connectors(ws: Workspace) -> Connectors:
+    from ..connectors import Connectors
+
     return Connectors(ws.meta, ws.secrets)
 
 
 def _governed_connectors(ws: Workspace) -> GovernedConnectors:
+    from ..connectors.access import GovernedConnectors
+
     return GovernedConnectors(ws.session(channel="cli"), _connectors(ws))
 
 
@@ -323,6 +328,10 @@ def audit(
     --user's) with MANAGE_GRANTS."""
     if ctx.invoked_subcommand:
         return
+    import polars as pl
+
+    from ..governance.audit import read_audit
+
     ws = _workspace()
     me = ws.session(channel="cli").principal
     records = read_audit(ws.audit, ws.policy, me, user=user, limit=limit).records
@@ -347,6 +356,8 @@ def audit(
 def audit_verify() -> None:
     """Check the hash chain (needs MANAGE_GRANTS): exit 0 if intact, 1 naming the first
     broken record."""
+    from ..governance.audit import verify_audit
+
     ws = _workspace()
     broken = verify_audit(ws.audit, ws.policy, ws.session(channel="cli").principal)
     if broken is not None:
@@ -391,6 +402,8 @@ def apikey_revoke(key_id: Annotated[str, typer.Argument(help="The key id from `l
 
 
 def _key_admin() -> KeyAdmin:
+    from ..governance.apikeys import KeyAdmin
+
     ws = _workspace()
     principal = ws.session(channel="cli").principal
     return KeyAdmin(ws.apikeys, ws.policy, principal, audit=ws.audit, channel="cli")

@@ -2,17 +2,26 @@
 
 In a module of its own so that the topic modules (``dap ingest``, ``dap quality`` …) import it
 rather than the package that imports them.
+
+The command modules import only typer and the standard library at module level: the core
+(session, engines, polars …) loads inside the command that needs it, so ``dap --help`` starts
+in a fraction of the time a query takes (tests/kernel/test_cli_startup.py keeps it so). Typer
+reads the commands' parameter annotations at run time, so those use only names bound here.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 
 from ..errors import DapError
-from ..session import Workspace
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from ..session import Workspace
 
 app = typer.Typer(
     name="dap",
@@ -30,6 +39,8 @@ def _workspace() -> Workspace:
 
 
 def _print_frame(frame: pl.DataFrame, fmt: str) -> None:
+    import polars as pl
+
     if fmt == "csv":
         sys.stdout.write(frame.write_csv())
     elif fmt == "json":

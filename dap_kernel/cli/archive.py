@@ -3,13 +3,14 @@ archive) and the run that applies them; ``dap archive history`` lists a table's 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
-from ..archive import Retention, get_retention, policies, run_archive, set_retention, versions
 from ._app import _print_frame, _workspace, app
+
+if TYPE_CHECKING:
+    from ..archive import Retention
 
 archive_app = typer.Typer(
     help="History and archiving of lake tables: retention policies and their runs.",
@@ -36,6 +37,8 @@ def archive_set(
     clear: Annotated[bool, typer.Option(help="Remove the table's policy.")] = False,
 ) -> None:
     """Set (or --clear) the retention policy of a table; needs MODIFY on it."""
+    from ..archive import Retention, set_retention
+
     session = _workspace().session(channel="cli")
     if clear:
         set_retention(session, table, None)
@@ -51,6 +54,8 @@ def archive_show(
     table: Annotated[str | None, typer.Argument(help="One table (default: all).")] = None,
 ) -> None:
     """The retention policies in force."""
+    from ..archive import get_retention, policies
+
     session = _workspace().session(channel="cli")
     found = {table: get_retention(session, table)} if table else dict(policies(session).items())
     for name, policy in found.items():
@@ -62,6 +67,8 @@ def archive_run(
     table: Annotated[str | None, typer.Argument(help="One table (default: every policy).")] = None,
 ) -> None:
     """Apply the policies: move old rows to the archive, vacuum history beyond the kept days."""
+    from ..archive import run_archive
+
     results = run_archive(_workspace().session(channel="cli"), table)
     if not results:
         typer.echo("no table has a retention policy")
@@ -76,6 +83,10 @@ def archive_history(
     limit: Annotated[int, typer.Option(help="Newest versions to show.")] = 20,
 ) -> None:
     """The versions of a table that time travel can reach (FOR VERSION AS OF n)."""
+    import polars as pl
+
+    from ..archive import versions
+
     rows = versions(_workspace().session(channel="cli"), table, limit)
     _print_frame(pl.DataFrame(rows), "table")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 
 from ._app import _print_frame, _workspace, app
@@ -56,6 +55,8 @@ def list_pipelines(
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
 ) -> None:
     """Registered pipelines with their target table and last run."""
+    import polars as pl
+
     from ..pipelines import VisiblePipelines
 
     pipelines = VisiblePipelines(_workspace().session(channel="cli"))
@@ -132,6 +133,8 @@ def history(
     format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
 ) -> None:
     """Runs of a pipeline: status, rows read/written/quarantined, duration, error."""
+    import polars as pl
+
     from ..pipelines import VisiblePipelines
 
     pipelines = VisiblePipelines(_workspace().session(channel="cli"))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
-import yaml
 
 from ._app import _print_frame, _workspace, app
+
+if TYPE_CHECKING:
+    import polars as pl
 
 quality_app = typer.Typer(
     help="Data-quality rules per table: set them, check a table, show the latest results.",
@@ -68,6 +69,8 @@ def quality_rules(
     ] = None,
 ) -> None:
     """Print a table's rules as YAML, or set them from a file."""
+    import yaml
+
     from ..quality import load_rules, require_rule_writer, set_rules
     from ..quality_view import quality_status
 
