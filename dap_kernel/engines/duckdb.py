@@ -206,7 +206,12 @@ class DuckDBEngine(Engine):
             return _fetch(relation, limit, on_batch)
 
         try:
-            return _interruptible(run, cursor.interrupt)
+            # Only the main thread receives Ctrl-C (SIGINT): a notebook's `dap.sql` waits where
+            # it can land. Elsewhere (the service's query threads, cancelled through
+            # ``cancel``) the query runs on the calling thread, without a thread per query.
+            if threading.current_thread() is threading.main_thread():
+                return _interruptible(run, cursor.interrupt)
+            return run()
         except duckdb.InterruptException as e:
             raise QueryCancelled("the query was cancelled") from e
         except duckdb.Error as e:
