@@ -5,7 +5,8 @@ deployment the service owns the lake, the metadata database and the secret key; 
 kernel started by it as the same system user could simply ``open()`` them and read every
 row of every table. So the kernel is confined with Landlock (Linux ≥ 5.13, no privileges
 needed): before papermill starts, the process may read only the system and Python
-installation folders and may write only its run folder. Everything else — the DAP home
+installation folders and may write only its own folder of the run (not the run's log or
+outputs, which the scheduler reads back). Everything else — the DAP home
 above all — answers ``PermissionError``, while the governed path (HTTP to the service with
 the run's key) works as for any other kernel.
 
@@ -82,7 +83,7 @@ def preexec(workdir: Path, home: Path, scratch: Path) -> Callable[[], None]:
     read = FSAccess.READ_FILE | FSAccess.READ_DIR | FSAccess.EXECUTE
     ruleset = Ruleset()  # every filesystem access is handled: denied unless allowed below
     ruleset.allow(*roots, rules=read)
-    ruleset.allow(workdir, scratch)  # the run's own folder (HOME, outputs) and its TMPDIR
+    ruleset.allow(workdir, scratch)  # the kernel's folder (HOME, cwd) and its TMPDIR
     ruleset.allow("/dev", rules=read | FSAccess.WRITE_FILE)  # /dev/null, /dev/urandom, ptys
     fd = ruleset._fd
     prctl, restrict = get_prctl(), get_restrict_self()

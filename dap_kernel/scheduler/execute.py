@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -32,6 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import DapError
 from . import confine
 from .confine import ConfinementError
 from .model import Run, Schedule
@@ -60,15 +62,15 @@ def run_dir(workspace: Workspace, run: Run) -> Path:
 
 
 def kernel_env(
-    workspace: Workspace, key: str, workdir: Path, scratch: Path, service_url: str
+    workspace: Workspace, key: str, kernel_dir: Path, scratch: Path, service_url: str
 ) -> dict[str, str]:
     """The environment of a report's kernel: the run's key and where DAP is, nothing else."""
     env = {k: os.environ[k] for k in _PASSED if os.environ.get(k)}
     bin_dir = str(Path(sys.executable).parent)
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "/usr/bin:/bin")
-    env["HOME"] = str(workdir)
+    env["HOME"] = str(kernel_dir)
     env["DAP_API_KEY"] = key
-    env["MPLCONFIGDIR"] = str(workdir / ".config")
+    env["MPLCONFIGDIR"] = str(kernel_dir / ".config")
     env["TMPDIR"] = str(scratch)
     env["JUPYTER_PLATFORM_DIRS"] = "1"
     if service_url:
@@ -88,7 +90,7 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child before e
 
 
 def _confinement(
-    workspace: Workspace, workdir: Path, scratch: Path, service_url: str
+    workspace: Workspace, kernel_dir: Path, scratch: Path, service_url: str
 ) -> Callable[[], None] | None:
     """The confinement of a report kernel that reaches DAP through a service in multi-user
     mode (:mod:`.confine`); None where the kernel runs as the home's own single user."""
@@ -99,7 +101,7 @@ def _confinement(
             "report kernels cannot be confined on this machine (its Linux kernel has no "
             "Landlock), and in multi-user mode DAP runs no report that could read its files"
         )
-    return confine.preexec(workdir, workspace.settings.home, scratch)
+    return confine.preexec(kernel_dir, workspace.settings.home, scratch)
 
 
 def _before_exec(confined: Callable[[], None] | None) -> Callable[[], None]:
@@ -152,14 +154,22 @@ def _execute(
     scratch: Path,
     service_url: str,
 ) -> Outcome:
+    # The kernel writes only in ``kernel/`` (its HOME and working folder, where papermill
+    # saves the executed notebook); the log, the clean executed notebook and the outputs the
+    # scheduler reads back stay where the kernel cannot write (see :func:`take_executed`).
+    kernel_dir = workdir / "kernel"
+    shutil.rmtree(kernel_dir, ignore_errors=True)  # a retry starts from a clean folder
+    kernel_dir.mkdir(mode=0o700)
     try:
-        confined = _confinement(workspace, workdir, scratch, service_url)
+        confined = _confinement(workspace, kernel_dir, scratch, service_url)
     except ConfinementError as e:
         return Outcome(status="failed", error=e.message)
-    source = workdir / "input.ipynb"
+    source = kernel_dir / "input.ipynb"
+    produced = kernel_dir / "executed.ipynb"
     executed = workdir / "executed.ipynb"
+    executed.unlink(missing_ok=True)
     source.write_text(json.dumps(notebook))
-    (workdir / "parameters.json").write_text(json.dumps(run.parameters))
+    (kernel_dir / "parameters.json").write_text(json.dumps(run.parameters))
     # A run key lives a little longer than the run may, and is revoked as soon as it ends.
     info, key = workspace.apikeys.create(
         run.owner,
@@ -173,11 +183,11 @@ def _execute(
         "-m",
         "papermill",
         str(source),
-        str(executed),
+        str(produced),
         "-f",
-        str(workdir / "parameters.json"),
+        str(kernel_dir / "parameters.json"),
         "--cwd",
-        str(workdir),
+        str(kernel_dir),
         "-k",
         KERNEL,
         "--no-progress-bar",
@@ -195,8 +205,8 @@ def _execute(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=kernel_env(workspace, key, workdir, scratch, service_url),
-                cwd=workdir,
+                env=kernel_env(workspace, key, kernel_dir, scratch, service_url),
+                cwd=kernel_dir,
                 start_new_session=True,
                 preexec_fn=_before_exec(confined),
                 pass_fds=(confined.fd,) if confined is not None else (),  # type: ignore[attr-defined]
@@ -211,6 +221,10 @@ def _execute(
     finally:
         workspace.apikeys.revoke(info.key_id)
     outcome = Outcome(status="succeeded" if code == 0 else "failed", packages=packages())
+    try:
+        take_executed(produced, executed)
+    except TamperedReport as e:
+        return Outcome(status="failed", error=e.message, packages=outcome.packages)
     title = f"{schedule.name} — {run.due_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     if code != 0:
         failed = failed_cell(executed) if executed.exists() else None
@@ -238,12 +252,59 @@ def _execute(
             chromium=workspace.settings.chromium,
         )
     except Exception as e:  # a report that ran but could not be rendered is a failed run
-        from ..errors import DapError
-
         message = e.message if isinstance(e, DapError) else f"{type(e).__name__}: {e}"
         return Outcome(status="failed", error=f"rendering the outputs failed: {message}")
     outcome.outputs = {k: str(v) for k, v in files.items()}
     return outcome
+
+
+class TamperedReport(DapError):
+    """What the kernel left is not a notebook papermill wrote (a link, a device, too big)."""
+
+    code = "report_tampered"
+
+
+MAX_EXECUTED_BYTES = 512 * 2**20
+
+
+def take_executed(produced: Path, kept: Path) -> None:
+    """Copy the executed notebook out of the kernel's folder, trusting nothing about it.
+
+    The kernel may have replaced the file papermill wrote: with a symbolic link (to the
+    service's database, which the unconfined scheduler could read and hand back as the
+    report), a hard link, a FIFO that never ends, or something huge. Only a plain file with
+    one link, of sane size, holding a notebook's JSON is taken; nothing else is followed.
+    """
+    try:
+        fd = os.open(produced, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return  # papermill stopped before writing it: the outcome says why
+    except OSError as e:
+        raise TamperedReport(
+            "the report's executed notebook is not a plain file papermill wrote "
+            f"({os.strerror(e.errno or 0).lower()}): nothing was read from it"
+        ) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            raise TamperedReport(
+                "the report's executed notebook is not a plain file papermill wrote: "
+                "nothing was read from it"
+            )
+        if info.st_size > MAX_EXECUTED_BYTES:
+            raise TamperedReport(
+                f"the executed notebook is larger than {MAX_EXECUTED_BYTES // 2**20} MB"
+            )
+        data = handle.read(MAX_EXECUTED_BYTES + 1)
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("cells"), list):
+        raise TamperedReport("the report's executed notebook is not a notebook")
+    partial = kept.with_name(kept.name + ".part")
+    partial.write_bytes(data)
+    partial.replace(kept)
 
 
 def _last_line(log: Path) -> str:

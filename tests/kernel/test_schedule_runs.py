@@ -264,3 +264,36 @@ def test_a_scheduler_killed_mid_run_completes_the_occurrence_once(
     assert done.attempt == 2
     assert len(list(marks.glob("finished-*"))) == 1
     assert [r.id for r in api.history(s.id)] == [run.id]
+
+
+def test_only_a_plain_executed_notebook_is_taken_from_the_kernels_folder(tmp_path: Path) -> None:
+    """The kernel may swap what papermill wrote for a link to the service's database: the
+    unconfined scheduler would read it and hand it back as the report. Nothing but a plain
+    one-link file holding a notebook is taken."""
+    from dap_kernel.scheduler.execute import TamperedReport, take_executed
+
+    secret = tmp_path / "meta.db"
+    secret.write_text('{"cells": [], "secret": "every row"}')
+    kept = tmp_path / "kept.ipynb"
+    kernel = tmp_path / "kernel"
+    kernel.mkdir()
+    produced = kernel / "executed.ipynb"
+    produced.symlink_to(secret)
+    with pytest.raises(TamperedReport, match="not a plain file"):
+        take_executed(produced, kept)
+    produced.unlink()
+    os.link(secret, produced)  # a hard link: same file, two names
+    with pytest.raises(TamperedReport, match="not a plain file"):
+        take_executed(produced, kept)
+    produced.unlink()
+    os.mkfifo(produced)  # would block a reader forever
+    with pytest.raises(TamperedReport, match="not a plain file"):
+        take_executed(produced, kept)
+    produced.unlink()
+    produced.write_text("not json")
+    with pytest.raises(TamperedReport, match="not a notebook"):
+        take_executed(produced, kept)
+    assert not kept.exists()
+    produced.write_text(json.dumps(notebook("print(1)")))
+    take_executed(produced, kept)
+    assert json.loads(kept.read_text())["cells"]

@@ -225,11 +225,13 @@ for target in [home / "meta.db", home / "secrets.key", *lake, home / "reports"]:
         print("READ", target)
     except PermissionError:
         print("DENIED", "lake file" if target in lake else target.name)
-try:
-    (home / "planted.py").write_text("x")
-    print("WROTE planted")
-except PermissionError:
-    print("DENIED planted")
+run_log = pathlib.Path.cwd().parent / "run.log"  # the scheduler's, beside the kernel's folder
+for name, target in [("planted", home / "planted.py"), ("run log", run_log)]:
+    try:
+        target.write_text("x")
+        print("WROTE", name)
+    except PermissionError:
+        print("DENIED", name)
 print("GOVERNED", dap.sql("SELECT count(*) AS n FROM customers")["n"][0] > 0)
 """
 
@@ -261,7 +263,7 @@ def test_a_report_kernel_cannot_open_the_services_files(
         )
         ann.schedules.remove(schedule.id)
     assert "READ" not in printed and "WROTE" not in printed
-    for denied in ("meta.db", "lake file", "reports", "planted"):
+    for denied in ("meta.db", "lake file", "reports", "planted", "run log"):
         assert f"DENIED {denied}" in printed, printed
     if (dap_service.home / "secrets.key").exists():
         assert "DENIED secrets.key" in printed
