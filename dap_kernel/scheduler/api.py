@@ -108,8 +108,12 @@ class Schedules:
         return self.store.notebook(self.get(ref).id)
 
     def update(self, ref: str, /, **changes: Any) -> Schedule:
-        """Change fields of a schedule (checked as on add); the cron cursor restarts from now."""
+        """Change fields of a schedule (checked as on add); the cron cursor restarts from now.
+        Only the owner: the schedule runs as them, so no one else may change what it runs
+        (an administrator may pause or remove it)."""
         current = self.get(ref)
+        if current.owner != self.caller:
+            raise QueryRefused("a schedule runs as its owner: only they may change it")
         unknown = sorted(set(changes) - _EDITABLE)
         if unknown:
             raise ScheduleError(f"{unknown[0]} cannot be changed: remove and add the schedule")

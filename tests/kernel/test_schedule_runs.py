@@ -297,3 +297,14 @@ def test_only_a_plain_executed_notebook_is_taken_from_the_kernels_folder(tmp_pat
     produced.write_text(json.dumps(notebook("print(1)")))
     take_executed(produced, kept)
     assert json.loads(kept.read_text())["cells"]
+
+
+def test_an_administrator_cannot_change_what_anothers_schedule_runs(sales: Workspace) -> None:
+    """A schedule runs as its owner: changing its notebook would be acting as them."""
+    api = Schedules(sales.session(ANN))
+    s = api.add(ScheduleSpec(name="totals", notebook=notebook(TOTALS), formats=("ipynb",)))
+    admin = Schedules(sales.session())
+    with pytest.raises(QueryRefused, match="only they may change it"):
+        admin.update(s.id, notebook=notebook("print('not ann')"))
+    assert admin.pause(s.id).paused  # stopping it is an administrator's call
+    assert api.get(s.id).notebook_sha256 == s.notebook_sha256
