@@ -83,6 +83,7 @@ class Schedules:
 
     def add(self, spec: ScheduleSpec) -> Schedule:
         """Save a new schedule of the caller's; its first due time is computed from now."""
+        self._not_from_a_run()
         spec = self._checked(spec)
         next_due = cron.next_due(spec.cron, spec.timezone, self.now()) if spec.cron else None
         with self.session.audit_change("schedule.add", statement=f"schedule {spec.name}"):
@@ -111,6 +112,7 @@ class Schedules:
         """Change fields of a schedule (checked as on add); the cron cursor restarts from now.
         Only the owner: the schedule runs as them, so no one else may change what it runs
         (an administrator may pause or remove it)."""
+        self._not_from_a_run()
         current = self.get(ref)
         if current.owner != self.caller:
             raise QueryRefused("a schedule runs as its owner: only they may change it")
@@ -264,6 +266,13 @@ class Schedules:
             return Path(path)
 
     # -- checks ------------------------------------------------------------------------------
+
+    def _not_from_a_run(self) -> None:
+        """A report's own run (its key) may not add or change schedules: else a notebook could
+        plant one that keeps acting as its owner after the run's key is gone. The same rule
+        for every door (over REST the key's scopes refuse it before it gets here)."""
+        if self.session.principal.run:
+            raise QueryRefused("a scheduled run may not add or change schedules")
 
     def _checked(
         self, spec: ScheduleSpec, *, owner: str | None = None, own_id: str | None = None
