@@ -104,6 +104,7 @@ class Workspace:
             self.policy.version(),
             principal.name,
             tuple(sorted(principal.groups)),
+            tuple(sorted(principal.roles)),
             repr(sorted(principal.attributes.items(), key=str)),
             table,
         )
@@ -604,6 +605,7 @@ class Session(CatalogChanges):
             "kind": self.principal.kind,
             "source": self.principal.source,
             "groups": sorted(self.principal.groups),
+            "roles": sorted(self.principal.roles),
             "home": str(self.workspace.settings.home),
             "engine": self.workspace.settings.engine,
             "policy": type(self.workspace.policy).__name__,

@@ -87,6 +87,14 @@ class Settings:
     public_url: str = ""  # DAP_PUBLIC_URL: base of the links in mails and alerts
     schedule_concurrency: int = 2  # DAP_SCHEDULE_CONCURRENCY: runs at once per scheduler
     schedule_tick_s: float = 5.0  # DAP_SCHEDULE_TICK: seconds between looks at what is due
+    # Single sign-on through JupyterHub (dap_kernel.governance.claims): provider groups → DAP
+    # roles, administrators, and the claims that become user attributes for row filters.
+    role_map: str = ""  # DAP_ROLE_MAP: JSON {"provider group": "role" | ["role", …]}
+    admin_groups: str = ""  # DAP_ADMIN_GROUPS: comma list; members are DAP administrators
+    attribute_claims: str = ""  # DAP_ATTRIBUTE_CLAIMS: JSON {"attribute": "claim"}
+    # DAP_HUB_EVENT_SERVICES: the hub services whose activity events (logins, servers) DAP
+    # records; any other caller is refused (see dap_kernel.governance.hub_activity).
+    hub_event_services: tuple[str, ...] = ("dap-hub",)
 
     def __post_init__(self) -> None:
         if not self.meta_url:
@@ -136,5 +144,9 @@ class Settings:
             public_url=_env("DAP_PUBLIC_URL", ""),
             schedule_concurrency=max(1, int(_number("DAP_SCHEDULE_CONCURRENCY", "2"))),
             schedule_tick_s=_number("DAP_SCHEDULE_TICK", "5"),
+            role_map=_env("DAP_ROLE_MAP", ""),
+            admin_groups=_env("DAP_ADMIN_GROUPS", ""),
+            attribute_claims=_env("DAP_ATTRIBUTE_CLAIMS", ""),
+            hub_event_services=_list("DAP_HUB_EVENT_SERVICES") or ("dap-hub",),
         )
         return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

@@ -1,84 +1,197 @@
 """JupyterHub with DAP as a hub service.
 
-The DAP service (``dap serve``) runs under the hub, owns the lake, the metadata and the secrets,
-and authenticates users through the hub: user kernels reach data only with their hub token
-(``JUPYTERHUB_API_TOKEN``, picked up by ``dap_kernel.client``) and the service URL.
+The DAP service (``dap serve``) runs under the hub — as its own system user where
+``DAP_SERVICE_USER`` says so — owns the lake, the metadata and the secrets, and authenticates
+users through the hub. User servers reach data only through it: their kernels with the user's
+hub token (``JUPYTERHUB_API_TOKEN``) and ``DAP_SERVICE_URL``, their Lab extension through the
+server extension's proxy to the service. The hub tells DAP about logins, refreshes, logouts and
+servers (``dap_hub.py``).
 
 Everything site-specific comes from the environment, so the same file serves a laptop trial,
 the tests and production:
 
-- ``DAP_HUB_AUTH``: ``dummy`` (any password; trials and tests) or ``generic-oauth`` (OIDC SSO;
-  configure ``GenericOAuthenticator`` through ``OAUTH_*`` / ``OAUTH2_*`` env or an extra config).
-- ``DAP_HUB_IP`` / ``DAP_HUB_PORT``: where the proxy listens (default 127.0.0.1:8000).
-- ``DAP_SERVICE_PORT``: the DAP service's port (default 8890); ``DAP_HOME`` / ``DAP_META_URL``:
-  its workspace.
-- ``DAP_HUB_STATE``: folder for the hub's database and cookie secret.
-- ``DAP_HUB_EXTRA_SERVICES_JSON``: extra services as JSON (the tests add an API client).
+- ``DAP_HUB_AUTH``: ``dummy`` (any password; trials and tests) or ``generic-oauth`` (OIDC
+  single sign-on). For OIDC: ``DAP_OIDC_ISSUER`` (its discovery document gives the URLs;
+  or set ``OAUTH2_AUTHORIZE_URL`` / ``OAUTH2_TOKEN_URL`` / ``OAUTH2_USERDATA_URL``),
+  ``OAUTH_CLIENT_ID`` / ``OAUTH_CLIENT_SECRET``, ``DAP_OAUTH_USERNAME_CLAIM``
+  (``preferred_username``), ``DAP_OAUTH_GROUPS_CLAIM`` (``groups``), ``DAP_OAUTH_SCOPE``,
+  ``DAP_HUB_ALLOWED_GROUPS``, ``DAP_ADMIN_GROUPS`` (hub *and* DAP administrators),
+  ``DAP_HUB_AUTH_REFRESH_AGE`` (seconds, 300), ``JUPYTERHUB_CRYPT_KEY`` (auth state; made and
+  kept in ``DAP_HUB_STATE`` when unset). DAP's own mapping: ``DAP_ROLE_MAP``,
+  ``DAP_ATTRIBUTE_CLAIMS`` (see ``dap_kernel.governance.claims``).
+- ``DAP_HUB_SPAWNER``: ``simple`` (every server as the hub's user: a trial) or ``local`` (each
+  user's server as the system user of the same name, which must exist).
+- ``DAP_HUB_SPAWNER_ARGS``: more options for every user's Jupyter server (space-separated).
+- ``DAP_SERVICE_USER``: the system user the DAP service runs as (the hub must run as root).
+- ``DAP_HUB_IP`` / ``DAP_HUB_PORT``: where the proxy listens (default 127.0.0.1:8000);
+  ``DAP_SERVICE_PORT``: the DAP service's port (8890); ``DAP_HOME`` / ``DAP_META_URL``: its
+  workspace; ``DAP_HUB_STATE``: the hub's database, cookie secret and keys.
+- ``DAP_HUB_CULL_TIMEOUT``: seconds idle before a user server is stopped (3600; 0 = never).
+- ``DAP_HUB_EXTRA_SERVICES_JSON`` / ``DAP_HUB_EXTRA_ROLES_JSON``: more services and roles.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
+import urllib.request
 from pathlib import Path
 
 c = get_config()  # type: ignore[name-defined]  # noqa: F821 - provided by JupyterHub
 
 here = Path(__file__).resolve().parent
+sys.path.insert(0, str(here))
+import dap_hub  # noqa: E402 - next to this file
+
 state = Path(os.environ.get("DAP_HUB_STATE", here / "state"))
 state.mkdir(parents=True, exist_ok=True)
+state.chmod(0o700)
 
-c.JupyterHub.ip = os.environ.get("DAP_HUB_IP", "127.0.0.1")
-c.JupyterHub.port = int(os.environ.get("DAP_HUB_PORT", "8000"))
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def kept_secret(name: str, nbytes: int = 32) -> str:
+    """A random secret made once and kept in the state folder (mode 0600)."""
+    path = state / name
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(nbytes))
+    return path.read_text().strip()
+
+
+public_ip = env("DAP_HUB_IP", "127.0.0.1")
+public_port = int(env("DAP_HUB_PORT", "8000"))
+c.JupyterHub.ip = public_ip
+c.JupyterHub.port = public_port
 c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = int(os.environ.get("DAP_HUB_API_PORT", "8081"))
+c.JupyterHub.hub_port = int(env("DAP_HUB_API_PORT", "8081"))
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
-c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{os.environ.get('DAP_PROXY_API_PORT', '8001')}"
+c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env('DAP_PROXY_API_PORT', '8001')}"
 proxy = here / "node_modules" / ".bin" / "configurable-http-proxy"
 c.ConfigurableHTTPProxy.command = [str(proxy) if proxy.exists() else "configurable-http-proxy"]
+hub_url = env("DAP_HUB_PUBLIC_URL", f"http://{public_ip}:{public_port}")
 
 # -- who may log in -----------------------------------------------------------------------------
-auth = os.environ.get("DAP_HUB_AUTH", "dummy")
+auth = env("DAP_HUB_AUTH", "dummy")
+admin_groups = {g.strip() for g in env("DAP_ADMIN_GROUPS").split(",") if g.strip()}
 if auth == "dummy":
-    c.JupyterHub.authenticator_class = "dummy"
+    c.JupyterHub.authenticator_class = dap_hub.DapDummyAuthenticator
+    c.Authenticator.allow_all = True
 elif auth == "generic-oauth":
-    c.JupyterHub.authenticator_class = "generic-oauth"
-    c.GenericOAuthenticator.username_claim = os.environ.get("DAP_OAUTH_USERNAME_CLAIM", "sub")
-    c.GenericOAuthenticator.manage_groups = True  # hub groups from the IdP's groups claim
+    c.JupyterHub.authenticator_class = dap_hub.DapGenericOAuthenticator
+    oidc = c.GenericOAuthenticator
+    issuer = env("DAP_OIDC_ISSUER")
+    if issuer:  # the provider's own discovery document names its endpoints
+        with urllib.request.urlopen(f"{issuer.rstrip('/')}/.well-known/openid-configuration") as r:
+            discovery = json.load(r)
+        oidc.authorize_url = discovery["authorization_endpoint"]
+        oidc.token_url = discovery["token_endpoint"]
+        oidc.userdata_url = discovery["userinfo_endpoint"]
+        if discovery.get("end_session_endpoint"):
+            oidc.logout_redirect_url = discovery["end_session_endpoint"]
+    oidc.oauth_callback_url = env("OAUTH_CALLBACK_URL", f"{hub_url}/hub/oauth_callback")
+    oidc.scope = env("DAP_OAUTH_SCOPE", "openid profile email").split()
+    oidc.username_claim = env("DAP_OAUTH_USERNAME_CLAIM", "preferred_username")
+    oidc.enable_auth_state = True  # the provider's tokens, to refresh users with
+    oidc.manage_groups = True  # hub groups from the provider's groups claim, at every refresh
+    oidc.auth_state_groups_key = f"oauth_user.{env('DAP_OAUTH_GROUPS_CLAIM', 'groups')}"
+    oidc.admin_groups = admin_groups
+    allowed = {g.strip() for g in env("DAP_HUB_ALLOWED_GROUPS").split(",") if g.strip()}
+    if allowed:
+        oidc.allowed_groups = allowed
+    else:
+        oidc.allow_all = True
+    c.Authenticator.auth_refresh_age = int(env("DAP_HUB_AUTH_REFRESH_AGE", "300"))
+    os.environ.setdefault("JUPYTERHUB_CRYPT_KEY", kept_secret("crypt_key"))
 else:
     raise ValueError(f"DAP_HUB_AUTH={auth!r}: use dummy or generic-oauth")
-c.Authenticator.allow_all = True
+c.Authenticator.post_auth_hook = dap_hub.post_auth_hook
 
-# -- user servers: JupyterLab with DAP, pointed at the service ----------------------------------
-c.JupyterHub.spawner_class = "simple"
-if os.geteuid() == 0:
-    c.Spawner.args = ["--allow-root"]
+# -- user servers: JupyterLab with DAP, every door through the service ---------------------------
+spawner = env("DAP_HUB_SPAWNER", "simple")
+server_args = env("DAP_HUB_SPAWNER_ARGS").split()
+if spawner == "simple":  # one system user for all: a trial, not isolation
+    c.JupyterHub.spawner_class = "simple"
+    if os.geteuid() == 0:
+        server_args.append("--allow-root")
+elif spawner == "local":  # each user's server as their own system user
+    c.JupyterHub.spawner_class = "localprocess"
+    c.LocalProcessSpawner.shell_cmd = []
+else:
+    raise ValueError(f"DAP_HUB_SPAWNER={spawner!r}: use simple or local")
+c.Spawner.cmd = [str(Path(sys.executable).parent / "jupyterhub-singleuser")]
+c.Spawner.args = server_args
+c.Spawner.default_url = "/lab"
+c.Spawner.pre_spawn_hook = dap_hub.pre_spawn_hook
+c.Spawner.post_stop_hook = dap_hub.post_stop_hook
 
 # -- the DAP service ----------------------------------------------------------------------------
-service_port = int(os.environ.get("DAP_SERVICE_PORT", "8890"))
+service_port = int(env("DAP_SERVICE_PORT", "8890"))
 service_url = f"http://127.0.0.1:{service_port}"
 dap = shutil.which("dap") or str(Path(sys.executable).parent / "dap")
+service_command = [dap, "serve", f"--port={service_port}"]
+service_user = env("DAP_SERVICE_USER")
+if service_user:  # its own system user: user servers cannot open its files
+    service_command = ["setpriv", f"--reuid={service_user}", f"--regid={service_user}",
+                       "--init-groups", "--", *service_command]  # fmt: skip
 service_env = {k: v for k, v in os.environ.items() if k.startswith("DAP_") or k == "PATH"}
+events_token = env("DAP_HUB_EVENTS_TOKEN") or kept_secret("dap_hub_events_token")
+dap_hub.DapEvents.configure(f"{service_url}/services/dap", events_token, bool(env("DAP_ATTRIBUTE_CLAIMS")))
+cull_timeout = int(env("DAP_HUB_CULL_TIMEOUT", "3600"))
+culler = [
+    {
+        "name": "idle-culler",
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={cull_timeout}"],
+    }
+]
 c.JupyterHub.services = [
     {
         "name": "dap",
         "url": service_url,
-        "command": [dap, "serve", f"--port={service_port}"],
+        "command": service_command,
         "environment": service_env,
         "oauth_no_confirm": True,
         "display": True,
     },
-    *json.loads(os.environ.get("DAP_HUB_EXTRA_SERVICES_JSON", "[]")),
+    {"name": dap_hub.EVENT_SERVICE, "api_token": events_token},  # the hub → DAP channel
+    *(culler if cull_timeout else []),
+    *json.loads(env("DAP_HUB_EXTRA_SERVICES_JSON", "[]")),
 ]
-# Kernels reach data only through the service, with the user's own hub token.
+# Kernels reach data only through the service, with the user's own hub token; the server's
+# token may call the service (as that user) and nothing else of the hub's beyond its own server.
 c.Spawner.environment = {"DAP_SERVICE_URL": f"{service_url}/services/dap"}
+c.Spawner.server_token_scopes = [
+    "users:activity!user",
+    "access:servers!server",
+    "access:services!service=dap",
+]
+c.Spawner.oauth_client_allowed_scopes = ["access:services!service=dap"]
 
 # Every user may call the DAP service (what they may *read* there is DAP's grants' business).
 c.JupyterHub.load_roles = [
     {"name": "user", "scopes": ["self", "access:services!service=dap"]},
-    *json.loads(os.environ.get("DAP_HUB_EXTRA_ROLES_JSON", "[]")),
+    {
+        "name": "dap-hub-events",
+        "scopes": ["access:services!service=dap"],
+        "services": [dap_hub.EVENT_SERVICE],
+    },
+    *(
+        [
+            {
+                "name": "idle-culler",
+                "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+                "services": ["idle-culler"],
+            }
+        ]
+        if cull_timeout
+        else []
+    ),
+    *json.loads(env("DAP_HUB_EXTRA_ROLES_JSON", "[]")),
 ]

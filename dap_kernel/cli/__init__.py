@@ -323,9 +323,13 @@ def audit(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="How many of the newest records.")] = 20,
     user: Annotated[str | None, typer.Option(help="Only this principal.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="Only this action: query, admin, login, logout, server-start, …"),
+    ] = None,
 ) -> None:
-    """The newest audit records (who, when, decision, statement): your own; everyone's (or
-    --user's) with MANAGE_GRANTS."""
+    """The newest audit records (who, when, what, decision, statement): your own; everyone's
+    (or --user's) with MANAGE_GRANTS."""
     if ctx.invoked_subcommand:
         return
     import polars as pl
@@ -334,13 +338,14 @@ def audit(
 
     ws = _workspace()
     me = ws.session(channel="cli").principal
-    records = read_audit(ws.audit, ws.policy, me, user=user, limit=limit).records
+    records = read_audit(ws.audit, ws.policy, me, user=user, limit=limit, action=kind).records
     frame = pl.DataFrame(
         [
             {
                 "seq": r.seq,
                 "time": r.ts.isoformat(timespec="seconds"),
                 "user": r.principal,
+                "action": r.action,
                 "decision": r.decision,
                 "rows": r.row_count,
                 "statement": r.statement[:80],

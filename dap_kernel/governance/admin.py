@@ -95,6 +95,29 @@ class PolicyAdmin:
                 row.attributes = {**(row.attributes or {}), **(attributes or {})}
             self._changed(s, f"user {name} {attributes or {}}")
 
+    def sync_attributes(self, name: str, values: dict[str, str | None]) -> bool:
+        """Set the given attributes of user ``name`` (``None`` removes one), creating the user.
+
+        Nothing is written when nothing differs: an identity provider's claims come at every
+        login and refresh, and a policy version bump empties every process's policy cache.
+        Returns whether anything changed.
+        """
+        with self.meta.session() as s:
+            row = s.execute(select(PrincipalRow).where(PrincipalRow.name == name)).scalar()
+            old = dict(row.attributes or {}) if row is not None else {}
+            new = {k: v for k, v in {**old, **values}.items() if v is not None}
+            if row is not None and new == old:
+                return False
+            if row is None:
+                s.add(PrincipalRow(name=name, attributes=new))
+            else:
+                row.attributes = new
+            changed = sorted(k for k in values if old.get(k) != new.get(k))
+            self._changed(
+                s, f"user {name}: attributes {', '.join(changed)} from the identity provider"
+            )
+            return True
+
     def add_member(self, parent_kind: str, parent: str, member_kind: str, member: str) -> None:
         """Put a user or group into a group or role (``group`` → ``group`` nests)."""
         if parent_kind not in ("group", "role") or member_kind not in ("user", "group"):

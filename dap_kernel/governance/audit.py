@@ -221,12 +221,16 @@ class AuditLog:
             con.execute(insert(log_t), rows)
             con.execute(update(head_t).where(head_t.c.id == 1).values(seq=seq, hash=prev))
 
-    def tail(self, limit: int = 20, principal: str | None = None) -> list[AuditRecord]:
+    def tail(
+        self, limit: int = 20, principal: str | None = None, action: str | None = None
+    ) -> list[AuditRecord]:
         self.flush()
         with self.meta.session() as s:
             query = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
             if principal:
                 query = query.where(AuditRecord.principal == principal)
+            if action:
+                query = query.where(AuditRecord.action == action)
             return list(s.execute(query).scalars())
 
     def verify(self) -> int | None:
@@ -274,17 +278,19 @@ def read_audit(
     user: str | None = None,
     limit: int = 20,
     verify: bool = False,
+    action: str | None = None,
 ) -> AuditView:
     """The newest audit records ``principal`` may read — the one rule every door asks.
 
     Anyone reads their own records: they are that caller's own statements and decisions (a
     query history), and they name nobody else's data. Records of others, all records, and the
     chain check (which reads every record) need MANAGE_GRANTS. ``user`` narrows a manager's
-    view to one principal; for anyone else it may only name themselves.
+    view to one principal; for anyone else it may only name themselves. ``action`` keeps one
+    kind of record (``query``, ``login``, ``server-start``, …).
     """
     me = principal.name
     manager = _audit_manager(policy, principal, others=verify or user not in (None, me))
-    records = log.tail(limit, principal=user if manager else me)
+    records = log.tail(limit, principal=user if manager else me, action=action)
     return AuditView(records, (log.verify() is None) if verify else None)
 
 

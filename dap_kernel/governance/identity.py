@@ -15,6 +15,9 @@ class Principal:
     name: str
     kind: str = "user"
     groups: frozenset[str] = field(default_factory=frozenset)
+    # Roles held by the identity itself (an identity provider's group mapped by
+    # dap_kernel.governance.claims), beside those DAP's own memberships give.
+    roles: frozenset[str] = field(default_factory=frozenset)
     attributes: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     source: str = "local"  # local | jupyter | hub | apikey | service
     # The scheduled run this caller is (its API key was minted for it): what it reads is
@@ -23,7 +26,8 @@ class Principal:
 
     def describe(self) -> str:
         groups = f" groups={','.join(sorted(self.groups))}" if self.groups else ""
-        return f"{self.name} ({self.kind}, via {self.source}){groups}"
+        roles = f" roles={','.join(sorted(self.roles))}" if self.roles else ""
+        return f"{self.name} ({self.kind}, via {self.source}){groups}{roles}"
 
 
 def local_principal(settings: Settings) -> Principal:

@@ -44,6 +44,9 @@ BUILTIN_ROLES: dict[str, tuple[str, ...]] = {
 }
 
 
+_ClosureKey = tuple[str, frozenset[str], frozenset[str]]
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -116,10 +119,8 @@ class _Snapshot:
     masks: dict[str, str]  # target -> mask
     attributes: dict[str, dict[str, object]]  # user -> attributes
     columns: dict[str, list[tuple[str, str, list[str]]]]  # table -> (name, type, tags)
-    # (user, direct groups) -> (all groups, roles): memberships do not change within a version
-    closures: dict[tuple[str, frozenset[str]], tuple[set[str], set[str]]] = field(
-        default_factory=dict
-    )
+    # (user, direct groups, own roles) -> (all groups, roles): fixed within a policy version
+    closures: dict[_ClosureKey, tuple[set[str], set[str]]] = field(default_factory=dict)
     # Copies of governed rows (see governance.copies); lower-case names.
     owners: dict[str, str] = field(default_factory=dict)  # table -> owner
     archives: dict[str, str] = field(default_factory=dict)  # archive table -> parent table
@@ -241,6 +242,7 @@ class GrantPolicy:
             name=principal.name,
             kind=principal.kind,
             groups=frozenset(groups),
+            roles=principal.roles,
             attributes={**snap.attributes.get(principal.name, {}), **principal.attributes},
             source=principal.source,
             run=principal.run,
@@ -249,13 +251,13 @@ class GrantPolicy:
     @staticmethod
     def _closure(snap: _Snapshot, principal: Principal) -> tuple[set[str], set[str]]:
         """Groups (transitively) and roles of a principal, computed once per policy version."""
-        key = (principal.name, frozenset(principal.groups))
+        key = (principal.name, frozenset(principal.groups), principal.roles)
         known = snap.closures.get(key)
         if known is not None:
             return known
         groups: set[str] = set(principal.groups)
         frontier = [("user", principal.name)] + [("group", g) for g in principal.groups]
-        roles: set[str] = set()
+        roles: set[str] = set(principal.roles)
         while frontier:
             kind, name = frontier.pop()
             for parent_kind, parent, member_kind, member in snap.memberships:

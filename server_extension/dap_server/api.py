@@ -85,6 +85,9 @@ class Endpoint:
     tag: str = "dap"
     public: bool = False  # answers without an identity (health only)
     metrics_token: bool = False  # also answers the service's metrics token (DAP_METRICS_TOKEN)
+    # Also identifies hub *services* (not only hub users): the hub's activity channel. Every
+    # other endpoint refuses a hub service's token, as it has no DAP identity of its own.
+    hub_services: bool = False
     pool: str = "light"  # "light" (metadata reads) or "query" (engine work); "loop" = inline
     scope: str = "read-catalog"  # the API-key scope it needs
     errors: tuple[int, ...] = ()

@@ -10,11 +10,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.identity import IdentityProvider, User
 
+from dap_kernel.governance.claims import ClaimMapping
 from dap_kernel.governance.identity import Principal
 
 if TYPE_CHECKING:
@@ -43,13 +47,40 @@ def default_identity_mode() -> str:
     return "user" if os.environ.get("JUPYTERHUB_USER") else "owner"
 
 
-class HubIdentity:
-    """Users of a JupyterHub, when DAP runs as a hub service (``JUPYTERHUB_SERVICE_*`` env)."""
+TOKEN_USE_EVERY_S = 3600.0
 
-    def __init__(self) -> None:
+
+class HubIdentity:
+    """Users of a JupyterHub, when DAP runs as a hub service (``JUPYTERHUB_SERVICE_*`` env).
+
+    Each request's identity is the hub's answer for its token or cookie: the hub refreshes the
+    user with the identity provider when ``auth_refresh_age`` has passed, so the groups here
+    follow the provider within that age plus ``cache_s`` (HubAuth's cache of answers).
+    """
+
+    def __init__(self, mapping: ClaimMapping | None = None, cache_s: float = 60) -> None:
         from jupyterhub.services.auth import HubOAuth
 
-        self.oauth = HubOAuth(cache_max_age=60)
+        self.oauth = HubOAuth(cache_max_age=int(cache_s))
+        self.mapping = mapping or ClaimMapping()
+        self._used: dict[str, float] = {}  # credential digest -> when its use was last audited
+        self._used_lock = threading.Lock()
+
+    def first_use(self, handler: RequestHandler, every_s: float = TOKEN_USE_EVERY_S) -> str:
+        """``"token"`` or ``"cookie"`` when this credential's use is due for the audit log (its
+        first use, then once every ``every_s``), else ``""``: the log says who came in with
+        what, without a record per request."""
+        header = handler.request.headers.get("Authorization", "")
+        credential = header or (self.oauth.get_token(handler) or "")
+        digest = hashlib.sha256(credential.encode()).hexdigest()
+        now = time.monotonic()
+        with self._used_lock:
+            if now - self._used.get(digest, -every_s) < every_s:
+                return ""
+            if len(self._used) > 100_000:  # a long-running service forgets old credentials
+                self._used.clear()
+            self._used[digest] = now
+        return "token" if header else "cookie"
 
     @staticmethod
     def configured() -> bool:
@@ -58,13 +89,20 @@ class HubIdentity:
     async def principal(self, handler: RequestHandler) -> Principal | None:
         """The hub user behind a hub token or the hub's OAuth cookie (cached by HubAuth)."""
         model = await self.oauth.get_user(handler, sync=False)
-        if not model or model.get("kind", "user") != "user":
+        if not model:
             return None
         # A hub token identifies its user, but only one with access to this service gets in.
         if not self.oauth.check_scopes(self.oauth.access_scopes, model):
             return None
+        kind = model.get("kind", "user")
+        if kind == "service":  # the hub's own services: only the activity channel admits them
+            return Principal(name=model["name"], kind="service", source="hub")
+        if kind != "user":
+            return None
         groups = frozenset(model.get("groups") or ())
-        return Principal(name=model["name"], groups=groups, source="hub")
+        return Principal(
+            name=model["name"], groups=groups, roles=self.mapping.roles(groups), source="hub"
+        )
 
 
 class NoJupyterIdentity(IdentityProvider):

@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, Int, Unicode, default
 
 import dap_server.endpoints  # noqa: F401 - registers the routes
+from dap_kernel.governance.hub_activity import claim_mapping
 from dap_kernel.settings import Settings
 
 from .api import router
 from .auth import HubIdentity, default_identity_mode
 from .handlers import access_log, make_handlers
 from .metrics import Metrics
+from .proxy import proxy_handlers
 from .runtime import Runtime
 from .scheduling import ServiceScheduler, own_url
 from .state import DapState
-
-if TYPE_CHECKING:
-    pass
 
 
 class DapExtension(ExtensionApp):
@@ -47,6 +47,12 @@ class DapExtension(ExtensionApp):
         config=True,
         help="Authenticate users through JupyterHub (running as a hub service). Default: on "
         "when JUPYTERHUB_API_TOKEN and JUPYTERHUB_API_URL are set and this is `dap serve`.",
+    )
+    hub_cache = Float(
+        60.0,
+        config=True,
+        help="Seconds the hub's answer about a token is reused: a group removed at the identity "
+        "provider stops counting at most auth_refresh_age + hub_cache after the change.",
     )
     query_workers = Int(
         4,
@@ -119,6 +125,16 @@ class DapExtension(ExtensionApp):
         "server's scheduler takes the run over (its scheduler is presumed dead).",
     )
 
+    service_url = Unicode(
+        config=True,
+        help="The DAP service this server forwards its DAP routes to, holding no workspace of "
+        "its own (a hub user's server). Default: $DAP_SERVICE_URL, unless this is the service.",
+    )
+
+    @default("service_url")
+    def _service_url_default(self) -> str:
+        return "" if self.hub_service else os.environ.get("DAP_SERVICE_URL", "").strip()
+
     @default("identity")
     def _identity_default(self) -> str:
         return default_identity_mode()
@@ -140,6 +156,9 @@ class DapExtension(ExtensionApp):
         return Settings.from_env(**overrides)
 
     def initialize_settings(self) -> None:
+        if self.service_url:  # every door through the service: nothing of its own to open
+            self.log.info("DAP: forwarding /dap/api/v1 to the DAP service at %s", self.service_url)
+            return
         settings = self.dap_settings()
         runtime = Runtime(
             query_workers=self.query_workers,
@@ -158,10 +177,13 @@ class DapExtension(ExtensionApp):
             access_log.addHandler(handler)
             access_log.setLevel(logging.INFO)
             access_log.propagate = False
-        hub = HubIdentity() if self.hub_service else None
+        hub = HubIdentity(claim_mapping(settings), self.hub_cache) if self.hub_service else None
         self.settings["dap_state"] = DapState(settings, runtime, hub, self.identity)
 
     def initialize_handlers(self) -> None:
+        if self.service_url:
+            self.handlers.extend(proxy_handlers(self.service_url))
+            return
         self.handlers.extend(make_handlers(router))
         state: DapState = self.settings["dap_state"]
         if state.hub is not None:  # the browser's OAuth round trip through the hub
@@ -172,7 +194,7 @@ class DapExtension(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Once the server listens (its URL is known), start its report scheduler."""
-        if not self.scheduler:
+        if not self.scheduler or self.service_url:
             return
         url = own_url(serverapp)
         if not url:

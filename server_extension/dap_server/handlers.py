@@ -19,6 +19,7 @@ from tornado import web
 
 from dap_kernel.errors import DapError, InternalError, InvalidRequest, Unauthenticated
 from dap_kernel.governance.apikeys import ApiKeyError, InsufficientScope
+from dap_kernel.governance.audit import AuditEvent
 from dap_kernel.governance.identity import Principal
 from dap_kernel.governance.secret_refs import loggable
 
@@ -88,8 +89,14 @@ class DapHandler(APIHandler):
                 raise Unauthenticated(e.message) from e
         if state.hub is not None:
             from_hub = await state.hub.principal(self)
+            if from_hub is not None and from_hub.kind == "service" and not endpoint.hub_services:
+                raise Unauthenticated(
+                    f"the hub service {from_hub.name} has no DAP identity: it may only post "
+                    "hub events"
+                )
             if from_hub is not None:
                 self._check_xsrf_for_cookie_auth()
+                self._audit_hub_credential(from_hub)
                 return from_hub
         elif self.current_user is not None:
             self._check_xsrf_for_cookie_auth()
@@ -98,6 +105,22 @@ class DapHandler(APIHandler):
             "authentication required: send 'Authorization: Bearer <DAP API key>'"
             + (" or a JupyterHub token" if state.hub is not None else " or a Jupyter token")
         )
+
+    def _audit_hub_credential(self, principal: Principal) -> None:
+        """A hub token's or cookie's first use (then hourly), in the audit log."""
+        state = self.dap
+        assert state.hub is not None
+        how = state.hub.first_use(self)
+        if how and principal.kind == "user":
+            state.workspace().audit.record(
+                AuditEvent(
+                    principal=principal.name,
+                    action="token-use",
+                    decision="allowed",
+                    statement=f"hub {how} used: {self.request.method} {self.request.path}",
+                    channel="hub",
+                )
+            )
 
     def _holds_metrics_token(self) -> bool:
         expected = self.dap.settings.metrics_token

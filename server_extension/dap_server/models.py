@@ -51,6 +51,9 @@ class WhoAmI(BaseModel):
     kind: str
     source: str = Field(description="How the caller was identified: jupyter, hub or apikey.")
     groups: list[str]
+    roles: list[str] = Field(
+        default_factory=list, description="Roles the identity holds itself (DAP_ROLE_MAP)."
+    )
     engine: str
     multi_user: bool = Field(description="True when grants, row filters and masks apply.")
 
@@ -234,6 +237,9 @@ class AuditQuery(QueryParams):
         default=None, max_length=200, description="Only this user (managers only)."
     )
     verify: bool = Field(default=False, description="Also verify the hash chain (managers only).")
+    action: str | None = Field(
+        default=None, max_length=40, description="Only this action (query, login, admin, …)."
+    )
 
 
 class AuditEntry(BaseModel):

@@ -72,11 +72,14 @@ def service_argv(
         f"--ServerApp.ip={ip}",
         "--ServerApp.port_retries=0",
         "--DapExtension.json_access_log=True",
+        "--DapExtension.service_url=",  # this is the service: it never forwards
     ]
     if home:
         argv.append(f"--DapExtension.dap_home={home}")
     if HubIdentity.configured():
         argv += ["--DapExtension.hub_service=True", "--DapExtension.identity=user"]
+        if os.environ.get("DAP_HUB_CACHE"):  # seconds the hub's answer about a token is reused
+            argv.append(f"--DapExtension.hub_cache={os.environ['DAP_HUB_CACHE']}")
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
         if prefix:
             argv.append(f"--ServerApp.base_url={prefix}")

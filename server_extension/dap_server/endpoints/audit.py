@@ -20,6 +20,7 @@ def list_audit(call: Call, query: AuditQuery) -> AuditList:
         user=query.user,
         limit=query.limit,
         verify=query.verify,
+        action=query.action,
     )
     records, chain_ok = view.records, view.chain_ok
     return AuditList(

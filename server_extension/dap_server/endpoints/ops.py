@@ -56,6 +56,7 @@ def whoami(call: Call) -> WhoAmI:
         kind=details.kind,
         source=call.principal.source,
         groups=sorted(details.groups),
+        roles=sorted(details.roles),
         engine=call.workspace.settings.engine,
         multi_user=isinstance(policy, GrantPolicy) and policy.enforcing(),
     )

@@ -1,0 +1,228 @@
+"""Single sign-on end to end: a real OpenID provider, JupyterHub with its proxy, the DAP service
+as its own system user, user servers as system users of theirs, and a real browser.
+
+Group A (``emea-analysts``) may read customers; the provider's ``region`` claim becomes the
+attribute its row filter reads. Group B (``apac-analysts``) is mapped to DAP's ``analyst`` role
+(``DAP_ROLE_MAP``), which reads every table. Both log in through the provider's own login page,
+land in JupyterLab and run ``%%dap sql`` in their kernels.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dap_kernel.errors import QueryRefused
+from dap_kernel.session import Workspace
+from dap_kernel.settings import Settings
+from dap_kernel.transport import HttpSession
+
+from .conftest import Browser, screenshot
+from .hub_deploy import Deployment, Person, deployment
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ANN = Person("dap-ann", ("emea-analysts",), "EMEA")
+BOB = Person("dap-bob", ("apac-analysts",), "APAC")
+DAP_ENV = {
+    "DAP_ROLE_MAP": '{"apac-analysts": "analyst"}',
+    "DAP_ATTRIBUTE_CLAIMS": '{"region": "region"}',
+    "DAP_HUB_AUTH_REFRESH_AGE": "2",
+    "DAP_HUB_CACHE": "1",
+}
+SERVICE_SCOPE = ["access:services!service=dap"]
+TABLES = ["main.customers", "main.order_lines", "main.orders", "main.products", "main.web_events"]
+
+
+@pytest.fixture(scope="module")
+def hub(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    if os.geteuid() != 0:
+        pytest.skip("the deployment creates system users: run as root (as `make test` does)")
+    home = tmp_path_factory.mktemp("sso") / "dap-home"
+    shutil.copytree(demo_home, home)
+    ws = Workspace(Settings(home=home, user="tester"))
+    admin = ws.admin("tester")
+    admin.set_multi_user(True)
+    for group in ("emea-analysts", "apac-analysts"):
+        admin.grant("SELECT", "main.customers", "group", group)
+    admin.add_row_filter("main.customers", "region = current_user_attr('region')")
+    admin.set_mask("main.customers.email", "mask_email")
+    ws.close()
+    with deployment(home, [ANN, BOB], dap_env=DAP_ENV) as started:
+        try:
+            yield started
+        except Exception:
+            print(started.log_text())
+            raise
+
+
+RUN_IN_KERNEL = """async (code) => {
+    const app = window.jupyterapp;
+    if (!window.dapPanel) {
+        window.dapPanel = await app.commands.execute('notebook:create-new',
+            {cwd: '', kernelName: 'python3'});
+        await window.dapPanel.sessionContext.ready;
+    }
+    const kernel = window.dapPanel.sessionContext.session.kernel;
+    const out = [];
+    const future = kernel.requestExecute({code});
+    future.onIOPub = (msg) => {
+        const c = msg.content;
+        if (msg.header.msg_type === 'stream') { out.push(c.text); }
+        if (['execute_result', 'display_data'].includes(msg.header.msg_type)) {
+            out.push(c.data['text/plain'] || '');
+        }
+        if (msg.header.msg_type === 'error') { out.push(`ERROR ${c.ename}: ${c.evalue}`); }
+    };
+    await future.done;
+    return out.join('\\n');
+}"""
+
+PROBE_FILES = """
+import os, pwd
+print("uid", pwd.getpwuid(os.getuid()).pw_name)
+for path in ({home!r} + "/meta.db", {home!r} + "/lake"):
+    try:
+        open(path, "rb").close() if path.endswith(".db") else os.listdir(path)
+        print("OPENED", path)
+    except PermissionError:
+        print("DENIED", path)
+"""
+
+
+def sign_in(page: Any, hub: Deployment, person: Person) -> None:
+    """Through the provider's own login page, into the user's JupyterLab."""
+    page.goto(f"{hub.url}/hub/oauth_login?next=/hub/spawn")
+    page.wait_for_selector('input[name="sub"]', timeout=30_000)
+    assert page.url.startswith(hub.provider)  # the provider asks, not the hub
+    page.fill('input[name="sub"]', person.name)
+    page.click('button[type="submit"]:has-text("Authorize")')
+    page.wait_for_url(f"**/user/{person.name}/lab**", timeout=120_000)
+    page.wait_for_selector("#jupyterlab-splash", state="detached", timeout=90_000)
+    page.wait_for_function("window.jupyterapp !== undefined", timeout=30_000)
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
+
+
+def catalog(page: Any) -> dict[str, Any]:
+    page.evaluate("() => window.jupyterapp.shell.activateById('dap-catalog-panel')")
+    page.wait_for_selector("#dap-catalog-panel .dap-catalog-item", timeout=60_000)
+    panel = page.locator("#dap-catalog-panel")
+    items = panel.locator(".dap-catalog-item")
+    return {
+        "tables": [items.nth(i).get_attribute("data-table") for i in range(items.count())],
+        "denied": [e.get_attribute("data-table") for e in panel.locator(".dap-denied").all()],
+    }
+
+
+def session_in_lab(hub: Deployment, person: Person) -> Any:
+    def steps(page: Any) -> dict[str, Any]:
+        sign_in(page, hub, person)
+        seen: dict[str, Any] = catalog(page)
+        seen["load"] = page.evaluate(RUN_IN_KERNEL, "%load_ext dap_kernel")
+        seen["sql"] = page.evaluate(
+            RUN_IN_KERNEL, "%%dap sql\nSELECT region, count(*) AS n FROM customers GROUP BY 1"
+        )
+        seen["email"] = page.evaluate(
+            RUN_IN_KERNEL, "import dap_kernel as dap; print(dap.sql('SELECT email FROM customers LIMIT 3'))"
+        )
+        seen["files"] = page.evaluate(RUN_IN_KERNEL, PROBE_FILES.format(home=str(hub.home)))
+        # Another user's server is not theirs to open.
+        other = "dap-bob" if person is ANN else "dap-ann"
+        seen["other_server"] = page.request.get(f"{hub.url}/user/{other}/api/contents").status
+        screenshot(page, f"hub-sso-{person.name}")
+        return seen
+
+    return steps
+
+
+def test_group_a_signs_in_and_sees_only_its_rows(browser: Browser, hub: Deployment) -> None:
+    seen = browser.run(session_in_lab(hub, ANN), timeout=400)
+    assert seen["tables"] == TABLES
+    assert seen["denied"] == TABLES[1:]  # A reads customers only
+    assert "EMEA" in seen["sql"] and "APAC" not in seen["sql"], seen["sql"]
+    assert "***@" in seen["email"], seen["email"]
+    assert "uid dap-ann" in seen["files"]
+    assert seen["files"].count("DENIED") == 2, seen["files"]  # the kernel cannot open the lake
+    assert seen["other_server"] in (403, 404), seen["other_server"]
+
+
+def test_group_b_signs_in_and_sees_its_own_rows(browser: Browser, hub: Deployment) -> None:
+    seen = browser.run(session_in_lab(hub, BOB), timeout=400)
+    assert seen["denied"] == []  # apac-analysts → analyst role: every table
+    assert "APAC" in seen["sql"] and "EMEA" not in seen["sql"], seen["sql"]
+    assert seen["files"].count("DENIED") == 2, seen["files"]
+    assert seen["other_server"] in (403, 404)
+
+
+def test_without_a_hub_identity_nothing_is_served(hub: Deployment) -> None:
+    bare = httpx.get(f"{hub.service}/dap/api/v1/catalog", timeout=30)
+    assert bare.status_code == 401
+    no_scope = hub.token(ANN.name, ["read:users:name!user=dap-ann"])
+    reply = httpx.get(
+        f"{hub.service}/dap/api/v1/catalog",
+        headers={"Authorization": f"token {no_scope}"},
+        timeout=30,
+    )
+    assert reply.status_code == 401
+    server = httpx.get(f"{hub.url}/user/{ANN.name}/api/contents", timeout=30)
+    assert server.status_code in (302, 403), server.status_code  # to the login, not in
+
+
+def test_the_hub_event_service_has_no_dap_identity(hub: Deployment) -> None:
+    events = (Path(hub.logs["hub"]).parent / "hub-state" / "dap_hub_events_token").read_text()
+    reply = httpx.get(
+        f"{hub.service}/dap/api/v1/catalog",
+        headers={"Authorization": f"token {events.strip()}"},
+        timeout=30,
+    )
+    assert reply.status_code == 401 and "may only post hub events" in reply.text
+
+
+def test_a_group_removed_at_the_provider_stops_counting(hub: Deployment) -> None:
+    token = hub.token(ANN.name, SERVICE_SCOPE)
+    with HttpSession(hub.service, hub_token=token) as ann:
+        assert ann.sql("SELECT DISTINCT region FROM customers")["region"].to_list() == ["EMEA"]
+        hub.set_claims(Person(ANN.name, (), "EMEA"))  # the IdP admin removes her from A
+        deadline = time.monotonic() + 60
+        while True:
+            time.sleep(1)
+            try:
+                ann.sql("SELECT count(*) FROM customers")
+            except QueryRefused:
+                break  # refreshed: no group, no grant
+            assert time.monotonic() < deadline, "the removed group still counts after 60 s"
+    reply = httpx.get(
+        f"{hub.service}/dap/api/v1/audit",
+        params={"action": "refresh"},
+        headers={"Authorization": f"token {token}"},
+        timeout=30,
+    )
+    records = reply.json()["records"]
+    assert records and "groups changed" in records[0]["statement"], records
+
+
+def test_the_audit_log_has_the_logins_and_queries(hub: Deployment) -> None:
+    token = hub.token(BOB.name, SERVICE_SCOPE)
+
+    def records(action: str) -> list[dict[str, Any]]:
+        reply = httpx.get(
+            f"{hub.service}/dap/api/v1/audit",
+            params={"action": action},
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+        )
+        assert reply.status_code == 200, reply.text
+        return list(reply.json()["records"])
+
+    logins = records("login")
+    assert logins and logins[0]["user"] == BOB.name and "apac-analysts" in logins[0]["statement"]
+    queries = records("query")
+    assert any("FROM customers" in r["statement"] for r in queries), queries
+    assert records("server-start") and records("token-use")
