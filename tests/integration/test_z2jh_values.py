@@ -160,11 +160,12 @@ def test_oauth_client_and_urls_come_from_a_secret(values: dict[str, Any]) -> Non
         "OAUTH_CALLBACK_URL",
         "OAUTH2_AUTHORIZE_URL",
         "OAUTH2_TOKEN_URL",
-        "OAUTH2_USERDATA_URL",
     ):
         ref = env[name]["valueFrom"]["secretKeyRef"]
         assert ref["name"] and ref["key"], name
         assert ref.get("optional") is not True, f"{name} must be there, not optional"
+    # Optional because Entra ID logins take the user from the ID token instead.
+    assert env["OAUTH2_USERDATA_URL"]["valueFrom"]["secretKeyRef"]["key"] == "userdata-url"
     oauth = values["hub"]["config"]["GenericOAuthenticator"]
     assert not {"client_id", "client_secret", "token_url", "userdata_url"} & set(oauth)
 
