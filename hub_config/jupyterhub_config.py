@@ -143,7 +143,9 @@ if service_user:  # its own system user: user servers cannot open its files
                        "--init-groups", "--", *service_command]  # fmt: skip
 service_env = {k: v for k, v in os.environ.items() if k.startswith("DAP_") or k == "PATH"}
 events_token = env("DAP_HUB_EVENTS_TOKEN") or kept_secret("dap_hub_events_token")
-dap_hub.DapEvents.configure(f"{service_url}/services/dap", events_token, bool(env("DAP_ATTRIBUTE_CLAIMS")))
+dap_hub.DapEvents.configure(
+    f"{service_url}/services/dap", events_token, bool(env("DAP_ATTRIBUTE_CLAIMS"))
+)
 cull_timeout = int(env("DAP_HUB_CULL_TIMEOUT", "3600"))
 culler = [
     {

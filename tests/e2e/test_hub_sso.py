@@ -130,7 +130,8 @@ def session_in_lab(hub: Deployment, person: Person) -> Any:
             RUN_IN_KERNEL, "%%dap sql\nSELECT region, count(*) AS n FROM customers GROUP BY 1"
         )
         seen["email"] = page.evaluate(
-            RUN_IN_KERNEL, "import dap_kernel as dap; print(dap.sql('SELECT email FROM customers LIMIT 3'))"
+            RUN_IN_KERNEL,
+            "import dap_kernel as dap; print(dap.sql('SELECT email FROM customers LIMIT 3'))",
         )
         seen["files"] = page.evaluate(RUN_IN_KERNEL, PROBE_FILES.format(home=str(hub.home)))
         # Another user's server is not theirs to open.
