@@ -11,10 +11,11 @@ SCALE ?= 1
 PYTEST_ARGS ?=
 LAB_SOURCES := $(shell find labextension -type f 2>/dev/null) package.json yarn.lock tsconfig.json
 
-.PHONY: help setup system-deps up test test-py test-js lint bench clean
+.PHONY: help setup system-deps up hub test test-py test-js lint bench clean
 
 help:
 	@echo "make up      set everything up, load demo data, start JupyterLab with DAP on 127.0.0.1:$(PORT)"
+	@echo "make hub     JupyterHub + OIDC sign-in + the DAP service on 127.0.0.1:8000 (development)"
 	@echo "make test    set everything up, start the services the tests need, run every test"
 	@echo "make lint    ruff, mypy and the TypeScript compiler"
 	@echo "make bench   TPC-H, magics and governance benchmarks (results in bench/RESULTS.md)"
@@ -68,6 +69,9 @@ $(VENV)/share/jupyter/lab/settings/overrides.json: $(BIN)/python
 
 up: setup
 	$(BIN)/dap up --port $(PORT) --scale $(SCALE)
+
+hub: setup
+	$(BIN)/python hub_config/dev_hub.py
 
 test: setup test-py test-js
 
