@@ -26,6 +26,11 @@ the tests and production:
 - ``DAP_HUB_IP`` / ``DAP_HUB_PORT``: where the proxy listens (default 127.0.0.1:8000);
   ``DAP_SERVICE_PORT``: the DAP service's port (8890); ``DAP_HOME`` / ``DAP_META_URL``: its
   workspace; ``DAP_HUB_STATE``: the hub's database, cookie secret and keys.
+- ``DAP_DASHBOARDS_PORT`` (8891) / ``DAP_DASHBOARDS_USER``: the dashboard host, the service
+  ``dashboards`` that serves published dashboards to each viewer as themselves
+  (``/services/dashboards/``). With ``DAP_SERVICE_USER`` set it must run as a system user of
+  its own (it runs viewers' kernels), so ``DAP_DASHBOARDS_USER`` is then required;
+  ``DAP_DASHBOARDS=off`` leaves it out.
 - ``DAP_HUB_CULL_TIMEOUT``: seconds idle before a user server is stopped (3600; 0 = never).
 - ``DAP_HUB_EXTRA_SERVICES_JSON`` / ``DAP_HUB_EXTRA_ROLES_JSON``: more services and roles.
 """
@@ -132,6 +137,12 @@ c.Spawner.default_url = "/lab"
 c.Spawner.pre_spawn_hook = dap_hub.pre_spawn_hook
 c.Spawner.post_stop_hook = dap_hub.post_stop_hook
 
+
+def as_user(user: str, command: list[str]) -> list[str]:
+    """``command`` run as system user ``user`` (the hub runs as root then)."""
+    return ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *command]
+
+
 # -- the DAP service ----------------------------------------------------------------------------
 service_port = int(env("DAP_SERVICE_PORT", "8890"))
 service_url = f"http://127.0.0.1:{service_port}"
@@ -139,9 +150,32 @@ dap = shutil.which("dap") or str(Path(sys.executable).parent / "dap")
 service_command = [dap, "serve", f"--port={service_port}"]
 service_user = env("DAP_SERVICE_USER")
 if service_user:  # its own system user: user servers cannot open its files
-    service_command = ["setpriv", f"--reuid={service_user}", f"--regid={service_user}",
-                       "--init-groups", "--", *service_command]  # fmt: skip
+    service_command = as_user(service_user, service_command)
 service_env = {k: v for k, v in os.environ.items() if k.startswith("DAP_") or k == "PATH"}
+
+
+# -- the dashboard host: published dashboards, each viewer's kernel with the viewer's token ---
+dashboards_port = int(env("DAP_DASHBOARDS_PORT", "8891"))
+dashboards_user = env("DAP_DASHBOARDS_USER")
+if service_user and dashboards_user in ("", service_user, "root"):
+    raise ValueError(
+        "DAP_SERVICE_USER is set: set DAP_DASHBOARDS_USER to a system user of its own for the "
+        "dashboard host (its kernels must not be able to open the lake), or DAP_DASHBOARDS=off"
+    )
+dashboards_command = [sys.executable, "-m", "dap_server.dashboard_host"]
+dashboards = {
+    "name": "dashboards",
+    "url": f"http://127.0.0.1:{dashboards_port}",
+    "command": as_user(dashboards_user, dashboards_command)
+    if dashboards_user
+    else dashboards_command,
+    "environment": {"DAP_SERVICE_URL": f"{service_url}/services/dap", "PATH": env("PATH")},
+    "oauth_no_confirm": True,
+    # Viewers' tokens for this service may call the DAP service as them, nothing more.
+    "oauth_client_allowed_scopes": ["access:services!service=dap"],
+    "display": True,
+}
+with_dashboards = env("DAP_DASHBOARDS", "on") != "off"
 events_token = env("DAP_HUB_EVENTS_TOKEN") or kept_secret("dap_hub_events_token")
 dap_hub.DapEvents.configure(
     f"{service_url}/services/dap", events_token, bool(env("DAP_ATTRIBUTE_CLAIMS"))
@@ -163,6 +197,7 @@ c.JupyterHub.services = [
         "display": True,
     },
     {"name": dap_hub.EVENT_SERVICE, "api_token": events_token},  # the hub → DAP channel
+    *([dashboards] if with_dashboards else []),
     *(culler if cull_timeout else []),
     *json.loads(env("DAP_HUB_EXTRA_SERVICES_JSON", "[]")),
 ]
@@ -178,7 +213,10 @@ c.Spawner.oauth_client_allowed_scopes = ["access:services!service=dap"]
 
 # Every user may call the DAP service (what they may *read* there is DAP's grants' business).
 c.JupyterHub.load_roles = [
-    {"name": "user", "scopes": ["self", "access:services!service=dap"]},
+    {
+        "name": "user",
+        "scopes": ["self", "access:services!service=dap", "access:services!service=dashboards"],
+    },
     {
         "name": "dap-hub-events",
         "scopes": ["access:services!service=dap"],

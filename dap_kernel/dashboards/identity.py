@@ -7,6 +7,10 @@ the notebook imports everything, then :func:`viewer_session` calls Voilà's
 ``wait_for_request()``, which blocks until a viewer opens the page and puts that request's
 headers into ``os.environ``; only then do queries run.
 
+Behind JupyterHub the dashboard host (``dap_server.dashboard_host``) authenticates the viewer
+through the hub and hands their hub token to the kernel the same way, in ``X-DAP-Viewer-Token``
+(a header the host sets itself after dropping any the browser sent).
+
 The kernel then either
 
 * calls the DAP service with the viewer's key (``DAP_SERVICE_URL`` set: the hub deployment,
@@ -31,6 +35,8 @@ if TYPE_CHECKING:
 
 VIEWER_HEADER = "X-DAP-API-Key"
 VIEWER_ENV = "HTTP_X_DAP_API_KEY"
+VIEWER_TOKEN_HEADER = "X-DAP-Viewer-Token"  # the viewer's hub token, set by the dashboard host
+VIEWER_TOKEN_ENV = "HTTP_X_DAP_VIEWER_TOKEN"
 CHANNEL = "dashboard"
 
 
@@ -61,6 +67,9 @@ def viewer_session(channel: str = CHANNEL) -> DapClient:
     from ..client import _http_session, service_url
 
     url = service_url()
+    hub_token = os.environ.get(VIEWER_TOKEN_ENV, "").strip()
+    if url and hub_token and not key:
+        return _http_session(url, "", hub_token, channel)
     if url:
         return _http_session(
             url,

@@ -268,6 +268,21 @@ def unpublish(session: Session, name: str) -> None:
         info.path.unlink(missing_ok=True)
 
 
+def published_notebook(session: Session, name: str) -> tuple[DashboardInfo, bytes]:
+    """The published notebook of a dashboard the caller may open, with what was recorded of it.
+
+    A host that serves dashboards to viewers (the hub's dashboard service) asks for it with the
+    viewer's own credential, so the grant is checked here, per view, not by the host. The bytes
+    are refused if they no longer match the recorded digest: what is served is what was
+    published.
+    """
+    info = get(session, name)
+    data = info.path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != info.sha256:
+        raise DapError(f"dashboard {name}: its notebook changed on disk since it was published")
+    return info, data
+
+
 def copy_notebook(info: DashboardInfo, folder: Path) -> Path:
     """The published notebook copied into ``folder`` (Voilà serves from there)."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from tests.conftest import _free_port, stop_process
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 SERVICE_USER = "dap-svc"
+DASHBOARDS_USER = "dap-dash"  # the dashboard host: viewers' kernels, no data of its own
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Person:
 class Deployment:
     url: str  # the proxy: what users see
     service: str  # the DAP service, through the proxy
+    dashboards: str  # the dashboard host, through the proxy
     provider: str  # the OpenID provider
     home: Path  # the DAP home (the service user's, mode 0700)
     driver_token: str  # a hub service allowed to mint user tokens (the tests' API client)
@@ -60,7 +62,8 @@ class Deployment:
         assert reply.status_code == 204, reply.text
 
     def token(self, user: str, scopes: list[str]) -> str:
-        """A hub token of ``user`` with ``scopes`` (the user must have logged in once)."""
+        """A hub token of ``user`` with ``scopes`` (the user must exist: logged in once, or
+        :meth:`register`)."""
         auth = {"Authorization": f"token {self.driver_token}"}
         reply = httpx.post(
             f"{self.url}/hub/api/users/{user}/tokens",
@@ -70,6 +73,20 @@ class Deployment:
         )
         reply.raise_for_status()
         return str(reply.json()["token"])
+
+    def register(self, person: Person) -> None:
+        """Make ``person`` a hub user in their groups, as their first login would (so a test
+        need not depend on another having signed them in)."""
+        auth = {"Authorization": f"token {self.driver_token}"}
+        made = httpx.post(f"{self.url}/hub/api/users/{person.name}", headers=auth, timeout=30)
+        assert made.status_code in (201, 409), made.text
+        for group in person.groups:
+            url = f"{self.url}/hub/api/groups/{group}"
+            httpx.post(url, headers=auth, timeout=30)  # 201, or 409 when it exists
+            joined = httpx.post(
+                f"{url}/users", headers=auth, json={"users": [person.name]}, timeout=30
+            )
+            assert joined.status_code == 200, joined.text
 
     def log_text(self) -> str:
         return "\n".join(f"== {k}\n{p.read_text()[-6000:]}" for k, p in self.logs.items())
@@ -96,11 +113,18 @@ def grant_traverse(path: Path, users: list[str]) -> None:
             subprocess.run(["setfacl", "-m", f"u:{user}:x", str(folder)], check=True)
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], what: str, log: Path, s: float) -> None:
+def _wait(
+    url: str,
+    process: subprocess.Popen[bytes],
+    what: str,
+    log: Path,
+    s: float,
+    ok: tuple[int, ...] = (200,),
+) -> None:
     deadline = time.monotonic() + s
     while True:
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2).status_code in ok:
                 return
         except httpx.HTTPError:
             pass
@@ -127,7 +151,8 @@ def deployment(
     for person in people:
         ensure_system_user(person.name)
     ensure_system_user(SERVICE_USER, system=True)
-    users = [SERVICE_USER, *(p.name for p in people)]
+    ensure_system_user(DASHBOARDS_USER, system=True)
+    users = [SERVICE_USER, DASHBOARDS_USER, *(p.name for p in people)]
     # The checkout, its venv and the interpreter the venv links to (pyenv keeps it under /root).
     for path in (REPO, VENV_BIN, Path(os.path.realpath(sys.executable)), Path(sys.base_prefix)):
         grant_traverse(path if path.is_dir() else path.parent, users)
@@ -168,7 +193,7 @@ def deployment(
         driver = {"name": "test-driver", "api_token": driver_token}
         driver_role = {
             "name": "test-driver",
-            "scopes": ["admin:users", "tokens", "admin:servers"],
+            "scopes": ["admin:users", "admin:groups", "tokens", "admin:servers"],
             "services": ["test-driver"],
         }
         hub_env = {
@@ -181,6 +206,8 @@ def deployment(
             "OAUTH_CLIENT_SECRET": secrets.token_hex(8),
             "DAP_HUB_SPAWNER": "local",
             "DAP_SERVICE_USER": SERVICE_USER,
+            "DAP_DASHBOARDS_USER": DASHBOARDS_USER,
+            "DAP_DASHBOARDS_PORT": str(_free_port()),
             "DAP_HUB_STATE": str(root / "hub-state"),
             "DAP_HUB_PORT": str(port),
             "DAP_HUB_API_PORT": str(_free_port()),
@@ -205,4 +232,7 @@ def deployment(
         )
         service = f"{url}/services/dap"
         _wait(f"{service}/dap/api/v1/health", hub, "JupyterHub with DAP", logs["hub"], 120)
-        yield Deployment(url, service, provider, home, driver_token, logs)
+        dashboards = f"{url}/services/dashboards"
+        # Up once it sends a visitor without a hub login to the hub.
+        _wait(f"{dashboards}/dap/dashboards", hub, "the dashboard host", logs["hub"], 60, (302,))
+        yield Deployment(url, service, dashboards, provider, home, driver_token, logs)

@@ -4,21 +4,30 @@ as its own system user, user servers as system users of theirs, and a real brows
 Group A (``emea-analysts``) may read customers; the provider's ``region`` claim becomes the
 attribute its row filter reads. Group B (``apac-analysts``) is mapped to DAP's ``analyst`` role
 (``DAP_ROLE_MAP``), which reads every table. Both log in through the provider's own login page,
-land in JupyterLab and run ``%%dap sql`` in their kernels.
+land in JupyterLab and run ``%%dap sql`` in their kernels, and open the same published
+dashboard on the hub's dashboard host, each seeing their own numbers.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import re
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import nbformat
 import pytest
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import websocket_connect
 
+from dap_kernel.dashboards.store import publish
 from dap_kernel.errors import QueryRefused
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
@@ -38,6 +47,16 @@ DAP_ENV = {
     "DAP_HUB_CACHE": "1",
 }
 SERVICE_SCOPE = ["access:services!service=dap"]
+VIEWER_SCOPES = ["access:services!service=dashboards", *SERVICE_SCOPE]
+CUSTOMERS_DASHBOARD = """
+from dap_kernel.dashboards import Dashboard
+
+d = Dashboard("Customers", source="SELECT region, customer_id FROM main.customers")
+d.kpi("customer_id", agg="count_distinct", title="Customers", fmt="{:,}")
+d.table(columns=["region", "customer_id"], limit=5, title="Some customers")
+d.show();
+"""
+REGION_COUNTS: dict[str, int] = {}  # customers per region, read as the admin
 TABLES = ["main.customers", "main.order_lines", "main.orders", "main.products", "main.web_events"]
 
 
@@ -54,6 +73,15 @@ def hub(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[D
         admin.grant("SELECT", "main.customers", "group", group)
     admin.add_row_filter("main.customers", "region = current_user_attr('region')")
     admin.set_mask("main.customers.email", "mask_email")
+    counts = ws.session().sql("SELECT region, count(*) AS n FROM main.customers GROUP BY 1")
+    REGION_COUNTS.update(dict(zip(counts["region"], counts["n"], strict=True)))
+    notebook = home.parent / "customers.ipynb"
+    nbformat.write(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(CUSTOMERS_DASHBOARD)]), notebook
+    )
+    grants = ["group:emea-analysts", "group:apac-analysts"]
+    publish(notebook, description="Customers by region", grants=grants, session=ws.session())
+    publish(notebook, name="apac-only", grants=["group:apac-analysts"], session=ws.session())
     ws.close()
     with deployment(home, [ANN, BOB], dap_env=DAP_ENV) as started:
         try:
@@ -184,6 +212,123 @@ def test_the_hub_event_service_has_no_dap_identity(hub: Deployment) -> None:
         timeout=30,
     )
     assert reply.status_code == 401 and "may only post hub events" in reply.text
+
+
+def dashboard_as(hub: Deployment, person: Person) -> Any:
+    """Sign in through the provider and open the customers dashboard, then the gallery."""
+
+    def steps(page: Any) -> dict[str, Any]:
+        page.goto(f"{hub.url}/hub/oauth_login?next=/services/dashboards/dap/dashboards/customers")
+        page.wait_for_selector('input[name="sub"]', timeout=30_000)
+        page.fill('input[name="sub"]', person.name)
+        page.click('button[type="submit"]:has-text("Authorize")')
+        page.wait_for_url("**/services/dashboards/dap/dashboards/customers**", timeout=60_000)
+        # The KPI is a widget: it shows once the page's websocket to the kernel works.
+        page.wait_for_function(
+            "() => /\\d/.test(document.querySelector('.dap-kpi-value')?.textContent || '')",
+            timeout=120_000,
+        )
+        seen: dict[str, Any] = {"kpi": page.locator(".dap-kpi-value").first.inner_text()}
+        seen["table"] = page.locator(".dap-table").first.inner_text()
+        screenshot(page, f"hub-dashboard-{person.name}")
+        page.goto(f"{hub.dashboards}/dap/dashboards")
+        seen["gallery"] = page.locator(".dap-gallery a").all_inner_texts()
+        refused = page.request.get(f"{hub.dashboards}/dap/dashboards/apac-only")
+        seen["refused"] = (refused.status, refused.text())
+        return seen
+
+    return steps
+
+
+def test_one_dashboard_two_viewers_each_their_own_numbers(
+    browser: Browser, hub: Deployment
+) -> None:
+    ann = browser.run(dashboard_as(hub, ANN), timeout=300)
+    assert ann["kpi"].replace(",", "") == str(REGION_COUNTS["EMEA"]), ann
+    assert "EMEA" in ann["table"] and "APAC" not in ann["table"], ann["table"]
+    assert ann["gallery"] == ["customers"]  # apac-only is not hers to see
+    assert ann["refused"][0] == 403 and "may not open dashboard apac-only" in ann["refused"][1]
+    bob = browser.run(dashboard_as(hub, BOB), timeout=300)
+    assert bob["kpi"].replace(",", "") == str(REGION_COUNTS["APAC"]), bob
+    assert "APAC" in bob["table"] and "EMEA" not in bob["table"], bob["table"]
+    assert sorted(bob["gallery"]) == ["apac-only", "customers"]  # both are shared with B
+    assert bob["refused"][0] == 200
+
+
+def _kernel_of(page_html: str) -> str:
+    found = re.search(r'"kernelId": "([0-9a-f-]{36})"', page_html)
+    assert found, page_html[-2000:]
+    return found.group(1)
+
+
+async def _talk(url: str, token: str, messages: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Send kernel messages over the websocket as ``token``'s user; the reply types seen."""
+    request = HTTPRequest(url, headers={"Authorization": f"token {token}"})
+    connection = await websocket_connect(request)
+    session = uuid.uuid4().hex
+    for msg_type, content in messages:
+        header = {"msg_id": uuid.uuid4().hex, "msg_type": msg_type, "session": session,
+                  "username": "", "version": "5.3", "date": ""}  # fmt: skip
+        connection.write_message(json.dumps({"header": header, "parent_header": {},
+                                             "metadata": {}, "content": content,
+                                             "channel": "shell"}))  # fmt: skip
+    seen: list[str] = []
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        try:
+            message = await asyncio.wait_for(connection.read_message(), 1)
+        except TimeoutError:
+            continue
+        if message is None:
+            break
+        if isinstance(message, str):
+            reply = json.loads(message)
+            seen.append(reply["header"]["msg_type"])
+            if reply["header"]["msg_type"] == "stream":
+                seen.append(reply["content"]["text"])
+    connection.close()
+    return seen
+
+
+def test_the_dashboard_host_serves_nothing_but_dashboards(hub: Deployment) -> None:
+    """A viewer gets their own kernel's widgets, never code execution, another viewer's kernel,
+    or Jupyter itself; the host's own token is not a DAP identity."""
+    for person in (ANN, BOB):
+        hub.register(person)
+    ann, bob = hub.token(ANN.name, VIEWER_SCOPES), hub.token(BOB.name, VIEWER_SCOPES)
+    as_ann, as_bob = ({"Authorization": f"token {t}"} for t in (ann, bob))
+    page = httpx.get(f"{hub.dashboards}/dap/dashboards/customers", headers=as_ann, timeout=120)
+    assert page.status_code == 200, page.text[-2000:]
+    kernel = _kernel_of(page.text)
+    api = f"{hub.dashboards}/api/kernels/{kernel}"
+    assert httpx.get(api, headers=as_ann, timeout=30).status_code == 200  # her own
+    assert httpx.get(api, headers=as_bob, timeout=30).status_code == 403
+    channels = api.replace("http://", "ws://") + "/channels"
+    code = {"code": "import os; print('LEAK', sorted(os.environ))", "silent": False}
+    seen = asyncio.run(
+        _talk(channels, ann, [("execute_request", code), ("kernel_info_request", {})])
+    )
+    assert "kernel_info_reply" in seen, seen  # the websocket works for her
+    assert "execute_reply" not in seen and not any("LEAK" in s for s in seen), seen
+    with pytest.raises(HTTPClientError) as refused:
+        asyncio.run(_talk(channels, bob, [("kernel_info_request", {})]))
+    assert refused.value.code == 403
+    jupyter = [
+        *("GET api/contents", "GET api/kernels", "POST api/kernels", "GET api/sessions"),
+        *("GET api/terminals", "GET lab", "GET voila/render/customers.ipynb"),
+        *("GET voila/files/x", "GET dap/api/v1/catalog", f"POST voila/api/shutdown/{kernel}"),
+    ]
+    for method, path in (line.split(" ") for line in jupyter):
+        reply = httpx.request(method, f"{hub.dashboards}/{path}", headers=as_bob, timeout=30)
+        assert reply.status_code in (403, 404, 405), (method, path, reply.status_code)
+    assert httpx.get(api, headers=as_ann, timeout=30).status_code == 200  # bob did not stop it
+    no_scope = hub.token(ANN.name, SERVICE_SCOPE)  # may call DAP, not the dashboard host
+    page = httpx.get(
+        f"{hub.dashboards}/dap/dashboards/customers",
+        headers={"Authorization": f"token {no_scope}"},
+        timeout=30,
+    )
+    assert page.status_code == 403
 
 
 def test_a_group_removed_at_the_provider_stops_counting(hub: Deployment) -> None:

@@ -12,8 +12,9 @@ import nbformat
 import openpyxl
 import pytest
 
+from dap_kernel.client import close_http_sessions
 from dap_kernel.dashboards import Dashboard, DateRange, Explore, MultiSelect, Slider, sqlgen
-from dap_kernel.dashboards.identity import VIEWER_ENV, viewer_session
+from dap_kernel.dashboards.identity import VIEWER_ENV, VIEWER_TOKEN_ENV, viewer_session
 from dap_kernel.dashboards.store import (
     UnknownDashboard,
     gallery,
@@ -232,6 +233,17 @@ def test_the_viewer_key_decides_who_runs_the_queries(
         viewer_session()
     monkeypatch.setenv("DAP_DASHBOARD_VIEWER", "owner")
     assert viewer_session().whoami()["user"] == "tester"
+
+
+def test_behind_the_hub_the_viewer_token_is_the_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dashboard host's kernels call the service with the viewer's hub token, never with a
+    token of the server's that happens to be in the environment."""
+    monkeypatch.setenv("DAP_SERVICE_URL", "http://127.0.0.1:9/services/dap")
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "the-servers-own")
+    monkeypatch.setenv(VIEWER_TOKEN_ENV, "the-viewers")
+    session = viewer_session()
+    assert session._client.headers["Authorization"] == "token the-viewers"  # type: ignore[attr-defined]
+    close_http_sessions()
 
 
 # -- store, gallery, grants --------------------------------------------------------------------

@@ -60,6 +60,7 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "set_quality_rules": ({"table": "main.orders"}, {"rules": [{"not_null": "order_id"}]}, 404),
     "list_dashboards": ({}, None, 200),  # bob's gallery is empty
     "get_dashboard": ({"name": "sales"}, None, 403),
+    "get_dashboard_notebook": ({"name": "sales"}, None, 403),
     # Schedules: bob may keep reports of his own; anyone else's is unknown to him.
     "list_schedules": ({}, None, 200),
     "add_schedule": ({}, report_body("matrix"), 201),

@@ -28,6 +28,17 @@ async def test_gallery_and_one_dashboard(api: Api, governed: Workspace) -> None:
     assert one.body["grants"] == ["user:bob"] and one.body["title"] == "Sales"
     assert len(one.body["sha256"]) == 64
 
+    notebook = await api("GET", "dashboards/sales/notebook", as_="bob")
+    assert notebook.status == 200 and notebook.body["sha256"] == one.body["sha256"]
+    assert notebook.body["notebook"]["nbformat"] == 4
+    assert "Dashboard(" in "".join(notebook.body["notebook"]["cells"][0]["source"])
+    for path in ("dashboards/private", "dashboards/private/notebook"):
+        refused = await api("GET", path, as_="bob")
+        assert refused.status == 403 and refused.body["error"] == "query_refused"
+    opened = await api("GET", "audit", params={"action": "dashboard_view", "limit": "50"})
+    bobs = [r for r in opened.body["records"] if r["user"] == "bob"]
+    assert len(bobs) >= 4, opened.body  # every look, allowed or not, is recorded
+
     refused = await api("GET", "dashboards/private", as_="bob")
     assert refused.status == 403 and refused.body["error"] == "query_refused"
     missing = await api("GET", "dashboards/nope", as_="bob")

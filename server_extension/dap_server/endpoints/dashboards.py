@@ -6,9 +6,12 @@ ownership); asking for another one is a 403, for an unknown one a 404.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from pydantic import BaseModel, Field
 
-from dap_kernel.dashboards.store import DashboardInfo, gallery, get
+from dap_kernel.dashboards.store import DashboardInfo, gallery, get, published_notebook
 
 from ..api import Call, router
 from ..models import Timestamp
@@ -27,6 +30,12 @@ class DashboardOut(BaseModel):
 class DashboardDetail(DashboardOut):
     grants: list[str] = Field(description="Who may open it: `group:NAME`, `user:NAME`.")
     sha256: str = Field(description="Of the published notebook.")
+
+
+class DashboardNotebook(BaseModel):
+    name: str
+    sha256: str = Field(description="Of the published notebook.")
+    notebook: dict[str, Any] = Field(description="The published notebook (nbformat 4 JSON).")
 
 
 class DashboardList(BaseModel):
@@ -56,3 +65,13 @@ def get_dashboard(call: Call, name: str) -> DashboardDetail:
     """One dashboard you may open, with its grants."""
     info = get(call.session, name)
     return DashboardDetail(**_out(info), grants=list(info.grants), sha256=info.sha256)  # type: ignore[arg-type]
+
+
+@router.get(
+    "dashboards/{name}/notebook", response=DashboardNotebook, tag="dashboards", errors=(403, 404)
+)
+def get_dashboard_notebook(call: Call, name: str) -> DashboardNotebook:
+    """The published notebook of a dashboard you may open: what a dashboard host renders for
+    you, asked for with your credential so the grant is checked per view."""
+    info, data = published_notebook(call.session, name)
+    return DashboardNotebook(name=info.name, sha256=info.sha256, notebook=json.loads(data))
