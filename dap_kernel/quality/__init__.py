@@ -69,17 +69,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlglot import exp
 
-from .caller import default_client
-from .catalog import TableInfo, split_name
-from .catalog.governed import GovernedCatalog, GovernedTable
-from .errors import DapError, QueryRefused, SqlSyntaxError, UnknownTable
-from .governance.rewrite import parse_one_statement, refuse_forbidden_functions, refuse_writes
-from .meta.models import Base, utcnow
-from .quarantine import empty_quarantine, quarantine_frame, quarantine_name, write_quarantine
+from ..caller import default_client
+from ..catalog import TableInfo, split_name
+from ..catalog.governed import GovernedCatalog, GovernedTable
+from ..errors import DapError, QueryRefused, SqlSyntaxError, UnknownTable
+from ..governance.rewrite import parse_one_statement, refuse_forbidden_functions, refuse_writes
+from ..meta.models import Base, utcnow
+from ..quarantine import empty_quarantine, quarantine_frame, quarantine_name, write_quarantine
 
 if TYPE_CHECKING:
-    from .meta import MetaStore
-    from .session import QueryResult, Session
+    from ..meta import MetaStore
+    from ..session import QueryResult, Session
 
 Severity = Literal["warn", "error"]
 Status = Literal["pass", "warn", "fail"]
