@@ -33,16 +33,10 @@ import polars as pl
 
 from .caller import default_client
 from .catalog.governed import GovernedCatalog, GovernedTable
-from .quality import (
-    RESULT_SCHEMA,
-    QualityStore,
-    Rule,
-    RuleResult,
-    badge_html,
-    freshness_of,
-    parse_rules,
-    rule_sight,
-)
+from .quality import rule_sight
+from .quality.results import RESULT_SCHEMA, RuleResult, badge_html, freshness_of
+from .quality.rules import Rule, parse_rules
+from .quality.store import QualityStore
 
 if TYPE_CHECKING:
     from .meta import MetaStore

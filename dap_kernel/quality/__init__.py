@@ -40,776 +40,95 @@ Choices worth knowing:
 
 from __future__ import annotations
 
-import contextlib
-import math
-import re
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 import duckdb
 import polars as pl
 import pyarrow as pa
-import yaml
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    DateTime,
-    Index,
-    Integer,
-    String,
-    Text,
-    delete,
-    func,
-    select,
-)
-from sqlalchemy.orm import Mapped, mapped_column
 from sqlglot import exp
 
 from ..caller import default_client
 from ..catalog import TableInfo, split_name
 from ..catalog.governed import GovernedCatalog, GovernedTable
-from ..errors import DapError, QueryRefused, SqlSyntaxError, UnknownTable
-from ..governance.rewrite import parse_one_statement, refuse_forbidden_functions, refuse_writes
-from ..meta.models import Base, utcnow
+from ..errors import QueryRefused, SqlSyntaxError, UnknownTable
+from ..governance.rewrite import parse_one_statement
 from ..quarantine import empty_quarantine, quarantine_frame, quarantine_name, write_quarantine
 
 if TYPE_CHECKING:
-    from ..meta import MetaStore
     from ..session import QueryResult, Session
 
-Severity = Literal["warn", "error"]
-Status = Literal["pass", "warn", "fail"]
+from .plan import (
+    _col,
+    _count_of,
+    _custom_sql,
+    _ident,
+    _is_text,
+    _Params,
+    _plan_rows,
+    _reference_keys,
+    _RowPlan,
+    _scan,
+)
+from .results import (
+    QualityReport,
+    RuleResult,
+    _judge_table_rule,
+    _row_result,
+    _table_result,
+    badge_html,
+    results_frame,
+)
+from .rules import (
+    _THIS_NAME,
+    KINDS,
+    TABLE_KINDS,
+    THIS,
+    QualityError,
+    Rule,
+    _as_rules,
+    _check_columns,
+    _engine_message,
+    load_rules,
+    parse_duration,
+    parse_rules,
+)
+from .store import QualityResult, QualityRuleSet, QualityStore, StoredCheck
 
-ROW_KINDS = ("not_null", "unique", "accepted_values", "range", "regex", "foreign_key")
-TABLE_KINDS = ("row_count", "freshness")
-KINDS = (*ROW_KINDS, *TABLE_KINDS, "sql")
-SEVERITIES = ("warn", "error")
-THIS = "{table}"  # how a sql rule names the data under test
+
+class Queries(Protocol):
+    """Governed SQL, for the keys a ``foreign_key`` rule looks up (any session or client)."""
+
+    def query(
+        self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None
+    ) -> QueryResult: ...
+
+
+class QualityClient(Queries, Protocol):
+    """The caller's client as ``dap.quality.check`` / ``set_rules`` without a session use it."""
+
+    def quality_check(
+        self,
+        table: str,
+        rules: Sequence[Mapping[str, Any] | Rule] | str | Path | None = None,
+        *,
+        write_failures: bool = False,
+    ) -> QualityReport: ...
+
+    def set_quality_rules(
+        self, table: str, rules: Sequence[Mapping[str, Any] | Rule] | str | Path
+    ) -> list[Rule]: ...
+
+
+def _default_client() -> QualityClient:
+    client: QualityClient = default_client()
+    return client
+
 
 _ROW_ID = "__dap_row__"
-_T = "__dap_t"
-_THIS_NAME = "__dap_this__"
 _BATCH = "__dap_batch__"
-_MAX_VALUE_CHARS = 80
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
-
-
-class QualityError(DapError):
-    """A rule set that cannot be applied (bad spec, unknown column, bad SQL)."""
-
-    code = "quality_error"
-    http_status = 400
-
-
-# -- rules ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One rule: ``column`` is the (first) column it applies to; the rest is in ``options``.
-
-    ``options`` by kind: unique ``columns``; accepted_values ``values``; range ``min``/``max``;
-    regex ``pattern``; foreign_key ``references`` (``schema.table.column``); row_count
-    ``min``/``max``; freshness ``max_age`` (as written) and ``max_age_s``; sql ``sql`` and
-    ``scope`` (``rows`` or ``table``).
-    """
-
-    name: str
-    kind: str
-    column: str | None = None
-    severity: Severity = "error"
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        if self.kind == "unique":
-            return tuple(self.options["columns"])
-        return (self.column,) if self.column else ()
-
-    @property
-    def row_level(self) -> bool:
-        """Rules whose failures are rows (quarantinable) rather than a fact about the table."""
-        return self.kind in ROW_KINDS or (
-            self.kind == "sql" and self.options.get("scope", "rows") == "rows"
-        )
-
-    @property
-    def references(self) -> tuple[str, str]:
-        """A foreign key's referenced ``(schema.table, column)``."""
-        table, _, column = str(self.options["references"]).rpartition(".")
-        return ".".join(split_name(table)), column
-
-    def to_spec(self) -> dict[str, Any]:
-        """The rule in its YAML form (what :func:`parse_rules` reads back)."""
-        o = dict(self.options)
-        body: Any
-        if self.kind == "not_null":
-            body = self.column
-        elif self.kind == "unique":
-            body = list(self.columns)
-        elif self.kind == "sql":
-            body = o.pop("sql")
-            if o.get("scope", "rows") == "rows":
-                o.pop("scope", None)
-            spec: dict[str, Any] = {"sql": body, "name": self.name, **o}
-            if self.severity != "error":
-                spec["severity"] = self.severity
-            return spec
-        elif self.kind == "freshness":
-            body = {"column": self.column, "max_age": o["max_age"]}
-        else:
-            body = {**({"column": self.column} if self.column else {}), **o}
-        spec = {self.kind: body, "name": self.name}
-        if self.severity != "error":
-            spec["severity"] = self.severity
-        return spec
-
-
-def parse_duration(value: Any) -> float:
-    """``24h``, ``7d``, ``30m``, ``45s``, ``2w`` or a number of seconds → seconds."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise QualityError(
-                f"invalid duration {value!r}: use a number and a unit, e.g. 30m, 24h, 7d"
-            )
-        seconds = float(match.group(1)) * _UNIT_S[match.group(2).lower()]
-    if seconds <= 0 or not math.isfinite(seconds):
-        raise QualityError(f"invalid duration {value!r}: it must be greater than 0")
-    return seconds
-
-
-def load_rules(source: str | Path) -> list[dict[str, Any]]:
-    """A rule spec from a YAML/JSON file or text: a list of rules, or ``{rules: [...]}``."""
-    looks_like_path = (
-        isinstance(source, str)
-        and "\n" not in source
-        and source.strip().endswith((".yaml", ".yml", ".json"))
-    )
-    if isinstance(source, Path) or looks_like_path:
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as e:
-            raise QualityError(f"cannot read the rules file {path}: {e.strerror}") from None
-        except UnicodeDecodeError:
-            raise QualityError(f"the rules file {path} is not UTF-8 text") from None
-    else:
-        text = str(source)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        at = f" at line {where.line + 1}" if where is not None else ""
-        raise QualityError(f"the rules are not valid YAML{at}") from None
-    if isinstance(data, Mapping) and "rules" in data:
-        data = data["rules"]
-    if data is None:
-        return []
-    if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
-        raise QualityError("rules must be a list of mappings, e.g. - not_null: id")
-    return [dict(r) for r in data]
-
-
-def parse_rules(spec: Sequence[Mapping[str, Any] | Rule] | str | Path) -> list[Rule]:
-    """Rules from their YAML forms (a list of mappings, or YAML text / a file holding one).
-
-    Each mapping has exactly one kind key, plus optional ``name`` and ``severity`` (``error``
-    by default)::
-
-        - not_null: id                      # or [id, email]: one rule per column
-        - unique: [order_id, line_no]       # one key of several columns
-        - accepted_values: {column: status, values: [open, shipped]}
-          severity: warn
-        - range: {column: amount, min: 0}   # inclusive; min, max or both
-        - regex: {column: email, pattern: "^[^@]+@[^@]+$"}
-        - foreign_key: {column: customer_id, references: main.customers.customer_id}
-        - row_count: {min: 1}
-        - freshness: {column: updated_at, max_age: 24h}
-        - sql: "SELECT * FROM {table} WHERE shipped_at < ordered_at"
-          name: shipped_before_ordered
-    """
-    if isinstance(spec, str | Path):
-        spec = load_rules(spec)
-    rules: list[Rule] = []
-    for position, entry in enumerate(spec, start=1):
-        if isinstance(entry, Rule):
-            rules.append(entry)
-            continue
-        if not isinstance(entry, Mapping):
-            raise QualityError(f"rule {position}: expected a mapping such as {{not_null: id}}")
-        rules.extend(_parse_one(dict(entry), position))
-    return _unique_names(rules)
-
-
-def _parse_one(entry: dict[str, Any], position: int) -> list[Rule]:
-    kinds = [k for k in entry if k in KINDS]
-    if len(kinds) != 1:
-        found = ", ".join(map(str, entry)) or "nothing"
-        raise QualityError(
-            f"rule {position}: name exactly one kind ({', '.join(KINDS)}); found {found}"
-        )
-    kind = kinds[0]
-    body = entry.pop(kind)
-    name = entry.pop("name", None)
-    severity = str(entry.pop("severity", "error")).lower()
-    scope = entry.pop("scope", None) if kind == "sql" else None
-    if isinstance(body, Mapping):
-        body = dict(body)
-        severity = str(body.pop("severity", severity)).lower()
-        name = body.pop("name", name)
-    if entry:
-        raise QualityError(f"rule {position} ({kind}): unknown key(s) {', '.join(map(str, entry))}")
-    if severity not in SEVERITIES:
-        raise QualityError(f"rule {position} ({kind}): severity must be warn or error")
-    where = f"rule {position} ({kind})"
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise QualityError(f"{where}: name must be a non-empty string")
-    sev: Severity = "warn" if severity == "warn" else "error"
-
-    def make(column: str | None, options: dict[str, Any], default: str) -> Rule:
-        return Rule(name or default, kind, column, sev, options)
-
-    if kind == "not_null":
-        columns = _columns(body, where)
-        if name is not None and len(columns) > 1:
-            raise QualityError(f"{where}: a name applies to one column; write one rule each")
-        return [make(c, {}, f"not_null_{c}") for c in columns]
-    if kind == "unique":
-        columns = _columns(body, where, key="columns")
-        return [make(columns[0], {"columns": columns}, "unique_" + "_".join(columns))]
-    if kind == "sql":
-        if isinstance(body, Mapping):
-            options = dict(body)
-            sql = options.pop("sql", None)
-            scope = options.pop("scope", scope)
-            if options:
-                raise QualityError(f"{where}: unknown key(s) {', '.join(map(str, options))}")
-        else:
-            sql = body
-        if not isinstance(sql, str) or not sql.strip():
-            raise QualityError(f"{where}: give the SELECT that returns the failing rows")
-        scope = str(scope or "rows").lower()
-        if scope not in ("rows", "table"):
-            raise QualityError(f"{where}: scope must be rows or table")
-        return [make(None, {"sql": sql.strip(), "scope": scope}, "sql")]
-    if not isinstance(body, Mapping):
-        if kind == "row_count" and isinstance(body, int):
-            body = {"min": body}
-        else:
-            raise QualityError(f"{where}: expected a mapping, e.g. {_EXAMPLES[kind]}")
-    options = dict(body)
-    column = options.pop("column", None)
-    if kind != "row_count" and (not isinstance(column, str) or not column):
-        raise QualityError(f"{where}: name the column, e.g. {_EXAMPLES[kind]}")
-    expected = _OPTIONS[kind]
-    unknown = set(options) - set(expected)
-    if unknown:
-        raise QualityError(
-            f"{where}: unknown key(s) {', '.join(sorted(map(str, unknown)))}; "
-            f"expected {', '.join(('column', *expected) if kind != 'row_count' else expected)}"
-        )
-    if kind == "accepted_values":
-        values = options.get("values")
-        if not isinstance(values, list) or not values:
-            raise QualityError(f"{where}: values must be a non-empty list")
-        return [make(column, {"values": values}, f"accepted_values_{column}")]
-    if kind in ("range", "row_count"):
-        low, high = options.get("min"), options.get("max")
-        if low is None and high is None:
-            raise QualityError(f"{where}: give min, max or both")
-        if kind == "row_count":
-            for bound in (low, high):
-                if bound is not None and (not isinstance(bound, int) or isinstance(bound, bool)):
-                    raise QualityError(f"{where}: min and max are whole numbers of rows")
-        if low is not None and high is not None:
-            with contextlib.suppress(TypeError):
-                if low > high:
-                    raise QualityError(f"{where}: min {low} is greater than max {high}")
-        kept = {k: v for k, v in (("min", low), ("max", high)) if v is not None}
-        return [make(column, kept, f"range_{column}" if kind == "range" else "row_count")]
-    if kind == "regex":
-        pattern = options.get("pattern")
-        if not isinstance(pattern, str) or not pattern:
-            raise QualityError(f"{where}: pattern must be a non-empty string")
-        _check_pattern(pattern, where)
-        return [make(column, {"pattern": pattern}, f"regex_{column}")]
-    if kind == "foreign_key":
-        references = options.get("references")
-        if not isinstance(references, str) or references.count(".") not in (1, 2):
-            raise QualityError(f"{where}: references must be schema.table.column")
-        table, _, ref_column = references.rpartition(".")
-        try:
-            qualified = ".".join(split_name(table))
-        except DapError as e:
-            raise QualityError(f"{where}: {e}") from None
-        if not ref_column:
-            raise QualityError(f"{where}: references must end with the referenced column")
-        return [make(column, {"references": f"{qualified}.{ref_column}"}, f"foreign_key_{column}")]
-    # freshness
-    if "max_age" not in options:
-        raise QualityError(f"{where}: give max_age, e.g. 24h")
-    seconds = parse_duration(options["max_age"])
-    return [
-        make(
-            column,
-            {"max_age": str(options["max_age"]), "max_age_s": seconds},
-            f"freshness_{column}",
-        )
-    ]
-
-
-_EXAMPLES = {
-    "accepted_values": "{accepted_values: {column: status, values: [a, b]}}",
-    "range": "{range: {column: amount, min: 0}}",
-    "regex": '{regex: {column: email, pattern: "^.+@.+$"}}',
-    "foreign_key": "{foreign_key: {column: customer_id, references: main.customers.id}}",
-    "row_count": "{row_count: {min: 1}}",
-    "freshness": "{freshness: {column: updated_at, max_age: 24h}}",
-}
-_OPTIONS: dict[str, tuple[str, ...]] = {
-    "accepted_values": ("values",),
-    "range": ("min", "max"),
-    "regex": ("pattern",),
-    "foreign_key": ("references",),
-    "row_count": ("min", "max"),
-    "freshness": ("max_age",),
-}
-
-
-def _columns(body: Any, where: str, key: str = "column") -> list[str]:
-    if isinstance(body, Mapping):
-        body = body.get(key, body.get("column", body.get("columns")))
-    values = [body] if isinstance(body, str) else body
-    if (
-        not isinstance(values, list)
-        or not values
-        or not all(isinstance(v, str) and v for v in values)
-    ):
-        raise QualityError(f"{where}: name a column or a list of columns")
-    if len(set(values)) != len(values):
-        raise QualityError(f"{where}: a column is named twice")
-    return list(values)
-
-
-def _check_pattern(pattern: str, where: str) -> None:
-    """The engine's regex syntax (RE2) is what counts: ask the engine, not Python's ``re``."""
-    con = duckdb.connect()
-    try:
-        con.execute("SELECT regexp_matches('', $p)", {"p": pattern}).fetchall()
-    except duckdb.Error as e:
-        raise QualityError(f"{where}: invalid pattern {pattern!r}: {_engine_message(e)}") from None
-    finally:
-        con.close()
-
-
-def _unique_names(rules: list[Rule]) -> list[Rule]:
-    """Default names get a ``_2``, ``_3`` suffix; two rules given the same name is an error."""
-    seen: dict[str, int] = {}
-    named: list[Rule] = []
-    for rule in rules:
-        if rule.name in seen:
-            seen[rule.name] += 1
-            candidate = f"{rule.name}_{seen[rule.name]}"
-            while candidate in seen:
-                seen[rule.name] += 1
-                candidate = f"{rule.name}_{seen[rule.name]}"
-            rule = replace(rule, name=candidate)
-        seen.setdefault(rule.name, 1)
-        named.append(rule)
-    return named
-
-
-def _as_rules(rules: Sequence[Mapping[str, Any] | Rule] | str | Path) -> list[Rule]:
-    if isinstance(rules, str | Path):
-        return parse_rules(rules)
-    return parse_rules(list(rules))
-
-
-# -- results --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RuleResult:
-    """How one rule fared: ``failures`` counts failing rows (1 for a failed table-level rule).
-
-    ``message`` never contains row values (it is stored and shown to everyone who may read the
-    table); the per-row reasons with values are in the report's ``failed`` rows.
-    """
-
-    rule: str
-    kind: str
-    severity: Severity
-    status: Status
-    failures: int
-    message: str = ""
-    column: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "kind": self.kind,
-            "column": self.column,
-            "severity": self.severity,
-            "status": self.status,
-            "failures": self.failures,
-            "message": self.message,
-            "details": _jsonable(dict(self.details)),
-        }
-
-
-RESULT_SCHEMA: dict[str, Any] = {
-    "rule": pl.String,
-    "kind": pl.String,
-    "column": pl.String,
-    "severity": pl.String,
-    "status": pl.String,
-    "failures": pl.Int64,
-    "message": pl.String,
-}
-
-
-@dataclass
-class QualityReport:
-    """What :func:`validate` or :func:`check` found.
-
-    ``passed``: the rows to load (a batch only; empty for a table check). ``failed``: rows that
-    broke an ``error`` rule, quarantine-shaped (for a table check at most ``max_failed_rows``
-    unless they were written). ``ok``: for a batch, False when a table-level ``error`` rule
-    failed (load nothing); for a table, False when any ``error`` rule failed.
-    """
-
-    results: list[RuleResult]
-    passed: pl.DataFrame
-    failed: pl.DataFrame
-    ok: bool
-    table: str = ""
-    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    table_version: int | None = None
-    rows: int | None = None
-    recorded: bool = False
-    quarantined: int = 0
-
-    @property
-    def status(self) -> Status:
-        """``fail`` if an error rule failed, ``warn`` if only warn rules did, else ``pass``."""
-        statuses = {r.status for r in self.results}
-        return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
-
-    @property
-    def failed_rules(self) -> list[str]:
-        return [r.rule for r in self.results if r.status != "pass"]
-
-    def to_frame(self) -> pl.DataFrame:
-        """One row per rule: what ``%dap quality`` and ``dap quality check`` show."""
-        return results_frame(self.results)
-
-    def freshness(self) -> dict[str, Any] | None:
-        return freshness_of(self.results)
-
-    def _repr_html_(self) -> str:
-        return badge_html(self.table, self.status, self.checked_at, len(self.failed_rules)) + str(
-            self.to_frame()._repr_html_()
-        )
-
-
-def results_frame(results: Iterable[RuleResult]) -> pl.DataFrame:
-    return pl.DataFrame(
-        [{k: v for k, v in r.to_dict().items() if k in RESULT_SCHEMA} for r in results],
-        schema=RESULT_SCHEMA,
-    )
-
-
-def _status(failed: bool, severity: str) -> Status:
-    if not failed:
-        return "pass"
-    return "warn" if severity == "warn" else "fail"
-
-
-def freshness_of(
-    results: Iterable[RuleResult], now: datetime | None = None
-) -> dict[str, Any] | None:
-    for r in results:
-        if r.kind == "freshness" and r.details.get("newest"):
-            newest = _to_utc(r.details["newest"])
-            age = ((now or datetime.now(UTC)) - newest).total_seconds() if newest else None
-            return {"column": r.column, "newest": newest, "age_s": age}
-    return None
-
-
-def badge_html(table: str, status: str, checked_at: datetime | None, failed_rules: int) -> str:
-    """A small coloured badge for notebooks (values escaped)."""
-    import html
-
-    colour = {"pass": "#1a7f37", "warn": "#9a6700", "fail": "#cf222e"}.get(status, "#57606a")
-    when = f" · {checked_at:%Y-%m-%d %H:%M} UTC" if checked_at else ""
-    failed = (
-        f" · {failed_rules} rule{'s' if failed_rules != 1 else ''} failed" if failed_rules else ""
-    )
-    return (
-        f'<div class="dap-quality-badge"><span style="background:{colour};color:#fff;'
-        f'padding:2px 8px;border-radius:10px;font-weight:600">{html.escape(status)}</span> '
-        f"<small>{html.escape(table)}{html.escape(failed + when)}</small></div>"
-    )
-
-
-# -- SQL generation ------------------------------------------------------------------------
-
-
-class _Params:
-    """Values bound to ``$pN`` placeholders: nothing a user wrote is pasted into SQL."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def __call__(self, value: Any) -> exp.Expr:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return exp.Placeholder(this=name)
-
-    def text(self, value: str) -> exp.Expr:
-        return exp.cast(self(value), "VARCHAR")
-
-
-def _ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
-
-
-def _col(name: str, table: str | None = _T) -> exp.Column:
-    return exp.Column(this=_ident(name), table=exp.to_identifier(table) if table else None)
-
-
-def _concat(*parts: exp.Expr) -> exp.Expr:
-    result = parts[0]
-    for part in parts[1:]:
-        result = exp.DPipe(this=result, expression=part, safe=True)
-    return result
-
-
-def _value_text(column: exp.Expr, is_text: bool) -> exp.Expr:
-    """How a value is shown in a reason: ``-3``, ``'abc'``, ``NULL`` (long values cut)."""
-    shown: exp.Expr = exp.func(
-        "left", exp.cast(column.copy(), "VARCHAR"), exp.Literal.number(_MAX_VALUE_CHARS)
-    )
-    if is_text:
-        quote = exp.Literal.string("'")
-        shown = _concat(quote, shown, quote.copy())
-    return exp.Case(
-        ifs=[
-            exp.If(
-                this=exp.Is(this=column.copy(), expression=exp.Null()),
-                true=exp.Literal.string("NULL"),
-            )
-        ],
-        default=shown,
-    )
-
-
-def _display(value: Any) -> str:
-    return f"'{value}'" if isinstance(value, str) else str(value)
-
-
-@dataclass
-class _RowPlan:
-    """The generated pieces of the one pass over the data: per rule a flag and a reason."""
-
-    rules: list[Rule]
-    flags: list[exp.Expr]
-    reasons: list[exp.Expr]
-    helpers: list[exp.Expr]  # window columns added to the scanned data
-    joins: list[tuple[exp.Expr, exp.Expr]]  # (aliased subquery, ON condition)
-
-
-def _plan_rows(
-    rules: Sequence[Rule],
-    text_columns: Mapping[str, bool],
-    params: _Params,
-    reference: Any,
-    row_id: str | None,
-) -> _RowPlan:
-    """``text_columns``: column → is it text; ``reference(i, rule)`` → what a foreign key joins."""
-    plan = _RowPlan([], [], [], [], [])
-    for i, rule in enumerate(rules):
-        if rule.kind not in ROW_KINDS:
-            continue
-        c = rule.column or ""
-        col = _col(c)
-        not_null = exp.not_(exp.Is(this=col.copy(), expression=exp.Null()))
-
-        def shown(c: str = c, col: exp.Column = col) -> exp.Expr:
-            # Made when used: an unused placeholder is an error for DuckDB.
-            return _concat(params.text(f"{c} = "), _value_text(col, text_columns.get(c, False)))
-
-        flag: exp.Expr
-        reason: exp.Expr
-        if rule.kind == "not_null":
-            flag = exp.Is(this=col, expression=exp.Null())
-            reason = params.text(f"{c} is null")
-        elif rule.kind == "unique":
-            keys = list(rule.columns)
-            partition = [_col(k, None) for k in keys]
-            count_name, rank_name = f"__dap_u{i}_n", f"__dap_u{i}_i"
-            order = (
-                exp.Order(expressions=[exp.Ordered(this=_col(row_id, None))]) if row_id else None
-            )
-            plan.helpers.append(
-                exp.alias_(
-                    exp.Window(this=exp.Count(this=exp.Star()), partition_by=partition),
-                    count_name,
-                )
-            )
-            plan.helpers.append(
-                exp.alias_(
-                    exp.Window(
-                        this=exp.RowNumber(),
-                        partition_by=[p.copy() for p in partition],
-                        order=order,
-                    ),
-                    rank_name,
-                )
-            )
-            flag = exp.and_(
-                *[exp.not_(exp.Is(this=_col(k), expression=exp.Null())) for k in keys],
-                exp.GT(this=_col(count_name), expression=exp.Literal.number(1)),
-                exp.GT(this=_col(rank_name), expression=exp.Literal.number(1)),
-            )
-            if len(keys) == 1:
-                key_text = shown()
-            else:
-                values = [_value_text(_col(k), text_columns.get(k, False)) for k in keys]
-                joined = [values[0]]
-                for v in values[1:]:
-                    joined += [exp.Literal.string(", "), v]
-                key_text = _concat(
-                    params.text(f"({', '.join(keys)}) = ("), *joined, exp.Literal.string(")")
-                )
-            reason = _concat(
-                key_text,
-                exp.Literal.string(" is duplicated ("),
-                exp.cast(_col(count_name), "VARCHAR"),
-                exp.Literal.string(" rows with this key)"),
-            )
-        elif rule.kind == "accepted_values":
-            values = list(rule.options["values"])
-            listed = ", ".join(_display(v) for v in values[:10]) + (
-                ", …" if len(values) > 10 else ""
-            )
-            flag = exp.and_(
-                not_null, exp.not_(exp.In(this=col.copy(), expressions=[params(v) for v in values]))
-            )
-            reason = _concat(shown(), params.text(f" is not one of {listed}"))
-        elif rule.kind == "range":
-            low, high = rule.options.get("min"), rule.options.get("max")
-            below = exp.LT(this=col.copy(), expression=params(low)) if low is not None else None
-            above = exp.GT(this=col.copy(), expression=params(high)) if high is not None else None
-            outside = exp.or_(*[b for b in (below, above) if b is not None])
-            flag = exp.and_(not_null, exp.paren(outside))
-            if below is not None and above is not None:
-                which: exp.Expr = exp.Case(
-                    ifs=[
-                        exp.If(this=below.copy(), true=params.text(f" is below the minimum {low}"))
-                    ],
-                    default=params.text(f" is above the maximum {high}"),
-                )
-            elif below is not None:
-                which = params.text(f" is below the minimum {low}")
-            else:
-                which = params.text(f" is above the maximum {high}")
-            reason = _concat(shown(), which)
-        elif rule.kind == "regex":
-            pattern = str(rule.options["pattern"])
-            flag = exp.and_(
-                not_null,
-                exp.not_(
-                    exp.func("regexp_matches", exp.cast(col.copy(), "VARCHAR"), params(pattern))
-                ),
-            )
-            reason = _concat(shown(), params.text(f" does not match the pattern {pattern!r}"))
-        else:  # foreign_key
-            table, ref_column = rule.references
-            alias = f"__dap_fk{i}"
-            plan.joins.append(
-                (
-                    exp.Subquery(this=reference(i, rule), alias=exp.TableAlias(this=_ident(alias))),
-                    exp.EQ(this=col.copy(), expression=_col("__dap_key", alias)),
-                )
-            )
-            flag = exp.and_(not_null, exp.Is(this=_col("__dap_key", alias), expression=exp.Null()))
-            reason = _concat(shown(), params.text(f" is not in {table}.{ref_column}"))
-        plan.rules.append(rule)
-        plan.flags.append(exp.func("coalesce", flag, exp.false()))
-        plan.reasons.append(reason)
-    return plan
-
-
-def _scan(plan: _RowPlan, source: exp.Expr, outputs: Sequence[exp.Expr]) -> exp.Select:
-    """``SELECT outputs FROM (SELECT *, helpers FROM source) __dap_t LEFT JOIN refs``."""
-    inner = exp.select(exp.Star(), *plan.helpers).from_(source)
-    query = exp.select(*outputs).from_(
-        exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(_T)))
-    )
-    for target, on in plan.joins:
-        query = query.join(target, on=on, join_type="left")
-    return query
-
-
-def _reference_keys(rule: Rule) -> exp.Select:
-    """``SELECT DISTINCT col AS __dap_key FROM schema.table`` (a governed read when checked)."""
-    table, column = rule.references
-    schema, name = split_name(table)
-    return (
-        exp.select(exp.alias_(_col(column, None), "__dap_key"))
-        .distinct()
-        .from_(exp.Table(this=_ident(name), db=_ident(schema)))
-    )
-
-
-def _custom_sql(rule: Rule, target: exp.Table, *, batch: bool) -> exp.Expr:
-    """The rule's SELECT with ``{table}`` bound to the data under test, checked like any query."""
-    text = str(rule.options["sql"]).replace(THIS, _THIS_NAME)
-    try:
-        tree = parse_one_statement(text)
-        refuse_writes(tree)
-        refuse_forbidden_functions(tree)
-    except (QueryRefused, SqlSyntaxError) as e:
-        raise QualityError(f"sql rule {rule.name}: {e.message}") from None
-    if not isinstance(tree, exp.Query):
-        raise QualityError(f"sql rule {rule.name}: give a SELECT that returns the failing rows")
-    found = False
-    for table in list(tree.find_all(exp.Table)):
-        if table.name == _THIS_NAME and not table.db:
-            found = True
-            replacement = target.copy()
-            alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(_THIS_NAME))
-            replacement.set("alias", alias)
-            table.replace(replacement)
-        elif batch and isinstance(table.this, exp.Identifier):
-            raise QualityError(
-                f"sql rule {rule.name}: on a batch the statement can read only {THIS}, "
-                f"not {table.sql('duckdb')}"
-            )
-    if not found and batch:
-        raise QualityError(f"sql rule {rule.name}: read the data under test as {THIS}")
-    return tree
-
-
-def _count_of(query: exp.Expr) -> exp.Select:
-    return exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(
-        exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("__dap_s")))
-    )
-
-
-# -- validate (a batch, in a private engine) -------------------------------------------------
-
-
 Data: TypeAlias = pl.DataFrame | pl.LazyFrame | pa.Table | pa.RecordBatchReader
 
 
@@ -827,30 +146,6 @@ def _to_polars(data: Any) -> pl.DataFrame:
         assert isinstance(frame, pl.DataFrame)
         return frame
     raise QualityError(f"cannot validate a {type(data).__name__}: give a polars or Arrow table")
-
-
-def _check_columns(rules: Sequence[Rule], columns: Sequence[str], where: str) -> None:
-    known = set(columns)
-    for rule in rules:
-        for column in rule.columns:
-            if column not in known:
-                shown = ", ".join(list(columns)[:20])
-                raise QualityError(
-                    f"rule {rule.name}: no column {column!r} in {where} (columns: {shown})"
-                )
-
-
-def _is_text(dtype: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_string(dtype)
-        or pa.types.is_large_string(dtype)
-        or getattr(pa.types, "is_string_view", lambda _t: False)(dtype)
-        or (pa.types.is_dictionary(dtype) and _is_text(dtype.value_type))
-    )
-
-
-def _engine_message(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def validate(
@@ -891,35 +186,6 @@ def validate(
         return _validate_in(con, frame, parsed, text_columns, refs, source, run_id)
     finally:
         con.close()
-
-
-class Queries(Protocol):
-    """Governed SQL, for the keys a ``foreign_key`` rule looks up (any session or client)."""
-
-    def query(
-        self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None
-    ) -> QueryResult: ...
-
-
-class QualityClient(Queries, Protocol):
-    """The caller's client as ``dap.quality.check`` / ``set_rules`` without a session use it."""
-
-    def quality_check(
-        self,
-        table: str,
-        rules: Sequence[Mapping[str, Any] | Rule] | str | Path | None = None,
-        *,
-        write_failures: bool = False,
-    ) -> QualityReport: ...
-
-    def set_quality_rules(
-        self, table: str, rules: Sequence[Mapping[str, Any] | Rule] | str | Path
-    ) -> list[Rule]: ...
-
-
-def _default_client() -> QualityClient:
-    client: QualityClient = default_client()
-    return client
 
 
 def _run(
@@ -1030,32 +296,6 @@ def _rule_by(rules: Sequence[Rule], name: str) -> Rule:
     return next(r for r in rules if r.name == name)
 
 
-def _row_result(rule: Rule, failures: int) -> RuleResult:
-    label = ", ".join(rule.columns) or "the statement"
-    if rule.kind == "not_null":
-        message = f"{failures} row(s) with {label} null"
-    elif rule.kind == "unique":
-        message = f"{failures} row(s) repeat a key ({label}) of an earlier row"
-    elif rule.kind == "accepted_values":
-        message = f"{failures} row(s) with {label} outside the accepted values"
-    elif rule.kind == "range":
-        bounds = _bounds(rule.options.get("min"), rule.options.get("max"))
-        message = f"{failures} row(s) with {label} out of range{bounds}"
-    elif rule.kind == "regex":
-        message = f"{failures} row(s) with {label} not matching the pattern"
-    elif rule.kind == "foreign_key":
-        message = f"{failures} row(s) with {label} not in {'.'.join(rule.references)}"
-    else:
-        message = f"{failures} row(s) returned by the statement"
-    return _result(rule, failures, message if failures else "ok")
-
-
-def _bounds(low: Any, high: Any) -> str:
-    if low is not None and high is not None:
-        return f" [{low}, {high}]"
-    return f" (min {low})" if low is not None else f" (max {high})"
-
-
 def _validate_sql(
     con: duckdb.DuckDBPyConnection, rule: Rule, batch: exp.Table
 ) -> tuple[RuleResult, pl.DataFrame | None]:
@@ -1084,31 +324,6 @@ def _validate_sql(
     return _row_result(rule, hits.height), hits
 
 
-def _table_result(
-    rule: Rule, failures: int, details: Mapping[str, Any], message: str = ""
-) -> RuleResult:
-    if rule.kind == "sql" and not message:
-        message = f"the statement returned {failures} row(s)" if failures else "ok"
-    return _result(rule, failures, message or "ok", details)
-
-
-def _result(
-    rule: Rule, failures: int, message: str, details: Mapping[str, Any] | None = None
-) -> RuleResult:
-    """Where a rule's failures become its status: row and table rules alike fail, at the rule's
-    severity, as soon as anything fails."""
-    return RuleResult(
-        rule=rule.name,
-        kind=rule.kind,
-        column=rule.column,
-        severity=rule.severity,
-        status=_status(failures > 0, rule.severity),
-        failures=failures,
-        message=message,
-        details={} if details is None else details,
-    )
-
-
 def _table_rules(
     con: duckdb.DuckDBPyConnection, batch: exp.Table, rules: list[Rule], rows: int
 ) -> dict[str, RuleResult]:
@@ -1124,57 +339,6 @@ def _table_rules(
         values = _run(con, query, {}, "checking freshness").to_pylist()[0]
         newest = {r.name: values[f"m{i}"] for i, r in enumerate(fresh)}
     return {r.name: _judge_table_rule(r, rows, newest.get(r.name)) for r in rules}
-
-
-def _to_utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise QualityError(f"freshness needs a date or timestamp column, not {type(value).__name__}")
-
-
-def _age_text(seconds: float) -> str:
-    for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
-
-
-def _judge_table_rule(rule: Rule, rows: int, newest: Any) -> RuleResult:
-    if rule.kind == "row_count":
-        low, high = rule.options.get("min"), rule.options.get("max")
-        message = "ok"
-        if low is not None and rows < low:
-            message = f"{rows} row(s), fewer than the minimum {low}"
-        elif high is not None and rows > high:
-            message = f"{rows} row(s), more than the maximum {high}"
-        return _table_result(rule, int(message != "ok"), {"rows": rows}, message)
-    # freshness
-    latest = _to_utc(newest)
-    limit = float(rule.options["max_age_s"])
-    if latest is None:
-        return _table_result(
-            rule,
-            1,
-            {"newest": None, "age_s": None},
-            f"no values in {rule.column}: no data is fresh",
-        )
-    age = (datetime.now(UTC) - latest).total_seconds()
-    stale = age > limit
-    message = (
-        f"newest {rule.column} is {_age_text(age)} old, older than {rule.options['max_age']}"
-        if stale
-        else "ok"
-    )
-    return _table_result(rule, int(stale), {"newest": latest.isoformat(), "age_s": age}, message)
-
-
-# -- check (a catalog table, governed) -------------------------------------------------------
 
 
 def check(
@@ -1517,203 +681,6 @@ def _reach(rule: Rule) -> tuple[set[str], set[str]] | None:
         tables.add(".".join(split_name(".".join(p for p in (t.db, t.name) if p))))
     columns |= {c.name.lower() for c in tree.find_all(exp.Column)}
     return columns, tables
-
-
-# -- storage ---------------------------------------------------------------------------------
-
-
-class QualityRuleSet(Base):
-    """The declared rules of one table (YAML forms, as :meth:`Rule.to_spec` writes them)."""
-
-    __tablename__ = "quality_rules"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    table_name: Mapped[str] = mapped_column(String(401), unique=True)
-    spec: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    updated_by: Mapped[str] = mapped_column(String(200), default="")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class QualityResult(Base):
-    """One rule's outcome in one check of a table; a check's rows share ``check_id``."""
-
-    __tablename__ = "quality_results"
-    __table_args__ = (Index("ix_quality_results_table_checked", "table_name", "checked_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    check_id: Mapped[str] = mapped_column(String(32), index=True)
-    table_name: Mapped[str] = mapped_column(String(401))
-    rule: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(40))
-    column_name: Mapped[str | None] = mapped_column(String(400), nullable=True)
-    severity: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(10))
-    failures: Mapped[int] = mapped_column(BigInteger, default=0)
-    message: Mapped[str] = mapped_column(Text, default="")
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    table_version: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    checked_by: Mapped[str] = mapped_column(String(200), default="")
-    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-@dataclass(frozen=True)
-class StoredCheck:
-    """One recorded check of a table."""
-
-    table: str
-    check_id: str
-    checked_at: datetime
-    checked_by: str
-    table_version: int | None
-    results: list[RuleResult]
-
-    @property
-    def status(self) -> Status | Literal["unknown"]:
-        statuses = {r.status for r in self.results}
-        return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
-
-
-class QualityStore:
-    """Rules per table and check results in the metadata store. Callers check privileges."""
-
-    def __init__(self, meta: MetaStore, *, keep: int = 200) -> None:
-        self.meta = meta
-        self.keep = keep  # checks kept per table
-
-    def set_rules(
-        self, table: str, rules: Sequence[Mapping[str, Any] | Rule] | str | Path, *, actor: str = ""
-    ) -> list[Rule]:
-        parsed = _as_rules(rules)
-        name = ".".join(split_name(table))
-        spec = [r.to_spec() for r in parsed]
-        with self.meta.session() as s:
-            row = s.execute(
-                select(QualityRuleSet).where(QualityRuleSet.table_name == name)
-            ).scalar()
-            if not parsed:
-                if row is not None:
-                    s.delete(row)
-                return []
-            if row is None:
-                row = QualityRuleSet(table_name=name)
-                s.add(row)
-            row.spec = _jsonable(spec)
-            row.updated_by = actor
-            row.updated_at = utcnow()
-        return parsed
-
-    def rules(self, table: str) -> list[Rule]:
-        name = ".".join(split_name(table))
-        with self.meta.session() as s:
-            spec = s.execute(
-                select(QualityRuleSet.spec).where(QualityRuleSet.table_name == name)
-            ).scalar()
-        return parse_rules(spec or [])
-
-    def record(self, report: QualityReport, *, checked_by: str = "") -> str:
-        check_id = uuid.uuid4().hex
-        with self.meta.session() as s:
-            for r in report.results:
-                s.add(
-                    QualityResult(
-                        check_id=check_id,
-                        table_name=report.table,
-                        rule=r.rule,
-                        kind=r.kind,
-                        column_name=r.column,
-                        severity=r.severity,
-                        status=r.status,
-                        failures=r.failures,
-                        message=r.message,
-                        details=_jsonable(dict(r.details)),
-                        table_version=report.table_version,
-                        checked_by=checked_by,
-                        checked_at=report.checked_at,
-                    )
-                )
-            s.flush()
-            # History is for trends, not an archive: the oldest checks beyond ``keep`` go.
-            old = (
-                s.execute(
-                    select(QualityResult.check_id)
-                    .where(QualityResult.table_name == report.table)
-                    .group_by(QualityResult.check_id)
-                    .order_by(func.max(QualityResult.checked_at).desc())
-                    .offset(self.keep)
-                )
-                .scalars()
-                .all()
-            )
-            if old:
-                s.execute(delete(QualityResult).where(QualityResult.check_id.in_(old)))
-        return check_id
-
-    def latest(self, table: str) -> StoredCheck | None:
-        name = ".".join(split_name(table))
-        with self.meta.session() as s:
-            last = s.execute(
-                select(QualityResult.check_id)
-                .where(QualityResult.table_name == name)
-                .order_by(QualityResult.checked_at.desc(), QualityResult.id.desc())
-                .limit(1)
-            ).scalar()
-            if last is None:
-                return None
-            rows = (
-                s.execute(
-                    select(QualityResult)
-                    .where(QualityResult.check_id == last)
-                    .order_by(QualityResult.id)
-                )
-                .scalars()
-                .all()
-            )
-            first = rows[0]
-            return StoredCheck(
-                table=name,
-                check_id=last,
-                checked_at=_to_utc(first.checked_at) or first.checked_at,
-                checked_by=first.checked_by,
-                table_version=first.table_version,
-                results=[
-                    RuleResult(
-                        rule=r.rule,
-                        kind=r.kind,
-                        column=r.column_name,
-                        severity="warn" if r.severity == "warn" else "error",
-                        status=r.status,  # type: ignore[arg-type]
-                        failures=int(r.failures),
-                        message=r.message,
-                        details=dict(r.details or {}),
-                    )
-                    for r in rows
-                ],
-            )
-
-    def badge(self, table: str) -> dict[str, Any]:
-        """What the catalog shows beside a table: status of the last check and freshness."""
-        last = self.latest(table)
-        if last is None:
-            return {"status": "unknown", "checked_at": None, "failed_rules": 0, "freshness": None}
-        return {
-            "status": last.status,
-            "checked_at": last.checked_at,
-            "failed_rules": sum(r.status != "pass" for r in last.results),
-            "freshness": freshness_of(last.results),
-        }
-
-
-def _jsonable(value: Any) -> Any:
-    """Dates and other scalars YAML may produce, as JSON-storable values."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 __all__ = [
