@@ -1,6 +1,6 @@
 """Where rules and results are kept: the metadata store's ``quality_rules`` and
 ``quality_results`` tables. The store checks no privileges; its callers do
-(:func:`~dap_kernel.quality.check.set_rules`, :func:`~dap_kernel.quality.check.check`,
+(:func:`~dap_kernel.quality.table.set_rules`, :func:`~dap_kernel.quality.table.check`,
 :func:`~dap_kernel.quality.view.quality_status`).
 """
 
