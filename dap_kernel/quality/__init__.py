@@ -50,7 +50,7 @@ from .rules import (
 )
 from .store import QualityResult, QualityRuleSet, QualityStore, StoredCheck
 from .table import check, require_rule_writer, set_rules
-from .view import RuleSight, rule_sight
+from .view import QualityStatus, RuleSight, ShownResult, quality_status, rule_sight
 
 __all__ = [
     "KINDS",
@@ -65,12 +65,14 @@ __all__ = [
     "QualityReport",
     "QualityResult",
     "QualityRuleSet",
+    "QualityStatus",
     "QualityStore",
     "Queries",
     "Rule",
     "RuleResult",
     "RuleSight",
     "Severity",
+    "ShownResult",
     "Status",
     "StoredCheck",
     "badge_html",
@@ -79,6 +81,7 @@ __all__ = [
     "load_rules",
     "parse_duration",
     "parse_rules",
+    "quality_status",
     "require_rule_writer",
     "results_frame",
     "rule_sight",
