@@ -44,7 +44,7 @@ __all__ = [
 _LAZY: dict[str, tuple[str, str | None]] = {
     "catalog": (".catalog", None),
     "quality": (".quality", None),
-    "quality_status": (".quality_view", "status"),  # dap.quality_status("orders")
+    "quality_status": (".quality.view", "status"),  # dap.quality_status("orders")
     "lineage": (".lineage", None),  # callable: dap.lineage("orders")
     "export": (".export", None),  # callable: dap.export(df, to="xlsx", path=...)
     "ingest": (".ingestion", "ingest"),

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .lake import Data as TableData
     from .lineage.graph import LineageGraph
     from .quality import QualityReport, Rule
-    from .quality_view import QualityStatus
+    from .quality.view import QualityStatus
     from .scheduler.model import ScheduleClient
     from .session import QueryResult, Session
     from .transport import HttpSession

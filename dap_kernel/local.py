@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .ingestion import IngestResult
     from .lineage.graph import LineageGraph
     from .quality import QualityReport, Rule
-    from .quality_view import QualityStatus
+    from .quality.view import QualityStatus
     from .scheduler.api import Schedules
 
 
@@ -87,8 +87,8 @@ class LocalClient(Session):
 
     def quality_status(self, table: str) -> QualityStatus:
         """The latest stored check of a table, its badge and rules, as this caller may see them
-        (:mod:`dap_kernel.quality_view`)."""
-        from .quality_view import quality_status
+        (:mod:`dap_kernel.quality.view`)."""
+        from .quality.view import quality_status
 
         return quality_status(self.session.governed_catalog, self.session.workspace.meta, table)
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .ingestion import IngestResult
     from .lineage.graph import LineageGraph
     from .quality import QualityReport, Rule
-    from .quality_view import QualityStatus
+    from .quality.view import QualityStatus
     from .remote_schedules import HttpSchedules
     from .session import QueryResult
 
@@ -326,7 +326,7 @@ class HttpSession:
 
     def quality_status(self, table: str) -> QualityStatus:
         """The service's governed answer (``GET quality/{table}``), as in-process."""
-        from .quality_view import QualityStatus
+        from .quality.view import QualityStatus
 
         return QualityStatus.from_dict(self._json("GET", f"quality/{quote(table, safe='')}") or {})
 

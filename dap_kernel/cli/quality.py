@@ -72,7 +72,7 @@ def quality_rules(
     import yaml
 
     from ..quality import load_rules, require_rule_writer, set_rules
-    from ..quality_view import quality_status
+    from ..quality.view import quality_status
 
     ws = _workspace()
     session = ws.session(channel="cli")
@@ -100,7 +100,7 @@ def quality_show(
     ] = False,
 ) -> None:
     """The latest stored check of a table, rule by rule (as you may see it)."""
-    from ..quality_view import quality_status
+    from ..quality.view import quality_status
 
     ws = _workspace()
     seen = quality_status(ws.session(channel="cli").governed_catalog, ws.meta, table)

@@ -243,7 +243,7 @@ class Scheduler:
 
     def _quality(self, run: Run) -> dict[str, str]:
         """The quality badge of each table the run read, as its owner saw it then."""
-        from ..quality_view import quality_status
+        from ..quality.view import quality_status
 
         reads = self.store.reads.reads(run.id)
         if not reads:

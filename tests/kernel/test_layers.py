@@ -107,7 +107,11 @@ def test_no_import_cycles() -> None:
 
 def test_the_session_knows_no_feature_and_no_feature_knows_the_client() -> None:
     graph = import_graph()
-    features = ("ingestion", "quality", "quality_view", "lineage.access", "export", "export.api")
+    quality = sorted(
+        m.removeprefix("dap_kernel.") for m in graph if m.startswith("dap_kernel.quality")
+    )
+    features = ("ingestion", *quality, "lineage.access", "export", "export.api")
+    assert {"quality", "quality.batch", "quality.table", "quality.view"} <= set(features)
     assert not graph["dap_kernel.session"] & {f"dap_kernel.{f}" for f in features}
     for feature in (*features, "catalog", "viz.build"):
         assert not graph[f"dap_kernel.{feature}"] & {"dap_kernel.client", "dap_kernel.local"}

@@ -26,7 +26,7 @@ from dap_kernel.errors import QueryRefused, UnknownTable
 from dap_kernel.lineage import session_graph
 from dap_kernel.magics import DapMagics
 from dap_kernel.quality import check, set_rules
-from dap_kernel.quality_view import quality_status
+from dap_kernel.quality.view import quality_status
 from dap_kernel.session import Session, Workspace, reset_default_workspace
 from dap_kernel.settings import Settings
 from tests import payments
