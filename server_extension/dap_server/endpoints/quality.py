@@ -4,7 +4,7 @@ run now, and the table's rules.
 Parse, ask the core, shape the model. What of the stored results a caller sees (statuses without
 counts through a row filter or mask, no rule naming a column or table hidden from them, nothing
 at all — as for a missing table — when they may not read it) is decided in
-:mod:`dap_kernel.quality_view`, the same answer as ``dap quality show``; who may check and who may
+:mod:`dap_kernel.quality.view`, the same answer as ``dap quality show``; who may check and who may
 set rules in :mod:`dap_kernel.quality`.
 """
 
@@ -21,7 +21,7 @@ from dap_kernel.quality import (
     require_rule_writer,
     set_rules,
 )
-from dap_kernel.quality_view import ShownResult, quality_status
+from dap_kernel.quality.view import ShownResult, quality_status
 
 from ..api import Call, router
 from ..models import Request, Timestamp
