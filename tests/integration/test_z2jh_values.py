@@ -22,6 +22,7 @@ import yaml
 
 Z2JH = Path(__file__).resolve().parents[2] / "hub_config" / "z2jh"
 DAP_LABELS = {"app.kubernetes.io/name": "dap", "app.kubernetes.io/component": "service"}
+HOST_LABELS = {"app.kubernetes.io/name": "dap", "app.kubernetes.io/component": "dashboards"}
 JUPYTERHUB_COMPONENTS = {"hub", "proxy", "singleuser-server"}
 # Names of settings that hold secrets, in the chart's values or in a container's env.
 SECRETISH = re.compile(r"(secret|token|password|passwd|crypt|keys?$|_key$|meta_url)", re.I)
@@ -342,9 +343,12 @@ def test_only_hub_proxy_and_user_servers_reach_dap(manifests: dict[str, dict[str
         for peer in rule["from"]:
             assert set(peer) == {"podSelector"}, "no ipBlock, no namespaceSelector"
             labels = peer["podSelector"]["matchLabels"]
+            if labels == HOST_LABELS:
+                components.add("dashboards")
+                continue
             assert set(labels) == {"app", "component"} and labels["app"] == "jupyterhub"
             components.add(labels["component"])
-    assert components == JUPYTERHUB_COMPONENTS
+    assert components == JUPYTERHUB_COMPONENTS | {"dashboards"}
 
 
 def test_dap_egress_is_hub_postgresql_and_dns_only(manifests: dict[str, dict[str, Any]]) -> None:
@@ -354,3 +358,58 @@ def test_dap_egress_is_hub_postgresql_and_dns_only(manifests: dict[str, dict[str
     for rule in egress:
         for peer in rule["to"]:
             assert "ipBlock" not in peer, "no address range (let alone 0.0.0.0/0) by default"
+
+
+# -- the dashboard host -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def host() -> dict[str, dict[str, Any]]:
+    """The documents of dap-dashboards.yaml by kind."""
+    docs = [d for d in yaml.safe_load_all((Z2JH / "dap-dashboards.yaml").read_text()) if d]
+    by_kind = {d["kind"]: d for d in docs}
+    assert len(by_kind) == len(docs), "one document per kind"
+    return by_kind
+
+
+def test_the_dashboard_host_is_a_hub_service_viewers_may_use(
+    values: dict[str, Any], host: dict[str, dict[str, Any]]
+) -> None:
+    service = values["hub"]["services"]["dashboards"]
+    url = urlsplit(service["url"])
+    assert url.hostname == host["Service"]["metadata"]["name"]
+    assert url.port in {p["port"] for p in host["Service"]["spec"]["ports"]}
+    # A viewer's token for the host may call DAP as the viewer, and nothing else of the hub's.
+    assert service["oauth_client_allowed_scopes"] == ["access:services!service=dap"]
+    assert "access:services!service=dashboards" in values["hub"]["loadRoles"]["user"]["scopes"]
+
+
+def test_the_dashboard_host_holds_no_data_and_no_secret(host: dict[str, dict[str, Any]]) -> None:
+    assert "Secret" not in host
+    pod = host["Deployment"]["spec"]["template"]["spec"]
+    assert [v for v in pod["volumes"] if "persistentVolumeClaim" in v] == [], "no DAP volume"
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "dap_server.dashboard_host"]
+    env = _env(container)
+    assert env["DAP_SERVICE_URL"]["value"] == "http://dap:8890/services/dap"
+    assert not any(k.startswith(("DAP_META", "DAP_SECRET", "DAP_HOME")) for k in env)
+    for name, entry in env.items():
+        if SECRETISH.search(name):
+            assert "value" not in entry and entry["valueFrom"]["secretKeyRef"]["key"], name
+    ctx = container["securityContext"]
+    assert ctx["readOnlyRootFilesystem"] is True and ctx["allowPrivilegeEscalation"] is False
+    assert pod["securityContext"]["runAsUser"] > 0
+
+
+def test_only_the_proxy_reaches_the_host_and_it_reaches_hub_and_dap_only(
+    host: dict[str, dict[str, Any]],
+) -> None:
+    policy = host["NetworkPolicy"]["spec"]
+    assert policy["podSelector"]["matchLabels"] == HOST_LABELS
+    peers = [p["podSelector"]["matchLabels"] for r in policy["ingress"] for p in r["from"]]
+    assert peers == [{"app": "jupyterhub", "component": "proxy"}]
+    egress = sorted(p["port"] for rule in policy["egress"] for p in rule["ports"])
+    assert egress == [53, 53, 8081, 8890]
+    for rule in policy["egress"]:
+        for peer in rule["to"]:
+            assert "ipBlock" not in peer
