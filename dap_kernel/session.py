@@ -88,7 +88,7 @@ class Workspace:
         self.secrets = SecretStore(
             self.meta, settings.home / "secrets.key", env_keys=settings.secret_key
         )
-        self.apikeys = ApiKeys(self.meta)
+        self.apikeys = ApiKeys(self.meta, settings.provider_identity_max_age_s)
         self.catalog = Catalog(self.meta, self.lake, self.engine, secrets=self.secrets)
         self.audit = AuditLog(self.meta, statement_max_chars=settings.audit_sql_max_chars)
         self.policy: Policy = policy or GrantPolicy(self.meta)

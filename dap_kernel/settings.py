@@ -95,6 +95,9 @@ class Settings:
     # DAP_HUB_EVENT_SERVICES: the hub services whose activity events (logins, servers) DAP
     # records; any other caller is refused (see dap_kernel.governance.hub_activity).
     hub_event_services: tuple[str, ...] = ("dap-hub",)
+    # DAP_PROVIDER_IDENTITY_MAX_AGE: seconds a hub user's provider groups, recorded at login or
+    # refresh, still count for their API keys and schedules (governance.provider_identity).
+    provider_identity_max_age_s: float = 8 * 24 * 3600
 
     def __post_init__(self) -> None:
         if not self.meta_url:
@@ -148,5 +151,8 @@ class Settings:
             admin_groups=_env("DAP_ADMIN_GROUPS", ""),
             attribute_claims=_env("DAP_ATTRIBUTE_CLAIMS", ""),
             hub_event_services=_list("DAP_HUB_EVENT_SERVICES") or ("dap-hub",),
+            provider_identity_max_age_s=_number(
+                "DAP_PROVIDER_IDENTITY_MAX_AGE", str(8 * 24 * 3600)
+            ),
         )
         return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

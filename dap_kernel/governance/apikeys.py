@@ -20,6 +20,7 @@ from sqlalchemy import Table, select, update
 from ..errors import DapError, QueryRefused
 from ..meta import MetaStore
 from ..meta.models import ApiKey
+from . import provider_identity
 from .audit import AuditLog, Change, audited
 from .identity import Principal
 from .policy import Policy
@@ -91,8 +92,12 @@ def _info(row: ApiKey) -> ApiKeyInfo:
 
 
 class ApiKeys:
-    def __init__(self, meta: MetaStore) -> None:
+    def __init__(
+        self, meta: MetaStore, provider_max_age_s: float = provider_identity.DEFAULT_MAX_AGE_S
+    ) -> None:
         self.meta = meta
+        # A hub user's key carries the provider's groups as last seen, this long at most.
+        self.provider_max_age_s = provider_max_age_s
 
     def create(
         self,
@@ -165,7 +170,10 @@ class ApiKeys:
             last = row.last_used_at
             if last is None or now - _aware(last) > LAST_USED_RESOLUTION:
                 con.execute(update(keys).where(keys.c.key_id == key_id).values(last_used_at=now))
-        return Principal(name=row.principal, source="apikey", run=row.run_id or "")
+        groups, roles = provider_identity.lookup(self.meta, row.principal, self.provider_max_age_s)
+        return Principal(
+            name=row.principal, groups=groups, roles=roles, source="apikey", run=row.run_id or ""
+        )
 
     def list_keys(self, principal: str | None = None) -> list[ApiKeyInfo]:
         with self.meta.session() as s:

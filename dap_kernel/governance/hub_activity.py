@@ -20,6 +20,7 @@ from typing import Any
 from ..errors import DapError, QueryRefused
 from ..meta import MetaStore
 from ..settings import Settings
+from . import provider_identity
 from .admin import PolicyAdmin
 from .audit import AuditEvent, AuditLog
 from .claims import ClaimMapping
@@ -61,11 +62,15 @@ def record_hub_event(
         raise DapError("a hub event names its user")
     changed: list[str] = []
     if event.kind in ("login", "refresh"):
-        values = claim_mapping(settings).attributes(event.claims)
+        mapping = claim_mapping(settings)
+        values = mapping.attributes(event.claims)
         actor = f"hub:{caller.name}"
         if values and PolicyAdmin(meta, audit, actor).sync_attributes(event.user, values):
             changed.append(f"attributes {', '.join(sorted(values))}")
-        if event.previous_groups is not None and set(event.previous_groups) != set(event.groups):
+        groups = frozenset(event.groups)
+        # For the user's API keys and schedules, which carry no hub token of theirs.
+        provider_identity.record(meta, event.user, groups, mapping.roles(groups))
+        if event.previous_groups is not None and set(event.previous_groups) != groups:
             changed.append("groups")
     if event.kind == "refresh" and not changed:
         return False

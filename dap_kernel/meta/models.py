@@ -40,6 +40,18 @@ class Principal(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class ProviderIdentity(Base):
+    """A hub user's groups and mapped roles as the identity provider last said (at a login or
+    refresh), for the doors that carry no hub token: their API keys and scheduled runs."""
+
+    __tablename__ = "provider_identities"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class CatalogTable(Base):
     """A table users can query: a Delta table in the lake or a registered external source."""
 

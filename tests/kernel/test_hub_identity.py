@@ -126,3 +126,32 @@ def test_events_are_audit_records_without_claim_values(demo_workspace: Workspace
     assert all("EMEA" not in r.statement and "123" not in r.statement for r in records)
     assert records[1].statement == "user server 'gpu' stopped"
     assert [r.action for r in ws.audit.tail(10, action="login")] == ["login"]
+
+
+def test_a_hub_users_api_key_carries_the_providers_groups_while_fresh(
+    demo_workspace: Workspace,
+) -> None:
+    """A schedule's or a personal key has no hub token: the groups of the last login count,
+    until the provider drops one (next refresh) or the record grows too old."""
+    ws = demo_workspace
+    make_governed(ws)
+    ws.admin("tester").grant("SELECT", "main.orders", "group", "finance")
+    _, key = ws.apikeys.create("zoe", "report")
+
+    def reads_orders() -> bool:
+        principal = ws.apikeys.authenticate(key)
+        return ws.policy.check(principal, "SELECT", "main.orders").allowed
+
+    assert not reads_orders()  # never seen by the hub: DAP's own grants only
+    settings = replace(ws.settings, role_map=MAPPING["role_map"])
+    login = HubEvent("login", "zoe", groups=("finance",))
+    record_hub_event(login, HUB, settings=settings, meta=ws.meta, audit=ws.audit)
+    principal = ws.apikeys.authenticate(key)
+    assert principal.groups == {"finance"} and "analyst" in principal.roles  # mapped too
+    assert reads_orders()
+    refresh = HubEvent("refresh", "zoe", groups=(), previous_groups=("finance",))
+    record_hub_event(refresh, HUB, settings=settings, meta=ws.meta, audit=ws.audit)
+    assert not reads_orders()  # removed at the provider: gone for the key as well
+    record_hub_event(login, HUB, settings=settings, meta=ws.meta, audit=ws.audit)
+    ws.apikeys.provider_max_age_s = 0  # the record is older than the site allows
+    assert not reads_orders()
