@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import math
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -32,8 +31,21 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from .errors import DapError
+from .sqlbuild import (
+    COMPARISONS,
+    DIALECT,
+    Params,
+    SqlBuildError,
+    aggregate,
+    column_ref,
+    compare,
+    is_not_null,
+    is_null,
+    one_of,
+    split_table,
+    table_ref,
+)
 
-DIALECT = "duckdb"
 MAX_NAME_CHARS = 512
 MAX_IN_VALUES = 10_000
 _SHOWN_COLUMNS = 30  # columns listed in an "unknown column" message before "…"
@@ -236,7 +248,7 @@ def build_query(spec: QuerySpec, columns_of: ColumnsOf) -> BuiltQuery:
     tables = [_Source.load(0, spec.table, columns_of)]
     for i, join in enumerate(spec.joins, start=1):
         tables.append(_Source.load(i, join.table, columns_of))
-    params = _Params()
+    params = Params()
     select = exp.Select().from_(tables[0].table_expr(), copy=False)
 
     for i, join in enumerate(spec.joins, start=1):
@@ -293,11 +305,10 @@ def build_query(spec: QuerySpec, columns_of: ColumnsOf) -> BuiltQuery:
     if spec.limit is not None:
         select.set("limit", exp.Limit(expression=exp.Literal.number(int(spec.limit))))
 
-    display = select.copy().transform(lambda node: _display_literal(node, params.values))
     return BuiltQuery(
         sql=select.sql(dialect=DIALECT),
         params=dict(params.values),
-        display_sql=display.sql(dialect=DIALECT, pretty=True),
+        display_sql=params.inline(select).sql(dialect=DIALECT, pretty=True),
         columns=outputs.names,
     )
 
@@ -329,22 +340,18 @@ class _Source:
         return {self.written.lower(), self.short.lower()}
 
     def table_expr(self) -> exp.Table:
-        parts = _table_parts(self.written)
-        return exp.Table(
-            this=exp.to_identifier(parts[-1]),
-            db=exp.to_identifier(parts[0]) if len(parts) == 2 else None,
-            alias=exp.TableAlias(this=exp.to_identifier(self.alias)),
-        )
+        schema, name = _table_parts(self.written)
+        return table_ref(name, schema, alias=self.alias, always_quote=False)
 
     def find(self, name: str) -> tuple[str, str] | None:
         return self.columns.get(name.lower())
 
 
-def _table_parts(written: str) -> list[str]:
-    parts = written.split(".")
-    if len(parts) > 2 or not all(parts):
-        raise InvalidQuerySpec(f"table name {written!r} must be `table` or `schema.table`")
-    return parts
+def _table_parts(written: str) -> tuple[str | None, str]:
+    try:
+        return split_table(written)
+    except SqlBuildError as e:
+        raise InvalidQuerySpec(e.message) from None
 
 
 @dataclass(frozen=True)
@@ -356,7 +363,7 @@ class _Ref:
     type: str
 
     def expr(self) -> exp.Column:
-        return exp.column(exp.to_identifier(self.column), table=self.source.alias)
+        return column_ref(self.column, self.source.alias, always_quote=False)
 
     def key(self) -> tuple[int, str]:
         return (self.source.index, self.column)
@@ -479,21 +486,13 @@ class _Outputs:
         return ref.expr()
 
 
-_AGGREGATES: dict[str, type[exp.Func]] = {
-    "count": exp.Count,
-    "sum": exp.Sum,
-    "avg": exp.Avg,
-    "min": exp.Min,
-    "max": exp.Max,
-}
-
-
 def _aggregate(agg: AggregateSpec, tables: Sequence[_Source], what: str) -> tuple[exp.Expr, str]:
     """The aggregate expression and its default output name."""
     if agg.column is None or agg.column == "*":
-        if agg.func != "count":
-            raise InvalidQuerySpec(f"{what}: {agg.func} needs a column (only count counts rows)")
-        return exp.Count(this=exp.Star()), "count"
+        try:
+            return aggregate(agg.func, None), "count"
+        except SqlBuildError as e:
+            raise InvalidQuerySpec(f"{what}: {e.message}") from None
     ref = _resolve(agg.column, tables, what)
     if agg.func in ("sum", "avg"):
         type_ = _data_type(ref.type)
@@ -501,53 +500,31 @@ def _aggregate(agg: AggregateSpec, tables: Sequence[_Source], what: str) -> tupl
             raise InvalidQuerySpec(
                 f"{what}: {agg.func} needs a numeric column; {ref.column!r} is {ref.type}"
             )
-    if agg.func == "count_distinct":
-        distinct = exp.Distinct(expressions=[ref.expr()])
-        return exp.Count(this=distinct), f"count_distinct_{ref.column}"
-    return _AGGREGATES[agg.func](this=ref.expr()), f"{agg.func}_{ref.column}"
+    return aggregate(agg.func, ref.expr()), f"{agg.func}_{ref.column}"
 
 
 # --------------------------------------------------------------------------------------------
 # Filters and values
 
-_COMPARISONS: dict[str, type[exp.Binary]] = {
-    "=": exp.EQ,
-    "!=": exp.NEQ,
-    "<": exp.LT,
-    "<=": exp.LTE,
-    ">": exp.GT,
-    ">=": exp.GTE,
-}
 _LIKE_ESCAPE = "\\"
 
 
-@dataclass
-class _Params:
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def bind(self, value: Any) -> exp.Placeholder:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return exp.Placeholder(this=name)
-
-
-def _condition(f: FilterSpec, ref: _Ref, params: _Params, what: str) -> exp.Expr:
+def _condition(f: FilterSpec, ref: _Ref, params: Params, what: str) -> exp.Expr:
     col = ref.expr()
     op = f.op
     if op in ("is null", "is not null"):
         if f.value is not None:
             raise InvalidQuerySpec(f"{what}: {op!r} takes no value")
-        is_null = exp.Is(this=col, expression=exp.Null())
-        return is_null if op == "is null" else exp.Not(this=is_null)
-    if op in _COMPARISONS:
-        return _COMPARISONS[op](this=col, expression=_value(f.value, ref, params, what))
+        return is_null(col) if op == "is null" else is_not_null(col)
+    if op in COMPARISONS:
+        return compare(op, col, _value(f.value, ref, params, what))
     if op in ("in", "not in"):
         values = f.value
         if not isinstance(values, list) or not values:
             raise InvalidQuerySpec(f"{what}: {op!r} needs a non-empty list of values")
         if len(values) > MAX_IN_VALUES:
             raise InvalidQuerySpec(f"{what}: {op!r} takes at most {MAX_IN_VALUES:,} values")
-        in_ = exp.In(this=col, expressions=[_value(v, ref, params, what) for v in values])
+        in_ = one_of(col, [_value(v, ref, params, what) for v in values])
         return in_ if op == "in" else exp.Not(this=in_)
     if op == "between":
         values = f.value
@@ -581,7 +558,7 @@ def _escape_like(text: str) -> str:
     return text
 
 
-def _value(value: Any, ref: _Ref, params: _Params, what: str) -> exp.Expr:
+def _value(value: Any, ref: _Ref, params: Params, what: str) -> exp.Expr:
     """A bound placeholder for ``value``, cast to the column's type where the engine needs it."""
     if value is None:
         raise InvalidQuerySpec(f"{what}: no value given; use 'is null' to match missing values")
@@ -596,7 +573,7 @@ def _value(value: Any, ref: _Ref, params: _Params, what: str) -> exp.Expr:
         return params.bind(value)
     if type_.is_type(*exp.DataType.TEMPORAL_TYPES):
         # JSON carries dates as ISO strings: the cast says how to read them
-        return exp.Cast(this=params.bind(value), to=type_.copy())
+        return params.bind(value, as_type=type_)
     if isinstance(value, str) and type_.is_type(*exp.DataType.NUMERIC_TYPES):
         value = _number(value, ref, what)
     return params.bind(value)
@@ -620,34 +597,3 @@ def _data_type(sql_type: str) -> exp.DataType | None:
         return exp.DataType.build(sql_type, dialect=DIALECT)
     except (SqlglotError, ValueError):
         return None
-
-
-def _display_literal(node: exp.Expr, values: dict[str, Any]) -> exp.Expr:
-    if isinstance(node, exp.Placeholder) and node.name in values:
-        return _literal(values[node.name])
-    return node
-
-
-def _literal(value: Any) -> exp.Expr:
-    """``value`` as a sqlglot literal node: sqlglot, not string pasting, writes its SQL."""
-    if isinstance(value, bool):
-        return exp.Boolean(this=value)
-    if isinstance(value, int):
-        return exp.Literal.number(value)
-    if isinstance(value, Decimal) and value.is_finite():
-        return exp.Literal.number(str(value))
-    if isinstance(value, float | Decimal):
-        number = float(value)
-        if math.isfinite(number):
-            return exp.Literal.number(repr(number))
-        return exp.Cast(this=exp.Literal.string(repr(number)), to=exp.DataType.build("DOUBLE"))
-    if isinstance(value, dt.datetime):
-        type_ = "TIMESTAMPTZ" if value.tzinfo is not None else "TIMESTAMP"
-        return exp.Cast(
-            this=exp.Literal.string(value.isoformat(sep=" ")), to=exp.DataType.build(type_)
-        )
-    if isinstance(value, dt.date):
-        return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build("DATE"))
-    if isinstance(value, dt.time):
-        return exp.Cast(this=exp.Literal.string(value.isoformat()), to=exp.DataType.build("TIME"))
-    return exp.Literal.string(str(value))
