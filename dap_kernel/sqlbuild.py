@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -124,13 +125,21 @@ def literal(value: Any) -> exp.Expr:
 # Names
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def ident(name: str, *, always_quote: bool = True) -> exp.Identifier:
     """``name`` as an identifier. Always quoted by default (case kept, keywords harmless);
-    ``always_quote=False`` quotes only names that need it, for SQL people read. There is no
-    "never quote": an unquoted name would be written into the SQL as it is."""
+    ``always_quote=False`` leaves plain ASCII words unquoted, for SQL people read (sqlglot
+    still quotes keywords). There is no "never quote": that name would be written as it is.
+
+    The plain-word test is ours, not sqlglot's: its pattern ends in ``$``, which lets a name
+    ending in a newline through unquoted, and that name would then read as another one.
+    """
     if not isinstance(name, str) or not name:
         raise SqlBuildError(f"{name!r} is not a name")
-    return exp.to_identifier(name, quoted=True if always_quote else None)
+    quoted = always_quote or _PLAIN_NAME.fullmatch(name) is None
+    return exp.to_identifier(name, quoted=quoted)
 
 
 def column_ref(name: str, table: str | None = None, *, always_quote: bool = True) -> exp.Column:
