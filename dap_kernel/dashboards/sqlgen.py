@@ -18,9 +18,19 @@ from sqlglot.errors import SqlglotError
 
 from ..errors import DapError
 from ..governance.rewrite import colon_parameters_to_dollar
+from ..sqlbuild import (
+    DIALECT,
+    Params,
+    SqlBuildError,
+    aggregate,
+    column_ref,
+    compare,
+    one_of,
+    parse_table,
+    subquery,
+)
+from ..sqlbuild import ident as _ident
 
-DIALECT = "duckdb"
-AGGREGATES = ("sum", "avg", "count", "count_distinct", "min", "max")
 Op = Literal["=", "in", ">=", "<", "<=", ">"]
 
 
@@ -74,13 +84,12 @@ def base_select(source: str) -> exp.Query:
     if not text:
         raise DashboardError("a dashboard component needs a table name or a SELECT")
     if " " not in text and "\n" not in text:
-        parts = text.split(".")
-        if len(parts) > 2 or not all(parts):
-            raise DashboardError(f"{text!r} is not a table name: use TABLE or SCHEMA.TABLE")
-        table = exp.Table(
-            this=exp.to_identifier(parts[-1]),
-            db=exp.to_identifier(parts[0]) if len(parts) == 2 else None,
-        )
+        try:
+            table = parse_table(text, always_quote=False)
+        except SqlBuildError:
+            raise DashboardError(
+                f"{text!r} is not a table name: use TABLE or SCHEMA.TABLE"
+            ) from None
         return exp.select(exp.Star()).from_(table)
     try:
         tree = parse_one(colon_parameters_to_dollar(text, DIALECT), read=DIALECT)
@@ -97,49 +106,19 @@ def output_columns(source: str) -> list[str] | None:
     return None if "*" in names or not names else list(names)
 
 
-def _ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
-
-
 def _col(name: str) -> exp.Column:
-    return exp.column(_ident(name), table=exp.to_identifier("src"))
+    return column_ref(name, "src")
 
 
 def _aggregate(m: Measure) -> exp.Expr:
-    if m.agg not in AGGREGATES:
-        raise DashboardError(f"unknown aggregate {m.agg!r}: use {', '.join(AGGREGATES)}")
-    if m.column in (None, "*"):
-        if m.agg != "count":
-            raise DashboardError(f"{m.agg} needs a column")
-        return exp.Count(this=exp.Star())
-    col = _col(m.column)
-    if m.agg == "count_distinct":
-        return exp.Count(this=exp.Distinct(expressions=[col]))
-    func = {"sum": exp.Sum, "avg": exp.Avg, "count": exp.Count, "min": exp.Min, "max": exp.Max}
-    return func[m.agg](this=col)
+    return aggregate(m.agg, None if m.column in (None, "*") else _col(m.column))
 
 
-class _Params:
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def bind(self, value: Any) -> exp.Placeholder:
-        name = f"dap_p{len(self.values)}"
-        self.values[name] = value
-        return exp.Placeholder(this=name)
-
-
-def _condition(p: Predicate, params: _Params) -> exp.Expr:
+def _condition(p: Predicate, params: Params) -> exp.Expr:
     col = _col(p.column)
     if p.op == "in":
-        values = list(p.value)
-        if not values:
-            return exp.false()
-        return exp.In(this=col, expressions=[params.bind(v) for v in values])
-    ops = {"=": exp.EQ, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE, ">": exp.GT}
-    if p.op not in ops:
-        raise DashboardError(f"unknown filter operator {p.op!r}")
-    return ops[p.op](this=col, expression=params.bind(p.value))
+        return one_of(col, [params.bind(v) for v in p.value])
+    return compare(p.op, col, params.bind(p.value))
 
 
 def build(
@@ -159,8 +138,34 @@ def build(
     base SELECT; only those it names are bound.
     """
     base = base_select(source)
-    bound = _Params()
-    select = exp.Select().from_(exp.Subquery(this=base, alias=exp.TableAlias(this="src")))
+    bound = Params("dap_p")
+    try:
+        select = _select(base, bound, group, measures, columns, where, order, limit)
+    except SqlBuildError as e:
+        raise DashboardError(e.message) from None
+    wanted = {p.name for p in base.find_all(exp.Placeholder) if p.name}
+    values = {k: _plain(v) for k, v in (params or {}).items() if k in wanted}
+    missing = sorted(wanted - set(values))
+    if missing:
+        raise DashboardError(
+            f"the component's SQL uses {', '.join(':' + m for m in missing)}: "
+            "add a filter with that name"
+        )
+    values.update({k: _plain(v) for k, v in bound.values.items()})
+    return Built(select.sql(dialect=DIALECT), values)
+
+
+def _select(
+    base: exp.Query,
+    bound: Params,
+    group: Sequence[str],
+    measures: Sequence[Measure],
+    columns: Sequence[str],
+    where: Sequence[Predicate],
+    order: Sequence[tuple[str, bool]],
+    limit: int | None,
+) -> exp.Select:
+    select = exp.Select().from_(subquery(base, "src"))
     if measures or group:
         select = select.select(*(exp.alias_(_col(g), _ident(g)) for g in group))
         select = select.select(*(exp.alias_(_aggregate(m), _ident(m.name)) for m in measures))
@@ -175,20 +180,11 @@ def build(
         select = select.where(exp.and_(*conditions))
     if order:
         select = select.order_by(
-            *(exp.Ordered(this=exp.column(_ident(c)), desc=desc or None) for c, desc in order)
+            *(exp.Ordered(this=column_ref(c), desc=desc or None) for c, desc in order)
         )
     if limit is not None:
         select = select.limit(int(limit))
-    wanted = {p.name for p in base.find_all(exp.Placeholder) if p.name}
-    values = {k: _plain(v) for k, v in (params or {}).items() if k in wanted}
-    missing = sorted(wanted - set(values))
-    if missing:
-        raise DashboardError(
-            f"the component's SQL uses {', '.join(':' + m for m in missing)}: "
-            "add a filter with that name"
-        )
-    values.update({k: _plain(v) for k, v in bound.values.items()})
-    return Built(select.sql(dialect=DIALECT), values)
+    return select
 
 
 def _plain(value: Any) -> Any:

@@ -20,13 +20,13 @@ import pyarrow as pa
 from sqlglot import exp
 
 from ..quarantine import empty_quarantine, quarantine_frame
+from ..sqlbuild import Params, subquery, table_ref
 from .caller import Queries, _default_client
 from .plan import (
     _col,
     _count_of,
     _custom_sql,
     _is_text,
-    _Params,
     _plan_rows,
     _reference_keys,
     _scan,
@@ -115,8 +115,8 @@ def _validate_in(
     source: str,
     run_id: str,
 ) -> QualityReport:
-    batch = exp.Table(this=exp.to_identifier(_BATCH))
-    params = _Params()
+    batch = table_ref(_BATCH, always_quote=False)
+    params = Params()
     plan = _plan_rows(
         rules,
         text_columns,
@@ -124,7 +124,7 @@ def _validate_in(
         lambda i, _rule: (
             exp.select(_col("__dap_key", None))
             .distinct()
-            .from_(exp.Table(this=exp.to_identifier(refs[i])))
+            .from_(table_ref(refs[i], always_quote=False))
         ),
         _ROW_ID,
     )
@@ -212,11 +212,7 @@ def _validate_sql(
     if not rule.row_level:
         count = int(_run(con, _count_of(query), {}, what).column(0)[0].as_py())
         return _table_result(rule, count, {"rows": count}), None
-    wrapped = (
-        exp.select(_col(_ROW_ID, "__dap_s"))
-        .distinct()
-        .from_(exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("__dap_s"))))
-    )
+    wrapped = exp.select(_col(_ROW_ID, "__dap_s")).distinct().from_(subquery(query, "__dap_s"))
     try:
         rows = con.sql(wrapped.sql("duckdb")).to_arrow_table()
     except duckdb.BinderException:

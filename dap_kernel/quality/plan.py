@@ -2,8 +2,8 @@
 
 Row rules become one pass over the data: per rule a flag (does the row fail?) and a reason
 (why, with the value), see :class:`_RowPlan`. Every value a user wrote is bound to a ``$pN``
-placeholder (:class:`_Params`), never pasted into SQL; a ``sql`` rule's statement is checked
-like any query (:func:`_custom_sql`).
+placeholder (:class:`~dap_kernel.sqlbuild.Params`), never pasted into SQL; a ``sql`` rule's
+statement is checked like any query (:func:`_custom_sql`).
 """
 
 from __future__ import annotations
@@ -18,33 +18,25 @@ from sqlglot import exp
 from ..catalog import split_name
 from ..errors import QueryRefused, SqlSyntaxError
 from ..governance.rewrite import parse_one_statement, refuse_forbidden_functions, refuse_writes
+from ..sqlbuild import (
+    Params,
+    column_ref,
+    compare,
+    is_not_null,
+    is_null,
+    one_of,
+    subquery,
+    table_ref,
+)
 from .rules import _THIS_NAME, ROW_KINDS, THIS, QualityError, Rule
 
 _T = "__dap_t"
 _MAX_VALUE_CHARS = 80
 
 
-class _Params:
-    """Values bound to ``$pN`` placeholders: nothing a user wrote is pasted into SQL."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def __call__(self, value: Any) -> exp.Expr:
-        name = f"p{len(self.values)}"
-        self.values[name] = value
-        return exp.Placeholder(this=name)
-
-    def text(self, value: str) -> exp.Expr:
-        return exp.cast(self(value), "VARCHAR")
-
-
-def _ident(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
-
-
 def _col(name: str, table: str | None = _T) -> exp.Column:
-    return exp.Column(this=_ident(name), table=exp.to_identifier(table) if table else None)
+    """A column of the scanned data (``__dap_t``), or of ``table``, or unqualified (None)."""
+    return column_ref(name, table)
 
 
 def _concat(*parts: exp.Expr) -> exp.Expr:
@@ -65,7 +57,7 @@ def _value_text(column: exp.Expr, is_text: bool) -> exp.Expr:
     return exp.Case(
         ifs=[
             exp.If(
-                this=exp.Is(this=column.copy(), expression=exp.Null()),
+                this=is_null(column.copy()),
                 true=exp.Literal.string("NULL"),
             )
         ],
@@ -91,7 +83,7 @@ class _RowPlan:
 def _plan_rows(
     rules: Sequence[Rule],
     text_columns: Mapping[str, bool],
-    params: _Params,
+    params: Params,
     reference: Any,
     row_id: str | None,
 ) -> _RowPlan:
@@ -102,7 +94,7 @@ def _plan_rows(
             continue
         c = rule.column or ""
         col = _col(c)
-        not_null = exp.not_(exp.Is(this=col.copy(), expression=exp.Null()))
+        not_null = is_not_null(col.copy())
 
         def shown(c: str = c, col: exp.Column = col) -> exp.Expr:
             # Made when used: an unused placeholder is an error for DuckDB.
@@ -111,7 +103,7 @@ def _plan_rows(
         flag: exp.Expr
         reason: exp.Expr
         if rule.kind == "not_null":
-            flag = exp.Is(this=col, expression=exp.Null())
+            flag = is_null(col)
             reason = params.text(f"{c} is null")
         elif rule.kind == "unique":
             keys = list(rule.columns)
@@ -137,7 +129,7 @@ def _plan_rows(
                 )
             )
             flag = exp.and_(
-                *[exp.not_(exp.Is(this=_col(k), expression=exp.Null())) for k in keys],
+                *[is_not_null(_col(k)) for k in keys],
                 exp.GT(this=_col(count_name), expression=exp.Literal.number(1)),
                 exp.GT(this=_col(rank_name), expression=exp.Literal.number(1)),
             )
@@ -163,13 +155,13 @@ def _plan_rows(
                 ", …" if len(values) > 10 else ""
             )
             flag = exp.and_(
-                not_null, exp.not_(exp.In(this=col.copy(), expressions=[params(v) for v in values]))
+                not_null, exp.not_(one_of(col.copy(), [params.bind(v) for v in values]))
             )
             reason = _concat(shown(), params.text(f" is not one of {listed}"))
         elif rule.kind == "range":
             low, high = rule.options.get("min"), rule.options.get("max")
-            below = exp.LT(this=col.copy(), expression=params(low)) if low is not None else None
-            above = exp.GT(this=col.copy(), expression=params(high)) if high is not None else None
+            below = compare("<", col.copy(), params.bind(low)) if low is not None else None
+            above = compare(">", col.copy(), params.bind(high)) if high is not None else None
             outside = exp.or_(*[b for b in (below, above) if b is not None])
             flag = exp.and_(not_null, exp.paren(outside))
             if below is not None and above is not None:
@@ -189,7 +181,9 @@ def _plan_rows(
             flag = exp.and_(
                 not_null,
                 exp.not_(
-                    exp.func("regexp_matches", exp.cast(col.copy(), "VARCHAR"), params(pattern))
+                    exp.func(
+                        "regexp_matches", exp.cast(col.copy(), "VARCHAR"), params.bind(pattern)
+                    )
                 ),
             )
             reason = _concat(shown(), params.text(f" does not match the pattern {pattern!r}"))
@@ -198,11 +192,11 @@ def _plan_rows(
             alias = f"__dap_fk{i}"
             plan.joins.append(
                 (
-                    exp.Subquery(this=reference(i, rule), alias=exp.TableAlias(this=_ident(alias))),
+                    subquery(reference(i, rule), alias),
                     exp.EQ(this=col.copy(), expression=_col("__dap_key", alias)),
                 )
             )
-            flag = exp.and_(not_null, exp.Is(this=_col("__dap_key", alias), expression=exp.Null()))
+            flag = exp.and_(not_null, is_null(_col("__dap_key", alias)))
             reason = _concat(shown(), params.text(f" is not in {table}.{ref_column}"))
         plan.rules.append(rule)
         plan.flags.append(exp.func("coalesce", flag, exp.false()))
@@ -213,9 +207,7 @@ def _plan_rows(
 def _scan(plan: _RowPlan, source: exp.Expr, outputs: Sequence[exp.Expr]) -> exp.Select:
     """``SELECT outputs FROM (SELECT *, helpers FROM source) __dap_t LEFT JOIN refs``."""
     inner = exp.select(exp.Star(), *plan.helpers).from_(source)
-    query = exp.select(*outputs).from_(
-        exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(_T)))
-    )
+    query = exp.select(*outputs).from_(subquery(inner, _T))
     for target, on in plan.joins:
         query = query.join(target, on=on, join_type="left")
     return query
@@ -228,7 +220,7 @@ def _reference_keys(rule: Rule) -> exp.Select:
     return (
         exp.select(exp.alias_(_col(column, None), "__dap_key"))
         .distinct()
-        .from_(exp.Table(this=_ident(name), db=_ident(schema)))
+        .from_(table_ref(name, schema))
     )
 
 
@@ -262,9 +254,7 @@ def _custom_sql(rule: Rule, target: exp.Table, *, batch: bool) -> exp.Expr:
 
 
 def _count_of(query: exp.Expr) -> exp.Select:
-    return exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(
-        exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("__dap_s")))
-    )
+    return exp.select(exp.alias_(exp.Count(this=exp.Star()), "n")).from_(subquery(query, "__dap_s"))
 
 
 def _is_text(dtype: pa.DataType) -> bool:

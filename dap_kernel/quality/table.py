@@ -25,14 +25,13 @@ from ..catalog import TableInfo
 from ..catalog.governed import GovernedCatalog
 from ..errors import QueryRefused, UnknownTable
 from ..quarantine import empty_quarantine, quarantine_frame, quarantine_name, write_quarantine
+from ..sqlbuild import Params, subquery, table_ref
 from .caller import _default_client
 from .plan import (
     _col,
     _count_of,
     _custom_sql,
-    _ident,
     _is_text,
-    _Params,
     _plan_rows,
     _reference_keys,
     _RowPlan,
@@ -107,12 +106,12 @@ def _check(
         session.require("MODIFY", name)
     if write_failures:
         session.require("MODIFY", name)
-    target = exp.Table(this=_ident(info.name), db=_ident(info.schema))
+    target = table_ref(info.name, info.schema)
     probe = session.query(exp.select(exp.Star()).from_(target.copy()).limit(0).sql("duckdb"))
     schema = probe.table.schema
     _check_columns(parsed, schema.names, name)
     text_columns = {f.name: _is_text(f.type) for f in schema}
-    params = _Params()
+    params = Params()
     plan = _plan_rows(parsed, text_columns, params, lambda _i, rule: _reference_keys(rule), None)
     fresh = [r for r in parsed if r.kind == "freshness"]
     aggregates: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "__dap_rows")]
@@ -187,7 +186,7 @@ def _failing_rows(
     plan: _RowPlan,
     target: exp.Table,
     columns: Sequence[str],
-    params: _Params,
+    params: Params,
     erroring: Sequence[int],
     limit: int | None,
 ) -> pl.DataFrame:
@@ -233,15 +232,7 @@ def _check_sql(
         return result, None
     select_rows = query.copy()
     if limit is not None and isinstance(select_rows, exp.Query):
-        select_rows = (
-            exp.select(exp.Star())
-            .from_(
-                exp.Subquery(
-                    this=select_rows, alias=exp.TableAlias(this=exp.to_identifier("__dap_s"))
-                )
-            )
-            .limit(limit)
-        )
+        select_rows = exp.select(exp.Star()).from_(subquery(select_rows, "__dap_s")).limit(limit)
     rows = session.query(select_rows.sql("duckdb")).to_polars()
     frame = quarantine_frame(
         rows,
