@@ -11,9 +11,9 @@ from typing import Any
 
 _LAZY = {
     "Dashboard": ".builder",
-    "Chart": ".builder",
-    "Kpi": ".builder",
-    "Table": ".builder",
+    "Chart": ".charts",
+    "Kpi": ".kpi",
+    "Table": ".tables",
     "Filter": ".filters",
     "Dropdown": ".filters",
     "MultiSelect": ".filters",

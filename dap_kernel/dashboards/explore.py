@@ -17,17 +17,10 @@ import polars as pl
 
 from ..errors import DapError
 from ..querybuild import AggregateSpec, BuiltQuery, FilterSpec, OrderSpec, QuerySpec, build_query
-from .builder import (
-    PLOTLY_CONFIG,
-    PLOTLY_MIME,
-    _esc,
-    _export,
-    download_link,
-    html_table,
-    make_figure,
-    prewarm,
-)
-from .identity import viewer_session
+from .charts import PLOTLY_CONFIG, PLOTLY_MIME, make_figure
+from .exports import _export
+from .identity import prewarm, viewer_session
+from .markup import _esc, download_link, html_table
 
 if TYPE_CHECKING:
     from ..client import DapClient

@@ -49,6 +49,18 @@ def wait_for_viewer() -> None:
     wait_for_request()
 
 
+def prewarm() -> None:
+    """Heavy imports and the workspace, before a preheated kernel waits for its viewer."""
+    import plotly.graph_objects  # noqa: F401
+
+    from ..client import service_url
+
+    if not service_url():
+        from ..session import default_workspace
+
+        default_workspace()
+
+
 def viewer_key() -> str:
     """The viewer's DAP API key from the request headers Voilà handed to this kernel."""
     key = os.environ.get(VIEWER_ENV, "").strip()

@@ -306,7 +306,7 @@ def test_run_errors_never_carry_a_credential(
 ) -> None:
     """A driver that echoes its URL (password and all) in an error: the run record, the raised
     error and the history show it redacted."""
-    from dap_kernel.pipelines import runner
+    from dap_kernel.pipelines import extraction
 
     password = "Dr1ver-echoes-me"
     url = f"postgresql://loader:{password}@127.0.0.1:1/shop"
@@ -314,7 +314,7 @@ def test_run_errors_never_carry_a_credential(
     def echoing(url: str, *args: Any) -> Any:
         raise SourceError(f"could not connect to {url} (password={password})")
 
-    monkeypatch.setattr(runner, "_read_database", echoing)
+    monkeypatch.setattr(extraction, "_read_database", echoing)
     spec = {
         "name": "echo",
         "extract": {"sql_url": url, "table": "orders"},
@@ -477,7 +477,7 @@ def test_a_next_page_link_to_another_host_is_refused(servers: tuple[_Server, _Se
 def test_a_database_password_reference_is_expanded_into_the_url_only(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dap_kernel.pipelines import runner
+    from dap_kernel.pipelines import extraction
 
     workspace.secrets.put("pg", "p@ss/w0rd")
     opened: list[str] = []
@@ -486,7 +486,7 @@ def test_a_database_password_reference_is_expanded_into_the_url_only(
         opened.append(url)
         raise SourceError(f"cannot connect to {url} as p@ss/w0rd")
 
-    monkeypatch.setattr(runner, "_read_database", capture)
+    monkeypatch.setattr(extraction, "_read_database", capture)
     spec = {
         "name": "pg",
         "extract": {"sql_url": "postgresql://loader:${secret:pg}@db.internal/shop", "table": "t"},
