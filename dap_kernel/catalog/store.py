@@ -27,6 +27,7 @@ from ..engines.base import Binding
 from ..engines.duckdb import DuckDBEngine, quote_ident
 from ..errors import DapError, QueryFailed, QueryRefused, SourceError, TableExists, UnknownTable
 from ..lake import ColumnStats, Data, Lake, ParquetFile, check_name
+from ..lake import split_name as split_name  # the catalog's names are the lake's
 from ..meta import CatalogColumn, CatalogTable, MetaStore
 from ..meta.models import PolicyState
 from ..meta.store import redact_url
@@ -47,16 +48,6 @@ _EXTENSIONS = {
     ".ndjson": "json",
     ".jsonl": "json",
 }
-
-
-def split_name(name: str, default_schema: str = "main") -> tuple[str, str]:
-    """``"orders"`` → ``("main", "orders")``; ``"tpch.lineitem"`` → ``("tpch", "lineitem")``."""
-    parts = name.split(".")
-    if len(parts) == 1:
-        return default_schema, check_name(parts[0])
-    if len(parts) == 2:
-        return check_name(parts[0], "schema"), check_name(parts[1])
-    raise DapError(f"invalid table name {name!r}: use TABLE or SCHEMA.TABLE")
 
 
 @dataclass(frozen=True)
