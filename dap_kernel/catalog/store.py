@@ -23,6 +23,8 @@ import pyarrow as pa
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..connectors.files import sniff_delimiter
+from ..connectors.sql import read_sql
 from ..engines.base import Binding
 from ..engines.duckdb import DuckDBEngine, quote_ident
 from ..errors import DapError, QueryFailed, QueryRefused, SourceError, TableExists, UnknownTable
@@ -279,7 +281,7 @@ class Catalog:
                 location=row.location,
                 # A live database can change at any time: read it afresh for every query.
                 signature=f"db:{uuid.uuid4()}",
-                arrow=read_database_table(self._source_url(row), row.options["table"]),
+                arrow=read_sql(self._source_url(row), row.options["table"]).to_table(),
             )
         glob = any(ch in row.location for ch in "*?[")
         if not glob and not Path(row.location).exists():
@@ -436,7 +438,7 @@ class Catalog:
         location = location if has_glob else str(Path(location).resolve())
         opts = dict(options or {})
         if kind == "csv" and "delim" not in opts and not has_glob:
-            delimiter = guess_delimiter(Path(location))
+            delimiter = sniff_delimiter(Path(location))
             if delimiter:
                 # An explicit delimiter makes ragged rows an error instead of letting the
                 # sniffer fall back to reading each whole line as one text column.
@@ -943,21 +945,6 @@ def _column_rows(
     ]
 
 
-def guess_delimiter(path: Path) -> str | None:
-    """The most frequent of , ; tab | in the header line, or None to let DuckDB sniff."""
-    import gzip
-
-    try:
-        opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
-            header = f.readline()
-    except OSError as e:
-        raise SourceError(f"cannot read {path}: {e.strerror or e}") from e
-    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else None
-
-
 def parse_timestamp(value: str) -> datetime:
     """``'2026-11-01'`` or ISO 8601 → an aware datetime (UTC when no zone is given)."""
     try:
@@ -977,29 +964,3 @@ def _clip(value: Any, limit: int = 200) -> str | None:
         return None
     text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def read_database_table(url: str, table: str) -> pa.Table:
-    """Read one table of a SQLite/PostgreSQL database into Arrow (no engine extension needed)."""
-    import polars as pl
-    import sqlalchemy
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from ..meta.store import _normalise_url
-
-    try:
-        engine = sqlalchemy.create_engine(_normalise_url(url))
-        try:
-            with engine.connect() as con:
-                quoted = engine.dialect.identifier_preparer.format_table(
-                    sqlalchemy.table(
-                        table.split(".")[-1], schema=(table.split(".")[0] if "." in table else None)
-                    )
-                )
-                frame = pl.read_database(f"SELECT * FROM {quoted}", connection=con)
-        finally:
-            engine.dispose()
-    except (SQLAlchemyError, ValueError) as e:
-        reason = str(getattr(e, "orig", e)).strip().splitlines()[0]
-        raise SourceError(f"cannot read table {table} from {redact_url(url)}: {reason}") from e
-    return frame.to_arrow()

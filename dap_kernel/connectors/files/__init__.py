@@ -22,7 +22,7 @@ One module per concept: :mod:`.listing` (which files), :mod:`.plan` (reading the
 
 from __future__ import annotations
 
-from .csv import SAMPLE_BYTES, SAMPLE_ROWS
+from .csv import SAMPLE_BYTES, SAMPLE_ROWS, sniff_delimiter
 from .listing import FORMATS, SourceFile, list_files
 from .parts import BATCH_ROWS, PARSE_RULE, TYPE_TOLERANCE
 from .plan import FilePlan, plan_files, read_files
@@ -40,5 +40,6 @@ __all__ = [
     "list_files",
     "plan_files",
     "read_files",
+    "sniff_delimiter",
     "unify_types",
 ]

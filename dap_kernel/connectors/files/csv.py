@@ -19,8 +19,8 @@ import pyarrow as pa
 from ...errors import SchemaMismatch, SourceError
 from ...lake import ColumnStats, ParquetFile
 from ...quarantine import empty_quarantine, quarantine_frame
-from .dialect import delimiter_option, detect_delimiter, split_line
-from .listing import SourceFile
+from .dialect import delimiter_option, detect_delimiter, guess_delimiter, split_line
+from .listing import SourceFile, source_file
 from .parts import BATCH_ROWS, PARSE_RULE, TYPE_TOLERANCE, Part, ReadState, first_line
 from .raw import detect_encoding, head, physical_lines, transcode
 from .types import duck_type
@@ -42,6 +42,29 @@ class _CsvScan:
     types: list[str]
 
 
+def sniff_delimiter(path: Path) -> str | None:
+    """The delimiter of a CSV file, as :func:`plan_csv` chooses it when none is given, or None
+    when no candidate splits its first records (then let DuckDB's sniffer decide).
+
+    For readers of the file other than this one (the catalog registering it): the same file is
+    then split the same way wherever it is read.
+    """
+    file = source_file(path, "csv")
+    assert file is not None  # a format was given
+    if file.suffix == ".tsv":
+        return "\t"
+    sample = head(file, SAMPLE_BYTES)
+    return guess_delimiter(_text(sample, detect_encoding(sample)), '"')
+
+
+def _text(sample: bytes, encoding: str) -> str:
+    """The sample as text, for sniffing (a character the sample cut in two is replaced)."""
+    return sample.decode(
+        "utf-8" if encoding in ("ascii", "utf-8-sig") else encoding,
+        errors="replace",
+    ).lstrip("\ufeff")
+
+
 def plan_csv(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataType]) -> Part:
     source = str(file.path)
     sample = head(file, SAMPLE_BYTES)
@@ -56,10 +79,7 @@ def plan_csv(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataT
     elif encoding not in ("utf-8", "utf-8-sig", "ascii"):
         read_path = str(transcode(file, encoding, state.tmp))
         compressed = None
-    text = sample.decode(
-        "utf-8" if encoding in ("ascii", "utf-8-sig") else encoding,
-        errors="replace",
-    ).lstrip("\ufeff")
+    text = _text(sample, encoding)
     quote = str(state.options.get("quote", '"'))
     delimiter = delimiter_option(state.options.get("delimiter"))
     if delimiter is None:

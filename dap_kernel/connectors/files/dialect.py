@@ -23,10 +23,17 @@ def delimiter_option(value: Any) -> str | None:
 
 
 def detect_delimiter(text: str, quote: str) -> str:
-    """The candidate that splits the first records into the most consistent number of fields."""
+    """The delimiter of a sample's records: :func:`guess_delimiter`'s, else a comma."""
+    return guess_delimiter(text, quote) or ","
+
+
+def guess_delimiter(text: str, quote: str) -> str | None:
+    """The candidate that splits the first records into the most consistent number of fields
+    (at least two), or None when none of them splits a record."""
     lines = text.splitlines(keepends=True)
     sample = "".join(lines[:-1] if len(lines) > 1 else lines)  # the last line may be cut
-    best, best_score = ",", (0.0, 0)
+    best: str | None = None
+    best_score = (0.0, 0)
     for delimiter in (",", "\t", ";", "|"):
         try:
             reader = csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar=quote or '"')

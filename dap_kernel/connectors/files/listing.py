@@ -51,7 +51,8 @@ def _split_suffix(path: Path) -> tuple[str, str | None]:
     return suffix, compression
 
 
-def _source_file(path: Path, format: str | None) -> SourceFile | None:
+def source_file(path: Path, format: str | None) -> SourceFile | None:
+    """One path as a source file of ``format`` (else of its extension's); None: not a format."""
     suffix, compression = _split_suffix(path)
     kind = _FORMAT_NAMES.get(format.lower()) if format else FORMATS.get(suffix)
     if format and kind is None:
@@ -88,7 +89,7 @@ def list_files(path: str | Path, format: str | None = None) -> list[SourceFile]:
             )
             where = f"no supported files in folder {root} (for other names use a glob and a format)"
         elif root.is_file():
-            found = _source_file(root, format)
+            found = source_file(root, format)
             if found is None:
                 raise SourceError(
                     f"cannot tell the format of {root}: pass a format "
@@ -97,7 +98,7 @@ def list_files(path: str | Path, format: str | None = None) -> list[SourceFile]:
             return [found]
         else:
             raise SourceError(f"file not found: {root}")
-    files = [f for f in (_source_file(p, format) for p in candidates) if f is not None]
+    files = [f for f in (source_file(p, format) for p in candidates) if f is not None]
     if not files:
         raise SourceError(where)
     return files
