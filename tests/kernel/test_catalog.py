@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dap_kernel.catalog.store import ColumnInfo, merge_column_stats, written_stats
+from dap_kernel.catalog.models import ColumnInfo
+from dap_kernel.catalog.stats import merge_column_stats, written_stats
 from dap_kernel.errors import DapError, SourceError, TableExists, UnknownTable
 from dap_kernel.lake import ColumnStats, ParquetFile
 from dap_kernel.session import Workspace
