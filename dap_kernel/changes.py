@@ -14,11 +14,13 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .catalog.store import Catalog, TableInfo, split_name
+from .catalog.models import TableInfo
+from .catalog.store import Catalog
 from .errors import QueryRefused
 from .governance.audit import Change
 from .governance.identity import Principal
 from .governance.policy import Decision
+from .lake import split_name
 from .meta.store import redact_url
 
 if TYPE_CHECKING:

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from .caller import default_client
 from .catalog import split_name
-from .catalog.store import written_stats
+from .catalog.stats import written_stats
 from .connectors.files import PARSE_RULE, FilePlan, plan_files, unify_types
 from .errors import DapError, SchemaMismatch
 from .quarantine import SCHEMA as QUARANTINE_SCHEMA

@@ -42,6 +42,19 @@ def check_name(name: str, what: str = "table") -> str:
     return name
 
 
+def split_name(name: str, default_schema: str = "main") -> tuple[str, str]:
+    """``"orders"`` → ``("main", "orders")``; ``"tpch.lineitem"`` → ``("tpch", "lineitem")``.
+
+    Catalog names are lake names (:mod:`dap_kernel.catalog` re-exports this), so modules below
+    the catalog, such as the quarantine the connectors write to, can name tables too."""
+    parts = name.split(".")
+    if len(parts) == 1:
+        return default_schema, check_name(parts[0])
+    if len(parts) == 2:
+        return check_name(parts[0], "schema"), check_name(parts[1])
+    raise DapError(f"invalid table name {name!r}: use TABLE or SCHEMA.TABLE")
+
+
 def to_arrow(data: Data) -> pa.Table | pa.RecordBatchReader:
     if isinstance(data, pl.DataFrame):
         return data.to_arrow()

@@ -94,8 +94,8 @@ class LocalClient(Session):
 
     def table_rules(self, table: str) -> list[dict[str, str]]:
         """Grants, row filters and masks reaching ``table``; for those who may read it."""
-        from .catalog.store import split_name
         from .governance.policy import table_rules
+        from .lake import split_name
 
         qualified = "{}.{}".format(*split_name(table))
         self.session.require("SELECT", qualified)

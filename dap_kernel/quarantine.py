@@ -11,18 +11,15 @@ read a quarantine (:mod:`dap_kernel.governance.copies`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, Protocol
 
 import polars as pl
 
-from .catalog import split_name
 from .errors import UnknownTable
 from .governance.copies import QUARANTINE_SUFFIX
-
-if TYPE_CHECKING:
-    from .catalog import Catalog
+from .lake import split_name
 
 SUFFIX = QUARANTINE_SUFFIX  # who may read one: governance.copies
 SCHEMA: dict[str, pl.DataType] = {
@@ -34,6 +31,30 @@ SCHEMA: dict[str, pl.DataType] = {
     "_dap_run_id": pl.String(),
     "_dap_quarantined_at": pl.Datetime("us", "UTC"),
 }
+
+
+class _Owned(Protocol):
+    @property
+    def owner(self) -> str: ...
+
+
+class QuarantineCatalog(Protocol):
+    """What writing a quarantine needs of the catalog (:class:`dap_kernel.catalog.Catalog`).
+
+    A protocol rather than the catalog itself: the connectors shape the rows they cannot read
+    with :func:`quarantine_frame`, and the catalog reads its sources through the connectors,
+    so this module must not depend on the catalog.
+    """
+
+    def known_names(self) -> set[str]: ...
+
+    def get(self, name: str) -> _Owned: ...
+
+    def write(self, name: str, data: pl.DataFrame, mode: Literal["append"]) -> object: ...
+
+    def create_table(
+        self, name: str, data: pl.DataFrame, *, description: str, owner: str, tags: Iterable[str]
+    ) -> object: ...
 
 
 def quarantine_name(table: str) -> str:
@@ -91,7 +112,7 @@ def empty_quarantine() -> pl.DataFrame:
     return pl.DataFrame(schema=SCHEMA)
 
 
-def write_quarantine(catalog: Catalog, table: str, rows: pl.DataFrame) -> int:
+def write_quarantine(catalog: QuarantineCatalog, table: str, rows: pl.DataFrame) -> int:
     """Append ``rows`` (shaped by :func:`quarantine_frame`) in one commit; 0 rows writes nothing.
 
     The quarantine table is created on first use, owned like the table it belongs to.

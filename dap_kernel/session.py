@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .admission import effective_timeout
 from .catalog import Catalog, TableInfo
 from .catalog.governed import GovernedCatalog
-from .catalog.store import CatalogResolver, InputResolver, split_name
+from .catalog.resolve import CatalogResolver, InputResolver
 from .changes import CatalogChanges
 from .engine_errors import with_suggestion
 from .engines import create_engine
@@ -56,7 +56,7 @@ from .governance.identity import Principal, local_principal
 from .governance.policy import Decision, GrantPolicy, Policy, TablePolicy
 from .governance.rewrite import Prepared, prepare
 from .governance.secrets import SecretError, SecretStore
-from .lake import Lake
+from .lake import Lake, split_name
 from .meta import MetaStore
 from .results import ResultCache, cache_key
 from .run_reads import RunReads

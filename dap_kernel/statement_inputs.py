@@ -13,10 +13,10 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from .catalog.store import parse_timestamp, split_name
+from .catalog.resolve import parse_timestamp
 from .errors import DapError, MissingParameter, SchemaMismatch
 from .governance.rewrite import Prepared
-from .lake import Lake
+from .lake import Lake, split_name
 
 
 def conform(lake: Lake, target: str, data: pa.Table, columns: Sequence[str]) -> pa.Table:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from .catalog.store import split_name
 from .errors import QueryRefused
 from .governance.rewrite import parse_one_statement
+from .lake import split_name
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..caller import default_client
-from ..lake import Data
-from .store import Catalog, ColumnInfo, TableInfo, split_name
+from ..lake import Data, split_name
+from .models import ColumnInfo, TableInfo
+from .store import Catalog
 
 __all__ = [
     "Catalog",

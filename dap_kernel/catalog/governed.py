@@ -31,7 +31,9 @@ from dataclasses import dataclass, field, replace
 from ..errors import QueryRefused, UnknownTable
 from ..governance.identity import Principal
 from ..governance.policy import Policy, TablePolicy
-from .store import Catalog, ColumnInfo, TableInfo, split_name
+from ..lake import split_name
+from .models import ColumnInfo, TableInfo
+from .store import Catalog
 
 
 @dataclass(frozen=True)

@@ -32,8 +32,8 @@ from tenacity import (
 )
 
 from ..errors import SourceError
+from ..governance.secret_refs import redact_url as redact
 from .base import Extracted
-from .registry import redact
 
 log = logging.getLogger(__name__)
 

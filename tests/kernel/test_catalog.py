@@ -9,7 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dap_kernel.catalog.store import ColumnInfo, merge_column_stats, written_stats
+from dap_kernel.catalog.models import ColumnInfo
+from dap_kernel.catalog.stats import merge_column_stats, written_stats
 from dap_kernel.errors import DapError, SourceError, TableExists, UnknownTable
 from dap_kernel.lake import ColumnStats, ParquetFile
 from dap_kernel.session import Workspace
@@ -105,8 +106,12 @@ def test_missing_and_malformed_sources_register_nothing(
         workspace.catalog.register_file("garbage", garbage)
     with pytest.raises(SourceError, match="format"):
         workspace.catalog.register_file("weird", tmp_path / "x.weird")
-    with pytest.raises(SourceError, match="cannot read table"):
+    with pytest.raises(SourceError, match="no such SQLite file"):
         workspace.catalog.register_database_table("db", f"sqlite:///{tmp_path / 'x.db'}", "none")
+    assert not (tmp_path / "x.db").exists()  # read-only: a read never creates the database
+    sqlite3.connect(tmp_path / "y.db").close()
+    with pytest.raises(SourceError, match="cannot read .*y.db none: no such table"):
+        workspace.catalog.register_database_table("db", f"sqlite:///{tmp_path / 'y.db'}", "none")
     assert workspace.catalog.list_tables() == []
 
 

@@ -1,0 +1,113 @@
+"""JSON and NDJSON: an array of objects or one object per line; a line that is not an object
+is quarantined with its line number, and the records' types coerced like Excel's."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from ...errors import SourceError
+from ...quarantine import empty_quarantine, quarantine_frame
+from .frames import coerce, frame_part
+from .listing import SourceFile
+from .parts import PARSE_RULE, Part, ReadState, first_line
+from .raw import read_all
+
+
+def plan_json(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataType]) -> Part:
+    source = str(file.path)
+    data = read_all(file)
+    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not stripped:
+        raise SourceError(f"{source} is empty: no JSON records")
+    lines: list[int | None] | None = None
+    if stripped.startswith(b"["):
+        frame = _json_array(data, source)
+    else:
+        frame, lines, bad = _ndjson(data, source)
+        if bad.height:
+            state.bad.append(bad)
+    frame = coerce(state, frame, declared, source, lines, "")
+    return frame_part(frame, source)
+
+
+def _json_array(data: bytes, source: str) -> pl.DataFrame:
+    try:
+        records = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        where = f" (line {e.lineno})" if isinstance(e, json.JSONDecodeError) else ""
+        raise SourceError(f"{source} is not valid JSON{where}: {first_line(e)}") from e
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise SourceError(f"{source} is not a JSON array of objects")
+    return _records_frame(records, source)
+
+
+def _records_frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
+    if not records:
+        return pl.DataFrame()
+    try:
+        return pl.DataFrame(records, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, TypeError, ValueError):
+        # Mixed types in a column: read every scalar as text, the coercion sorts it out.
+        texts = [
+            {
+                k: None if v is None else v if isinstance(v, str) else json.dumps(v)
+                for k, v in r.items()
+            }
+            for r in records
+        ]
+        try:
+            return pl.DataFrame(texts, infer_schema_length=None)
+        except (pl.exceptions.PolarsError, TypeError, ValueError) as e:
+            raise SourceError(f"cannot read the records of {source}: {first_line(e)}") from e
+
+
+def _ndjson(data: bytes, source: str) -> tuple[pl.DataFrame, list[int | None], pl.DataFrame]:
+    """Records of newline-delimited JSON with their line numbers; broken lines quarantined."""
+    text = data.decode("utf-8-sig", errors="replace")
+    records: list[dict[str, Any]] = []
+    lines: list[int | None] = []
+    bad_lines: list[int | None] = []
+    bad_text: list[str] = []
+    reasons: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            bad_lines.append(number)
+            bad_text.append(line)
+            reasons.append(f"not valid JSON: {e.msg} at column {e.colno}")
+            continue
+        if not isinstance(value, dict):
+            bad_lines.append(number)
+            bad_text.append(line)
+            reasons.append(f"not a JSON object but {type(value).__name__}")
+            continue
+        records.append(value)
+        lines.append(number)
+    if bad_lines and not records:
+        # Maybe one pretty-printed object rather than one object per line.
+        with contextlib.suppress(json.JSONDecodeError):
+            whole = json.loads(text)
+            if isinstance(whole, dict):
+                return _records_frame([whole], source), [1], empty_quarantine()
+        raise SourceError(f"{source} is not JSON: no line holds a JSON object")
+    bad = (
+        quarantine_frame(
+            pl.DataFrame({"_line": bad_text}),
+            rule=PARSE_RULE,
+            reason=reasons,
+            source=source,
+            line=bad_lines,
+        )
+        if bad_lines
+        else empty_quarantine()
+    )
+    return _records_frame(records, source), lines, bad
