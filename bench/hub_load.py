@@ -3,7 +3,8 @@
     .venv/bin/python bench/hub_load.py [--users 500] [--logins 100] [--login-concurrency 4]
                                        [--api-reps 200] [--api-concurrency 20] [--api-seconds 10]
                                        [--rest-users 100] [--duration 30] [--warmup 10]
-                                       [--think 1-2] [--batch] [--scale 1]
+                                       [--think 1-2] [--rest-order proxy,key,hub] [--batch]
+                                       [--scale 1]
                                        [--servers-max 100] [--servers-time 480] [--min-free-gib 4]
                                        [--json PATH]
 
@@ -213,6 +214,7 @@ def api_latency(
 ) -> dict[str, dict[str, Any]]:
     """Sequential requests per hub API endpoint, the endpoints in a fresh order each rep."""
     hub, admin = stack.url, stack.driver_headers()
+    page = admin | {"Accept": "application/jupyterhub-pagination+json"}  # as the admin page asks
 
     def user(name: str) -> dict[str, str]:
         return {"Authorization": f"token {tokens[name]}"}
@@ -222,10 +224,7 @@ def api_latency(
         "GET /hub/api/user (user's token)": lambda n: (f"{hub}/hub/api/user", user(n)),
         "GET /hub/api/user, hub port (as DAP asks)": lambda n: (f"{stack.hub_api}/user", user(n)),
         "GET /hub/api/users/{name} (admin)": lambda n: (f"{hub}/hub/api/users/{n}", admin),
-        "GET /hub/api/users?limit=200 (admin)": lambda n: (
-            f"{hub}/hub/api/users?limit=200",
-            admin,
-        ),
+        "GET /hub/api/users?limit=200 (admin)": lambda n: (f"{hub}/hub/api/users?limit=200", page),
     }
     times: dict[str, list[float]] = {name: [] for name in endpoints}
     errors: Counter[str] = Counter()
@@ -367,11 +366,12 @@ async def rest_phase(
     keyed = users[: args.rest_users]
     hubbed = [User(u.name, u.region, tokens[u.name]) for u in keyed]
     admin_key = next(u.token for u in users if u.name == "admin")
-    variants = {
-        "proxy, hub token": (stack.service_proxied, hubbed),
-        "direct, DAP API key": (stack.service_direct, keyed),
-        "direct, hub token": (stack.service_direct, hubbed),
+    every = {
+        "proxy": ("proxy, hub token", stack.service_proxied, hubbed),
+        "key": ("direct, DAP API key", stack.service_direct, keyed),
+        "hub": ("direct, hub token", stack.service_direct, hubbed),
     }
+    variants = {every[k][0]: every[k][1:] for k in args.rest_order}
     results = {}
     for label, (base, who) in variants.items():
         print(f"  REST: {label} ({len(who)} users, {args.warmup:g} + {args.duration:g} s)")
@@ -568,8 +568,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             result["api_concurrent"] = asyncio.run(api_concurrent(args, stack, tokens))
             if args.rest_users:
                 result["rest"] = asyncio.run(rest_phase(args, stack, users, tokens))
-            print(f"servers: up to {args.servers_max}, one after another")
-            result["servers"] = servers_phase(args, stack, names, tokens)
+            if args.servers_max:
+                print(f"servers: up to {args.servers_max}, one after another")
+                result["servers"] = servers_phase(args, stack, names, tokens)
             result["rss_end_mib"] = rss_mib(stack)
             hub_log = stack.logs["hub"].read_text(errors="replace")
             result["hub_log_warnings"] = dict(
@@ -594,8 +595,9 @@ def failures(result: dict[str, Any]) -> list[str]:
     for label, rest in result.get("rest", {}).items():
         if rest["errors"]:
             found.append(f"REST {label}: {rest['errors']}")
-    if result["servers"]["stop_errors"] or result["servers"]["left_after_stop"]:
-        found.append(f"servers: {result['servers']['stop_errors']}")
+    servers = result.get("servers", {"stop_errors": [], "left_after_stop": 0})
+    if servers["stop_errors"] or servers["left_after_stop"]:
+        found.append(f"servers: {servers['stop_errors']}")
     return found
 
 
@@ -616,9 +618,16 @@ def main(argv: list[str] | None = None) -> int:
     add("--duration", type=float, default=30, help="measured REST seconds per variant (30)")
     add("--warmup", type=float, default=10, help="REST warm-up seconds per variant (10)")
     add("--think", type=parse_think, default=(1.0, 2.0), help="REST pause: S or LO-HI (1-2)")
+    add(
+        "--rest-order",
+        type=lambda text: text.split(","),
+        default=["proxy", "key", "hub"],
+        help="REST variants in this order (proxy,key,hub): through the proxy with hub tokens, "
+        "straight to the service with DAP API keys, straight to it with hub tokens",
+    )
     add("--batch", action="store_true", help="REST reports as one POST query/batch each")
     add("--scale", type=float, default=1, help="demo data scale (1 ≈ 1M rows)")
-    add("--servers-max", type=int, default=100, help="most user servers to start (100)")
+    add("--servers-max", type=int, default=100, help="most user servers; 0 = skip (100)")
     add("--servers-time", type=float, default=480, help="seconds for starting servers (480)")
     add("--min-free-gib", type=float, default=4, help="stop spawning below this MemAvailable")
     add("--json", default=None, help="also write the results as JSON here")
@@ -627,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("run as root: the deployment runs the DAP service as the user dap-svc")
     if args.rest_users > args.users or args.users < 1:
         parser.error("--users ≥ 1 and --rest-users ≤ --users")
+    if not set(args.rest_order) <= {"proxy", "key", "hub"}:
+        parser.error("--rest-order takes proxy, key and hub, comma-separated")
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

@@ -172,6 +172,7 @@ def print_report(result: dict[str, Any]) -> None:
     print_api(result)
     if "rest" in result:
         print_rest(result["rest"], result["args"])
-    print_servers(result["servers"])
+    if "servers" in result:
+        print_servers(result["servers"])
     print(f"\nRSS at the end, MiB: {_rss(result['rss_end_mib'])}")
     print(f"hub log warnings/errors (most common): {result['hub_log_warnings'] or 'none'}")
