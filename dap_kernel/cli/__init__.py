@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +16,13 @@ import typer
 
 from ..errors import DapError
 from ._app import _print_frame, _workspace, app
+
+# Typer lists top-level commands, then groups, each in the order they were registered: this
+# import order keeps ``dap --help`` as it was, not alphabetical.
+# isort: off
+from . import home, sql, serve
+
+# isort: on
 
 if TYPE_CHECKING:
     from ..connectors import Connectors
@@ -55,135 +61,6 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(access_app, name="access")
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-@app.command()
-def init(
-    multi_user: Annotated[
-        bool,
-        typer.Option(
-            "--multi-user",
-            help="Deny by default: only grants let anyone read; you become admin.",
-        ),
-    ] = False,
-) -> None:
-    """Create DAP_HOME with its metadata database (migrated to the newest schema) and lake."""
-    from ..meta.store import redact_url
-
-    ws = _workspace()
-    typer.echo(f"DAP home: {ws.settings.home}")
-    typer.echo(f"metadata: {redact_url(ws.meta.url)}")
-    typer.echo(f"lake:     {ws.lake.root}")
-    if multi_user:
-        ws.admin().set_multi_user(True)
-        typer.echo(f"multi-user mode: deny by default; {ws.settings.user} is admin")
-
-
-@app.command()
-def demo(
-    scale: Annotated[float, typer.Option(help="1 ≈ one million rows; 0.01 for a quick try.")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 42,
-) -> None:
-    """Build the deterministic retail demo data set as catalog tables."""
-    from .. import demo as demo_data
-
-    ws = _workspace()
-    session = ws.session(channel="cli")
-    with session.audit_change("create", statement=f"demo data (scale {scale})") as change:
-        session.require("CREATE", "main")
-        tables = demo_data.build(
-            ws.catalog, scale=scale, seed=seed, owner=ws.settings.user, progress=typer.echo
-        )
-        change.touch(*(t.qualified_name for t in tables))
-        change.rows = sum(t.row_count or 0 for t in tables)
-    total = sum(t.row_count or 0 for t in tables)
-    typer.echo(f"demo data ready: {len(tables)} tables, {total:,} rows")
-
-
-@app.command()
-def sql(
-    query: Annotated[str, typer.Argument(help="One SQL query over the catalog.")],
-    limit: Annotated[int | None, typer.Option(help="Return at most N rows.")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, bound as :NAME.")
-    ] = None,
-    as_of: Annotated[
-        str | None, typer.Option(help="Read the tables at a Delta version or an ISO time.")
-    ] = None,
-) -> None:
-    """Run one governed query (or CREATE TABLE … AS SELECT / INSERT INTO … SELECT)."""
-    if param and any("=" not in p for p in param):
-        raise DapError("--param takes NAME=VALUE")
-    params = dict(p.split("=", 1) for p in param or []) or None
-    from ..client import connect
-
-    # The CLI's client, like dap.sql's: the DAP service of DAP_SERVICE_URL if one is set.
-    frame = connect(channel="cli").sql(query, params, limit=limit, as_of=as_of)
-    _print_frame(frame, format)
-
-
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def up(
-    ctx: typer.Context,
-    port: Annotated[int, typer.Option(help="Port for JupyterLab on 127.0.0.1.")] = 8888,
-    scale: Annotated[float, typer.Option(help="Demo data scale, if it is not there yet.")] = 1.0,
-    notebook: Annotated[str, typer.Option(help="Notebook to open.")] = "notebooks/quickstart.ipynb",
-) -> None:
-    """Load the demo data if missing, then start JupyterLab with DAP on 127.0.0.1.
-
-    Options after ``--`` go to JupyterLab, e.g. ``dap up -- --IdentityProvider.token=T``.
-    """
-    ws = _workspace()
-    if "main.orders" not in ws.catalog.known_names():
-        demo(scale=scale, seed=42)
-    lab = shutil.which("jupyter-lab") or str(Path(sys.executable).parent / "jupyter-lab")
-    root = Path.cwd()
-    args = [
-        lab,
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        f"--ServerApp.root_dir={root}",
-        "--LabApp.news_url=None",
-        f"--LabApp.default_url=/lab/tree/{notebook}",
-    ]
-    if os.geteuid() == 0:
-        args.append("--allow-root")
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        args.append("--no-browser")  # no screen: the URL with its token is printed instead
-    args.extend(ctx.args)
-    typer.echo(f"starting JupyterLab on http://127.0.0.1:{port}/lab/tree/{notebook} (Ctrl-C stops)")
-    sys.stdout.flush()
-    from ..session import reset_default_workspace
-
-    reset_default_workspace()  # flush the audit log and close the metadata store first
-    # Become JupyterLab, so signals (Ctrl-C, a supervisor's SIGTERM) reach it directly.
-    os.execv(lab, args)
-
-
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def serve(
-    ctx: typer.Context,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8890,
-    ip: Annotated[str, typer.Option(help="Address to bind (keep loopback unless proxied).")] = (
-        "127.0.0.1"
-    ),
-) -> None:
-    """Run the DAP service: the governed REST API alone, as JupyterHub runs it as a service.
-
-    Callers need a DAP API key (`dap apikey create`) or, under a hub, their hub identity.
-    Options after ``--`` go to the server, e.g. ``-- --DapExtension.per_user_queries=4``.
-    """
-    _workspace()  # fail here, in one line, if DAP_HOME or DAP_META_URL is broken
-    from ..session import reset_default_workspace
-
-    reset_default_workspace()
-    args = [sys.executable, "-m", "dap_server.service", f"--port={port}", f"--ip={ip}", *ctx.args]
-    typer.echo(f"starting the DAP service on http://{ip}:{port}/dap/api/v1/ (Ctrl-C stops)")
-    sys.stdout.flush()
-    os.execv(sys.executable, args)
 
 
 @catalog_app.command("list")
@@ -580,10 +457,13 @@ __all__ = [
     "archive",
     "dashboard",
     "export",
+    "home",
     "ingest",
     "lineage",
     "main",
     "pipeline",
     "quality",
     "schedule",
+    "serve",
+    "sql",
 ]
