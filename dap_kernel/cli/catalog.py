@@ -1,0 +1,84 @@
+"""dap catalog list|show|search|register: the tables you may read, and new registrations."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from ..errors import DapError
+from ._app import _print_frame, _workspace, app
+
+catalog_app = typer.Typer(
+    help="List, show, search and register catalog tables.", no_args_is_help=True
+)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("list")
+def catalog_list(
+    schema: Annotated[str | None, typer.Option(help="Only this schema.")] = None,
+) -> None:
+    """One table per line: name, kind, rows, description (the tables you may read)."""
+    tables = _workspace().session(channel="cli").visible_tables()
+    for t in (t for t in tables if schema is None or t.schema == schema):
+        rows = "?" if t.row_count is None else f"{t.row_count}"
+        typer.echo(f"{t.qualified_name}\t{t.kind}\t{rows}\t{t.description}")
+
+
+@catalog_app.command("show")
+def catalog_show(
+    name: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE")],
+    json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Schema, statistics and documentation of one table, as you may see it."""
+    info = _workspace().session(channel="cli").describe(name)
+    if json_out:
+        typer.echo(json.dumps(info.to_dict(), indent=2, default=str))
+        return
+    typer.echo(f"{info.qualified_name} ({info.kind}, {info.rows_label}, version {info.version})")
+    if info.description:
+        typer.echo(info.description)
+    if info.owner or info.tags:
+        typer.echo(f"owner: {info.owner or '-'}  tags: {', '.join(info.tags) or '-'}")
+    _print_frame(info.columns_frame(), "table")
+
+
+@catalog_app.command("search")
+def catalog_search(term: Annotated[str, typer.Argument(help="Name, tag, column or word.")]) -> None:
+    """Find the tables you may read by name, tag, column or description."""
+    for t in _workspace().session(channel="cli").visible_tables(term):
+        typer.echo(f"{t.qualified_name}\t{t.kind}\t{t.description}")
+
+
+@catalog_app.command("register")
+def catalog_register(
+    name: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE")],
+    source: Annotated[
+        str, typer.Argument(help="File path/glob, or a sqlite:/// / postgresql:// URL")
+    ],
+    table: Annotated[str | None, typer.Option(help="Source table, for a database URL.")] = None,
+    format: Annotated[
+        str | None, typer.Option(help="parquet, csv or json (default: by extension).")
+    ] = None,
+    description: Annotated[str, typer.Option(help="What the table holds.")] = "",
+    replace: Annotated[bool, typer.Option(help="Replace an existing registration.")] = False,
+) -> None:
+    """Register an external file or database table in the catalog."""
+
+    session = _workspace().session(channel="cli")
+    if "://" in source:
+        if not table:
+            raise DapError("--table is required for a database source")
+        info = session.register_database_table(
+            name, source, table, description=description, replace=replace
+        )
+    else:
+        info = session.register_file(
+            name, source, format=format, description=description, replace=replace
+        )
+    typer.echo(
+        f"registered {info.qualified_name}: {info.row_count or 0:,} rows, "
+        f"{len(info.columns)} columns"
+    )

@@ -1,0 +1,81 @@
+"""dap up, dap serve: become JupyterLab with DAP, or the DAP service alone.
+
+Both close the workspace and then replace this process (``os.execv``), so that signals reach
+the server directly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import _workspace, app
+from .home import demo
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def up(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port for JupyterLab on 127.0.0.1.")] = 8888,
+    scale: Annotated[float, typer.Option(help="Demo data scale, if it is not there yet.")] = 1.0,
+    notebook: Annotated[str, typer.Option(help="Notebook to open.")] = "notebooks/quickstart.ipynb",
+) -> None:
+    """Load the demo data if missing, then start JupyterLab with DAP on 127.0.0.1.
+
+    Options after ``--`` go to JupyterLab, e.g. ``dap up -- --IdentityProvider.token=T``.
+    """
+    ws = _workspace()
+    if "main.orders" not in ws.catalog.known_names():
+        demo(scale=scale, seed=42)
+    lab = shutil.which("jupyter-lab") or str(Path(sys.executable).parent / "jupyter-lab")
+    root = Path.cwd()
+    args = [
+        lab,
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.news_url=None",
+        f"--LabApp.default_url=/lab/tree/{notebook}",
+    ]
+    if os.geteuid() == 0:
+        args.append("--allow-root")
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        args.append("--no-browser")  # no screen: the URL with its token is printed instead
+    args.extend(ctx.args)
+    typer.echo(f"starting JupyterLab on http://127.0.0.1:{port}/lab/tree/{notebook} (Ctrl-C stops)")
+    sys.stdout.flush()
+    from ..session import reset_default_workspace
+
+    reset_default_workspace()  # flush the audit log and close the metadata store first
+    # Become JupyterLab, so signals (Ctrl-C, a supervisor's SIGTERM) reach it directly.
+    os.execv(lab, args)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def serve(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8890,
+    ip: Annotated[str, typer.Option(help="Address to bind (keep loopback unless proxied).")] = (
+        "127.0.0.1"
+    ),
+) -> None:
+    """Run the DAP service: the governed REST API alone, as JupyterHub runs it as a service.
+
+    Callers need a DAP API key (`dap apikey create`) or, under a hub, their hub identity.
+    Options after ``--`` go to the server, e.g. ``-- --DapExtension.per_user_queries=4``.
+    """
+    _workspace()  # fail here, in one line, if DAP_HOME or DAP_META_URL is broken
+    from ..session import reset_default_workspace
+
+    reset_default_workspace()
+    args = [sys.executable, "-m", "dap_server.service", f"--port={port}", f"--ip={ip}", *ctx.args]
+    typer.echo(f"starting the DAP service on http://{ip}:{port}/dap/api/v1/ (Ctrl-C stops)")
+    sys.stdout.flush()
+    os.execv(sys.executable, args)
