@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +57,7 @@ from .governance.rewrite import Prepared, prepare
 from .governance.secrets import SecretError, SecretStore
 from .lake import Lake
 from .meta import MetaStore
+from .results import QueryResult as QueryResult  # where the front doors import it from
 from .results import ResultCache, cache_key
 from .run_reads import RunReads
 from .settings import Settings
@@ -162,37 +162,6 @@ class Workspace:
         self.audit.close()
         self.engine.close()
         self.meta.dispose()
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    """A finished query: the Arrow table plus what the user is told about it."""
-
-    table: pa.Table
-    query_id: str
-    elapsed_ms: float
-    tables: tuple[str, ...]
-    sql: str
-    cached: bool = False
-
-    @property
-    def row_count(self) -> int:
-        return int(self.table.num_rows)
-
-    def to_polars(self) -> pl.DataFrame:
-        table = self.table
-        names = table.column_names
-        if len(set(names)) != len(names):
-            # SQL allows `SELECT * FROM a JOIN b` to repeat a name; a DataFrame does not.
-            seen: dict[str, int] = {}
-            unique = []
-            for name in names:
-                seen[name] = seen.get(name, 0) + 1
-                unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
-            table = table.rename_columns(unique)
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        return frame
 
 
 class Session(CatalogChanges):
