@@ -12,7 +12,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import re
 import threading
 import time
 import uuid
@@ -28,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .admission import effective_timeout
 from .catalog import Catalog, TableInfo
 from .catalog.governed import GovernedCatalog
-from .catalog.store import CatalogResolver, InputResolver, split_name
+from .catalog.store import CatalogResolver, InputResolver
 from .changes import CatalogChanges
 from .engine_errors import with_suggestion
 from .engines import create_engine
@@ -61,8 +60,8 @@ from .results import QueryResult as QueryResult  # where the front doors import 
 from .results import ResultCache, cache_key
 from .run_reads import RunReads
 from .settings import Settings
-from .statement_inputs import as_of_point, bind_parameters, conform, to_table
-from .writes import parse_write
+from .statement_inputs import as_of_point, bind_parameters, to_table
+from .writes import is_write, run_write
 
 # The secret-store entry of the hash-mask key (not a connector secret: no spec may name it).
 MASK_KEY_SECRET = "dap-internal:mask-key"
@@ -216,8 +215,10 @@ class Session(CatalogChanges):
         ``CREATE TABLE … AS SELECT`` and ``INSERT INTO … SELECT`` write lake tables (governed
         read, one commit, lineage recorded).
         """
-        if _WRITE_START.match(sql):
-            return self._write(sql, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs)
+        if is_write(sql):
+            return run_write(
+                self, sql, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs
+            )
         ws = self.workspace
         query_id = query_id or uuid.uuid4().hex
         started = time.perf_counter()
@@ -275,7 +276,7 @@ class Session(CatalogChanges):
                 if key is not None:
                     ws.results.put(key, table)
         except DapError as e:
-            self._audit(
+            self.audit_statement(
                 sql,
                 tables,
                 "refused" if isinstance(e, QueryRefused) else "failed",
@@ -285,7 +286,7 @@ class Session(CatalogChanges):
             )
             raise
         elapsed_ms = (time.perf_counter() - started) * 1000
-        self._audit(
+        self.audit_statement(
             sql, tables, "allowed", rows=table.num_rows, started=started, rewritten=rewritten
         )
         cached_hit = cached is not None
@@ -376,82 +377,6 @@ class Session(CatalogChanges):
                 versions[qualified] = int(version)
         RunReads(self.workspace.meta).record(self.principal.run, versions)
 
-    def _write(
-        self,
-        sql: str,
-        params: Mapping[str, Any] | Sequence[Any] | None,
-        *,
-        query_id: str | None,
-        timeout_s: float | None,
-        inputs: Mapping[str, pa.Table | pl.DataFrame] | None,
-    ) -> QueryResult:
-        """``CREATE [OR REPLACE] TABLE t AS SELECT …`` / ``INSERT INTO t [(cols)] SELECT …``.
-
-        The SELECT runs through the governed path like any query (so the new table holds only
-        what the writer may read); the result is written as one Delta commit, and lineage
-        (tables and columns) is recorded. Nothing else that writes is accepted.
-        """
-        started = time.perf_counter()
-        write = parse_write(sql)
-        target = write.target
-        try:
-            schema = split_name(target)[0]
-            exists = target in self.catalog.known_names()
-            if write.kind == "insert" or (exists and write.replace):
-                self.require("MODIFY", target)
-            if write.kind == "create":
-                # Checked first: IF NOT EXISTS must not tell a caller without CREATE which
-                # tables exist.
-                self.require("CREATE", schema)
-                if exists and write.if_not_exists:
-                    return self._written(target, 0, query_id, started, (), write.select)
-            result = self.query(
-                write.select, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs
-            )
-            data = result.table
-            if write.kind == "create":
-                if write.columns:
-                    data = data.rename_columns(list(write.columns))
-                self.catalog.create_table(
-                    target, data, owner=self.principal.name, replace=write.replace
-                )
-            else:
-                self.catalog.write(
-                    target, conform(self.workspace.lake, target, data, write.columns)
-                )
-        except DapError as e:
-            self._audit(
-                sql,
-                (target,),
-                "refused" if isinstance(e, QueryRefused) else "failed",
-                reason=f"{e.code}: {e.message}",
-                started=started,
-                action="write",
-            )
-            raise
-        from .lineage.record import record_sql  # needs only the session's workspace and name
-
-        record_sql(self, sql, target, run_id=result.query_id)
-        return self._written(target, data.num_rows, result.query_id, started, result.tables, sql)
-
-    def _written(
-        self,
-        target: str,
-        rows: int,
-        query_id: str | None,
-        started: float,
-        sources: tuple[str, ...],
-        sql: str,
-    ) -> QueryResult:
-        qualified = "{}.{}".format(*split_name(target))
-        self._audit(
-            sql, (qualified, *sources), "allowed", rows=rows, started=started, action="write"
-        )
-        version = self.catalog.get(qualified).version
-        table = pa.table({"table": [qualified], "rows_written": [rows], "version": [version]})
-        elapsed = (time.perf_counter() - started) * 1000
-        return QueryResult(table, query_id or uuid.uuid4().hex, elapsed, sources, sql)
-
     def _execute(
         self,
         sql: str,
@@ -493,7 +418,7 @@ class Session(CatalogChanges):
     def progress(self, query_id: str) -> float | None:
         return self.workspace.engine.progress(query_id)
 
-    def _audit(
+    def audit_statement(
         self,
         sql: str,
         tables: Sequence[str],
@@ -505,6 +430,7 @@ class Session(CatalogChanges):
         rewritten: str = "",
         action: str = "query",
     ) -> None:
+        """Record one statement (a query or a write) and its outcome in the audit log."""
         self.workspace.audit.record(
             AuditEvent(
                 principal=self.principal.name,
@@ -593,9 +519,6 @@ class _SuggestReadable:
 
     def all_names(self) -> Collection[str]:
         return [n for n in self.inner.all_names() if "." not in n or self.may_read(n)]
-
-
-_WRITE_START = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(create|insert)\b", re.I | re.S)
 
 
 _default: Workspace | None = None

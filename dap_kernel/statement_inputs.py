@@ -1,5 +1,5 @@
 """What a statement is given besides its text: parameter values, a point in time, the caller's
-own input tables, and the rows of an INSERT in the shape of its table.
+own input tables. (The rows of an INSERT are shaped in :mod:`dap_kernel.writes`.)
 
 Checked before the engine sees anything, each with one clear message.
 """
@@ -13,40 +13,9 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from .catalog.store import parse_timestamp, split_name
-from .errors import DapError, MissingParameter, SchemaMismatch
+from .catalog.store import parse_timestamp
+from .errors import DapError, MissingParameter
 from .governance.rewrite import Prepared
-from .lake import Lake
-
-
-def conform(lake: Lake, target: str, data: pa.Table, columns: Sequence[str]) -> pa.Table:
-    """Rows of an INSERT in the shape of the table: by position, or by the named columns; the
-    columns not named are null; values cast to the column types (or a clear error)."""
-    schema, name = split_name(target)
-    fields = lake.snapshot(schema, name).schema
-    names = list(columns) or fields.names[: data.num_columns]
-    if len(names) != data.num_columns or len(set(names)) != len(names):
-        raise SchemaMismatch(
-            f"{schema}.{name} has {len(fields)} columns; the INSERT gives {data.num_columns} "
-            f"values for {len(names)} distinct column(s)"
-        )
-    unknown = [n for n in names if n not in fields.names]
-    if unknown:
-        raise SchemaMismatch(f"{schema}.{name} has no column {', '.join(unknown)}")
-    given = dict(zip(names, data.columns, strict=True))
-    arrays = []
-    for field in fields:
-        column = given.get(field.name)
-        if column is None:
-            arrays.append(pa.nulls(data.num_rows, field.type))
-            continue
-        try:
-            arrays.append(column.cast(field.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-            raise SchemaMismatch(
-                f"column {field.name} of {schema}.{name} is {field.type}: {e}"
-            ) from e
-    return pa.Table.from_arrays(arrays, schema=fields)
 
 
 def as_of_point(as_of: int | str | datetime | None) -> tuple[str, str] | None:
