@@ -15,7 +15,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -43,24 +43,19 @@ from .errors import (
 from .governance.admin import PolicyAdmin
 from .governance.apikeys import ApiKeys
 from .governance.audit import AuditEvent, AuditLog, Change, audited
-from .governance.enforce import (
-    MaskKey,
-    governed_message,
-    policy_signature,
-    resolve_policy,
-    secure_tables,
-)
+from .governance.enforce import MaskKey, governed_message
 from .governance.identity import Principal, local_principal
 from .governance.policy import Decision, GrantPolicy, Policy, TablePolicy
-from .governance.rewrite import Prepared, prepare
+from .governance.rewrite import Prepared
 from .governance.secrets import SecretError, SecretStore
+from .governance.statement import Governed, Governor, ResolvedPolicies, Trail
 from .lake import Lake
 from .meta import MetaStore
 from .results import QueryResult as QueryResult  # where the front doors import it from
 from .results import ResultCache, cache_key
 from .run_reads import RunReads
 from .settings import Settings
-from .statement_inputs import as_of_point, bind_parameters, to_table
+from .statement_inputs import as_of_point, to_table
 from .writes import is_write, run_write
 
 # The secret-store entry of the hash-mask key (not a connector secret: no spec may name it).
@@ -91,32 +86,26 @@ class Workspace:
         self.catalog = Catalog(self.meta, self.lake, self.engine, secrets=self.secrets)
         self.audit = AuditLog(self.meta, statement_max_chars=settings.audit_sql_max_chars)
         self.policy: Policy = policy or GrantPolicy(self.meta)
-        self._resolved: dict[tuple[object, ...], TablePolicy | None] = {}
-        self._resolved_lock = threading.Lock()
+        self.resolved_policies = ResolvedPolicies()
         self.results = ResultCache(
             max_bytes=int(settings.result_cache_mb * 2**20), ttl_s=settings.result_cache_ttl_s
         )
 
     def resolved_policy(self, principal: Principal, table: str) -> TablePolicy | None:
         """How ``principal`` sees ``table``, with its own values bound (cached per version)."""
-        key = (
-            self.policy.version(),
-            principal.name,
-            tuple(sorted(principal.groups)),
-            tuple(sorted(principal.roles)),
-            repr(sorted(principal.attributes.items(), key=str)),
-            table,
+        return self.resolved_policies.get(self.policy, principal, table)
+
+    def governor(self) -> Governor:
+        """What the govern step needs of this workspace, made per statement (the policy may be
+        replaced): policy, resolved policies, engine names and dialect, the hash-mask key."""
+        return Governor(
+            self.policy,
+            self.resolved_policies,
+            self.engine.names,
+            self.engine.dialect,
+            mask_key=lambda: self.mask_key,
+            shown=self.shown_sql,
         )
-        with self._resolved_lock:
-            if key in self._resolved:
-                return self._resolved[key]
-        raw = self.policy.table_policy(principal, table)
-        resolved = None if raw is None else resolve_policy(raw, principal)
-        with self._resolved_lock:
-            if len(self._resolved) > 100_000:
-                self._resolved.clear()
-            self._resolved[key] = resolved
-        return resolved
 
     @functools.cached_property
     def mask_key(self) -> MaskKey:
@@ -219,78 +208,84 @@ class Session(CatalogChanges):
             return run_write(
                 self, sql, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs
             )
-        ws = self.workspace
         query_id = query_id or uuid.uuid4().hex
         started = time.perf_counter()
-        tables: tuple[str, ...] = ()
-        rewritten = ""
         travel = as_of_point(as_of)
-        resolver: CatalogResolver | InputResolver = self.catalog.resolver()
-        own: set[str] = set()
-        if inputs:
-            resolver = InputResolver(
-                self.catalog.resolver(),
-                {name: to_table(data) for name, data in inputs.items()},
-                query_id[:16],
-            )
-            own = resolver.input_tables
+        resolver = self._resolver(inputs, query_id)
+        own = resolver.input_tables if isinstance(resolver, InputResolver) else set()
         pins = self._pins if travel is None else ()
+        trail = Trail()  # what the audit records if the statement stops partway
         try:
-            with ws.policy.pinned():  # one policy view (and version read) per statement
-                # Checked and qualified once per text, whoever asks (cached)...
-                checked = prepare(
-                    sql,
-                    known=_SuggestReadable(resolver, self._may_read),
-                    write_dialect=ws.engine.dialect,
-                    as_of=travel,
-                    pins=pins,
-                )
-                tables = tuple(t for t in checked.tables if t not in own)
-                decision = ws.policy.authorize(self.principal, "SELECT", tables)
-                if not decision.allowed:
-                    raise QueryRefused(decision.reason)
-                prepared, restricted = self._secure(sql, resolver, own, tables, travel, pins)
-                rewritten = ws.shown_sql(prepared.sql)
-                bound = bind_parameters(prepared, params)
-            bindings = resolver.bindings()
-            bindings += [self.catalog.binding_at(t) for t in prepared.travels]
-            if self.principal.run:
-                self._record_reads(tables, bindings, prepared)
-            key = cache_key(prepared.sql, (bound, limit), bindings) if cache and not own else None
-            cached = ws.results.get(key) if key is not None else None
-            if cached is not None:
-                table = cached
-            else:
-                ws.engine.bind(bindings)
-                try:
-                    table = self._execute(prepared.sql, bound, query_id, limit, on_batch, timeout_s)
-                except QueryFailed as e:
-                    failed = with_suggestion(e, sql, lambda: self._visible_columns(tables))
-                    raise (
-                        QueryFailed(governed_message(failed)) if restricted else failed
-                    ) from None
-                finally:
-                    if isinstance(resolver, InputResolver):
-                        for binding in resolver.input_bindings():
-                            ws.engine.unbind(binding)
-                if key is not None:
-                    ws.results.put(key, table)
+            governed = self.workspace.governor().govern(
+                sql, params, self.principal, resolver, own=own, as_of=travel, pins=pins, trail=trail
+            )
+            table, cached = self._run(
+                sql, governed, resolver, query_id, limit, on_batch, timeout_s, cache and not own
+            )
         except DapError as e:
             self.audit_statement(
                 sql,
-                tables,
+                trail.tables,
                 "refused" if isinstance(e, QueryRefused) else "failed",
                 reason=f"{e.code}: {e.message}",
                 started=started,
-                rewritten=rewritten,
+                rewritten=trail.shown_sql,
             )
             raise
         elapsed_ms = (time.perf_counter() - started) * 1000
+        tables, shown = governed.tables, governed.shown_sql
         self.audit_statement(
-            sql, tables, "allowed", rows=table.num_rows, started=started, rewritten=rewritten
+            sql, tables, "allowed", rows=table.num_rows, started=started, rewritten=shown
         )
-        cached_hit = cached is not None
-        return QueryResult(table, query_id, elapsed_ms, tables, rewritten, cached=cached_hit)
+        return QueryResult(table, query_id, elapsed_ms, tables, shown, cached=cached)
+
+    def _resolver(
+        self, inputs: Mapping[str, pa.Table | pl.DataFrame] | None, query_id: str
+    ) -> CatalogResolver | InputResolver:
+        """The names one statement reads: the catalog's, and the caller's own input tables."""
+        if not inputs:
+            return self.catalog.resolver()
+        tables = {name: to_table(data) for name, data in inputs.items()}
+        return InputResolver(self.catalog.resolver(), tables, query_id[:16])
+
+    def _run(
+        self,
+        sql: str,
+        governed: Governed,
+        resolver: CatalogResolver | InputResolver,
+        query_id: str,
+        limit: int | None,
+        on_batch: Callable[[int], None] | None,
+        timeout_s: float | None,
+        cache: bool,
+    ) -> tuple[pa.Table, bool]:
+        """The engine step: bind what the statement reads, answer from the result cache or run
+        it, word an engine error for what the caller may see. Also whether it was cached."""
+        ws = self.workspace
+        prepared, bound = governed.prepared, governed.params
+        bindings = resolver.bindings()
+        bindings += [self.catalog.binding_at(t) for t in prepared.travels]
+        if self.principal.run:
+            self._record_reads(governed.tables, bindings, prepared)
+        key = cache_key(prepared.sql, (bound, limit), bindings) if cache else None
+        cached = ws.results.get(key) if key is not None else None
+        if cached is not None:
+            return cached, True
+        ws.engine.bind(bindings)
+        try:
+            table = self._execute(prepared.sql, bound, query_id, limit, on_batch, timeout_s)
+        except QueryFailed as e:
+            failed = with_suggestion(e, sql, lambda: self._visible_columns(governed.tables))
+            raise (
+                QueryFailed(governed_message(failed)) if governed.restricted else failed
+            ) from None
+        finally:
+            if isinstance(resolver, InputResolver):
+                for binding in resolver.input_bindings():
+                    ws.engine.unbind(binding)
+        if key is not None:
+            ws.results.put(key, table)
+        return table, False
 
     def _visible_columns(self, tables: Sequence[str]) -> dict[str, list[str]]:
         """The columns the caller sees in each table (named in a did-you-mean, nothing else)."""
@@ -304,54 +299,6 @@ class Session(CatalogChanges):
                 with contextlib.suppress(DapError):  # dropped meanwhile: nothing to suggest
                     seen[t] = [c.name for c in self.catalog.get(t).columns]
         return seen
-
-    def _secure(
-        self,
-        sql: str,
-        resolver: CatalogResolver | InputResolver,
-        own: set[str],
-        tables: tuple[str, ...],
-        travel: tuple[str, str] | None,
-        pins: tuple[tuple[str, int], ...] = (),
-    ) -> tuple[Prepared, bool]:
-        """The statement as the engine runs it, and whether it reads governed (filtered or
-        masked) rows: every catalog table replaced by its secured
-        source. Always, also in single-user mode: only a secured source names the engine's raw
-        relations, so a reference left alone is an unknown table, never raw rows.
-
-        Prepared once per (text, resolved policies of its tables): users whose filters and
-        masks come out the same share the rewrite.
-        """
-        ws = self.workspace
-        principal = ws.policy.principal_details(self.principal)
-        policies = {t: ws.resolved_policy(principal, t) for t in tables}
-
-        def policy_for(table: str) -> TablePolicy | None:
-            if table in own:
-                return None  # the caller's own data
-            if table not in policies:
-                policies[table] = ws.resolved_policy(principal, table)
-            return policies[table]
-
-        names = ws.engine.names
-        # Read only when a hash mask needs it: a broken secret key must not stop every query.
-        hashing = any(p is not None and "hash" in p.masks.values() for p in policies.values())
-        key = ws.mask_key if hashing else None
-
-        def secure(tree: Any) -> Any:
-            return secure_tables(tree, policy_for, principal, names, key)
-
-        scope = tuple((t, policy_signature(p)) for t, p in sorted(policies.items()))
-        prepared = prepare(
-            sql,
-            known=resolver,
-            write_dialect=ws.engine.dialect,
-            steps=[secure],
-            cache_scope=("secured", names.token, scope),
-            as_of=travel,
-            pins=pins,
-        )
-        return prepared, any(p is not None for p in policies.values())
 
     @functools.cached_property
     def _pins(self) -> tuple[tuple[str, int], ...]:
@@ -472,9 +419,6 @@ class Session(CatalogChanges):
         if not decision.allowed:
             raise QueryRefused(decision.reason)
 
-    def _may_read(self, table: str) -> bool:
-        return self.workspace.policy.check(self.principal, "SELECT", table).allowed
-
     @property
     def governed_catalog(self) -> GovernedCatalog:
         """The catalog as this principal may see it (the reads every front door shows).
@@ -505,20 +449,6 @@ class Session(CatalogChanges):
             "engine": self.workspace.settings.engine,
             "policy": type(self.workspace.policy).__name__,
         }
-
-
-class _SuggestReadable:
-    """A statement's resolver whose "did you mean" names only tables the caller may read."""
-
-    def __init__(self, inner: CatalogResolver | InputResolver, may_read: Callable[[str], bool]):
-        self.inner = inner
-        self.may_read = may_read
-
-    def resolve(self, qualified: Sequence[str]) -> dict[str, str]:
-        return self.inner.resolve(qualified)
-
-    def all_names(self) -> Collection[str]:
-        return [n for n in self.inner.all_names() if "." not in n or self.may_read(n)]
 
 
 _default: Workspace | None = None
