@@ -1,4 +1,5 @@
-"""A cache of query results for dashboards and reports that ask the same question again.
+"""Query results: what a finished query returns (:class:`QueryResult`), and a cache of them for
+dashboards and reports that ask the same question again.
 
 The key is the *rewritten* statement (so it already carries the caller's row filters and masks
 as literals), the bound parameter values, and a version token per table read. A new Delta
@@ -18,9 +19,41 @@ from dataclasses import dataclass
 from glob import glob
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
 from .engines.base import Binding
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """A finished query: the Arrow table plus what the user is told about it."""
+
+    table: pa.Table
+    query_id: str
+    elapsed_ms: float
+    tables: tuple[str, ...]
+    sql: str
+    cached: bool = False
+
+    @property
+    def row_count(self) -> int:
+        return int(self.table.num_rows)
+
+    def to_polars(self) -> pl.DataFrame:
+        table = self.table
+        names = table.column_names
+        if len(set(names)) != len(names):
+            # SQL allows `SELECT * FROM a JOIN b` to repeat a name; a DataFrame does not.
+            seen: dict[str, int] = {}
+            unique = []
+            for name in names:
+                seen[name] = seen.get(name, 0) + 1
+                unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
+            table = table.rename_columns(unique)
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
 
 
 def freshness_token(binding: Binding) -> Hashable | None:

@@ -12,13 +12,11 @@ import contextlib
 import functools
 import hashlib
 import os
-import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,24 +43,20 @@ from .errors import (
 from .governance.admin import PolicyAdmin
 from .governance.apikeys import ApiKeys
 from .governance.audit import AuditEvent, AuditLog, Change, audited
-from .governance.enforce import (
-    MaskKey,
-    governed_message,
-    policy_signature,
-    resolve_policy,
-    secure_tables,
-)
+from .governance.enforce import MaskKey, governed_message
 from .governance.identity import Principal, local_principal
 from .governance.policy import Decision, GrantPolicy, Policy, TablePolicy
-from .governance.rewrite import Prepared, prepare
+from .governance.rewrite import Prepared
 from .governance.secrets import SecretError, SecretStore
-from .lake import Lake, split_name
+from .governance.statement import Governed, Governor, ResolvedPolicies, Trail
+from .lake import Lake
 from .meta import MetaStore
+from .results import QueryResult as QueryResult  # where the front doors import it from
 from .results import ResultCache, cache_key
 from .run_reads import RunReads
 from .settings import Settings
-from .statement_inputs import as_of_point, bind_parameters, conform, to_table
-from .writes import parse_write
+from .statement_inputs import as_of_point, to_table
+from .writes import is_write, run_write
 
 # The secret-store entry of the hash-mask key (not a connector secret: no spec may name it).
 MASK_KEY_SECRET = "dap-internal:mask-key"
@@ -92,32 +86,26 @@ class Workspace:
         self.catalog = Catalog(self.meta, self.lake, self.engine, secrets=self.secrets)
         self.audit = AuditLog(self.meta, statement_max_chars=settings.audit_sql_max_chars)
         self.policy: Policy = policy or GrantPolicy(self.meta)
-        self._resolved: dict[tuple[object, ...], TablePolicy | None] = {}
-        self._resolved_lock = threading.Lock()
+        self.resolved_policies = ResolvedPolicies()
         self.results = ResultCache(
             max_bytes=int(settings.result_cache_mb * 2**20), ttl_s=settings.result_cache_ttl_s
         )
 
     def resolved_policy(self, principal: Principal, table: str) -> TablePolicy | None:
         """How ``principal`` sees ``table``, with its own values bound (cached per version)."""
-        key = (
-            self.policy.version(),
-            principal.name,
-            tuple(sorted(principal.groups)),
-            tuple(sorted(principal.roles)),
-            repr(sorted(principal.attributes.items(), key=str)),
-            table,
+        return self.resolved_policies.get(self.policy, principal, table)
+
+    def governor(self) -> Governor:
+        """What the govern step needs of this workspace, made per statement (the policy may be
+        replaced): policy, resolved policies, engine names and dialect, the hash-mask key."""
+        return Governor(
+            self.policy,
+            self.resolved_policies,
+            self.engine.names,
+            self.engine.dialect,
+            mask_key=lambda: self.mask_key,
+            shown=self.shown_sql,
         )
-        with self._resolved_lock:
-            if key in self._resolved:
-                return self._resolved[key]
-        raw = self.policy.table_policy(principal, table)
-        resolved = None if raw is None else resolve_policy(raw, principal)
-        with self._resolved_lock:
-            if len(self._resolved) > 100_000:
-                self._resolved.clear()
-            self._resolved[key] = resolved
-        return resolved
 
     @functools.cached_property
     def mask_key(self) -> MaskKey:
@@ -162,37 +150,6 @@ class Workspace:
         self.audit.close()
         self.engine.close()
         self.meta.dispose()
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    """A finished query: the Arrow table plus what the user is told about it."""
-
-    table: pa.Table
-    query_id: str
-    elapsed_ms: float
-    tables: tuple[str, ...]
-    sql: str
-    cached: bool = False
-
-    @property
-    def row_count(self) -> int:
-        return int(self.table.num_rows)
-
-    def to_polars(self) -> pl.DataFrame:
-        table = self.table
-        names = table.column_names
-        if len(set(names)) != len(names):
-            # SQL allows `SELECT * FROM a JOIN b` to repeat a name; a DataFrame does not.
-            seen: dict[str, int] = {}
-            unique = []
-            for name in names:
-                seen[name] = seen.get(name, 0) + 1
-                unique.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
-            table = table.rename_columns(unique)
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        return frame
 
 
 class Session(CatalogChanges):
@@ -247,80 +204,88 @@ class Session(CatalogChanges):
         ``CREATE TABLE … AS SELECT`` and ``INSERT INTO … SELECT`` write lake tables (governed
         read, one commit, lineage recorded).
         """
-        if _WRITE_START.match(sql):
-            return self._write(sql, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs)
-        ws = self.workspace
+        if is_write(sql):
+            return run_write(
+                self, sql, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs
+            )
         query_id = query_id or uuid.uuid4().hex
         started = time.perf_counter()
-        tables: tuple[str, ...] = ()
-        rewritten = ""
         travel = as_of_point(as_of)
-        resolver: CatalogResolver | InputResolver = self.catalog.resolver()
-        own: set[str] = set()
-        if inputs:
-            resolver = InputResolver(
-                self.catalog.resolver(),
-                {name: to_table(data) for name, data in inputs.items()},
-                query_id[:16],
-            )
-            own = resolver.input_tables
+        resolver = self._resolver(inputs, query_id)
+        own = resolver.input_tables if isinstance(resolver, InputResolver) else set()
         pins = self._pins if travel is None else ()
+        trail = Trail()  # what the audit records if the statement stops partway
         try:
-            with ws.policy.pinned():  # one policy view (and version read) per statement
-                # Checked and qualified once per text, whoever asks (cached)...
-                checked = prepare(
-                    sql,
-                    known=_SuggestReadable(resolver, self._may_read),
-                    write_dialect=ws.engine.dialect,
-                    as_of=travel,
-                    pins=pins,
-                )
-                tables = tuple(t for t in checked.tables if t not in own)
-                decision = ws.policy.authorize(self.principal, "SELECT", tables)
-                if not decision.allowed:
-                    raise QueryRefused(decision.reason)
-                prepared, restricted = self._secure(sql, resolver, own, tables, travel, pins)
-                rewritten = ws.shown_sql(prepared.sql)
-                bound = bind_parameters(prepared, params)
-            bindings = resolver.bindings()
-            bindings += [self.catalog.binding_at(t) for t in prepared.travels]
-            if self.principal.run:
-                self._record_reads(tables, bindings, prepared)
-            key = cache_key(prepared.sql, (bound, limit), bindings) if cache and not own else None
-            cached = ws.results.get(key) if key is not None else None
-            if cached is not None:
-                table = cached
-            else:
-                ws.engine.bind(bindings)
-                try:
-                    table = self._execute(prepared.sql, bound, query_id, limit, on_batch, timeout_s)
-                except QueryFailed as e:
-                    failed = with_suggestion(e, sql, lambda: self._visible_columns(tables))
-                    raise (
-                        QueryFailed(governed_message(failed)) if restricted else failed
-                    ) from None
-                finally:
-                    if isinstance(resolver, InputResolver):
-                        for binding in resolver.input_bindings():
-                            ws.engine.unbind(binding)
-                if key is not None:
-                    ws.results.put(key, table)
+            governed = self.workspace.governor().govern(
+                sql, params, self.principal, resolver, own=own, as_of=travel, pins=pins, trail=trail
+            )
+            table, cached = self._run(
+                sql, governed, resolver, query_id, limit, on_batch, timeout_s, cache and not own
+            )
         except DapError as e:
-            self._audit(
+            self.audit_statement(
                 sql,
-                tables,
+                trail.tables,
                 "refused" if isinstance(e, QueryRefused) else "failed",
                 reason=f"{e.code}: {e.message}",
                 started=started,
-                rewritten=rewritten,
+                rewritten=trail.shown_sql,
             )
             raise
         elapsed_ms = (time.perf_counter() - started) * 1000
-        self._audit(
-            sql, tables, "allowed", rows=table.num_rows, started=started, rewritten=rewritten
+        tables, shown = governed.tables, governed.shown_sql
+        self.audit_statement(
+            sql, tables, "allowed", rows=table.num_rows, started=started, rewritten=shown
         )
-        cached_hit = cached is not None
-        return QueryResult(table, query_id, elapsed_ms, tables, rewritten, cached=cached_hit)
+        return QueryResult(table, query_id, elapsed_ms, tables, shown, cached=cached)
+
+    def _resolver(
+        self, inputs: Mapping[str, pa.Table | pl.DataFrame] | None, query_id: str
+    ) -> CatalogResolver | InputResolver:
+        """The names one statement reads: the catalog's, and the caller's own input tables."""
+        if not inputs:
+            return self.catalog.resolver()
+        tables = {name: to_table(data) for name, data in inputs.items()}
+        return InputResolver(self.catalog.resolver(), tables, query_id[:16])
+
+    def _run(
+        self,
+        sql: str,
+        governed: Governed,
+        resolver: CatalogResolver | InputResolver,
+        query_id: str,
+        limit: int | None,
+        on_batch: Callable[[int], None] | None,
+        timeout_s: float | None,
+        cache: bool,
+    ) -> tuple[pa.Table, bool]:
+        """The engine step: bind what the statement reads, answer from the result cache or run
+        it, word an engine error for what the caller may see. Also whether it was cached."""
+        ws = self.workspace
+        prepared, bound = governed.prepared, governed.params
+        bindings = resolver.bindings()
+        bindings += [self.catalog.binding_at(t) for t in prepared.travels]
+        if self.principal.run:
+            self._record_reads(governed.tables, bindings, prepared)
+        key = cache_key(prepared.sql, (bound, limit), bindings) if cache else None
+        cached = ws.results.get(key) if key is not None else None
+        if cached is not None:
+            return cached, True
+        ws.engine.bind(bindings)
+        try:
+            table = self._execute(prepared.sql, bound, query_id, limit, on_batch, timeout_s)
+        except QueryFailed as e:
+            failed = with_suggestion(e, sql, lambda: self._visible_columns(governed.tables))
+            raise (
+                QueryFailed(governed_message(failed)) if governed.restricted else failed
+            ) from None
+        finally:
+            if isinstance(resolver, InputResolver):
+                for binding in resolver.input_bindings():
+                    ws.engine.unbind(binding)
+        if key is not None:
+            ws.results.put(key, table)
+        return table, False
 
     def _visible_columns(self, tables: Sequence[str]) -> dict[str, list[str]]:
         """The columns the caller sees in each table (named in a did-you-mean, nothing else)."""
@@ -334,54 +299,6 @@ class Session(CatalogChanges):
                 with contextlib.suppress(DapError):  # dropped meanwhile: nothing to suggest
                     seen[t] = [c.name for c in self.catalog.get(t).columns]
         return seen
-
-    def _secure(
-        self,
-        sql: str,
-        resolver: CatalogResolver | InputResolver,
-        own: set[str],
-        tables: tuple[str, ...],
-        travel: tuple[str, str] | None,
-        pins: tuple[tuple[str, int], ...] = (),
-    ) -> tuple[Prepared, bool]:
-        """The statement as the engine runs it, and whether it reads governed (filtered or
-        masked) rows: every catalog table replaced by its secured
-        source. Always, also in single-user mode: only a secured source names the engine's raw
-        relations, so a reference left alone is an unknown table, never raw rows.
-
-        Prepared once per (text, resolved policies of its tables): users whose filters and
-        masks come out the same share the rewrite.
-        """
-        ws = self.workspace
-        principal = ws.policy.principal_details(self.principal)
-        policies = {t: ws.resolved_policy(principal, t) for t in tables}
-
-        def policy_for(table: str) -> TablePolicy | None:
-            if table in own:
-                return None  # the caller's own data
-            if table not in policies:
-                policies[table] = ws.resolved_policy(principal, table)
-            return policies[table]
-
-        names = ws.engine.names
-        # Read only when a hash mask needs it: a broken secret key must not stop every query.
-        hashing = any(p is not None and "hash" in p.masks.values() for p in policies.values())
-        key = ws.mask_key if hashing else None
-
-        def secure(tree: Any) -> Any:
-            return secure_tables(tree, policy_for, principal, names, key)
-
-        scope = tuple((t, policy_signature(p)) for t, p in sorted(policies.items()))
-        prepared = prepare(
-            sql,
-            known=resolver,
-            write_dialect=ws.engine.dialect,
-            steps=[secure],
-            cache_scope=("secured", names.token, scope),
-            as_of=travel,
-            pins=pins,
-        )
-        return prepared, any(p is not None for p in policies.values())
 
     @functools.cached_property
     def _pins(self) -> tuple[tuple[str, int], ...]:
@@ -406,82 +323,6 @@ class Session(CatalogChanges):
             if qualified in wanted:
                 versions[qualified] = int(version)
         RunReads(self.workspace.meta).record(self.principal.run, versions)
-
-    def _write(
-        self,
-        sql: str,
-        params: Mapping[str, Any] | Sequence[Any] | None,
-        *,
-        query_id: str | None,
-        timeout_s: float | None,
-        inputs: Mapping[str, pa.Table | pl.DataFrame] | None,
-    ) -> QueryResult:
-        """``CREATE [OR REPLACE] TABLE t AS SELECT …`` / ``INSERT INTO t [(cols)] SELECT …``.
-
-        The SELECT runs through the governed path like any query (so the new table holds only
-        what the writer may read); the result is written as one Delta commit, and lineage
-        (tables and columns) is recorded. Nothing else that writes is accepted.
-        """
-        started = time.perf_counter()
-        write = parse_write(sql)
-        target = write.target
-        try:
-            schema = split_name(target)[0]
-            exists = target in self.catalog.known_names()
-            if write.kind == "insert" or (exists and write.replace):
-                self.require("MODIFY", target)
-            if write.kind == "create":
-                # Checked first: IF NOT EXISTS must not tell a caller without CREATE which
-                # tables exist.
-                self.require("CREATE", schema)
-                if exists and write.if_not_exists:
-                    return self._written(target, 0, query_id, started, (), write.select)
-            result = self.query(
-                write.select, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs
-            )
-            data = result.table
-            if write.kind == "create":
-                if write.columns:
-                    data = data.rename_columns(list(write.columns))
-                self.catalog.create_table(
-                    target, data, owner=self.principal.name, replace=write.replace
-                )
-            else:
-                self.catalog.write(
-                    target, conform(self.workspace.lake, target, data, write.columns)
-                )
-        except DapError as e:
-            self._audit(
-                sql,
-                (target,),
-                "refused" if isinstance(e, QueryRefused) else "failed",
-                reason=f"{e.code}: {e.message}",
-                started=started,
-                action="write",
-            )
-            raise
-        from .lineage.record import record_sql  # needs only the session's workspace and name
-
-        record_sql(self, sql, target, run_id=result.query_id)
-        return self._written(target, data.num_rows, result.query_id, started, result.tables, sql)
-
-    def _written(
-        self,
-        target: str,
-        rows: int,
-        query_id: str | None,
-        started: float,
-        sources: tuple[str, ...],
-        sql: str,
-    ) -> QueryResult:
-        qualified = "{}.{}".format(*split_name(target))
-        self._audit(
-            sql, (qualified, *sources), "allowed", rows=rows, started=started, action="write"
-        )
-        version = self.catalog.get(qualified).version
-        table = pa.table({"table": [qualified], "rows_written": [rows], "version": [version]})
-        elapsed = (time.perf_counter() - started) * 1000
-        return QueryResult(table, query_id or uuid.uuid4().hex, elapsed, sources, sql)
 
     def _execute(
         self,
@@ -524,7 +365,7 @@ class Session(CatalogChanges):
     def progress(self, query_id: str) -> float | None:
         return self.workspace.engine.progress(query_id)
 
-    def _audit(
+    def audit_statement(
         self,
         sql: str,
         tables: Sequence[str],
@@ -536,6 +377,7 @@ class Session(CatalogChanges):
         rewritten: str = "",
         action: str = "query",
     ) -> None:
+        """Record one statement (a query or a write) and its outcome in the audit log."""
         self.workspace.audit.record(
             AuditEvent(
                 principal=self.principal.name,
@@ -577,9 +419,6 @@ class Session(CatalogChanges):
         if not decision.allowed:
             raise QueryRefused(decision.reason)
 
-    def _may_read(self, table: str) -> bool:
-        return self.workspace.policy.check(self.principal, "SELECT", table).allowed
-
     @property
     def governed_catalog(self) -> GovernedCatalog:
         """The catalog as this principal may see it (the reads every front door shows).
@@ -610,23 +449,6 @@ class Session(CatalogChanges):
             "engine": self.workspace.settings.engine,
             "policy": type(self.workspace.policy).__name__,
         }
-
-
-class _SuggestReadable:
-    """A statement's resolver whose "did you mean" names only tables the caller may read."""
-
-    def __init__(self, inner: CatalogResolver | InputResolver, may_read: Callable[[str], bool]):
-        self.inner = inner
-        self.may_read = may_read
-
-    def resolve(self, qualified: Sequence[str]) -> dict[str, str]:
-        return self.inner.resolve(qualified)
-
-    def all_names(self) -> Collection[str]:
-        return [n for n in self.inner.all_names() if "." not in n or self.may_read(n)]
-
-
-_WRITE_START = re.compile(r"^\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(create|insert)\b", re.I | re.S)
 
 
 _default: Workspace | None = None

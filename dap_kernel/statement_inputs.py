@@ -1,52 +1,19 @@
-"""What a statement is given besides its text: parameter values, a point in time, the caller's
-own input tables, and the rows of an INSERT in the shape of its table.
+"""What a statement is given besides its text: a point in time and the caller's own input
+tables. (Its parameter values are bound in :mod:`dap_kernel.governance.statement`, the rows of an
+INSERT shaped in :mod:`dap_kernel.writes`.)
 
 Checked before the engine sees anything, each with one clear message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
 from .catalog.resolve import parse_timestamp
-from .errors import DapError, MissingParameter, SchemaMismatch
-from .governance.rewrite import Prepared
-from .lake import Lake, split_name
-
-
-def conform(lake: Lake, target: str, data: pa.Table, columns: Sequence[str]) -> pa.Table:
-    """Rows of an INSERT in the shape of the table: by position, or by the named columns; the
-    columns not named are null; values cast to the column types (or a clear error)."""
-    schema, name = split_name(target)
-    fields = lake.snapshot(schema, name).schema
-    names = list(columns) or fields.names[: data.num_columns]
-    if len(names) != data.num_columns or len(set(names)) != len(names):
-        raise SchemaMismatch(
-            f"{schema}.{name} has {len(fields)} columns; the INSERT gives {data.num_columns} "
-            f"values for {len(names)} distinct column(s)"
-        )
-    unknown = [n for n in names if n not in fields.names]
-    if unknown:
-        raise SchemaMismatch(f"{schema}.{name} has no column {', '.join(unknown)}")
-    given = dict(zip(names, data.columns, strict=True))
-    arrays = []
-    for field in fields:
-        column = given.get(field.name)
-        if column is None:
-            arrays.append(pa.nulls(data.num_rows, field.type))
-            continue
-        try:
-            arrays.append(column.cast(field.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-            raise SchemaMismatch(
-                f"column {field.name} of {schema}.{name} is {field.type}: {e}"
-            ) from e
-    return pa.Table.from_arrays(arrays, schema=fields)
+from .errors import DapError
 
 
 def as_of_point(as_of: int | str | datetime | None) -> tuple[str, str] | None:
@@ -75,32 +42,3 @@ def to_table(data: pa.Table | pl.DataFrame) -> pa.Table:
     raise DapError(
         f"an input must be a polars DataFrame or an Arrow table, not {type(data).__name__}"
     )
-
-
-def bind_parameters(
-    prepared: Prepared, params: Mapping[str, Any] | Sequence[Any] | None
-) -> dict[str, Any] | list[Any] | None:
-    """Match the statement's placeholders with the values given, by name or by position."""
-    if prepared.param_names:
-        if params is None:
-            raise MissingParameter(list(prepared.param_names))
-        if not isinstance(params, Mapping):
-            named = ", ".join(":" + n for n in prepared.param_names)
-            raise DapError(f"the statement has named parameters ({named}); pass params as a dict")
-        missing = [n for n in prepared.param_names if n not in params]
-        if missing:
-            raise MissingParameter(missing)
-        return {n: params[n] for n in prepared.param_names}
-    if prepared.positional_params:
-        if params is None or isinstance(params, (Mapping, str)):
-            raise DapError(
-                f"the statement has {prepared.positional_params} positional parameter(s); "
-                "pass params as a list"
-            )
-        if len(params) != prepared.positional_params:
-            raise DapError(
-                f"the statement has {prepared.positional_params} positional parameter(s) "
-                f"but {len(params)} value(s) were given"
-            )
-        return list(params)
-    return None

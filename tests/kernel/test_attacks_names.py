@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from dap_kernel import session as session_module
 from dap_kernel.errors import DapError
-from dap_kernel.governance import rewrite
+from dap_kernel.governance import rewrite, statement
 from dap_kernel.governance.identity import Principal
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
@@ -82,7 +81,7 @@ def test_fail_closed_without_the_secure_step(
     resolve any name the user wrote to raw rows, so every governed statement is an error."""
     statements = _governed_statements(governed)
     assert len(statements) >= 60
-    monkeypatch.setattr(session_module, "secure_tables", lambda tree, *args, **kwargs: tree)
+    monkeypatch.setattr(statement, "secure_tables", lambda tree, *args, **kwargs: tree)
     monkeypatch.setattr(rewrite, "_PREPARED", type(rewrite._PREPARED)())  # no cached rewrite
     for user in ("ann", "tester"):  # tester: an admin, who sees every table as stored
         session = governed.session(Principal(user, source="test"))
