@@ -170,7 +170,9 @@ class ApiKeys:
             last = row.last_used_at
             if last is None or now - _aware(last) > LAST_USED_RESOLUTION:
                 con.execute(update(keys).where(keys.c.key_id == key_id).values(last_used_at=now))
-        groups, roles = provider_identity.lookup(self.meta, row.principal, self.provider_max_age_s)
+            groups, roles = provider_identity.lookup(
+                con, row.principal, self.provider_max_age_s, now
+            )
         return Principal(
             name=row.principal, groups=groups, roles=roles, source="apikey", run=row.run_id or ""
         )

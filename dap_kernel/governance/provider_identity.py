@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from ..meta import MetaStore
 from ..meta.models import ProviderIdentity
@@ -52,15 +52,15 @@ def record(
 
 
 def lookup(
-    meta: MetaStore, user: str, max_age_s: float, now: datetime | None = None
+    con: Connection, user: str, max_age_s: float, now: datetime | None = None
 ) -> tuple[frozenset[str], frozenset[str]]:
-    """``user``'s provider groups and roles if recorded within ``max_age_s``, else none."""
+    """``user``'s provider groups and roles if recorded within ``max_age_s``, else none (on the
+    caller's connection: the API key check runs on every request)."""
     now = now or datetime.now(UTC)
-    with meta.connection() as con:
-        table = ProviderIdentity.__table__
-        row = con.execute(
-            select(table.c.groups, table.c.roles, table.c.seen_at).where(table.c.name == user)
-        ).one_or_none()
+    table = ProviderIdentity.__table__
+    row = con.execute(
+        select(table.c.groups, table.c.roles, table.c.seen_at).where(table.c.name == user)
+    ).one_or_none()
     if row is None or now - _aware(row.seen_at) > timedelta(seconds=max_age_s):
         return frozenset(), frozenset()
     return frozenset(row.groups or ()), frozenset(row.roles or ())

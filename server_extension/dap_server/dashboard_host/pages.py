@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -158,8 +159,6 @@ class ShutdownHandler(ViewerHandler):
 
 
 def _json_bytes(notebook: Any) -> bytes:
-    import json
-
     if not isinstance(notebook, dict) or notebook.get("nbformat") != 4:
         raise ViewerRefused(502, "the DAP service sent something that is not a notebook")
     return json.dumps(notebook, ensure_ascii=False).encode()
