@@ -171,8 +171,20 @@ def session_in_lab(hub: Deployment, person: Person) -> Any:
     return steps
 
 
-def test_group_a_signs_in_and_sees_only_its_rows(browser: Browser, hub: Deployment) -> None:
-    seen = browser.run(session_in_lab(hub, ANN), timeout=400)
+@pytest.fixture(scope="module")
+def ann_in_lab(browser: Browser, hub: Deployment) -> dict[str, Any]:
+    """Ann's Lab session, run once: the tests that read its traces need not run in file order."""
+    return browser.run(session_in_lab(hub, ANN), timeout=400)
+
+
+@pytest.fixture(scope="module")
+def bob_in_lab(browser: Browser, hub: Deployment, ann_in_lab: dict[str, Any]) -> dict[str, Any]:
+    """Bob's Lab session, after Ann's (so her server is running when he tries to open it)."""
+    return browser.run(session_in_lab(hub, BOB), timeout=400)
+
+
+def test_group_a_signs_in_and_sees_only_its_rows(ann_in_lab: dict[str, Any]) -> None:
+    seen = ann_in_lab
     assert seen["tables"] == TABLES
     assert seen["denied"] == TABLES[1:]  # A reads customers only
     assert "EMEA" in seen["sql"] and "APAC" not in seen["sql"], seen["sql"]
@@ -182,8 +194,8 @@ def test_group_a_signs_in_and_sees_only_its_rows(browser: Browser, hub: Deployme
     assert seen["other_server"] in (403, 404), seen["other_server"]
 
 
-def test_group_b_signs_in_and_sees_its_own_rows(browser: Browser, hub: Deployment) -> None:
-    seen = browser.run(session_in_lab(hub, BOB), timeout=400)
+def test_group_b_signs_in_and_sees_its_own_rows(bob_in_lab: dict[str, Any]) -> None:
+    seen = bob_in_lab
     assert seen["denied"] == []  # apac-analysts → analyst role: every table
     assert "APAC" in seen["sql"] and "EMEA" not in seen["sql"], seen["sql"]
     assert seen["files"].count("DENIED") == 2, seen["files"]
@@ -354,7 +366,10 @@ def test_a_group_removed_at_the_provider_stops_counting(hub: Deployment) -> None
     assert records and "groups changed" in records[0]["statement"], records
 
 
-def test_the_audit_log_has_the_logins_and_queries(hub: Deployment) -> None:
+def test_the_audit_log_has_the_logins_and_queries(
+    hub: Deployment, bob_in_lab: dict[str, Any]
+) -> None:
+    """Bob's sign-in, his server's start and his kernel's query are each in the audit log."""
     token = hub.token(BOB.name, SERVICE_SCOPE)
 
     def records(action: str) -> list[dict[str, Any]]:
