@@ -1,10 +1,10 @@
 jest.mock('@jupyterlab/services', () => ({
   ServerConnection: { NetworkError: class NetworkError extends Error {} }
 }));
-jest.mock('../handler', () => ({ requestAPI: jest.fn() }));
+jest.mock('./handler', () => ({ requestAPI: jest.fn() }));
 
-import { errorStatus, fetchLineage, fetchQuality } from '../api';
-import { requestAPI } from '../handler';
+import { errorStatus, fetchLineage, fetchQuality } from './api';
+import { requestAPI } from './handler';
 
 const mocked = requestAPI as jest.MockedFunction<typeof requestAPI>;
 const failure = (status: number) =>

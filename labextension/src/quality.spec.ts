@@ -10,7 +10,7 @@ import {
   qualityTooltip,
   renderQualityBadges,
   renderQualityDot
-} from '../quality';
+} from './quality';
 
 const NOW = Date.parse('2026-11-28T12:00:00Z');
 

@@ -4,7 +4,7 @@ import {
   parseBody,
   responseErrorMessage,
   userErrorMessage
-} from '../errors';
+} from './errors';
 
 describe('parseBody', () => {
   it('parses JSON, keeps text, maps empty to undefined', () => {

@@ -1,7 +1,7 @@
 import { Widget } from '@lumino/widgets';
 
-import type { IReportsApi } from '../reports/api';
-import type { IRun, ISchedule } from '../reports/model';
+import type { IReportsApi } from './api';
+import type { IRun, ISchedule } from './model';
 import {
   EMPTY_REPORTS,
   POLL_MS,
@@ -9,8 +9,8 @@ import {
   REPORTS_PANEL_ID,
   ReportsPanel,
   renderRunBadge
-} from '../reports/panel';
-import { run, schedule } from './reports-fixtures';
+} from './panel';
+import { run, schedule } from './fixtures';
 
 const failure = (status: number, message: string) =>
   Object.assign(new Error(message), { response: { status } });

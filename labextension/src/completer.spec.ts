@@ -1,4 +1,4 @@
-import { ICatalogTable, IColumnInfo } from '../catalog';
+import { ICatalogTable, IColumnInfo } from './catalog';
 import {
   DapSqlCompletionProvider,
   ISqlCatalog,
@@ -9,7 +9,7 @@ import {
   resolveTable,
   tablesNeedingColumns,
   tokenBefore
-} from '../completer';
+} from './completer';
 
 const T = (name: string): ICatalogTable => ({
   name,

@@ -20,7 +20,7 @@ jest.mock('@jupyterlab/coreutils', () => ({
   URLExt: { join: (...parts: string[]) => parts.join('/').replace(/\/+/g, '/') }
 }));
 
-import { requestAPI } from '../handler';
+import { requestAPI } from './handler';
 
 function response(status: number, body: string, type: string) {
   return {

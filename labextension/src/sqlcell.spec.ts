@@ -7,7 +7,7 @@ import {
   isDapSqlSource,
   quoteQualified,
   sqlCellSource
-} from '../sqlcell';
+} from './sqlcell';
 
 describe('isDapSqlSource', () => {
   it.each<[string, boolean]>([

@@ -1,4 +1,4 @@
-import { CSS, ICatalogTable, IColumnInfo } from '../catalog';
+import { CSS, ICatalogTable, IColumnInfo } from './catalog';
 import {
   CatalogTree,
   DENIED_TOOLTIP,
@@ -7,7 +7,7 @@ import {
   renderTree,
   schemaOf,
   treeKeyAction
-} from '../tree';
+} from './tree';
 
 const T = (name: string, extra: Partial<ICatalogTable> = {}): ICatalogTable => ({
   name,

@@ -13,7 +13,7 @@ import {
   renderCatalogList,
   renderError,
   tableTooltip
-} from '../catalog';
+} from './catalog';
 
 const ORDERS: ICatalogTable = {
   name: 'main.orders',

@@ -9,8 +9,8 @@ jest.mock('@jupyterlab/ui-components', () => ({
 
 import { Widget } from '@lumino/widgets';
 
-import { CSS, ICatalogTable, IColumnInfo } from '../catalog';
-import { NOT_INSTALLED_MESSAGE } from '../errors';
+import { CSS, ICatalogTable, IColumnInfo } from './catalog';
+import { NOT_INSTALLED_MESSAGE } from './errors';
 import {
   CatalogPanel,
   CatalogLoader,
@@ -19,9 +19,9 @@ import {
   NOT_INSTALLED_HINT,
   PANEL_ID,
   PANEL_TITLE
-} from '../panel';
-import { parseQuality } from '../quality';
-import { TREE_CSS } from '../tree';
+} from './panel';
+import { parseQuality } from './quality';
+import { TREE_CSS } from './tree';
 
 const TABLES: ICatalogTable[] = [
   {

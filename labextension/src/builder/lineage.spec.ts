@@ -1,6 +1,6 @@
 jest.mock('../handler', () => ({ requestAPI: jest.fn() }));
 
-import { restApi, type IBuilderApi, type ILineage } from '../builder/api';
+import { restApi, type IBuilderApi, type ILineage } from './api';
 import { requestAPI } from '../handler';
 import {
   LineageWidget,
@@ -12,7 +12,7 @@ import {
   lineageEdges,
   lineageLayers,
   mergeColumns
-} from '../builder/lineage';
+} from './lineage';
 
 const GRAPH: Record<string, ILineage> = {
   'main.orders': {

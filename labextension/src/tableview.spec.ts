@@ -6,7 +6,7 @@ jest.mock('@jupyterlab/ui-components', () => ({
 
 import { Widget } from '@lumino/widgets';
 
-import { ILineage, ITableDetail } from '../catalog';
+import { ILineage, ITableDetail } from './catalog';
 import {
   BUILDER_DISABLED_TOOLTIP,
   INSERT_DISABLED_TOOLTIP,
@@ -23,9 +23,9 @@ import {
   rowCountText,
   showQuality,
   tableViewId
-} from '../tableview';
-import { parseQuality } from '../quality';
-import { TREE_CSS } from '../tree';
+} from './tableview';
+import { parseQuality } from './quality';
+import { TREE_CSS } from './tree';
 
 const DETAIL: ITableDetail = {
   name: 'main.customers',

@@ -1,5 +1,5 @@
 /** Schedules and runs as the REST API answers them (`Schedule.to_dict()`, `Run.to_dict()`). */
-import type { IRun, ISchedule, RunStatus } from '../reports/model';
+import type { IRun, ISchedule, RunStatus } from './model';
 
 export function schedule(overrides: Partial<ISchedule> = {}): ISchedule {
   return {

@@ -31,7 +31,7 @@ import {
   valueKind,
   valuesSpec,
   type IBuilderState
-} from '../builder/state';
+} from './state';
 
 const ORDERS = [
   { name: 'order_id', type: 'BIGINT' },

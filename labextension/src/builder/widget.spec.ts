@@ -1,14 +1,14 @@
 jest.mock('../handler', () => ({ requestAPI: jest.fn() }));
 
 import { requestAPI } from '../handler';
-import { restApi, type IBuilderApi, type IQueryPage } from '../builder/api';
-import type { IQuerySpec } from '../builder/state';
+import { restApi, type IBuilderApi, type IQueryPage } from './api';
+import type { IQuerySpec } from './state';
 import {
   NO_NOTEBOOK_TOOLTIP,
   QueryBuilderWidget,
   SAVE_DASHBOARD_TOOLTIP,
   type INotebookTarget
-} from '../builder/widget';
+} from './widget';
 
 const mockedRequest = requestAPI as jest.MockedFunction<typeof requestAPI>;
 

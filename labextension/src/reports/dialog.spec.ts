@@ -30,11 +30,11 @@ jest.mock('@jupyterlab/apputils', () => {
 
 import { showDialog } from '@jupyterlab/apputils';
 
-import type { IReportsApi } from '../reports/api';
-import { confirmRemove, SCHEDULE_DIALOG_TITLE, showScheduleDialog } from '../reports/dialog';
-import { FORM_CSS, ScheduleForm, saveErrorLine } from '../reports/form';
-import type { IScheduleBody } from '../reports/model';
-import { schedule } from './reports-fixtures';
+import type { IReportsApi } from './api';
+import { confirmRemove, SCHEDULE_DIALOG_TITLE, showScheduleDialog } from './dialog';
+import { FORM_CSS, ScheduleForm, saveErrorLine } from './form';
+import type { IScheduleBody } from './model';
+import { schedule } from './fixtures';
 
 const NOTEBOOK = {
   nbformat: 4,

@@ -2,10 +2,10 @@ jest.mock('../handler', () => ({
   requestAPI: jest.fn(() => Promise.reject(new Error('not used')))
 }));
 
-import { describeError, valuesFromPage } from '../builder/api';
-import { chooseAxes, drawChart } from '../builder/chart';
-import { formatCell, pageLabel, renderGrid } from '../builder/grid';
-import { renderSql, tokenize } from '../builder/sql';
+import { describeError, valuesFromPage } from './api';
+import { chooseAxes, drawChart } from './chart';
+import { formatCell, pageLabel, renderGrid } from './grid';
+import { renderSql, tokenize } from './sql';
 
 describe('SQL highlighting', () => {
   it('tokenizes without losing text', () => {

@@ -7,8 +7,8 @@ import {
   isActive,
   outputFormats,
   statusGlyph
-} from '../reports/model';
-import { run, schedule } from './reports-fixtures';
+} from './model';
+import { run, schedule } from './fixtures';
 
 describe('reports model helpers', () => {
   it('formats durations', () => {

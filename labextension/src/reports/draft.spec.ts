@@ -8,7 +8,7 @@ import {
   parseParametersCell,
   parseRecipients,
   scheduleBody
-} from '../reports/draft';
+} from './draft';
 
 const PARAMS_CELL = [
   '# defaults for the weekly run',

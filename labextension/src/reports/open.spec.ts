@@ -6,7 +6,7 @@ import {
   openOutput,
   outputFileName,
   sandboxedPage
-} from '../reports/open';
+} from './open';
 
 interface IFakeTab {
   opener: unknown;

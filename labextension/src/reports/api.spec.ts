@@ -1,9 +1,9 @@
 jest.mock('../handler', () => ({ requestAPI: jest.fn() }));
 
 import { requestAPI } from '../handler';
-import { restReportsApi } from '../reports/api';
-import type { IScheduleBody } from '../reports/model';
-import { run, schedule } from './reports-fixtures';
+import { restReportsApi } from './api';
+import type { IScheduleBody } from './model';
+import { run, schedule } from './fixtures';
 
 const mocked = requestAPI as jest.MockedFunction<typeof requestAPI>;
 
