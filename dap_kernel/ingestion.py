@@ -6,10 +6,12 @@ at its previous version. The rows that could not be read go to ``<table>__quaran
 file, line and reason. Loading into an existing table reads the file with the table's column
 types; a file whose columns differ is refused before anything is written.
 
-CSV (the bulk case) never crosses into Python: DuckDB writes the Parquet files straight into
-the table's folder and measures them, one Delta commit adds them, and the catalog takes its
-statistics from those measurements instead of rescanning the table. Merges and the other
-formats stream Arrow batches into the Delta writer.
+CSV and Parquet (the bulk cases) never cross into Python: DuckDB writes the Parquet files
+straight into the table's folder and measures them, one Delta commit adds them, and the catalog
+takes its statistics from those measurements instead of rescanning the table. Merges, the other
+formats, and Parquet columns the copy does not convert exactly as the streamed read would
+(:meth:`FilePlan.can_write_parquet` decides, failing closed) stream Arrow batches into the Delta
+writer.
 """
 
 from __future__ import annotations
@@ -198,8 +200,8 @@ def _load_parquet(
     description: str,
     show: bool,
 ) -> tuple[int, TableInfo]:
-    """CSV → Parquet files written by DuckDB into the table's folder → one Delta commit that
-    adds them → catalog statistics from the writer's own measurements (no rescan). Files
+    """CSV or Parquet → Parquet files written by DuckDB into the table's folder → one Delta
+    commit that adds them → catalog statistics from the writer's own measurements. Files
     written but not committed (a crash) are garbage vacuum removes; the table keeps its
     previous version."""
     ws = session.workspace
@@ -242,7 +244,8 @@ def _load_stream(
     description: str,
     show: bool,
 ) -> tuple[int, TableInfo]:
-    """Stream the rows through Arrow into the Delta writer (merge, Parquet, JSON, Excel)."""
+    """Stream the rows through Arrow into the Delta writer (merge, JSON, Excel, and the files
+    the DuckDB copy does not handle)."""
     catalog = session.workspace.catalog
     reader = plan.stream().data
     assert isinstance(reader, pa.RecordBatchReader)
@@ -315,6 +318,8 @@ def _widens(src: pa.DataType, dst: pa.DataType) -> bool:
     """Types whose values always fit the table's type (text flavours, narrower numbers)."""
     if pa.types.is_null(src):
         return True
+    if pa.types.is_dictionary(src):  # a categorical column holds its values' type
+        return src.value_type == dst or _widens(src.value_type, dst)
     text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
     if any(f(src) for f in text) and any(f(dst) for f in text):
         return True

@@ -29,8 +29,10 @@ class Part:
     source: str
     schema: pa.Schema
     produce: Callable[[pa.Schema], Iterator[pa.RecordBatch]]
-    # CSV only: write the rows as one Parquet file into a folder, with the given columns.
+    # CSV and Parquet: write the rows as one Parquet file into a folder, with the given columns
+    # (``copies`` says whether this part can produce those columns that way).
     copy: Callable[[pa.Schema, Path], ParquetFile] | None = None
+    copies: Callable[[pa.Schema], bool] = lambda _target: True
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Reading files: find them, settle their columns and types (no rows read yet), then either
-stream the rows or, for CSV, have DuckDB write them straight to Parquet."""
+stream the rows or, for CSV and Parquet, have DuckDB write them straight to Parquet."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def plan_files(
     """Find the files and settle their columns and types (sniffing CSV), reading no rows yet.
 
     The plan is then either streamed (:meth:`FilePlan.stream`, what :func:`read_files` does) or,
-    for CSV, written straight to Parquet by DuckDB (:meth:`FilePlan.write_parquet`, how
+    for CSV and Parquet, written straight to Parquet by DuckDB (:meth:`FilePlan.write_parquet`, how
     ingestion loads big files). Options as for :func:`read_files`.
     """
     opts = dict(options or {})
@@ -116,9 +116,10 @@ class FilePlan:
         return extracted
 
     def can_write_parquet(self, schema: pa.Schema) -> bool:
-        """Whether :meth:`write_parquet` can produce ``schema``: CSV files, flat plain types."""
-        return all(p.copy is not None for p in self._reader.parts) and all(
-            copyable(f.type) for f in schema
+        """Whether :meth:`write_parquet` can produce ``schema``: CSV files, and Parquet files
+        whose columns DuckDB converts exactly as the streamed read would; flat plain types."""
+        return all(copyable(f.type) for f in schema) and all(
+            p.copy is not None and p.copies(schema) for p in self._reader.parts
         )
 
     def duckdb_types(self, schema: pa.Schema) -> dict[str, str]:
@@ -163,7 +164,7 @@ class _Reader(ReadState):
             if file.format == "csv":
                 self.parts.append(plan_csv(self, file, declared))
             elif file.format == "parquet":
-                self.parts.append(plan_parquet(self, file))
+                self.parts.append(plan_parquet(self, file, declared))
             elif file.format in ("json", "ndjson"):
                 self.parts.append(plan_json(self, file, declared))
             else:
