@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from .describe import correlation, describe, histogram
 from .errors import NotEnoughData, NotNumeric, StatsError, TooManyRows, UnknownColumn
+from .regression import logit, ols
 from .results import (
     Coefficient,
     ColumnSummary,
@@ -37,6 +38,22 @@ from .results import (
     TestResult,
 )
 from .source import Queries
+from .tests import (
+    anova,
+    anova_by,
+    chi2_by,
+    chi2_contingency,
+    chisquare,
+    mannwhitney,
+    mannwhitney_by,
+    proportions_by,
+    proportions_ztest,
+    ttest,
+    ttest_by,
+    ttest_mean,
+    ttest_paired,
+)
+from .timeseries import decompose
 
 __all__ = [
     "Coefficient",
@@ -54,7 +71,23 @@ __all__ = [
     "TestResult",
     "TooManyRows",
     "UnknownColumn",
+    "anova",
+    "anova_by",
+    "chi2_by",
+    "chi2_contingency",
+    "chisquare",
     "correlation",
+    "decompose",
     "describe",
     "histogram",
+    "logit",
+    "mannwhitney",
+    "mannwhitney_by",
+    "ols",
+    "proportions_by",
+    "proportions_ztest",
+    "ttest",
+    "ttest_by",
+    "ttest_mean",
+    "ttest_paired",
 ]
