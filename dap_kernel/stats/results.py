@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import plots
+from .plots import bars, boxes, components, heatmap, intervals
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -157,7 +157,7 @@ class Summary:
         def q(c: ColumnSummary, p: float) -> float | None:
             return dict(c.quantiles).get(p)
 
-        return plots.boxes(
+        return boxes(
             [c.name for c in numeric],
             [_as_float(c.min) for c in numeric],
             [q(c, 0.25) for c in numeric],
@@ -206,7 +206,7 @@ class Histogram:
         return table_html(["from", "to", "rows"], rows, caption) + _note("computed in the engine")
 
     def plot(self) -> go.Figure:
-        return plots.bars(self.edges, self.counts, f"{self.source}: {self.column}", self.column)
+        return bars(self.edges, self.counts, f"{self.source}: {self.column}", self.column)
 
 
 @dataclass(frozen=True)
@@ -240,7 +240,7 @@ class Correlation:
         return table_html(["", *self.columns], rows, caption)
 
     def plot(self) -> go.Figure:
-        return plots.heatmap(
+        return heatmap(
             self.columns,
             self.columns,
             self.matrix,
@@ -324,7 +324,7 @@ class TestResult:
     def plot(self) -> go.Figure:
         """Group means (or shares) with 95% intervals, or the contingency table's counts."""
         if self.observed:
-            return plots.heatmap(
+            return heatmap(
                 self.column_labels,
                 self.row_labels,
                 [[float(v) for v in row] for row in self.observed],
@@ -341,7 +341,7 @@ class TestResult:
             means.append(g.mean)
             low.append(g.mean - half)
             high.append(g.mean + half)
-        return plots.intervals(
+        return intervals(
             labels, means, low, high, f"{self.test}: p {fmt_p(self.pvalue)} (95% intervals)"
         )
 
@@ -422,7 +422,7 @@ class RegressionResult:
     def plot(self) -> go.Figure:
         """Coefficients with their 95% intervals (the intercept left out when there are others)."""
         shown = [c for c in self.coefficients if c.name != "Intercept"] or list(self.coefficients)
-        return plots.intervals(
+        return intervals(
             [c.name for c in shown],
             [c.estimate for c in shown],
             [c.ci_low for c in shown],
@@ -486,7 +486,7 @@ class Decomposition:
         return table_html(["", ""], lines, caption) + "".join(_note(n) for n in self.notes)
 
     def plot(self) -> go.Figure:
-        return plots.components(
+        return components(
             self.time,
             [
                 ("observed", self.observed),

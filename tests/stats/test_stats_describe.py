@@ -156,3 +156,12 @@ def test_bad_input_gives_one_typed_error(data: Data) -> None:
     empty = stats.describe("SELECT salary FROM people WHERE false", session=session)
     assert empty.rows == 0 and empty["salary"].mean is None
     assert math.isclose(stats.describe("people", ["id"], session=session)["id"].min, 1)
+
+
+def test_the_dap_stats_shortcut_runs_on_the_callers_client() -> None:
+    import dap_kernel as dap
+
+    dap.catalog.create_table("main.nums", pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]}))
+
+    assert dap.stats.describe("nums")["x"].mean == pytest.approx(2.5)
+    assert dap.stats.ttest_mean("nums", "x", 2.5).statistic == pytest.approx(0.0)
