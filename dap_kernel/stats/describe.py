@@ -11,6 +11,7 @@ table of any size answers with a row or two: the rows never leave the engine.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from decimal import Decimal
@@ -20,13 +21,13 @@ import numpy as np
 import pyarrow as pa
 from sqlglot import exp
 
-from ..sqlbuild import DIALECT, literal
+from ..sqlbuild import DIALECT, column_ref, literal, subquery
 from .errors import NotEnoughData, StatsError
 from .results import ColumnSummary, Correlation, Histogram, Summary
-from .source import Params, Queries, as_double, client, is_numeric, open_source
+from .source import Params, Queries, Source, as_double, client, is_numeric, open_source
 
 QUANTILES = (0.25, 0.5, 0.75)
-MAX_BINS = 500
+MAX_BINS = 10_000
 MAX_CORRELATION_COLUMNS = 60
 
 
@@ -128,9 +129,10 @@ def histogram(
     session: Queries | None = None,
     params: Params = None,
 ) -> Histogram:
-    """Counts of a numeric column in ``bins`` equal bins, counted in the engine.
+    """Counts of a numeric column in ``bins`` equal bins, counted in the engine (two
+    statements: the range and null count, then one row per non-empty bin).
 
-    The bins are numpy's: edges ``numpy.linspace(low, high, bins + 1)`` (low and high the
+    The bins are numpy's (the same counts as ``numpy.histogram``, edge cases included): edges ``numpy.linspace(low, high, bins + 1)`` (low and high the
     column's min and max unless ``range``), each bin half-open but the last, which holds
     ``high``; values outside ``range`` are not counted.
     """
@@ -143,17 +145,16 @@ def histogram(
         this=exp.Count(this=exp.Star()),
         expression=exp.Where(this=exp.Is(this=x.copy(), expression=exp.Null())),
     )
-    fetched = 0
+    spans = src.run(
+        src.select(
+            exp.alias_(exp.Min(this=x.copy()), "lo", quoted=True),
+            exp.alias_(exp.Max(this=x.copy()), "hi", quoted=True),
+            exp.alias_(nulls_expr, "nulls", quoted=True),
+        ),
+        session,
+    )
+    span = spans.to_pylist()[0]
     if range is None:
-        spans = src.run(
-            src.select(
-                exp.alias_(exp.Min(this=x.copy()), "lo", quoted=True),
-                exp.alias_(exp.Max(this=x.copy()), "hi", quoted=True),
-            ),
-            session,
-        )
-        fetched += spans.num_rows
-        span = spans.to_pylist()[0]
         if span["lo"] is None:
             raise NotEnoughData(f"column {column!r} of {src.written_short} has no values")
         low, high = float(span["lo"]), float(span["hi"])
@@ -166,31 +167,86 @@ def histogram(
     if low == high:  # numpy's rule for a constant column
         low, high = low - 0.5, high + 0.5
     edges = [float(e) for e in np.linspace(low, high, bins + 1)]
-    counts: list[exp.Expr] = [exp.alias_(nulls_expr, "nulls", quoted=True)]
-    for i in builtins_range(bins):
-        upper: exp.Expr = (
-            exp.LTE(this=x.copy(), expression=literal(edges[i + 1]))
-            if i == bins - 1
-            else exp.LT(this=x.copy(), expression=literal(edges[i + 1]))
-        )
-        inside = exp.and_(exp.GTE(this=x.copy(), expression=literal(edges[i])), upper)
-        counts.append(
-            exp.alias_(
-                exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=inside)),
-                f"b{i}",
-                quoted=True,
-            )
-        )
-    result = session.query(src.select(*counts).sql(dialect=DIALECT), src.params or None)
-    row = result.table.to_pylist()[0]
+    step = (high - low) / bins
+    if any(b <= a for a, b in itertools.pairwise(edges)) or any(
+        float(k) * step + low != edges[k] for k in builtins_range(bins)
+    ):  # numpy refuses these too (denormal steps)
+        raise StatsError(f"cannot make {bins} bins of finite size in {low!r} … {high!r}")
+    result = session.query(
+        _bins_query(src, x, low, high, edges).sql(dialect=DIALECT), src.params or None
+    )
+    counts = [0] * bins
+    for row in result.table.to_pylist():
+        counts[int(row["b"])] = int(row["n"])
     return Histogram(
         source=src.written_short,
         column=column,
         edges=tuple(edges),
-        counts=tuple(int(row[f"b{i}"]) for i in builtins_range(bins)),
-        nulls=int(row["nulls"]),
+        counts=tuple(counts),
+        nulls=int(span["nulls"]),
         sql=result.sql,
-        fetched_rows=fetched + result.row_count,
+        fetched_rows=spans.num_rows + result.row_count,
+    )
+
+
+def _bins_query(
+    src: Source, x: exp.Expr, low: float, high: float, edges: list[float]
+) -> exp.Select:
+    """Count per bin in one pass, with numpy's own rule (``numpy.histogram``): the bin index
+    ``floor((x − low) / (high − low) × bins)``, the last bin closed, then moved down one where
+    ``x`` lies below its bin's lower edge and up one where it reaches the next edge (rounding)."""
+    bins = len(edges) - 1
+    within = exp.and_(
+        exp.GTE(this=x.copy(), expression=literal(low)),
+        exp.LTE(this=x.copy(), expression=literal(high)),
+    )
+    scaled = exp.Mul(
+        this=exp.paren(
+            exp.Div(
+                this=exp.paren(exp.Sub(this=x.copy(), expression=literal(low))),
+                expression=literal(high - low),
+            )
+        ),
+        expression=literal(bins),
+    )
+    first = exp.func(
+        "least",
+        exp.Cast(this=exp.Floor(this=scaled), to=exp.DataType.build("BIGINT")),
+        literal(bins - 1),
+    )
+    inner = src.select(
+        exp.alias_(x.copy(), "v", quoted=True), exp.alias_(first, "i0", quoted=True)
+    ).where(within)
+    v, i0 = column_ref("v", "h"), column_ref("i0", "h")
+    step = (high - low) / bins
+
+    def edge(offset: int) -> exp.Expr:
+        """``edges[i0 + offset − 1]``: numpy's linspace is k × step + low (but the last edge,
+        which no comparison below reaches), so the edge is computed, not looked up."""
+        k = exp.Cast(
+            this=exp.Add(this=i0.copy(), expression=literal(offset - 1)),
+            to=exp.DataType.build("DOUBLE"),
+        )
+        return exp.Add(this=exp.Mul(this=k, expression=literal(step)), expression=literal(low))
+
+    def one_if(condition: exp.Expr) -> exp.Expr:
+        return exp.Case(ifs=[exp.If(this=condition, true=literal(1))], default=literal(0))
+
+    down = one_if(exp.LT(this=v.copy(), expression=edge(1)))
+    up = one_if(
+        exp.and_(
+            exp.GTE(this=v.copy(), expression=edge(2)),
+            exp.NEQ(this=i0.copy(), expression=literal(bins - 1)),
+        )
+    )
+    index = exp.Add(this=exp.Sub(this=i0.copy(), expression=down), expression=up)
+    return (
+        exp.select(
+            exp.alias_(index, "b", quoted=True),
+            exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True),
+        )
+        .from_(subquery(inner, "h"))
+        .group_by(exp.Literal.number(1))
     )
 
 

@@ -112,8 +112,9 @@ def test_results_show_themselves_and_plot(data: Data) -> None:
 
 
 def test_the_rows_stay_in_the_engine(workspace: Workspace) -> None:
-    """Given a 1M-row table, describe/histogram/correlation return one row per statement:
-    the engine's answer, and the audit records of the statements, say so."""
+    """Given a 1M-row table, describe/histogram/correlation return a row per statement (a
+    row per bin for the histogram's counts): the engine's answers and the audit records of
+    the statements say so."""
     n = 1_000_000
     rng = np.random.default_rng(1)
     x = rng.normal(size=n)
@@ -127,16 +128,16 @@ def test_the_rows_stay_in_the_engine(workspace: Workspace) -> None:
     corr = stats.correlation("big", session=session)
 
     assert summary.rows == n and summary.fetched_rows == 1
-    assert hist.total == n and hist.fetched_rows == 2  # the range, then the counts
+    assert hist.total == n and hist.fetched_rows == 1 + 10  # the range, then a row per bin
     assert corr.rows == n and corr.fetched_rows == 1
     assert summary["x"].mean == pytest.approx(x.mean(), rel=1e-9)
     records = [r for r in workspace.audit.tail(limit=20) if "big" in r.statement]
     assert len(records) == 7  # three LIMIT 0 probes, four aggregate statements
     assert all(r.decision == "allowed" for r in records)
-    assert max(r.row_count or 0 for r in records) == 1
-    assert sum(r.row_count or 0 for r in records) == 4
+    assert max(r.row_count or 0 for r in records) == 10  # the histogram's bins
+    assert sum(r.row_count or 0 for r in records) == 1 + (1 + 10) + 1
     aggregates = [r.statement for r in records if "LIMIT 0" not in r.statement]
-    assert all(s.startswith("SELECT COUNT(*)") or "MIN(" in s for s in aggregates)
+    assert len(aggregates) == 4 and all("COUNT(" in s or "MIN(" in s for s in aggregates)
 
 
 def test_bad_input_gives_one_typed_error(data: Data) -> None:
@@ -165,3 +166,34 @@ def test_the_dap_stats_shortcut_runs_on_the_callers_client() -> None:
 
     assert dap.stats.describe("nums")["x"].mean == pytest.approx(2.5)
     assert dap.stats.ttest_mean("nums", "x", 2.5).statistic == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    ("values", "bins"),
+    [
+        ([float(i) for i in range(11)], 10),  # every value on an edge
+        ([float(i) for i in range(11)], 3),  # edges 3.33…, 6.66… between integers
+        ([round(0.1 * i, 10) for i in range(100)], 7),  # decimal fractions: rounding at edges
+        ([1e-300, 2e-300, 3e-300], 4),
+        ([5.0, 5.0, 5.0], 5),  # a constant column: numpy's ±0.5 range
+        ([-1e9, 0.0, 1e9, 3.3e8, -2.7e8], 9),
+    ],
+)
+def test_histogram_bins_are_numpys_at_the_edges(
+    workspace: Workspace, values: list[float], bins: int
+) -> None:
+    workspace.catalog.create_table("main.edges", pl.DataFrame({"x": values}), owner="tester")
+
+    hist = stats.histogram("edges", "x", bins, session=workspace.session())
+
+    counts, edges = np.histogram(np.array(values), bins)
+    assert hist.counts == tuple(int(c) for c in counts)
+    assert hist.edges == tuple(float(e) for e in edges)
+
+
+def test_bins_too_fine_for_the_range_are_refused_as_numpy_does(workspace: Workspace) -> None:
+    workspace.catalog.create_table("main.tiny", pl.DataFrame({"x": [0.0, 1e-323]}))
+    with pytest.raises(ValueError):
+        np.histogram([0.0, 1e-323], 4)
+    with pytest.raises(StatsError, match="cannot make 4 bins"):
+        stats.histogram("tiny", "x", 4, session=workspace.session())
