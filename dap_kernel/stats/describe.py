@@ -132,9 +132,10 @@ def histogram(
     """Counts of a numeric column in ``bins`` equal bins, counted in the engine (two
     statements: the range and null count, then one row per non-empty bin).
 
-    The bins are numpy's (the same counts as ``numpy.histogram``, edge cases included): edges ``numpy.linspace(low, high, bins + 1)`` (low and high the
-    column's min and max unless ``range``), each bin half-open but the last, which holds
-    ``high``; values outside ``range`` are not counted.
+    The bins are numpy's (the same counts as ``numpy.histogram``, edge cases included):
+    edges ``numpy.linspace(low, high, bins + 1)`` (low and high the column's min and max
+    unless ``range``), each bin half-open but the last, which holds ``high``; values outside
+    ``range`` are not counted.
     """
     session = client(session)
     if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
