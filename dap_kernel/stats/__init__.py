@@ -14,7 +14,8 @@ The modules, each building only on those before it:
 * :mod:`.results`: the result types (frozen dataclasses with ``_repr_html_`` and ``plot()``);
 * :mod:`.source`: a source (table or SELECT) as the caller sees it, and governed SQL on it;
 * :mod:`.describe`: :func:`describe`, :func:`histogram`, :func:`correlation`;
-* :mod:`.tests`: hypothesis tests, on arrays (:func:`ttest` …) or on a source (:func:`ttest_by` …);
+* :mod:`.tests`: hypothesis tests on samples (:func:`ttest`, :func:`mannwhitney` …);
+* :mod:`.grouped`: the same on a source, from engine sufficient statistics (:func:`ttest_by` …);
 * :mod:`.regression`: :func:`ols`, :func:`logit`;
 * :mod:`.timeseries`: :func:`decompose`.
 
@@ -25,6 +26,15 @@ from __future__ import annotations
 
 from .describe import correlation, describe, histogram
 from .errors import NotEnoughData, NotNumeric, StatsError, TooManyRows, UnknownColumn
+from .grouped import (
+    anova_by,
+    chi2_by,
+    mannwhitney_by,
+    proportions_by,
+    ttest_by,
+    ttest_mean,
+    ttest_paired,
+)
 from .regression import logit, ols
 from .results import (
     Coefficient,
@@ -38,21 +48,7 @@ from .results import (
     TestResult,
 )
 from .source import Queries
-from .tests import (
-    anova,
-    anova_by,
-    chi2_by,
-    chi2_contingency,
-    chisquare,
-    mannwhitney,
-    mannwhitney_by,
-    proportions_by,
-    proportions_ztest,
-    ttest,
-    ttest_by,
-    ttest_mean,
-    ttest_paired,
-)
+from .tests import anova, chi2_contingency, chisquare, mannwhitney, proportions_ztest, ttest
 from .timeseries import decompose
 
 __all__ = [
