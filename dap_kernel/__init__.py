@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from . import catalog as catalog
+    from . import stats as stats
 
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "quality",
     "quality_status",
     "sql",
+    "stats",
     "whoami",
 ]
 
@@ -51,6 +53,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "pipeline": (".pipelines", "pipeline"),
     "chart": (".viz", "chart"),
     "chart_type": (".viz", "chart_type"),
+    "stats": (".stats", None),  # dap.stats.describe("orders"), dap.stats.ttest(a, b)
 }
 
 
