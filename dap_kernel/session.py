@@ -29,6 +29,7 @@ from .catalog import Catalog, TableInfo
 from .catalog.governed import GovernedCatalog
 from .catalog.resolve import CatalogResolver, InputResolver
 from .changes import CatalogChanges
+from .deadlines import shared_deadlines
 from .engine_errors import with_suggestion
 from .engines import create_engine
 from .engines.base import Binding
@@ -345,9 +346,7 @@ class Session(CatalogChanges):
             timed_out.set()  # before cancelling: the query may fail the moment it is interrupted
             engine.cancel(query_id)
 
-        timer = threading.Timer(timeout, stop)
-        timer.daemon = True
-        timer.start()
+        deadline = shared_deadlines().after(timeout, stop)  # one watchdog thread, not a Timer
         try:
             return engine.execute(sql, params, query_id=query_id, limit=limit, on_batch=on_batch)
         except QueryCancelled as e:
@@ -357,7 +356,7 @@ class Session(CatalogChanges):
                 ) from e
             raise
         finally:
-            timer.cancel()
+            deadline.cancel()
 
     def cancel(self, query_id: str) -> bool:
         return self.workspace.engine.cancel(query_id)
