@@ -92,6 +92,19 @@ class Workspace:
             max_bytes=int(settings.result_cache_mb * 2**20), ttl_s=settings.result_cache_ttl_s
         )
 
+    def catalog_version(self) -> int | None:
+        """The metadata version the running statement read, when it provably follows the
+        catalog: the workspace's grant policy reads ``policy_state.version`` once per statement
+        (afresh from the database, whatever process wrote last), and every catalog write bumps
+        that version in its own transaction. The catalog reuses the rows it read under one
+        version (:meth:`~dap_kernel.catalog.resolve.CatalogBindings.lookup`). Any other policy
+        (single-user embedders, tests) gives None: the catalog is read for every statement.
+        """
+        policy = self.policy
+        if type(policy) is GrantPolicy and policy.meta is self.meta:
+            return policy.version()  # the statement's pinned snapshot: no second read
+        return None
+
     def resolved_policy(self, principal: Principal, table: str) -> TablePolicy | None:
         """How ``principal`` sees ``table``, with its own values bound (cached per version)."""
         return self.resolved_policies.get(self.policy, principal, table)
@@ -244,10 +257,11 @@ class Session(CatalogChanges):
         self, inputs: Mapping[str, pa.Table | pl.DataFrame] | None, query_id: str
     ) -> CatalogResolver | InputResolver:
         """The names one statement reads: the catalog's, and the caller's own input tables."""
+        catalog = self.catalog.resolver(self.workspace.catalog_version)
         if not inputs:
-            return self.catalog.resolver()
+            return catalog
         tables = {name: to_table(data) for name, data in inputs.items()}
-        return InputResolver(self.catalog.resolver(), tables, query_id[:16])
+        return InputResolver(catalog, tables, query_id[:16])
 
     def _run(
         self,
