@@ -29,6 +29,7 @@ from .catalog import Catalog, TableInfo
 from .catalog.governed import GovernedCatalog
 from .catalog.resolve import CatalogResolver, InputResolver
 from .changes import CatalogChanges
+from .deadlines import shared_deadlines
 from .engine_errors import with_suggestion
 from .engines import create_engine
 from .engines.base import Binding
@@ -90,6 +91,19 @@ class Workspace:
         self.results = ResultCache(
             max_bytes=int(settings.result_cache_mb * 2**20), ttl_s=settings.result_cache_ttl_s
         )
+
+    def catalog_version(self) -> int | None:
+        """The metadata version the running statement read, when it provably follows the
+        catalog: the workspace's grant policy reads ``policy_state.version`` once per statement
+        (afresh from the database, whatever process wrote last), and every catalog write bumps
+        that version in its own transaction. The catalog reuses the rows it read under one
+        version (:meth:`~dap_kernel.catalog.resolve.CatalogBindings.lookup`). Any other policy
+        (single-user embedders, tests) gives None: the catalog is read for every statement.
+        """
+        policy = self.policy
+        if type(policy) is GrantPolicy and policy.meta is self.meta:
+            return policy.version()  # the statement's pinned snapshot: no second read
+        return None
 
     def resolved_policy(self, principal: Principal, table: str) -> TablePolicy | None:
         """How ``principal`` sees ``table``, with its own values bound (cached per version)."""
@@ -243,10 +257,11 @@ class Session(CatalogChanges):
         self, inputs: Mapping[str, pa.Table | pl.DataFrame] | None, query_id: str
     ) -> CatalogResolver | InputResolver:
         """The names one statement reads: the catalog's, and the caller's own input tables."""
+        catalog = self.catalog.resolver(self.workspace.catalog_version)
         if not inputs:
-            return self.catalog.resolver()
+            return catalog
         tables = {name: to_table(data) for name, data in inputs.items()}
-        return InputResolver(self.catalog.resolver(), tables, query_id[:16])
+        return InputResolver(catalog, tables, query_id[:16])
 
     def _run(
         self,
@@ -345,9 +360,7 @@ class Session(CatalogChanges):
             timed_out.set()  # before cancelling: the query may fail the moment it is interrupted
             engine.cancel(query_id)
 
-        timer = threading.Timer(timeout, stop)
-        timer.daemon = True
-        timer.start()
+        deadline = shared_deadlines().after(timeout, stop)  # one watchdog thread, not a Timer
         try:
             return engine.execute(sql, params, query_id=query_id, limit=limit, on_batch=on_batch)
         except QueryCancelled as e:
@@ -357,7 +370,7 @@ class Session(CatalogChanges):
                 ) from e
             raise
         finally:
-            timer.cancel()
+            deadline.cancel()
 
     def cancel(self, query_id: str) -> bool:
         return self.workspace.engine.cancel(query_id)

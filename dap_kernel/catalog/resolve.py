@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +38,9 @@ class CatalogBindings:
         self.lake = lake
         self._files: dict[tuple[str, int], tuple[str, ...]] = {}
         self._lock = threading.Lock()
+        # Catalog rows as read under one metadata version (see :meth:`lookup`).
+        self._rows_version: int | None = None
+        self._rows_at: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
 
     # -- lookups ----------------------------------------------------------------------------
 
@@ -48,14 +51,27 @@ class CatalogBindings:
 
     # -- engine bindings (the query path) -----------------------------------------------------
 
-    def lookup(self, qualified: Sequence[str]) -> dict[str, Any]:
+    def lookup(self, qualified: Sequence[str], *, version: int | None = None) -> dict[str, Any]:
         """Catalog rows (without columns) for lower-cased ``schema.table`` names, in one query.
 
-        This is the only metadata read on the query path: plain driver SQL, which skips
+        This is the only catalog read on the query path: plain driver SQL, which skips
         SQLAlchemy's statement compilation (most of the cost of such a small query).
+
+        ``version`` is the metadata version (``policy_state.version``) the caller's statement
+        read from the database. Every write of a catalog row bumps it in the same transaction
+        (:func:`~dap_kernel.catalog.store._bump_policy_version`), in whatever process, so the
+        rows read under one version are the rows of that version: they are kept and reused
+        while the statements asking still read that version, and forgotten at the next one.
+        Without a ``version`` the rows are always read afresh.
         """
         if not qualified:
             return {}
+        key = tuple(qualified)
+        if version is not None:
+            with self._lock:
+                kept = self._rows_at.get(key) if self._rows_version == version else None
+            if kept is not None:
+                return _lookup_rows(kept)
         mark = "?" if self.meta.engine.dialect.paramstyle == "qmark" else "%s"
         sql = (
             "SELECT schema_name, name, kind, location, options, version FROM catalog_tables "
@@ -63,21 +79,19 @@ class CatalogBindings:
             f"({', '.join(mark for _ in qualified)})"
         )
         with self.meta.engine.connect() as con:
-            rows = con.exec_driver_sql(sql, tuple(qualified)).all()
-        return {
-            f"{r.schema_name}.{r.name}".lower(): _LookupRow(
-                r.schema_name,
-                r.name,
-                r.kind,
-                r.location,
-                json.loads(r.options) if isinstance(r.options, str) else (r.options or {}),
-                r.version,
-            )
-            for r in rows
-        }
+            rows = tuple(_kept_row(r) for r in con.exec_driver_sql(sql, key).all())
+        if version is not None:
+            with self._lock:
+                if self._rows_version is None or version > self._rows_version:
+                    self._rows_version, self._rows_at = version, {}  # a newer catalog
+                if version == self._rows_version and len(self._rows_at) < _KEPT_LOOKUPS:
+                    self._rows_at[key] = rows
+        return _lookup_rows(rows)
 
-    def resolver(self) -> CatalogResolver:
-        return CatalogResolver(self)
+    def resolver(self, version: Callable[[], int | None] | None = None) -> CatalogResolver:
+        """``version`` gives the metadata version the statement being resolved read (see
+        :meth:`lookup`); without one every resolution reads the catalog."""
+        return CatalogResolver(self, version)
 
     def bindings(self, names: Sequence[str]) -> list[Binding]:
         rows = self.lookup([n.lower() for n in names])
@@ -182,6 +196,28 @@ class CatalogBindings:
         return files
 
 
+# Distinct name lists kept per metadata version (a notebook or dashboard repeats a few).
+_KEPT_LOOKUPS = 1024
+
+
+def _kept_row(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A driver row with its options as JSON text (PostgreSQL's driver hands a dict), so each
+    statement parses its own copy and none can change what the next one reads."""
+    schema_name, name, kind, location, options, version = row
+    text = options if isinstance(options, str) else json.dumps(options or {})
+    return (schema_name, name, kind, location, text, version)
+
+
+def _lookup_rows(rows: Sequence[tuple[Any, ...]]) -> dict[str, _LookupRow]:
+    """Rows as the query path reads them, built afresh per statement (nothing mutable shared)."""
+    return {
+        f"{schema_name}.{name}".lower(): _LookupRow(
+            schema_name, name, kind, location, json.loads(options or "{}"), version
+        )
+        for schema_name, name, kind, location, options, version in rows
+    }
+
+
 @dataclass(frozen=True)
 class _LookupRow:
     schema_name: str
@@ -240,15 +276,19 @@ class InputResolver:
 class CatalogResolver:
     """Resolves a statement's table names and keeps the rows, so binding needs no second read."""
 
-    def __init__(self, catalog: CatalogBindings) -> None:
+    def __init__(
+        self, catalog: CatalogBindings, version: Callable[[], int | None] | None = None
+    ) -> None:
         self.catalog = catalog
+        self.version = version
         self.rows: dict[str, Any] = {}
         self._resolved: dict[tuple[str, ...], dict[str, str]] = {}
 
     def resolve(self, qualified: Sequence[str]) -> dict[str, str]:
         key = tuple(qualified)
         if key not in self._resolved:  # one statement may ask twice (check, then secure)
-            rows = self.catalog.lookup(qualified)
+            version = self.version() if self.version is not None else None
+            rows = self.catalog.lookup(qualified, version=version)
             self.rows.update(rows)
             self._resolved[key] = {k: f"{r.schema_name}.{r.name}" for k, r in rows.items()}
         return dict(self._resolved[key])

@@ -14,10 +14,14 @@ outside the allowed set reopens the database with the wider set.
 from __future__ import annotations
 
 import functools
+import os
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 import duckdb
@@ -279,34 +283,89 @@ def _interruptible(work: Callable[[], pa.Table], interrupt: Callable[[], None]) 
     DuckDB holds the calling thread inside C until the query ends, so a KeyboardInterrupt
     (SIGINT in a notebook kernel) would only land once it had run to completion. Waiting here
     instead, the interrupt stops the query within moments and becomes ``QueryCancelled``.
+    The helper thread is kept for the next query (starting a thread per query cost 1–2 ms on a
+    busy machine, more than a small query itself).
     """
-    outcome: list[pa.Table | BaseException] = []
-    done, cancelled = threading.Event(), threading.Event()
+    cancelled = threading.Event()
 
-    def target() -> None:
-        try:
-            if not cancelled.is_set():
-                outcome.append(work())
-        except BaseException as e:  # handed to the waiting thread, which raises it
-            outcome.append(e)
-        finally:
-            done.set()
+    def target() -> pa.Table:
+        if cancelled.is_set():  # interrupted before it began: never run it
+            raise QueryCancelled("the query was cancelled (interrupted)")
+        return work()
 
-    worker = threading.Thread(target=target, name="dap-query", daemon=True)
+    future: Future[pa.Table] = Future()
     try:
-        worker.start()  # inside: Ctrl-C may land while start() waits for the thread
-        while not done.wait(0.05):  # a timed wait: an async exception is seen between waits
-            pass
+        _helpers().submit(future, target)  # inside: Ctrl-C may land while a thread starts
+        while True:
+            try:  # a timed wait: an async exception is seen between waits
+                return future.result(timeout=0.05)
+            except FutureTimeout:
+                continue
     except KeyboardInterrupt:
         cancelled.set()
-        # The cursor is closed after this: wait until the worker is out of it (a worker
-        # without an ident has not begun, and will now not run the query at all).
-        while worker.ident is not None and not done.wait(0.02):
+        # The cursor is closed after this: wait until the helper is out of it (a query not
+        # begun is taken off the queue, or sees ``cancelled`` and does not run at all).
+        while not future.done() and not future.cancel():
             interrupt()
+            wait([future], timeout=0.02)
         raise QueryCancelled("the query was cancelled (interrupted)") from None
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
+
+
+class _Helpers:
+    """Daemon threads that run the main thread's queries: one, kept between queries; another
+    only while a query someone stopped waiting for (a second Ctrl-C) still runs. Daemons, as
+    the thread per query was: a runaway query does not hold up the interpreter's exit."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future[pa.Table], Callable[[], pa.Table]]] = (
+            queue.SimpleQueue()
+        )
+        self._idle = 0  # threads waiting for a job: never fewer than jobs queued
+        self._lock = threading.Lock()
+
+    def submit(self, future: Future[pa.Table], fn: Callable[[], pa.Table]) -> None:
+        """Run ``fn`` for ``future`` (made by the caller, so it can cancel even a job whose
+        submission an interrupt cut short)."""
+        with self._lock:
+            self._jobs.put((future, fn))
+            if self._idle:
+                self._idle -= 1  # an idle thread takes it
+                return
+        threading.Thread(target=self._loop, name="dap-query", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            future, fn = self._jobs.get()
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as e:  # handed to the waiting thread, which raises it
+                    future.set_exception(e)
+            del future, fn  # hold no result while idle
+            with self._lock:
+                self._idle += 1
+
+
+_helper_pool: _Helpers | None = None
+_helper_lock = threading.Lock()
+
+
+def _helpers() -> _Helpers:
+    global _helper_pool
+    with _helper_lock:
+        if _helper_pool is None:
+            _helper_pool = _Helpers()
+        return _helper_pool
+
+
+def _forget_helpers_in_child() -> None:
+    """A forked child has none of the parent's threads, and its locks may be held by one."""
+    global _helper_pool, _helper_lock
+    _helper_pool, _helper_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_helpers_in_child)
 
 
 def _fetch(

@@ -149,9 +149,12 @@ class DapMagics(Magics):
 
     def _sql(self, rest: str, cell: str | None) -> pl.DataFrame | None:
         try:
-            args = _sql_parser().parse_args(
-                shlex.split(rest, posix=True) if cell is not None else _split_options(rest)
-            )
+            if cell is not None and not rest.strip():  # a bare %%dap sql: nothing to parse
+                args = argparse.Namespace(name=None, limit=None, as_of=None, query=[])
+            else:
+                args = _sql_parser().parse_args(
+                    shlex.split(rest, posix=True) if cell is not None else _split_options(rest)
+                )
         except ValueError as e:
             raise UsageError(f"%dap sql: {e}") from None
         query = cell if cell is not None else " ".join(args.query)

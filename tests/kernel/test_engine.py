@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -80,3 +81,34 @@ def test_cancel_interrupts_a_running_query(engine: DuckDBEngine) -> None:
 def test_lake_table_stays_readable_under_lockdown(workspace: Workspace) -> None:
     workspace.catalog.create_table("t", pl.DataFrame({"x": [1, 2, 3]}))
     assert workspace.session().sql("SELECT sum(x) AS s FROM t")["s"][0] == 6
+
+
+def test_main_thread_queries_reuse_one_helper_thread(engine: DuckDBEngine) -> None:
+    """The main thread's queries wait on a helper (so Ctrl-C lands): one kept, not one each."""
+    assert threading.current_thread() is threading.main_thread()
+    engine.execute("SELECT 1")
+    before = threading.active_count()
+    for i in range(20):
+        assert engine.execute(f"SELECT {i} AS x").column("x").to_pylist() == [i]
+    assert threading.active_count() == before
+    with pytest.raises(QueryFailed):  # an engine error still reaches the caller as before
+        engine.execute("SELECT * FROM nowhere")
+
+
+def test_ctrl_c_before_the_helper_begins_never_runs_the_query(
+    engine: DuckDBEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dap_kernel.engines import duckdb as engine_module
+
+    real = engine_module._Helpers.submit
+
+    def submit(self: engine_module._Helpers, future: Any, fn: Any) -> None:
+        real(self, future, fn)
+        raise KeyboardInterrupt  # lands right after the job was queued
+
+    monkeypatch.setattr(engine_module._Helpers, "submit", submit)
+    with pytest.raises(QueryCancelled, match="interrupted"):
+        engine.execute("SELECT count(*) FROM range(100000000000) a, range(10) b")
+    monkeypatch.undo()
+    # A job already queued either ran to a stop or never ran; the engine is free for the next.
+    assert engine.execute("SELECT 7 AS x").column("x").to_pylist() == [7]

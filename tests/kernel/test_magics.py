@@ -152,3 +152,15 @@ def test_as_of_and_writes_from_a_cell(shell: InteractiveShell, demo_workspace: W
     assert run(shell, "sql", "SELECT count(*) AS n FROM picked")["n"].item() == 5
     assert run(shell, "sql --as-of 0", "SELECT count(*) AS n FROM picked")["n"].item() == 3
     assert run(shell, "sql --as-of 0 SELECT count(*) AS n FROM picked")["n"].item() == 3
+
+
+def test_a_bare_cell_magic_has_the_parser_defaults() -> None:
+    """``%%dap sql`` with no options skips the parser: its defaults must stay the same."""
+    from dap_kernel.magics import _sql_parser
+
+    assert vars(_sql_parser().parse_args([])) == {
+        "name": None,
+        "limit": None,
+        "as_of": None,
+        "query": [],
+    }
