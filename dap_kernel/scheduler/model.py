@@ -160,7 +160,7 @@ def _time(value: Any) -> datetime | None:
 
 class ScheduleClient(Protocol):
     """Schedules as a client offers them, in process (:class:`~dap_kernel.scheduler.api.
-    Schedules`) or over REST (:class:`~dap_kernel.transport.HttpSchedules`): the CLI, the
+    Schedules`) or over REST (:class:`~dap_kernel.remote_schedules.HttpSchedules`): the CLI, the
     magics and the lab panel call these and never ask which one they hold."""
 
     def add(self, spec: ScheduleSpec) -> Schedule: ...
