@@ -6,7 +6,7 @@
 
 import { requestAPI } from '../handler';
 import { parseLineage, type ILineage } from '../catalog';
-import type { IColumnInfo, IQuerySpec } from './state';
+import type { IColumnInfo, IQuerySpec } from './types';
 
 export interface ITableSummary {
   name: string;

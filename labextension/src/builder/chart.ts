@@ -6,7 +6,8 @@
 
 import * as d3 from 'd3';
 
-import { isNumericType, valueKind, type IColumnInfo } from './state';
+import { isNumericType, valueKind } from './columns';
+import type { IColumnInfo } from './types';
 
 export type ChartKind = 'bar' | 'line' | 'scatter';
 

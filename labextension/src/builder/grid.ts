@@ -1,7 +1,7 @@
 /** The paged result grid of the query builder: a plain, accessible <table>. */
 
-import type { IColumnInfo } from './state';
-import { isNumericType } from './state';
+import { isNumericType } from './columns';
+import type { IColumnInfo } from './types';
 
 /** A cell value as text (`null` stays visible as `null`). */
 export function formatCell(value: unknown): string {
