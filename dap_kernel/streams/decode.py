@@ -13,6 +13,7 @@ import csv
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
@@ -62,13 +63,17 @@ def decode(
     Returns the decoded batch and the schema it has (the inferred one for a new table).
     ``columns`` names the CSV fields when there is no schema yet.
     """
-    bad: list[tuple[Event, str, Any]] = []
+    if format == "json" and schema is not None:
+        fast = _json_fast(events, schema)
+        if fast is not None:
+            return fast, schema
+    bad: list[tuple[Event, str]] = []
     records: list[tuple[Event, dict[str, Any]]] = []
     names = list(schema.names) if schema is not None else list(columns)
     for event in events:
         record, reason = _parse(event.value, format, names)
         if record is None:
-            bad.append((event, reason, _raw(event.value)))
+            bad.append((event, reason))
         else:
             records.append((event, record))
     if schema is None:
@@ -78,7 +83,7 @@ def decode(
     for event, record in records:
         extra = [k for k in record if k not in allowed]
         if extra:
-            bad.append((event, f"field(s) not in the table: {', '.join(extra[:5])}", record))
+            bad.append((event, f"field(s) not in the table: {', '.join(extra[:5])}"))
         else:
             kept.append((event, record))
     rows, kept = _to_table(kept, schema, bad, csv_text=format == "csv")
@@ -90,6 +95,47 @@ def decode(
             offsets=[e.offset for e, _ in kept],
         ),
         schema,
+    )
+
+
+def _json_fast(events: Sequence[Event], schema: pa.Schema) -> Decoded | None:
+    """The whole batch in one pass of Arrow's JSON reader, when every event fits; None sends
+    the batch down the event-by-event path, which finds and quarantines the ones that do not.
+
+    Arrow reads newline-delimited JSON, so an event holding a newline (pretty-printed JSON)
+    or no value at all, and a table with a required column, take the slow path from the start.
+    """
+    import io
+
+    from pyarrow import json as pa_json
+
+    if not events or any(not f.nullable for f in schema):
+        return None
+    values = [e.value for e in events]
+    if any(v is None or b"\n" in v or b"\r" in v or not v.strip() for v in values):
+        return None
+    data = b"\n".join(v for v in values if v is not None)
+    try:
+        table = pa_json.read_json(
+            io.BytesIO(data),
+            read_options=pa_json.ReadOptions(block_size=max(1 << 20, len(data) + 1)),
+            parse_options=pa_json.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="error"
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+    if table.num_rows != len(events):
+        return None
+    try:
+        rows = table.select(schema.names).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, KeyError):
+        return None
+    return Decoded(
+        rows=rows,
+        bad=empty_quarantine(),
+        partitions=[e.partition for e in events],
+        offsets=[e.offset for e in events],
     )
 
 
@@ -108,7 +154,8 @@ def _parse(value: bytes | None, format: Format, names: list[str]) -> tuple[Any, 
         return None, "not UTF-8 text"
     if format == "json":
         try:
-            record = json.loads(text)
+            # Numbers with a fraction as Decimal: a decimal column gets exactly the digits sent.
+            record = json.loads(text, parse_float=Decimal)
         except json.JSONDecodeError as e:
             return None, f"not valid JSON: {e.msg} at character {e.pos}"
         if not isinstance(record, dict):
@@ -150,7 +197,7 @@ def _infer_type(values: list[Any]) -> pa.DataType:
         return pa.bool_()
     if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
         return pa.int64()
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    if all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values):
         return pa.float64()
     if all(isinstance(v, str) for v in values):
         # CSV fields are text: numbers in text stay numbers when every value is one.
@@ -185,18 +232,30 @@ def _column(values: list[Any], t: pa.DataType, *, csv_text: bool) -> pa.Array:
     """One column; raises when any value does not fit ``t``."""
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         # A nested JSON value is kept as its JSON text; a number is not text (Arrow refuses).
-        nested = [json.dumps(v) if isinstance(v, dict | list) else v for v in values]
+        nested = [json.dumps(v, default=float) if isinstance(v, dict | list) else v for v in values]
         return pa.array(nested, type=t)
-    if (csv_text or _text_typed(t)) and all(v is None or isinstance(v, str) for v in values):
+    if csv_text or _text_typed(t):
+        # Times, dates and decimals come as text (ISO 8601, exact digits): a bare number
+        # would be read in some unit nobody declared, so it does not fit.
+        if pa.types.is_decimal(t) and not csv_text:
+            if any(isinstance(v, bool | float) for v in values):
+                raise ValueError(f"{t} values are exact")
+            exact = [Decimal(v) if isinstance(v, str | int) else v for v in values]
+            return pa.array(exact, type=t)
+        if not all(v is None or isinstance(v, str) for v in values):
+            raise ValueError(f"{t} values are text")
         if pa.types.is_boolean(t):
             values = [None if v is None else v.lower() for v in values]
         return pa.array(values, type=pa.string()).cast(t, safe=True)
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         # Arrow would truncate 2.5 into an integer column and read true as 1: refuse both.
         whole = pa.types.is_integer(t)
+        numbers: list[Any] = []
         for v in values:
-            if isinstance(v, bool) or (whole and isinstance(v, float) and not v.is_integer()):
+            if isinstance(v, bool) or (isinstance(v, Decimal) and whole and v != v.to_integral()):
                 raise ValueError(f"{v!r} is not a {t}")
+            numbers.append((int(v) if whole else float(v)) if isinstance(v, Decimal) else v)
+        return pa.array(numbers, type=t)
     return pa.array(values, type=t)
 
 
@@ -213,7 +272,7 @@ def _text_typed(t: pa.DataType) -> bool:
 def _to_table(
     records: list[tuple[Event, dict[str, Any]]],
     schema: pa.Schema,
-    bad: list[tuple[Event, str, Any]],
+    bad: list[tuple[Event, str]],
     *,
     csv_text: bool,
 ) -> tuple[pa.Table, list[tuple[Event, dict[str, Any]]]]:
@@ -245,30 +304,27 @@ def _to_table(
                     try:
                         _column([v], f.type, csv_text=csv_text)
                     except Exception:  # whatever Arrow says: this value does not fit
-                        shown = json.dumps(v, default=str)[:80]
+                        shown = (str(v) if isinstance(v, Decimal) else json.dumps(v))[:80]
                         failed[i] = f"column {f.name}: {shown} does not fit {f.type}"
         if not failed:
             return pa.Table.from_arrays(arrays, schema=schema), records
         for i in sorted(failed):
-            event, record = records[i]
-            bad.append((event, failed[i], record))
+            bad.append((records[i][0], failed[i]))
         records = [r for i, r in enumerate(records) if i not in failed]
 
 
-def _quarantine(bad: list[tuple[Event, str, Any]], topic: str) -> pl.DataFrame:
+def _quarantine(bad: list[tuple[Event, str]], topic: str) -> pl.DataFrame:
+    """Quarantine rows keeping each event as it came (its text), so it can be fixed and
+    replayed as sent."""
     if not bad:
         return empty_quarantine()
     bad.sort(key=lambda b: (b[0].partition, b[0].offset))
     frame = quarantine_frame(
         pl.DataFrame({"event": [""] * len(bad)}),
         rule=PARSE_RULE,
-        reason=[reason[:_MAX_REASON] for _, reason, _ in bad],
-        source=[source_of(topic, e.partition) for e, _, _ in bad],
-        line=[e.offset for e, _, _ in bad],
+        reason=[reason[:_MAX_REASON] for _, reason in bad],
+        source=[source_of(topic, e.partition) for e, _ in bad],
+        line=[e.offset for e, _ in bad],
     )
-    # The event as it came (JSON text of the record, or the raw text that did not parse).
-    records = [
-        record if isinstance(record, str) or record is None else json.dumps(record, default=str)
-        for _, _, record in bad
-    ]
+    records = [_raw(e.value) for e, _ in bad]
     return frame.with_columns(pl.Series("_dap_record", records, dtype=pl.String))
