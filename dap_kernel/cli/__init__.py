@@ -21,7 +21,7 @@ from ._app import app
 # import order keeps ``dap --help`` as it was (setup and query commands first), not alphabetical.
 # isort: off
 from . import home, sql, serve, catalog, connector, audit, apikey, secrets, governance
-from . import archive, dashboard, export, ingest, lineage, pipeline, quality, schedule
+from . import archive, dashboard, export, ingest, lineage, pipeline, quality, schedule, stream
 
 # isort: on
 
@@ -59,4 +59,5 @@ __all__ = [
     "secrets",
     "serve",
     "sql",
+    "stream",
 ]

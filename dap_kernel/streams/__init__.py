@@ -1,0 +1,41 @@
+"""Streams: Kafka topics into governed lake tables, exactly once.
+
+``dap stream start --bootstrap HOST:PORT --topic T --table NAME`` consumes a topic with a
+consumer group and appends micro-batches (closed on size or after 1 s) to a Delta table. Each
+commit holds the rows and, as Delta application transactions, the offsets that produced them
+(the way kafka-delta-ingest does it), so a crash anywhere loses and duplicates nothing.
+
+The modules, each building on those before it:
+
+* :mod:`.spec`: what a stream is, its Kafka settings, the application ids of its offsets;
+* :mod:`.decode`: JSON/CSV events → Arrow rows of the table's schema, bad ones → quarantine;
+* :mod:`.sink`: one Delta commit per batch with its offsets, governed and quality-checked;
+* :mod:`.consumer`: the consumer-group member that seeks to what the table says;
+* :mod:`.state`: the state file ``dap stream status`` reads, and stopping a stream;
+* :mod:`.runner`: the loop, backpressure and graceful stop.
+"""
+
+from __future__ import annotations
+
+from .decode import Decoded, Event, decode
+from .runner import RunSummary, StreamRunner
+from .sink import OffsetsMoved, StreamSink
+from .spec import StreamSpec, app_id, parse_schema
+from .state import StreamState, read_state, read_states, stop_stream
+
+__all__ = [
+    "Decoded",
+    "Event",
+    "OffsetsMoved",
+    "RunSummary",
+    "StreamRunner",
+    "StreamSink",
+    "StreamSpec",
+    "StreamState",
+    "app_id",
+    "decode",
+    "parse_schema",
+    "read_state",
+    "read_states",
+    "stop_stream",
+]
