@@ -13,6 +13,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,7 +124,16 @@ class Service:
 @pytest.fixture(scope="session")
 def dap_service(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """One real `dap serve` process per run, over a governed copy of the demo data."""
-    home = tmp_path_factory.mktemp("service") / "dap-home"
+    with served(demo_home, tmp_path_factory.mktemp("service")) as service:
+        yield service
+
+
+@contextmanager
+def served(demo_home: Path, folder: Path) -> Iterator[Service]:
+    """A `dap serve` process over a governed copy of the demo data in ``folder``, with an API
+    key per demo user; stopped on exit. Tests that change what others rely on (a fuzzer that
+    revokes keys, say) start their own rather than share :func:`dap_service`."""
+    home = folder / "dap-home"
     shutil.copytree(demo_home, home)
     ws = Workspace(Settings(home=home, user="tester"))
     make_governed(ws)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from dap_kernel.transport import HttpSession
-from tests.conftest import Service
+from tests.conftest import Service, served
 
 pytestmark = pytest.mark.slow
 
@@ -74,11 +74,21 @@ def test_audit_names_the_front_door_behind_rest(dap_service: Service) -> None:
 
 
 def test_schemathesis_finds_no_server_errors_or_schema_violations(
-    dap_service: Service, tmp_path: Path
+    demo_home: Path, tmp_path: Path
 ) -> None:
     """Generated requests against the live OpenAPI document, as the admin. `test_connector`
-    is left out: fuzzed connectors point at arbitrary hosts, and testing one connects there."""
-    result = subprocess.run(
+    is left out: fuzzed connectors point at arbitrary hosts, and testing one connects there.
+    The fuzzer gets a service of its own: as the admin it revokes the keys it finds listed and
+    drops what it may, which the shared service's other users rely on."""
+    with served(demo_home, tmp_path / "fuzzed") as dap_service:
+        result = _fuzz(dap_service, tmp_path)
+    summary = result.stdout[-3000:]
+    assert result.returncode == 0, summary
+    assert "passed" in summary and "failures" not in summary.lower().split("summary")[-1]
+
+
+def _fuzz(dap_service: Service, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             str(Path(sys.executable).parent / "schemathesis"),
             "run",
@@ -103,6 +113,3 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(
         text=True,
         timeout=600,
     )
-    summary = result.stdout[-3000:]
-    assert result.returncode == 0, summary
-    assert "passed" in summary and "failures" not in summary.lower().split("summary")[-1]
