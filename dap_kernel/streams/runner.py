@@ -86,6 +86,7 @@ class StreamRunner:
         consumer = StreamConsumer(self.spec, self.sink.offsets)
         try:
             self.state.status = "running"
+            write_state(self.home, self.state)  # status says so before the first commit lands
             self._loop(consumer, until)
             self.state.status = "stopped"
         except BaseException as e:
