@@ -273,11 +273,13 @@ class Dashboard:
             f"<div class='dap-download' data-dap-part='download'>{self.download}</div></div>"
         )
 
+    def cards_html(self) -> str:
+        return "".join(c.html() for c in self.components)
+
     def grid_html(self) -> str:
-        cards = "".join(c.html() for c in self.components)
         return (
             f"<div class='dap-board dap-grid' data-dap-board='{self.token}' "
-            f"data-dap-part='grid'>{cards}</div>"
+            f"data-dap-part='grid'>{self.cards_html()}</div>"
         )
 
     def publish(self, busy: bool = False) -> None:
@@ -287,7 +289,7 @@ class Dashboard:
         self._seq += 1
         update: dict[str, Any] = {"seq": self._seq, "ack": self._ack, "busy": busy}
         if not busy:
-            update.update(status=self.status, download=self.download, grid=self.grid_html())
+            update.update(status=self.status, download=self.download, grid=self.cards_html())
         self.outbox.value = f"<code>{_esc(json.dumps(update))}</code>"
 
     def receive(self, message: str) -> None:
