@@ -19,6 +19,12 @@ and draws the charts with its plotly.js), with one widget between them: the filt
 the redrawn header and grid into the other after every refresh, and the template's script
 puts them in place. So the first paint needs no widget round trip, and the page holds only
 what the viewer's own queries returned.
+
+In a notebook (``d.show()`` in JupyterLab) there is no template script and no plotly.js: each
+chart is also displayed as its own output with plotly's MIME type (metadata
+``{"dap": {"preview": …}}``, left out by the template), and after a refresh the header, grid
+and charts are updated in place by display id. The card buttons stay inert there; the filter
+bar works.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import secrets
 import tempfile
 import time
@@ -50,6 +57,13 @@ from .tables import Table
 
 if TYPE_CHECKING:
     from ..client import DapClient
+
+
+def in_voila() -> bool:
+    """Whether this kernel serves a Voilà page (Voilà sets these in its kernels' environment)."""
+    return "VOILA_KERNEL_ID" in os.environ or os.environ.get("SERVER_SOFTWARE", "").startswith(
+        "voila"
+    )
 
 
 class Dashboard:
@@ -239,13 +253,50 @@ class Dashboard:
         self.build()
         self.refresh()
         meta = {"dap": {"static": self.token}}
-        header = {"text/html": self.header_html(), "text/plain": self.title}
-        grid = {"text/html": self.grid_html(), "text/plain": f"{len(self.components)} cards"}
-        display(header, raw=True, metadata=meta)  # type: ignore[no-untyped-call]
+        header, grid = self._page_outputs()
+        ids = self._display_id
+        display(header, raw=True, metadata=meta, display_id=ids("header"))  # type: ignore[no-untyped-call]
         display(self.widget)  # type: ignore[no-untyped-call]
-        display(grid, raw=True, metadata=meta)  # type: ignore[no-untyped-call]
+        display(grid, raw=True, metadata=meta, display_id=ids("grid"))  # type: ignore[no-untyped-call]
+        preview = {"dap": {"preview": self.token}}
+        for chart in self._charts():
+            display(  # type: ignore[no-untyped-call]
+                chart.preview_bundle(),
+                raw=True,
+                metadata=preview,
+                display_id=ids(f"chart-{chart.index}"),
+            )
         self._shown = True
         return self.widget
+
+    def _charts(self) -> list[Chart]:
+        return [c for c in self.components if isinstance(c, Chart)]
+
+    def _display_id(self, part: str) -> str:
+        return f"dap-{self.token}-{part}"
+
+    def _page_outputs(self) -> tuple[dict[str, str], dict[str, str]]:
+        header = {"text/html": self.header_html(), "text/plain": self.title}
+        grid = {"text/html": self.grid_html(), "text/plain": f"{len(self.components)} cards"}
+        return header, grid
+
+    def _update_preview(self) -> None:
+        """In a notebook (JupyterLab) no template script applies the bridge's updates: the
+        header, grid and charts are redrawn in place by display id, so the filter bar works in
+        a preview. A Voilà page gets them through the bridge only (not twice)."""
+        if in_voila():
+            return
+        from IPython.display import update_display
+
+        header, grid = self._page_outputs()
+        for part, bundle in (("header", header), ("grid", grid)):
+            update_display(bundle, raw=True, display_id=self._display_id(part))  # type: ignore[no-untyped-call]
+        for chart in self._charts():
+            update_display(  # type: ignore[no-untyped-call]
+                chart.preview_bundle(),
+                raw=True,
+                display_id=self._display_id(f"chart-{chart.index}"),
+            )
 
     # -- the page ------------------------------------------------------------------------------
 
@@ -291,6 +342,8 @@ class Dashboard:
         if not busy:
             update.update(status=self.status, download=self.download, grid=self.cards_html())
         self.outbox.value = f"<code>{_esc(json.dumps(update))}</code>"
+        if not busy:
+            self._update_preview()
 
     def receive(self, message: str) -> None:
         """A button clicked in the page. The page is the viewer's: only the known actions on

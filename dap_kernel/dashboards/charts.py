@@ -23,6 +23,7 @@ from .sqlgen import DashboardError, Measure, Predicate
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+PLOTLY_MIME = "application/vnd.plotly.v1+json"
 MAX_PICKS = 40  # category buttons under a chart; a longer axis is clicked on the chart only
 PLOTLY_CONFIG = {
     "responsive": True,
@@ -67,6 +68,7 @@ class Chart(Component):
         self.selected: Any = None  # cross-filter selection at the current level
         self.pick_values: list[Any] = []  # the category buttons shown, in order
         self._figure: go.Figure | None = None
+        self.plotly: dict[str, Any] | None = None  # the figure as plotly's MIME type carries it
         super().__init__(dashboard, source, title, width)
         self.body = self._empty_body()
 
@@ -131,6 +133,7 @@ class Chart(Component):
         self._figure = fig
         label = f"{self.title}: {self.frame.height} {self.level} values"
         figure = {**json.loads(fig.to_json()), "config": PLOTLY_CONFIG}
+        self.plotly = figure
         self.body = (
             f"<div class='dap-chart-body' style='height:{self.height}px'>"
             f"{plot_div(figure, self.height, label)}</div>"
@@ -144,6 +147,21 @@ class Chart(Component):
     def show_error(self, message: str) -> None:
         super().show_error(message)
         self.pick_values = []
+        self.plotly = None
+
+    def preview_bundle(self) -> dict[str, Any]:
+        """The chart as its own output, for a notebook preview (JupyterLab draws plotly's MIME
+        type; the grid's HTML has no plotly.js there). The ``dap`` template skips this output:
+        its page draws the chart in the grid. After an error the output is empty (the card
+        says why)."""
+        label = f"{self.title or 'Chart'}"
+        bundle: dict[str, Any] = {
+            "text/html": f"<div class='dap-chart-preview' data-dap-card='{self.index}'></div>",
+            "text/plain": label if self.plotly is not None else f"{label}: {self.error}",
+        }
+        if self.plotly is not None:
+            bundle[PLOTLY_MIME] = self.plotly
+        return bundle
 
     def extra_html(self) -> str:
         """Breadcrumbs of the drill path: ``All regions › EMEA``."""

@@ -42,12 +42,18 @@ def html_table(frame: pl.DataFrame, formats: dict[str, str] | None = None) -> st
     )
 
 
+PLOT_NOTE = "Chart: drawn by the dashboard page; in a notebook it is shown under the cards."
+
+
 def plot_div(figure: dict[str, Any], height: int, label: str) -> str:
     """A chart the template draws with plotly.js: the figure (data, layout, config) in an
-    attribute, no script; the template's script draws every such div as it appears."""
+    attribute, no script; the template's script draws every such div as it appears. Until then
+    (or where no script draws it: a notebook preview, a page without plotly.js) the box says
+    why it is empty instead of staying blank."""
     return (
         f"<div class='dap-plot' style='height:{int(height)}px' role='img' "
-        f"aria-label='{_esc(label)}' data-dap-figure='{_esc(json.dumps(figure))}'></div>"
+        f"aria-label='{_esc(label)}' data-dap-figure='{_esc(json.dumps(figure))}'>"
+        f"<span class='dap-plot-note'>{_esc(PLOT_NOTE)}</span></div>"
     )
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from dap_kernel.client import close_http_sessions
 from dap_kernel.dashboards import Dashboard, DateRange, Explore, MultiSelect, Slider, sqlgen
+from dap_kernel.dashboards.charts import PLOTLY_MIME
 from dap_kernel.dashboards.identity import VIEWER_ENV, VIEWER_TOKEN_ENV, viewer_session
 from dap_kernel.dashboards.store import (
     UnknownDashboard,
@@ -251,6 +252,44 @@ def test_card_buttons_reach_the_kernel_through_the_bridge(
     assert chart.path == []
     d.inbox.value = json.dumps({"seq": 8, "action": "export", "card": 3, "arg": "csv"})
     assert "dap-download-link" in _update(d)["grid"]
+
+
+def test_a_notebook_preview_gets_each_chart_as_plotlys_own_mime_type(
+    demo_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JupyterLab has neither the template's script nor plotly.js: each chart is also an output
+    with plotly's MIME type (the same figure the grid's HTML holds), marked for the template to
+    leave out, and a filter change redraws header, grid and charts in place by display id."""
+    import IPython.display
+
+    shown: list[tuple[dict, dict]] = []
+    updated: list[tuple[dict, dict]] = []
+    monkeypatch.setattr(IPython.display, "display", lambda o, **kw: shown.append((o, kw)))
+    monkeypatch.setattr(IPython.display, "update_display", lambda o, **kw: updated.append((o, kw)))
+    for name in ("VOILA_KERNEL_ID", "SERVER_SOFTWARE"):
+        monkeypatch.delenv(name, raising=False)
+    d = sales(demo_workspace.session())
+    d.show()
+    previews = [(o, kw) for o, kw in shown if kw.get("metadata", {}).get("dap", {}).get("preview")]
+    assert len(previews) == 2
+    for bundle, kw in previews:
+        assert {PLOTLY_MIME, "text/html", "text/plain"} <= set(bundle)
+        assert bundle[PLOTLY_MIME]["data"] and bundle[PLOTLY_MIME]["layout"]["height"]
+        assert kw["raw"] and kw["display_id"]
+    by_region = previews[0][0][PLOTLY_MIME]
+    assert html.escape(json.dumps(by_region), quote=True) in d.grid_html()
+    assert "APAC" in json.dumps(by_region)  # the admin sees every region
+    d.filters[0].widget.value = ("EMEA",)
+    ids = {kw["display_id"] for _, kw in updated}
+    assert {kw["display_id"] for _, kw in previews} <= ids and len(ids) == 4  # + header, grid
+    redrawn = [o for o, kw in updated if kw["display_id"] == previews[0][1]["display_id"]][-1]
+    assert "APAC" not in json.dumps(redrawn[PLOTLY_MIME])
+    assert "EMEA" in json.dumps(redrawn[PLOTLY_MIME])
+    # a Voilà page gets its updates through the bridge only, not a second copy
+    monkeypatch.setenv("VOILA_KERNEL_ID", "k")
+    updated.clear()
+    d.filters[0].widget.value = ()
+    assert not updated and not _update(d)["busy"]
 
 
 def test_kpi_tiles_on_one_base_share_one_query(demo_workspace: Workspace) -> None:

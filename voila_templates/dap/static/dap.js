@@ -61,15 +61,37 @@
     });
   }
 
+  // plotly.js is not in this page (a bare `voila --template=dap` has no static/plotly.min.js):
+  // every chart box says so in one line instead of staying empty.
+  var NO_PLOTLY = "Chart not drawn: plotly.js is not in this page (serve the dashboard with " +
+    "`dap dashboard serve`).";
+  var plotlyMissing = false;
+
+  function markPlotlyMissing() {
+    if (window.Plotly) { return; }
+    plotlyMissing = true;
+    scanSoon();
+  }
+
   function drawPlots() {
-    if (!window.Plotly) { return; }
     var plots = document.querySelectorAll(".dap-plot[data-dap-figure]");
+    if (!window.Plotly) {
+      if (!plotlyMissing) { return; }
+      for (var m = 0; m < plots.length; m++) {
+        var note = plots[m].querySelector(".dap-plot-note");
+        if (note && note.textContent !== NO_PLOTLY) { note.textContent = NO_PLOTLY; }
+        if (!plots[m].classList.contains("dap-plot-failed")) { plots[m].classList.add("dap-plot-failed"); }
+      }
+      return;
+    }
     for (var i = 0; i < plots.length; i++) {
       var el = plots[i];
       var text = el.getAttribute("data-dap-figure");
       if (el.__dapDrawn === text || el.__dapDrawing === text) { continue; }
       var fig;
       try { fig = JSON.parse(text); } catch (e) { el.__dapDrawn = text; continue; }
+      var notes = el.querySelectorAll(".dap-plot-note");
+      for (var n = 0; n < notes.length; n++) { notes[n].parentNode.removeChild(notes[n]); }
       el.__dapDrawing = text;
       (function (el, text) {
         window.Plotly.react(el, fig.data || [], fig.layout || {}, fig.config || {}).then(
@@ -206,6 +228,7 @@
       if (!visible(card)) { return false; }
       var plots = card.querySelectorAll(".dap-plot");
       for (var p = 0; p < plots.length; p++) {
+        if (plots[p].classList.contains("dap-plot-failed")) { continue; }
         if (plots[p].__dapDrawn !== plots[p].getAttribute("data-dap-figure")) { return false; }
         if (!plots[p].querySelector(".main-svg")) { return false; }
       }
@@ -230,8 +253,17 @@
   });
   function whenPlotly() {
     var script = document.getElementById("dap-plotly");
-    if (window.Plotly) { scanSoon(); } else if (script) { script.addEventListener("load", scanSoon); }
+    if (window.Plotly) { scanSoon(); return; }
+    if (script && !script.__dapWatched) {
+      script.__dapWatched = true;
+      script.addEventListener("load", scanSoon);
+      script.addEventListener("error", markPlotlyMissing);
+    }
+    if (!script) { markPlotlyMissing(); }
   }
+  // Async scripts delay the window's load event: by then plotly.js has run, or never will.
+  if (document.readyState === "complete") { markPlotlyMissing(); }
+  else { window.addEventListener("load", markPlotlyMissing); }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () {
       whenPlotly();
