@@ -76,6 +76,9 @@ def _laid_out(source: Path) -> Path:
     if not (root / "voila" / "templates" / TEMPLATE / "static" / PLOTLY_JS).is_file():
         staging = Path(tempfile.mkdtemp(prefix="dap-voila-new-"))
         lay_out_template(source, staging)
+        # mkdtemp makes the folder 0700: readable by all, since the hub's dashboard host runs as
+        # its own system user and may find the folder a root-run `dap dashboard serve` made
+        staging.chmod(0o755)
         try:
             staging.rename(root)
         except OSError:  # made meanwhile by another process: use theirs
