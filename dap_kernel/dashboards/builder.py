@@ -10,12 +10,30 @@ Every component is a base relation (a catalog table or one SELECT) plus what to 
 all as bound parameters, and the viewer's own session (:mod:`.identity`) runs it. The cards
 are :mod:`.kpi`, :mod:`.charts` (drill-down, cross-filtering) and :mod:`.tables`, on the base
 in :mod:`.cards`; :mod:`.exports` writes their files.
+
+What the page gets: :meth:`Dashboard.show` runs the viewer's queries first, then displays the
+header and the grid of cards as HTML (the ``dap`` template puts it in the page as it streams,
+and draws the charts with its plotly.js), with one widget between them: the filter bar and a
+*bridge*. The bridge is two hidden widgets: the page writes the card buttons' clicks into one
+(``{seq, action, card, arg}``, checked here, anything unexpected ignored), the kernel writes
+the redrawn header and grid into the other after every refresh, and the template's script
+puts them in place. So the first paint needs no widget round trip, and the page holds only
+what the viewer's own queries returned.
+
+In a notebook (``d.show()`` in JupyterLab) there is no template script and no plotly.js: each
+chart is also displayed as its own output with plotly's MIME type (metadata
+``{"dap": {"preview": …}}``, left out by the template), and after a refresh the header, grid
+and charts are updated in place by display id. The card buttons stay inert there; the filter
+bar works.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
+import os
+import secrets
 import tempfile
 import time
 from collections.abc import Sequence
@@ -32,13 +50,20 @@ from .charts import Chart
 from .exports import _export, _figures, _slug
 from .filters import Filter
 from .identity import prewarm, viewer_session
-from .kpi import Kpi
-from .markup import _esc, download_link
+from .kpi import Kpi, batch_query
+from .markup import _esc, action_button, download_link
 from .sqlgen import Measure, Predicate
 from .tables import Table
 
 if TYPE_CHECKING:
     from ..client import DapClient
+
+
+def in_voila() -> bool:
+    """Whether this kernel serves a Voilà page (Voilà sets these in its kernels' environment)."""
+    return "VOILA_KERNEL_ID" in os.environ or os.environ.get("SERVER_SOFTWARE", "").startswith(
+        "voila"
+    )
 
 
 class Dashboard:
@@ -64,10 +89,17 @@ class Dashboard:
         self.tables: set[str] = set()
         self._refreshing = False
         self._built = False
-        self.status = w.HTML(_dom_classes=["dap-status"])
-        self.download = w.HTML(_dom_classes=["dap-download"])
-        self.grid = w.Box(_dom_classes=["dap-grid"])
-        self.widget = w.VBox(_dom_classes=["dap-dashboard"])
+        self._shown = False
+        self.token = secrets.token_hex(6)  # ties the page's parts and bridge to this dashboard
+        self.status = ""  # the status line's HTML
+        self.download = ""  # a download link after a whole-dashboard export
+        self._seq = 0  # updates sent to the page
+        self._ack = 0  # the last page message handled
+        self.inbox = w.Text(
+            continuous_update=True, _dom_classes=["dap-bridge", f"dap-bridge-in-{self.token}"]
+        )
+        self.outbox = w.HTML(_dom_classes=["dap-bridge", f"dap-bridge-out-{self.token}"])
+        self.widget = w.VBox(_dom_classes=["dap-controls", f"dap-controls-{self.token}"])
         prewarm()
 
     # -- building ------------------------------------------------------------------------------
@@ -193,34 +225,11 @@ class Dashboard:
     # -- running -------------------------------------------------------------------------------
 
     def build(self) -> w.Widget:
-        """Lay the widgets out (once); :meth:`refresh` fills them."""
+        """The widgets (once): the filter bar and the bridge; the cards are HTML."""
         if self._built:
             return self.widget
         self._built = True
-        title = w.HTML(
-            f"<h1 class='dap-title'>{_esc(self.title)}</h1>"
-            + (
-                f"<p class='dap-description'>{_esc(self.description)}</p>"
-                if self.description
-                else ""
-            ),
-            _dom_classes=["dap-heading"],
-        )
-        actions = []
-        for fmt, label in (("pdf", "PDF"), ("xlsx", "Excel")):
-            b = w.Button(
-                description=label,
-                tooltip=f"Download the whole dashboard as {label}",
-                icon="download",
-                _dom_classes=["dap-export", f"dap-export-all-{fmt}"],
-            )
-            b.on_click(lambda _b, fmt=fmt: self.export(fmt))
-            actions.append(b)
-        header = w.Box(
-            [title, self.status, w.HBox(actions, _dom_classes=["dap-actions"]), self.download],
-            _dom_classes=["dap-header"],
-        )
-        parts: list[w.Widget] = [header]
+        parts: list[w.Widget] = []
         if self.filters:
             reset = w.Button(
                 description="Reset",
@@ -233,19 +242,128 @@ class Dashboard:
             )
             for f in self.filters:
                 f.on_change(self.refresh)
-        self.grid.children = tuple(c.card for c in self.components)
-        parts.append(self.grid)
-        self.widget.children = tuple(parts)
+        self.inbox.observe(lambda change: self.receive(change["new"]), names="value")
+        self.widget.children = (*parts, self.inbox, self.outbox)
         return self.widget
 
     def show(self) -> w.Widget:
-        """Display the dashboard and run its queries as the viewer."""
+        """Run the viewer's queries, then display the dashboard with its numbers in place."""
         from IPython.display import display
 
         self.build()
-        display(self.widget)  # type: ignore[no-untyped-call]
         self.refresh()
+        meta = {"dap": {"static": self.token}}
+        header, grid = self._page_outputs()
+        ids = self._display_id
+        display(header, raw=True, metadata=meta, display_id=ids("header"))  # type: ignore[no-untyped-call]
+        display(self.widget)  # type: ignore[no-untyped-call]
+        display(grid, raw=True, metadata=meta, display_id=ids("grid"))  # type: ignore[no-untyped-call]
+        preview = {"dap": {"preview": self.token}}
+        for chart in self._charts():
+            display(  # type: ignore[no-untyped-call]
+                chart.preview_bundle(),
+                raw=True,
+                metadata=preview,
+                display_id=ids(f"chart-{chart.index}"),
+            )
+        self._shown = True
         return self.widget
+
+    def _charts(self) -> list[Chart]:
+        return [c for c in self.components if isinstance(c, Chart)]
+
+    def _display_id(self, part: str) -> str:
+        return f"dap-{self.token}-{part}"
+
+    def _page_outputs(self) -> tuple[dict[str, str], dict[str, str]]:
+        header = {"text/html": self.header_html(), "text/plain": self.title}
+        grid = {"text/html": self.grid_html(), "text/plain": f"{len(self.components)} cards"}
+        return header, grid
+
+    def _update_preview(self) -> None:
+        """In a notebook (JupyterLab) no template script applies the bridge's updates: the
+        header, grid and charts are redrawn in place by display id, so the filter bar works in
+        a preview. A Voilà page gets them through the bridge only (not twice)."""
+        if in_voila():
+            return
+        from IPython.display import update_display
+
+        header, grid = self._page_outputs()
+        for part, bundle in (("header", header), ("grid", grid)):
+            update_display(bundle, raw=True, display_id=self._display_id(part))  # type: ignore[no-untyped-call]
+        for chart in self._charts():
+            update_display(  # type: ignore[no-untyped-call]
+                chart.preview_bundle(),
+                raw=True,
+                display_id=self._display_id(f"chart-{chart.index}"),
+            )
+
+    # -- the page ------------------------------------------------------------------------------
+
+    def header_html(self) -> str:
+        """Title, description, status line, the whole-dashboard exports."""
+        description = (
+            f"<p class='dap-description'>{_esc(self.description)}</p>" if self.description else ""
+        )
+        actions = "".join(
+            action_button(
+                label,
+                "export-all",
+                fmt,
+                classes=f"dap-export dap-export-all-{fmt}",
+                title=f"Download the whole dashboard as {label}",
+            )
+            for fmt, label in (("pdf", "PDF"), ("xlsx", "Excel"))
+        )
+        return (
+            f"<div class='dap-board dap-header' data-dap-board='{self.token}'>"
+            f"<div class='dap-heading'><h1 class='dap-title'>{_esc(self.title)}</h1>"
+            f"{description}</div>"
+            f"<div class='dap-status' data-dap-part='status'>{self.status}</div>"
+            f"<div class='dap-actions'>{actions}</div>"
+            f"<div class='dap-download' data-dap-part='download'>{self.download}</div></div>"
+        )
+
+    def cards_html(self) -> str:
+        return "".join(c.html() for c in self.components)
+
+    def grid_html(self) -> str:
+        return (
+            f"<div class='dap-board dap-grid' data-dap-board='{self.token}' "
+            f"data-dap-part='grid'>{self.cards_html()}</div>"
+        )
+
+    def publish(self, busy: bool = False) -> None:
+        """Send the page the current header parts and grid (or only "busy") via the bridge."""
+        if not self._shown:
+            return
+        self._seq += 1
+        update: dict[str, Any] = {"seq": self._seq, "ack": self._ack, "busy": busy}
+        if not busy:
+            update.update(status=self.status, download=self.download, grid=self.cards_html())
+        self.outbox.value = f"<code>{_esc(json.dumps(update))}</code>"
+        if not busy:
+            self._update_preview()
+
+    def receive(self, message: str) -> None:
+        """A button clicked in the page. The page is the viewer's: only the known actions on
+        this dashboard's own cards run, with arguments checked by the card; the rest is
+        ignored (the page is told, so it does not wait)."""
+        try:
+            found = json.loads(message) if message else None
+        except ValueError:
+            found = None
+        if not isinstance(found, dict) or not isinstance(found.get("seq"), int):
+            return
+        self._ack = max(self._ack, found["seq"])
+        action, card, arg = found.get("action"), found.get("card"), str(found.get("arg", ""))
+        if action == "export-all" and arg in ("pdf", "xlsx"):
+            self.export(arg)
+        elif action == "reset":
+            self.reset()
+        elif isinstance(card, int) and 0 <= card < len(self.components) and action:
+            self.components[card].act(str(action), arg)
+        self.publish()
 
     def _load_options(self) -> None:
         """Choice filters without fixed options list the values the viewer may see."""
@@ -279,24 +397,52 @@ class Dashboard:
         with contextlib.suppress(DapError):
             self.session  # noqa: B018  # a preheated kernel waits here for its viewer: not timed
         started = time.perf_counter()
-        self.status.value = "<span class='dap-refreshing' role='status'>Refreshing…</span>"
-        self.widget.add_class("dap-busy")
+        self.publish(busy=True)
         try:
             self.session  # noqa: B018  # who is viewing: a missing identity says so once, on top
             if self.refreshed_at is None:
                 self.build()
                 self._load_options()
-            for c in self.components:
-                c.run()
+            self._run_components()
         except DapError as e:
-            self.status.value = f"<span class='dap-error' role='alert'>{_esc(e.message)}</span>"
+            self.status = f"<span class='dap-error' role='alert'>{_esc(e.message)}</span>"
+            self.publish()
             return
         finally:
             self._refreshing = False
-            self.widget.remove_class("dap-busy")
         self.refreshed_at = dt.datetime.now(dt.UTC)
         self.refresh_ms = (time.perf_counter() - started) * 1000
-        self.status.value = self._status_html()
+        self.status = self._status_html()
+        self.publish()
+
+    def _run_components(self) -> None:
+        """KPI tiles over the same base and filters share one query; the rest run one each."""
+        batches: dict[tuple[str, str], list[Kpi]] = {}
+        for c in self.components:
+            if isinstance(c, Kpi):
+                try:
+                    batches.setdefault(c.batch_key(), []).append(c)
+                except DapError as e:
+                    c.show_error(e.message)
+            else:
+                c.run()
+        for tiles in batches.values():
+            if len(tiles) == 1:
+                tiles[0].run()
+                continue
+            try:
+                built = batch_query(tiles)
+                result = self.session.query(built.sql, built.params, cache=True)
+                self.note_tables(getattr(result, "tables", ()))
+                frame = pl.from_arrow(result.table)
+                assert isinstance(frame, pl.DataFrame)
+            except DapError:
+                for t in tiles:  # one tile's bad column must not blank the others
+                    t.run()
+                continue
+            for i, t in enumerate(tiles):
+                t.sql, t.params = built.sql, built.params
+                t.show_frame(frame.select(pl.col(f"v{i}").alias("value")))
 
     def reset(self) -> None:
         for c in self.components:
@@ -371,7 +517,7 @@ class Dashboard:
                 charts=_figures([c.figure() for c in self.components]),
             )
         except DapError as e:
-            self.download.value = f"<span class='dap-error'>{_esc(e.message)}</span>"
+            self.download = f"<span class='dap-error'>{_esc(e.message)}</span>"
             return None
-        self.download.value = download_link(target)
+        self.download = download_link(target)
         return target

@@ -1,7 +1,9 @@
 """One card of the dashboard grid: the base every KPI tile, chart and table shares.
 
 A card holds a base relation (a catalog table or one SELECT), runs its query as the viewer,
-draws its body or shows its error in place, and exports what it shows.
+draws its body or shows its error in place, and exports what it shows. A card is HTML, not a
+widget: the page shows it as soon as the kernel has run its query (no widget round trip), and
+its buttons reach the kernel through the dashboard's bridge (:mod:`.builder`).
 """
 
 from __future__ import annotations
@@ -11,13 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import ipywidgets as w
 import polars as pl
 
 from ..errors import DapError
 from . import sqlgen
 from .exports import _export, _figures, _slug
-from .markup import _esc, download_link
+from .markup import _esc, action_button, download_link
 from .sqlgen import DashboardError, Predicate
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class Component:
     """One card of the grid: a title, a body, export buttons and a loading state."""
 
     kind = "component"
+    placeholder = ""  # the body before the first query has run
 
     def __init__(self, dashboard: Board, source: str | None, title: str, width: int) -> None:
         if not 1 <= width <= 12:
@@ -68,33 +70,45 @@ class Component:
         self.sql = ""
         self.params: dict[str, Any] = {}
         self._columns: list[str] | None = None
-        self.body: w.Widget = w.HTML()
-        self.download = w.HTML(_dom_classes=["dap-download"])
-        self.buttons = w.HBox(self._export_buttons(), _dom_classes=["dap-card-actions"])
-        head = w.HBox(
-            [w.HTML(f"<h3 class='dap-card-title'>{_esc(title)}</h3>"), self.buttons],
-            _dom_classes=["dap-card-head"],
-        )
-        self.card = w.VBox(
-            [head, *self.extra_widgets(), self.body, self.download],
-            _dom_classes=["dap-card", f"dap-w-{width}", f"dap-{self.kind}"],
-        )
-        self.card.add_class(f"dap-card-{self.index}")
+        self.body = self.placeholder
+        self.download = ""  # a download link after an export
 
-    def extra_widgets(self) -> list[w.Widget]:
-        return []
+    # -- the HTML ------------------------------------------------------------------------------
 
-    def _export_buttons(self) -> list[w.Widget]:
-        buttons = []
-        for fmt in ("csv", "xlsx"):
-            b = w.Button(
-                description=fmt.upper(),
-                tooltip=f"Download {self.title or 'this'} as {fmt.upper()}",
-                _dom_classes=["dap-export", f"dap-export-{fmt}"],
+    def html(self) -> str:
+        """The whole card, as the page shows it."""
+        buttons = "".join(
+            action_button(
+                fmt.upper(),
+                "export",
+                fmt,
+                classes=f"dap-export dap-export-{fmt}",
+                title=f"Download {self.title or 'this'} as {fmt.upper()}",
             )
-            b.on_click(lambda _b, fmt=fmt: self.export(fmt))
-            buttons.append(b)
-        return buttons
+            for fmt in ("csv", "xlsx")
+        )
+        return (
+            f"<div class='dap-card dap-w-{self.width} dap-{self.kind} dap-card-{self.index}' "
+            f"data-dap-card='{self.index}'>"
+            f"<div class='dap-card-head'><h3 class='dap-card-title'>{_esc(self.title)}</h3>"
+            f"<div class='dap-card-actions'>{buttons}</div></div>"
+            f"{self.extra_html()}{self.body}{self.after_body_html()}"
+            f"<div class='dap-download'>{self.download}</div></div>"
+        )
+
+    def extra_html(self) -> str:
+        """Between the head and the body (a chart's breadcrumbs)."""
+        return ""
+
+    def after_body_html(self) -> str:
+        """Under the body (a chart's category buttons)."""
+        return ""
+
+    def act(self, action: str, arg: str) -> None:
+        """A button of this card, sent by the page (``export``; charts add their own).
+        Anything else is ignored: the page is the viewer's, its messages are not trusted."""
+        if action == "export" and arg in ("csv", "xlsx"):
+            self.export(arg)
 
     # -- the data ------------------------------------------------------------------------------
 
@@ -120,7 +134,6 @@ class Component:
 
     def run(self) -> None:
         """Re-query and redraw; an error (no grant, a bad column) shows in the card only."""
-        self.card.add_class("dap-loading")
         try:
             built = self.query()
             self.sql, self.params = built.sql, built.params
@@ -128,28 +141,23 @@ class Component:
             self.dashboard.note_tables(getattr(result, "tables", ()))
             frame = pl.from_arrow(result.table)
             assert isinstance(frame, pl.DataFrame)
-            self.frame = frame
-            self.error = ""
-            self.draw()
+            self.show_frame(frame)
         except DapError as e:
-            self.frame = None
-            self.error = e.message
-            self.body_error(e.message)
-        finally:
-            self.card.remove_class("dap-loading")
+            self.show_error(e.message)
+
+    def show_frame(self, frame: pl.DataFrame) -> None:
+        """The query's result (this card's, or its share of a batched query) drawn."""
+        self.frame = frame
+        self.error = ""
+        self.draw()
+
+    def show_error(self, message: str) -> None:
+        self.frame = None
+        self.error = message
+        self.body = f"<div class='dap-error' role='alert'>{_esc(message)}</div>"
 
     def draw(self) -> None:
         raise NotImplementedError
-
-    def body_error(self, message: str) -> None:
-        error = w.HTML(f"<div class='dap-error' role='alert'>{_esc(message)}</div>")
-        self._set_body(error)
-
-    def _set_body(self, body: w.Widget) -> None:
-        children = list(self.card.children)
-        children[children.index(self.body)] = body
-        self.body = body
-        self.card.children = tuple(children)
 
     def figure(self) -> go.Figure | None:
         return None
@@ -172,7 +180,7 @@ class Component:
                 charts=_figures([self.figure()]),
             )
         except DapError as e:
-            self.download.value = f"<span class='dap-error'>{_esc(e.message)}</span>"
+            self.download = f"<span class='dap-error'>{_esc(e.message)}</span>"
             return None
-        self.download.value = download_link(path)
+        self.download = download_link(path)
         return path

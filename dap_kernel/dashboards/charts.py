@@ -2,7 +2,9 @@
 
 Clicking a bar drills down (or cross-filters the other components); the template's script turns
 a plotly click into a click on the component's category button, so the buttons are also the
-keyboard and small-screen way to do the same.
+keyboard and small-screen way to do the same. The chart is a figure in the card's HTML, drawn
+by the template's plotly.js (no plotly widget, no PNG); a button sends the *index* of its
+category, and the kernel picks the value from its own list of what the viewer was shown.
 """
 
 from __future__ import annotations
@@ -11,18 +13,18 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets as w
 import polars as pl
 
 from . import sqlgen
 from .cards import Board, Component
+from .markup import action_button, plot_div
 from .sqlgen import DashboardError, Measure, Predicate
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-MAX_PICKS = 40  # category buttons under a chart; a longer axis is clicked on the chart only
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+MAX_PICKS = 40  # category buttons under a chart; a longer axis is clicked on the chart only
 PLOTLY_CONFIG = {
     "responsive": True,
     "displaylogo": False,
@@ -64,19 +66,15 @@ class Chart(Component):
         self.height = height
         self.path: list[tuple[str, Any]] = []  # the drill path: (level column, value)
         self.selected: Any = None  # cross-filter selection at the current level
-        self.crumbs = w.HBox(_dom_classes=["dap-crumbs"])
-        self.picks = w.HBox(_dom_classes=["dap-picks"])
+        self.pick_values: list[Any] = []  # the category buttons shown, in order
         self._figure: go.Figure | None = None
+        self.plotly: dict[str, Any] | None = None  # the figure as plotly's MIME type carries it
         super().__init__(dashboard, source, title, width)
-        self.body = self._new_body()
-        self.card.children = (*self.card.children[:-2], self.body, self.picks, self.download)
+        self.body = self._empty_body()
 
-    def extra_widgets(self) -> list[w.Widget]:
-        return [self.crumbs] if len(self.drill) > 1 else []
-
-    def _new_body(self) -> w.Output:
+    def _empty_body(self) -> str:
         """The plot's box has the chart's height: plotly fills its container."""
-        return w.Output(_dom_classes=["dap-chart-body"], layout=w.Layout(height=f"{self.height}px"))
+        return f"<div class='dap-chart-body' style='height:{self.height}px'></div>"
 
     @property
     def level(self) -> str:
@@ -120,7 +118,6 @@ class Chart(Component):
     def draw(self) -> None:
         assert self.frame is not None
         y = self.y or "count"
-        title = self.title
         fig = make_figure(
             self.frame, self.chart_kind, x=self.level, y=y, color=self.color, title=""
         )
@@ -134,49 +131,71 @@ class Chart(Component):
             legend={"orientation": "h"},
         )
         self._figure = fig
-        bundle = {
-            PLOTLY_MIME: {**json.loads(fig.to_json()), "config": PLOTLY_CONFIG},
-            "text/plain": f"{title}: {self.frame.height} {self.level} values",
+        label = f"{self.title}: {self.frame.height} {self.level} values"
+        figure = {**json.loads(fig.to_json()), "config": PLOTLY_CONFIG}
+        self.plotly = figure
+        self.body = (
+            f"<div class='dap-chart-body' style='height:{self.height}px'>"
+            f"{plot_div(figure, self.height, label)}</div>"
+        )
+        self.pick_values = (
+            list(dict.fromkeys(self.frame[self.level].to_list()))[:MAX_PICKS]
+            if self.can_drill or self.cross_filter
+            else []
+        )
+
+    def show_error(self, message: str) -> None:
+        super().show_error(message)
+        self.pick_values = []
+        self.plotly = None
+
+    def preview_bundle(self) -> dict[str, Any]:
+        """The chart as its own output, for a notebook preview (JupyterLab draws plotly's MIME
+        type; the grid's HTML has no plotly.js there). The ``dap`` template skips this output:
+        its page draws the chart in the grid. After an error the output is empty (the card
+        says why)."""
+        label = f"{self.title or 'Chart'}"
+        bundle: dict[str, Any] = {
+            "text/html": f"<div class='dap-chart-preview' data-dap-card='{self.index}'></div>",
+            "text/plain": label if self.plotly is not None else f"{label}: {self.error}",
         }
-        if not isinstance(self.body, w.Output):
-            self._set_body(self._new_body())
-        assert isinstance(self.body, w.Output)
-        self.body.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
-        self._draw_crumbs()
-        self._draw_picks()
+        if self.plotly is not None:
+            bundle[PLOTLY_MIME] = self.plotly
+        return bundle
 
-    def _draw_crumbs(self) -> None:
+    def extra_html(self) -> str:
+        """Breadcrumbs of the drill path: ``All regions › EMEA``."""
         if len(self.drill) == 1:
-            return
-        buttons: list[w.Widget] = []
-        top = w.Button(description=f"All {self.drill[0]}s", _dom_classes=["dap-crumb"])
-        top.on_click(lambda _b: self.up(0))
-        buttons.append(top)
-        for depth, (_col, value) in enumerate(self.path, start=1):
-            sep = w.HTML("<span class='dap-crumb-sep'>›</span>")
-            crumb = w.Button(description=str(value), _dom_classes=["dap-crumb"])
-            crumb.on_click(lambda _b, depth=depth: self.up(depth))
-            buttons += [sep, crumb]
-        buttons[-1].add_class("dap-crumb-current")
-        _replace_children(self.crumbs, buttons)
+            return ""
+        crumbs = [(f"All {self.drill[0]}s", 0)]
+        crumbs += [(str(value), depth) for depth, (_col, value) in enumerate(self.path, start=1)]
+        parts = []
+        for i, (label, depth) in enumerate(crumbs):
+            current = " dap-crumb-current" if i == len(crumbs) - 1 else ""
+            if i:
+                parts.append("<span class='dap-crumb-sep'>›</span>")
+            parts.append(action_button(label, "up", depth, classes=f"dap-crumb{current}"))
+        return f"<div class='dap-crumbs'>{''.join(parts)}</div>"
 
-    def _draw_picks(self) -> None:
-        if not (self.can_drill or self.cross_filter) or self.frame is None:
-            _replace_children(self.picks, [])
-            return
-        values = list(dict.fromkeys(self.frame[self.level].to_list()))[:MAX_PICKS]
+    def after_body_html(self) -> str:
+        """One button per category shown: drill into it, or cross-filter by it."""
         buttons = []
-        for value in values:
-            b = w.Button(
-                description=str(value),
-                tooltip=(f"Drill into {value}" if self.can_drill else f"Filter by {value}"),
-                _dom_classes=["dap-pick"],
+        for i, value in enumerate(self.pick_values):
+            selected = " dap-pick-selected" if value == self.selected else ""
+            tip = f"Drill into {value}" if self.can_drill else f"Filter by {value}"
+            buttons.append(
+                action_button(str(value), "pick", i, classes=f"dap-pick{selected}", title=tip)
             )
-            if value == self.selected:
-                b.add_class("dap-pick-selected")
-            b.on_click(lambda _b, value=value: self.pick(value))
-            buttons.append(b)
-        _replace_children(self.picks, buttons)
+        return f"<div class='dap-picks'>{''.join(buttons)}</div>"
+
+    def act(self, action: str, arg: str) -> None:
+        """``pick`` (a category's index in the buttons shown) and ``up`` (a crumb's depth)."""
+        if action == "pick" and arg.isdigit() and int(arg) < len(self.pick_values):
+            self.pick(self.pick_values[int(arg)])
+        elif action == "up" and arg.isdigit() and int(arg) <= len(self.path):
+            self.up(int(arg))
+        else:
+            super().act(action, arg)
 
     # -- interaction ---------------------------------------------------------------------------
 
@@ -198,6 +217,15 @@ class Chart(Component):
         self.dashboard.refresh()
 
 
+def warm_up() -> None:
+    """Build and serialise throwaway charts from constants (no query, no data): plotly imports
+    its trace and layout classes on first use and the DAP template is built once, ~0.5 s that a
+    preheated kernel pays before its viewer arrives, not after."""
+    frame = pl.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]})
+    for kind in ("bar", "line"):
+        make_figure(frame, kind, x="x", y="y", color=None, title="").to_json()
+
+
 def make_figure(
     frame: pl.DataFrame, kind: str, *, x: str, y: str, color: str | None, title: str
 ) -> go.Figure:
@@ -206,11 +234,3 @@ def make_figure(
 
     figure: go.Figure = chart(frame, kind, x=x, y=y, color=color, title=title)
     return figure
-
-
-def _replace_children(box: w.Box, children: Sequence[w.Widget]) -> None:
-    old = list(box.children)
-    box.children = tuple(children)
-    for child in old:
-        if child not in children:
-            child.close()

@@ -17,10 +17,10 @@ import polars as pl
 
 from ..errors import DapError
 from ..querybuild import AggregateSpec, BuiltQuery, FilterSpec, OrderSpec, QuerySpec, build_query
-from .charts import PLOTLY_CONFIG, PLOTLY_MIME, make_figure
+from .charts import PLOTLY_CONFIG, make_figure
 from .exports import _export
 from .identity import prewarm, viewer_session
-from .markup import _esc, download_link, html_table
+from .markup import _esc, download_link, html_table, plot_div
 
 if TYPE_CHECKING:
     from ..client import DapClient
@@ -91,7 +91,8 @@ class Explore:
         self.add = w.Button(description="Add filter", icon="plus", _dom_classes=["dap-add-filter"])
         self.filter_box = w.VBox(_dom_classes=["dap-filter-rows"])
         self.status = w.HTML(_dom_classes=["dap-status"])
-        self.chart = w.Output(_dom_classes=["dap-chart-body"], layout=w.Layout(height="360px"))
+        # The chart is a figure in HTML that the template's plotly.js draws (no plotly widget).
+        self.chart = w.HTML(_dom_classes=["dap-chart-body"])
         self.sql = w.HTML(_dom_classes=["dap-sql"])
         self.table = w.HTML()
         self.download = w.HTML(_dom_classes=["dap-download"])
@@ -283,7 +284,7 @@ class Explore:
         except DapError as e:
             self.frame = None
             self.error = e.message
-            self.chart.outputs = ()
+            self.chart.value = ""
             self.table.value = ""
             self.status.value = f"<span class='dap-error' role='alert'>{_esc(e.message)}</span>"
         finally:
@@ -298,19 +299,14 @@ class Explore:
         kind = self.kind.value
         x = spec.group_by[0] if spec.group_by else None
         if kind == "table" or x is None:
-            self.chart.outputs = ()
-            self.chart.layout.height = "0px"
+            self.chart.value = ""
         else:
             color = spec.group_by[1] if len(spec.group_by) > 1 else None
             fig = make_figure(self.frame, kind, x=x, y="value", color=color, title="")
             fig.update_layout(height=360, autosize=True, margin={"l": 8, "r": 8, "t": 8, "b": 8})
             self.figure = fig
-            bundle = {
-                PLOTLY_MIME: {**json.loads(fig.to_json()), "config": PLOTLY_CONFIG},
-                "text/plain": f"value by {x}",
-            }
-            self.chart.layout.height = "360px"
-            self.chart.outputs = ({"output_type": "display_data", "data": bundle, "metadata": {}},)
+            figure = {**json.loads(fig.to_json()), "config": PLOTLY_CONFIG}
+            self.chart.value = plot_div(figure, 360, f"value by {x}")
         self.table.value = html_table(self.frame)
         self.sql.value = (
             "<details><summary>SQL</summary><pre class='dap-sql-text'>"

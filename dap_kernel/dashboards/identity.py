@@ -50,10 +50,15 @@ def wait_for_viewer() -> None:
 
 
 def prewarm() -> None:
-    """Heavy imports and the workspace, before a preheated kernel waits for its viewer."""
-    import plotly.graph_objects  # noqa: F401
+    """Heavy imports, the chart machinery and the workspace, before a preheated kernel waits
+    for its viewer (nothing here reads data)."""
+    import sqlglot
 
     from ..client import service_url
+    from .charts import warm_up
+
+    warm_up()
+    sqlglot.transpile("SELECT a, sum(b) AS s FROM t WHERE c IN (1, 2) GROUP BY a", read="duckdb")
 
     if not service_url():
         from ..session import default_workspace

@@ -1,10 +1,13 @@
-"""A KPI tile: one number, ``agg(measure)`` over the card's filtered base."""
+"""A KPI tile: one number, ``agg(measure)`` over the card's filtered base.
+
+Tiles over the same base and filters are asked in one query (:func:`batch_query`): four
+tiles cost one scan of the base, not four.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
-
-import ipywidgets as w
 
 from . import sqlgen
 from .cards import Board, Component
@@ -14,6 +17,7 @@ from .sqlgen import Measure
 
 class Kpi(Component):
     kind = "kpi"
+    placeholder = "<div class='dap-kpi-value'>…</div>"
 
     def __init__(
         self,
@@ -29,8 +33,6 @@ class Kpi(Component):
         self.measure = Measure(measure, agg, alias="value")
         self.fmt = fmt
         super().__init__(dashboard, source, title, width)
-        self.body = w.HTML("<div class='dap-kpi-value'>…</div>")
-        self.card.children = (*self.card.children[:-2], self.body, self.download)
 
     def query(self) -> sqlgen.Built:
         return sqlgen.build(
@@ -39,6 +41,10 @@ class Kpi(Component):
             where=self.where(),
             params=self.dashboard.parameters(),
         )
+
+    def batch_key(self) -> tuple[str, str]:
+        """Tiles with the same key can share one query: the same base and the same filters."""
+        return self.source, repr(self.where())
 
     @property
     def value(self) -> Any:
@@ -49,4 +55,18 @@ class Kpi(Component):
     def draw(self) -> None:
         value = self.value
         text = "–" if value is None else self.fmt.format(value)
-        self._set_body(w.HTML(f"<div class='dap-kpi-value'>{_esc(text)}</div>"))
+        self.body = f"<div class='dap-kpi-value'>{_esc(text)}</div>"
+
+
+def batch_query(tiles: Sequence[Kpi]) -> sqlgen.Built:
+    """One query for tiles that share a batch key: column ``v{i}`` is tile ``i``'s number."""
+    first = tiles[0]
+    measures = [
+        Measure(t.measure.column, t.measure.agg, alias=f"v{i}") for i, t in enumerate(tiles)
+    ]
+    return sqlgen.build(
+        first.source,
+        measures=measures,
+        where=first.where(),
+        params=first.dashboard.parameters(),
+    )

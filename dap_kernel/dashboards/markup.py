@@ -1,12 +1,16 @@
-"""The HTML the cards show: escaped text, a table that scrolls in its box, a download link.
+"""The HTML the cards show: escaped text, a table that scrolls in its box, a download link,
+a chart for the template's plotly.js, and the buttons the template's script forwards to the
+kernel.
 
-Plain strings (no widgets), shared by the dashboard builder and Explore.
+Plain strings (no widgets), shared by the dashboard builder and Explore. Every value is escaped
+here; what a card shows is the viewer's own query result and nothing more.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +39,31 @@ def html_table(frame: pl.DataFrame, formats: dict[str, str] | None = None) -> st
     return (
         "<div class='dap-table-scroll' tabindex='0'><table class='dap-table'>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+PLOT_NOTE = "Chart: drawn by the dashboard page; in a notebook it is shown under the cards."
+
+
+def plot_div(figure: dict[str, Any], height: int, label: str) -> str:
+    """A chart the template draws with plotly.js: the figure (data, layout, config) in an
+    attribute, no script; the template's script draws every such div as it appears. Until then
+    (or where no script draws it: a notebook preview, a page without plotly.js) the box says
+    why it is empty instead of staying blank."""
+    return (
+        f"<div class='dap-plot' style='height:{int(height)}px' role='img' "
+        f"aria-label='{_esc(label)}' data-dap-figure='{_esc(json.dumps(figure))}'>"
+        f"<span class='dap-plot-note'>{_esc(PLOT_NOTE)}</span></div>"
+    )
+
+
+def action_button(
+    label: str, action: str, arg: Any = "", *, classes: str = "", title: str = ""
+) -> str:
+    """A button the template's script sends to the kernel as ``{action, card, arg}``."""
+    return (
+        f"<button type='button' class='{_esc(classes)}' data-dap-action='{_esc(action)}' "
+        f"data-dap-arg='{_esc(arg)}' title='{_esc(title or label)}'>{_esc(label)}</button>"
     )
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import ipywidgets as w
-
 from . import sqlgen
 from .cards import Board, Component
 from .markup import html_table
@@ -13,6 +11,7 @@ from .markup import html_table
 
 class Table(Component):
     kind = "table"
+    placeholder = "<div class='dap-table-scroll'></div>"
 
     def __init__(
         self,
@@ -31,8 +30,6 @@ class Table(Component):
         self.limit = limit
         self.formats = formats
         super().__init__(dashboard, source, title, width)
-        self.body = w.HTML("<div class='dap-table-scroll'></div>")
-        self.card.children = (*self.card.children[:-2], self.body, self.download)
 
     def query(self) -> sqlgen.Built:
         order = []
@@ -49,4 +46,4 @@ class Table(Component):
 
     def draw(self) -> None:
         assert self.frame is not None
-        self._set_body(w.HTML(html_table(self.frame, self.formats)))
+        self.body = html_table(self.frame, self.formats)

@@ -235,11 +235,15 @@ def dashboard_as(hub: Deployment, person: Person) -> Any:
         page.fill('input[name="sub"]', person.name)
         page.click('button[type="submit"]:has-text("Authorize")')
         page.wait_for_url("**/services/dashboards/dap/dashboards/customers**", timeout=60_000)
-        # The KPI is a widget: it shows once the page's websocket to the kernel works.
+        # The KPI and table are HTML the kernel rendered as the viewer (in the page as it
+        # streams); the card buttons' bridge is a hidden widget: it is there once the page's
+        # websocket to the viewer's kernel works through the host.
         page.wait_for_function(
             "() => /\\d/.test(document.querySelector('.dap-kpi-value')?.textContent || '')",
             timeout=120_000,
         )
+        page.wait_for_selector("[class*='dap-bridge-in-'] input", state="attached", timeout=120_000)
+        page.wait_for_function("() => window.dapRendered && window.dapRendered()", timeout=60_000)
         seen: dict[str, Any] = {"kpi": page.locator(".dap-kpi-value").first.inner_text()}
         seen["table"] = page.locator(".dap-table").first.inner_text()
         screenshot(page, f"hub-dashboard-{person.name}")

@@ -284,3 +284,58 @@ def test_explore_without_code(browser: Browser, voila: Voila) -> None:
         _shoot(page, "explore", 375)
 
     browser.run(steps, timeout=400)
+
+
+def test_charts_are_drawn_by_the_pages_plotly_with_the_viewers_rows_only(
+    browser: Browser, voila: Voila
+) -> None:
+    """ann (EMEA only): every chart is a plotly SVG drawn by the template's own plotly.js, no
+    jupyterlab-plotly bundle and no PNG is fetched, the page holds no other region's rows, and
+    a filter change redraws the charts with her rows, through the governed query path."""
+
+    def steps(page: Any) -> None:
+        requests: list[tuple[str, str]] = []
+        page.on(
+            "response",
+            lambda r: requests.append((r.url, r.headers.get("content-type", ""))),
+        )
+        _open(page, voila, "sales.ipynb", "ann")
+        drawn = page.evaluate(
+            """() => Array.from(document.querySelectorAll('.dap-card.dap-chart')).map(c => [
+                   !!c.querySelector('.dap-plot[data-dap-figure] .main-svg'),
+                   c.querySelector('.dap-plot').getBoundingClientRect().width])"""
+        )
+        assert len(drawn) == 3 and all(svg and width > 100 for svg, width in drawn)
+        urls = [u for u, _ in requests]
+        assert any(u.split("?")[0].endswith("/static/plotly.min.js") for u in urls)
+        assert not [u for u in urls if "jupyterlab-plotly" in u]
+        assert not [u for u, kind in requests if kind.startswith("image/png")]
+        html = page.content()
+        # the notebook preview's plotly-MIME copies of the charts are left out of the page, and
+        # every drawn chart lost its "cannot draw" note
+        assert "dap-chart-preview" not in html and "dap-plot-note" not in html
+        assert "EMEA" in html
+        for other in ("APAC", "AMER", "Japan", "Australia"):
+            assert other not in html
+        assert _ticks(page, "Revenue by region") == ["EMEA"]
+        assert _kpi(page, "Revenue") == pytest.approx(voila.revenue["ann"], abs=1)
+        before = page.evaluate(
+            "document.querySelector('.dap-card.dap-chart .dap-plot').dataset.dapFigure"
+        )
+        page.locator(".dap-filter-period .dap-date-start input").fill("2025-01-01")
+        page.locator(".dap-filter-period .dap-date-start input").dispatch_event("change")
+        page.wait_for_function(
+            """() => Array.from(document.querySelectorAll('.dap-state'))
+                     .some(s => s.textContent.includes('2025-01-01'))""",
+            timeout=60_000,
+        )
+        page.wait_for_function(RENDERED, timeout=60_000)
+        after = page.evaluate(
+            "document.querySelector('.dap-card.dap-chart .dap-plot').dataset.dapFigure"
+        )
+        assert after != before  # the charts were redrawn with the new period
+        assert _ticks(page, "Revenue by region") == ["EMEA"]
+        assert 0 < _kpi(page, "Revenue") < voila.revenue["ann"]
+        assert "APAC" not in page.content()
+
+    browser.run(steps, timeout=400)

@@ -4,16 +4,18 @@ cross-filtering, per-viewer numbers), the viewer identity, the store, gallery an
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 from pathlib import Path
 
-import ipywidgets as widgets
 import nbformat
 import openpyxl
 import pytest
 
 from dap_kernel.client import close_http_sessions
 from dap_kernel.dashboards import Dashboard, DateRange, Explore, MultiSelect, Slider, sqlgen
+from dap_kernel.dashboards.charts import PLOTLY_MIME
 from dap_kernel.dashboards.identity import VIEWER_ENV, VIEWER_TOKEN_ENV, viewer_session
 from dap_kernel.dashboards.store import (
     UnknownDashboard,
@@ -115,13 +117,14 @@ def test_drill_down_breadcrumbs_and_back(demo_workspace: Workspace) -> None:
     chart.pick("EMEA")
     assert chart.level == "country"
     assert set(chart.frame["country"]) == {"Germany", "France", "UK"}
-    crumbs = [c.description for c in chart.crumbs.children if isinstance(c, widgets.Button)]
+    crumbs = re.findall(r"class='dap-crumb[^']*'[^>]*>([^<]*)</button>", chart.extra_html())
     assert crumbs == ["All regions", "EMEA"]
     # the drill path cross-filters the other components
     assert d.components[0].value == pytest.approx(truth(demo_workspace, "region = 'EMEA'"))
     chart.pick("Germany")
     assert set(chart.frame["city"]) == {"Berlin", "Munich"}
-    picks = [b.description for b in chart.picks.children]
+    assert sorted(chart.pick_values) == ["Berlin", "Munich"]
+    picks = re.findall(r"class='dap-pick[^']*'[^>]*>([^<]*)</button>", chart.after_body_html())
     assert sorted(picks) == ["Berlin", "Munich"]
     chart.up(0)
     assert chart.level == "region" and chart.path == []
@@ -174,7 +177,7 @@ def test_slider_and_status(demo_workspace: Workspace) -> None:
         "SELECT count(*) AS n FROM main.order_lines WHERE quantity >= 3"
     )["n"][0]
     assert kpi.value == expected
-    assert "Refreshed" in d.status.value and "data as of" in d.status.value
+    assert "Refreshed" in d.status and "data as of" in d.status
 
 
 def test_exports_in_the_current_filter_state(demo_workspace: Workspace, tmp_path: Path) -> None:
@@ -183,11 +186,121 @@ def test_exports_in_the_current_filter_state(demo_workspace: Workspace, tmp_path
     d.filters[0].widget.value = ("EMEA",)
     path = d.components[3].export("csv")
     assert path is not None and "EMEA" in path.read_text() and "AMER" not in path.read_text()
-    assert "dap-download-link" in d.components[3].download.value
+    assert "dap-download-link" in d.components[3].download
     book = d.export("xlsx", tmp_path / "sales.xlsx")
     assert book is not None
     sheets = openpyxl.load_workbook(book).sheetnames
     assert {"By region", "By channel", "Rows"} <= set(sheets)
+
+
+def _page(d: Dashboard) -> str:
+    """Everything the dashboard puts in the page: header, grid, and the bridge's last update."""
+    return d.header_html() + d.grid_html() + d.outbox.value
+
+
+def _update(d: Dashboard) -> dict:
+    found = re.fullmatch(r"<code>(.*)</code>", d.outbox.value, re.S)
+    assert found, d.outbox.value
+    return json.loads(html.unescape(found.group(1)))
+
+
+def test_the_page_holds_the_viewers_rows_only(governed: Workspace, capsys) -> None:  # type: ignore[no-untyped-def]
+    ann = sales(governed.session(Principal("ann")))
+    ann.show()
+    page = _page(ann)
+    assert "EMEA" in page
+    for other in ("APAC", "AMER", "Japan", "Australia", "USA"):
+        assert other not in page  # no other region's rows, not even for filtering in the browser
+    # charts are figures for the template's plotly.js: no plotly widget, no PNG
+    assert page.count("class='dap-plot'") == 2 and "data-dap-figure=" in page
+    assert "image/png" not in page and "vnd.plotly" not in page
+    assert f"{ann.components[0].value:,.0f}" in page
+    ann.filters[0].widget.value = ("EMEA",)  # a filter change redraws through the bridge
+    update = _update(ann)
+    assert not update["busy"] and "Regions: EMEA" in update["status"]
+    assert "APAC" not in update["grid"]
+
+
+def test_card_buttons_reach_the_kernel_through_the_bridge(
+    demo_workspace: Workspace, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    d = sales(demo_workspace.session())
+    d.show()
+    chart = d.components[1]
+    emea = chart.pick_values.index("EMEA")
+    assert f"data-dap-action='pick' data-dap-arg='{emea}'" in d.grid_html()
+    d.inbox.value = json.dumps({"seq": 1, "action": "pick", "card": 1, "arg": str(emea)})
+    assert chart.path == [("region", "EMEA")]
+    update = _update(d)
+    assert update["ack"] == 1 and not update["busy"] and "Germany" in update["grid"]
+    assert d.components[0].value == pytest.approx(truth(demo_workspace, "region = 'EMEA'"))
+    # what the page sends is the viewer's: anything unexpected changes nothing, fails closed
+    hostile = [
+        "not json",
+        json.dumps({"seq": 2, "action": "pick", "card": 1, "arg": "999"}),
+        json.dumps({"seq": 3, "action": "pick", "card": 1, "arg": "0 OR 1=1"}),
+        json.dumps({"seq": 4, "action": "pick", "card": 99, "arg": "0"}),
+        json.dumps({"seq": 5, "action": "__init__", "card": 1, "arg": "0"}),
+        json.dumps({"seq": 6, "action": "export", "card": 3, "arg": "../../etc/passwd"}),
+        json.dumps({"action": "reset"}),
+    ]
+    for message in hostile:
+        d.inbox.value = message
+    assert chart.path == [("region", "EMEA")] and d.components[3].download == ""
+    assert _update(d)["ack"] == 6
+    d.inbox.value = json.dumps({"seq": 7, "action": "up", "card": 1, "arg": "0"})
+    assert chart.path == []
+    d.inbox.value = json.dumps({"seq": 8, "action": "export", "card": 3, "arg": "csv"})
+    assert "dap-download-link" in _update(d)["grid"]
+
+
+def test_a_notebook_preview_gets_each_chart_as_plotlys_own_mime_type(
+    demo_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JupyterLab has neither the template's script nor plotly.js: each chart is also an output
+    with plotly's MIME type (the same figure the grid's HTML holds), marked for the template to
+    leave out, and a filter change redraws header, grid and charts in place by display id."""
+    import IPython.display
+
+    shown: list[tuple[dict, dict]] = []
+    updated: list[tuple[dict, dict]] = []
+    monkeypatch.setattr(IPython.display, "display", lambda o, **kw: shown.append((o, kw)))
+    monkeypatch.setattr(IPython.display, "update_display", lambda o, **kw: updated.append((o, kw)))
+    for name in ("VOILA_KERNEL_ID", "SERVER_SOFTWARE"):
+        monkeypatch.delenv(name, raising=False)
+    d = sales(demo_workspace.session())
+    d.show()
+    previews = [(o, kw) for o, kw in shown if kw.get("metadata", {}).get("dap", {}).get("preview")]
+    assert len(previews) == 2
+    for bundle, kw in previews:
+        assert {PLOTLY_MIME, "text/html", "text/plain"} <= set(bundle)
+        assert bundle[PLOTLY_MIME]["data"] and bundle[PLOTLY_MIME]["layout"]["height"]
+        assert kw["raw"] and kw["display_id"]
+    by_region = previews[0][0][PLOTLY_MIME]
+    assert html.escape(json.dumps(by_region), quote=True) in d.grid_html()
+    assert "APAC" in json.dumps(by_region)  # the admin sees every region
+    d.filters[0].widget.value = ("EMEA",)
+    ids = {kw["display_id"] for _, kw in updated}
+    assert {kw["display_id"] for _, kw in previews} <= ids and len(ids) == 4  # + header, grid
+    redrawn = [o for o, kw in updated if kw["display_id"] == previews[0][1]["display_id"]][-1]
+    assert "APAC" not in json.dumps(redrawn[PLOTLY_MIME])
+    assert "EMEA" in json.dumps(redrawn[PLOTLY_MIME])
+    # a Voilà page gets its updates through the bridge only, not a second copy
+    monkeypatch.setenv("VOILA_KERNEL_ID", "k")
+    updated.clear()
+    d.filters[0].widget.value = ()
+    assert not updated and not _update(d)["busy"]
+
+
+def test_kpi_tiles_on_one_base_share_one_query(demo_workspace: Workspace) -> None:
+    d = sales(demo_workspace.session())
+    d.kpi("order_id", agg="count_distinct", title="Orders")
+    d.refresh()
+    revenue, orders = d.components[0], d.components[-1]
+    assert revenue.sql == orders.sql and '"v0"' in revenue.sql and '"v1"' in revenue.sql
+    assert revenue.value == pytest.approx(truth(demo_workspace))
+    n = demo_workspace.session().sql(f"SELECT count(DISTINCT order_id) AS n FROM ({SALES}) AS s")
+    assert orders.value == n["n"][0]
 
 
 def test_explore_builds_bound_sql_as_the_viewer(governed: Workspace) -> None:
