@@ -190,9 +190,9 @@ class Chart(Component):
 
     def act(self, action: str, arg: str) -> None:
         """``pick`` (a category's index in the buttons shown) and ``up`` (a crumb's depth)."""
-        if action == "pick" and arg.isdigit() and int(arg) < len(self.pick_values):
+        if action == "pick" and arg.isdecimal() and int(arg) < len(self.pick_values):
             self.pick(self.pick_values[int(arg)])
-        elif action == "up" and arg.isdigit() and int(arg) <= len(self.path):
+        elif action == "up" and arg.isdecimal() and int(arg) <= len(self.path):
             self.up(int(arg))
         else:
             super().act(action, arg)

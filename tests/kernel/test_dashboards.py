@@ -242,15 +242,17 @@ def test_card_buttons_reach_the_kernel_through_the_bridge(
         json.dumps({"seq": 4, "action": "pick", "card": 99, "arg": "0"}),
         json.dumps({"seq": 5, "action": "__init__", "card": 1, "arg": "0"}),
         json.dumps({"seq": 6, "action": "export", "card": 3, "arg": "../../etc/passwd"}),
+        json.dumps({"seq": 7, "action": "pick", "card": 1, "arg": "\u00b2"}),  # a digit, no int
+        json.dumps({"seq": 8, "action": "up", "card": 1, "arg": "-1"}),
         json.dumps({"action": "reset"}),
     ]
     for message in hostile:
         d.inbox.value = message
     assert chart.path == [("region", "EMEA")] and d.components[3].download == ""
-    assert _update(d)["ack"] == 6
-    d.inbox.value = json.dumps({"seq": 7, "action": "up", "card": 1, "arg": "0"})
+    assert _update(d)["ack"] == 8
+    d.inbox.value = json.dumps({"seq": 9, "action": "up", "card": 1, "arg": "0"})
     assert chart.path == []
-    d.inbox.value = json.dumps({"seq": 8, "action": "export", "card": 3, "arg": "csv"})
+    d.inbox.value = json.dumps({"seq": 10, "action": "export", "card": 3, "arg": "csv"})
     assert "dap-download-link" in _update(d)["grid"]
 
 
