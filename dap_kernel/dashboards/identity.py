@@ -25,6 +25,7 @@ only viewer (a personal Voilà on a laptop).
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING
 
@@ -49,17 +50,24 @@ def wait_for_viewer() -> None:
     wait_for_request()
 
 
-def prewarm() -> None:
-    """Heavy imports, the chart machinery and the workspace, before a preheated kernel waits
-    for its viewer (nothing here reads data)."""
+@functools.cache
+def _warm_up_once() -> None:
+    """Plotly's lazy imports, the DAP chart template and sqlglot's parser, once per process
+    (every ``Dashboard()`` asks; only the first pays)."""
     import sqlglot
 
-    from ..client import service_url
     from .charts import warm_up
 
     warm_up()
     sqlglot.transpile("SELECT a, sum(b) AS s FROM t WHERE c IN (1, 2) GROUP BY a", read="duckdb")
 
+
+def prewarm() -> None:
+    """Heavy imports, the chart machinery and the workspace, before a preheated kernel waits
+    for its viewer (nothing here reads data)."""
+    from ..client import service_url
+
+    _warm_up_once()
     if not service_url():
         from ..session import default_workspace
 
