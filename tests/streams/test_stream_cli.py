@@ -119,7 +119,14 @@ def test_start_status_stop(tmp_path: Path, broker: Broker, topic: str) -> None:
     process = start(home, broker, topic, "main.live", tmp_path / "stream.log")
     try:
         wait_for(lambda: len(table_ids(home, "main.live")) == 500, 60, "500 rows")
-        status = json.loads(dap("stream", "status", "--format", "json", home=home).stdout)
+
+        def status_now() -> list[dict]:
+            return json.loads(dap("stream", "status", "--format", "json", home=home).stdout)
+
+        # The state file is written just after each Delta commit (the table is the truth, the
+        # file a view of it): it may trail the rows by a moment, never disagree once written.
+        wait_for(lambda: (status_now() or [{}])[0].get("rows") == 500, 10, "status of 500")
+        status = status_now()
         assert [s["name"] for s in status] == ["main.live"]
         assert status[0]["status"] == "running" and status[0]["pid"] == process.pid
         assert status[0]["rows"] == 500
