@@ -28,9 +28,15 @@ HELP = """\
 %dap stats corr TABLE [COLUMNS…]                 correlation matrix of numeric columns
 %dap stats test ttest|anova|proportions|mannwhitney TABLE VALUE --by COL [--groups A,B]
 %dap stats test paired TABLE A B | chi2 TABLE ROW COL | mean TABLE VALUE [--popmean M]
+%dap stats decompose TABLE TIME [VALUE] [--every day] [--agg sum] [--period P]
+%dap stats forecast TABLE TIME [VALUE] [--every day] [--agg sum] [--horizon N]
+          [--method auto|ets|arima|naive] [--period P] [--level 0.95]
+%dap stats backtest TABLE TIME [VALUE] … as forecast, [--folds 3]: accuracy, coverage
           --name VAR stores the result; %%dap stats … takes the cell's SELECT as TABLE"""
 
 TESTS = ("ttest", "anova", "proportions", "mannwhitney", "paired", "chi2", "mean")
+SERIES = ("decompose", "forecast", "backtest")
+COMMANDS = ("hist", "corr", "test", *SERIES)
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -53,6 +59,16 @@ def _parser(command: str) -> _ArgumentParser:
         parser.add_argument("--equal-var", dest="equal_var", action="store_true")
         parser.add_argument("--alternative", default="two-sided")
         parser.add_argument("--popmean", type=float, default=0.0)
+    elif command in SERIES:
+        parser.add_argument("--every", default="day")
+        parser.add_argument("--agg", default="sum")
+        parser.add_argument("--period", type=int, default=None)
+        if command != "decompose":
+            parser.add_argument("--horizon", type=int, default=None)
+            parser.add_argument("--method", default="auto")
+            parser.add_argument("--level", type=float, default=0.95)
+        if command == "backtest":
+            parser.add_argument("--folds", type=int, default=3)
     return parser
 
 
@@ -63,7 +79,7 @@ def run(magics: DapMagics, rest: str, cell: str | None) -> Any:
         words = shlex.split(rest, posix=True)
     except ValueError as e:
         raise UsageError(f"%dap stats: {e}") from None
-    command = words[0].lower() if words and words[0].lower() in ("hist", "corr", "test") else ""
+    command = words[0].lower() if words and words[0].lower() in COMMANDS else ""
     if command:
         words = words[1:]
     args = _parser(command).parse_intermixed_args(words)
@@ -94,6 +110,8 @@ def run(magics: DapMagics, rest: str, cell: str | None) -> Any:
             result = stats.histogram(source, _one(positional, "COLUMN"), args.bins, **common)
         elif command == "corr":
             result = stats.correlation(source, positional or None, **common)
+        elif command in SERIES:
+            result = _series(stats, command, source, positional, args, common)
         else:
             result = _test(stats, kind, source, positional, args, common)
     except MissingParameter as e:
@@ -137,6 +155,22 @@ def _test(
     return stats.ttest_mean(
         source, _one(words, "VALUE"), args.popmean, alternative=args.alternative, **common
     )
+
+
+def _series(
+    stats: Any, command: str, source: str, words: list[str], args: Any, common: dict[str, Any]
+) -> Any:
+    if not 1 <= len(words) <= 2:
+        raise UsageError(f"%dap stats {command}: name the TIME column and optionally a VALUE")
+    time, value = words[0], (words[1] if len(words) == 2 else None)
+    agg = "count" if value is None and args.agg == "sum" else args.agg  # rows per bucket
+    options = {"every": args.every, "agg": agg, "period": args.period, **common}
+    if command == "decompose":
+        return stats.decompose(source, time, value, **options)
+    options.update(horizon=args.horizon, method=args.method, level=args.level)
+    if command == "backtest":
+        return stats.backtest(source, time, value, folds=args.folds, **options)
+    return stats.forecast(source, time, value, **options)
 
 
 def _one(words: list[str], what: str) -> str:

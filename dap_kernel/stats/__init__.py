@@ -17,7 +17,9 @@ The modules, each building only on those before it:
 * :mod:`.tests`: hypothesis tests on samples (:func:`ttest`, :func:`mannwhitney` …);
 * :mod:`.grouped`: the same on a source, from engine sufficient statistics (:func:`ttest_by` …);
 * :mod:`.regression`: :func:`ols`, :func:`logit`;
-* :mod:`.timeseries`: :func:`decompose`.
+* :mod:`.timeseries`: the bucketed series, :func:`decompose`;
+* :mod:`.forecast_results`, :mod:`.forecast`: :func:`forecast` with prediction intervals and
+  :func:`backtest` (accuracy and interval coverage).
 
 This module only re-exports; the modules import one another, never this package.
 """
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 from .describe import correlation, describe, histogram
 from .errors import NotEnoughData, NotNumeric, StatsError, TooManyRows, UnknownColumn
+from .forecast import backtest, forecast
+from .forecast_results import Backtest, Fold, Forecast
 from .grouped import (
     anova_by,
     chi2_by,
@@ -52,10 +56,13 @@ from .tests import anova, chi2_contingency, chisquare, mannwhitney, proportions_
 from .timeseries import decompose
 
 __all__ = [
+    "Backtest",
     "Coefficient",
     "ColumnSummary",
     "Correlation",
     "Decomposition",
+    "Fold",
+    "Forecast",
     "GroupStats",
     "Histogram",
     "NotEnoughData",
@@ -69,12 +76,14 @@ __all__ = [
     "UnknownColumn",
     "anova",
     "anova_by",
+    "backtest",
     "chi2_by",
     "chi2_contingency",
     "chisquare",
     "correlation",
     "decompose",
     "describe",
+    "forecast",
     "histogram",
     "logit",
     "mannwhitney",

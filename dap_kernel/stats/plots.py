@@ -135,3 +135,40 @@ def components(
         fig.add_trace(go.Scatter(x=list(time), y=list(values), name=name, mode="lines"), i, 1)
     fig.update_layout(title=title, template=_TEMPLATE, showlegend=False, height=180 * len(series))
     return fig
+
+
+def forecast_band(
+    history: tuple[Sequence[datetime], Sequence[float]],
+    paths: Sequence[
+        tuple[str, Sequence[datetime], Sequence[float], Sequence[float], Sequence[float]]
+    ],
+    title: str,
+    *,
+    actual: tuple[Sequence[datetime], Sequence[float]] | None = None,
+) -> go.Figure:
+    """The history as a line, each forecast as a line in its shaded interval, and (for a
+    backtest) the outcomes the forecasts are judged against as points."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(
+        go.Scatter(x=list(history[0]), y=list(history[1]), name="history", mode="lines")
+    )
+    for name, time, mean, low, high in paths:
+        fig.add_trace(
+            go.Scatter(
+                x=[*time, *reversed(time)],
+                y=[*high, *reversed(low)],
+                fill="toself",
+                line={"width": 0},
+                opacity=0.25,
+                name=f"{name} interval",
+                hoverinfo="skip",
+            )
+        )
+        fig.add_trace(go.Scatter(x=list(time), y=list(mean), name=name, mode="lines"))
+    if actual is not None:
+        fig.add_trace(
+            go.Scatter(x=list(actual[0]), y=list(actual[1]), name="outcome", mode="markers")
+        )
+    fig.update_layout(title=title, template=_TEMPLATE)
+    return fig

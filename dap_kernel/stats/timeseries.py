@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -46,33 +48,42 @@ METHODS = ("stl", "additive", "multiplicative")
 MAX_POINTS = 100_000
 
 
-def decompose(
+@dataclass(frozen=True)
+class Series:
+    """``agg(value)`` per bucket of ``time``, as the engine counted it, at a regular frequency."""
+
+    values: Any  # a pandas Series on a DatetimeIndex, empty buckets filled
+    every: str
+    agg: str  # as people read it: "sum", "count of rows" …
+    source: str
+    filled: int  # buckets with no rows, filled in
+    sql: str
+    fetched_rows: int
+
+    @property
+    def time(self) -> tuple[datetime, ...]:
+        return tuple(t.to_pydatetime() for t in self.values.index)
+
+
+def bucketed(
     source: str,
     time: str,
-    value: str | None = None,
+    value: str | None,
     *,
-    every: str = "day",
-    agg: str = "sum",
-    period: int | None = None,
-    method: str = "stl",
-    robust: bool = False,
-    session: Queries | None = None,
-    params: SourceParams = None,
-) -> Decomposition:
-    """Split ``agg(value)`` per ``every`` bucket of ``time`` into trend, seasonal and residual
-    parts. ``value=None`` counts rows. ``period`` defaults to the usual cycle of the bucket (7
-    days, 12 months, 24 hours …); ``method`` is ``stl`` (robust to outliers with ``robust``),
-    or classical ``additive`` / ``multiplicative``."""
+    every: str,
+    agg: str,
+    session: Queries | None,
+    params: SourceParams,
+) -> Series:
+    """The series of a governed source, one row per bucket computed in the engine.
+
+    ``value=None`` counts rows. Only ``date_trunc(every, time)`` buckets come back, however many
+    rows the table holds; buckets with no rows are filled (0 for sums and counts, linear
+    interpolation for the others) and counted in ``filled``."""
     if every not in EVERY:
         raise StatsError(f"every must be one of {', '.join(EVERY)}, not {every!r}")
     if agg not in AGGREGATES:
         raise StatsError(f"agg must be one of {', '.join(AGGREGATES)}, not {agg!r}")
-    if method not in METHODS:
-        raise StatsError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    default_period, freq = EVERY[every]
-    period = period if period is not None else default_period
-    if period is None or isinstance(period, bool) or not isinstance(period, int) or period < 2:
-        raise StatsError(f"period must be a whole number of {every}s, 2 or more: give period=")
     if value is None and agg != "count":
         raise StatsError("without a value column the series counts rows: use agg='count'")
     session = client(session)
@@ -98,17 +109,59 @@ def decompose(
     result = session.query(query.sql(dialect=DIALECT), {**src.params, **bound.values})
     if result.row_count > MAX_POINTS:
         raise StatsError(f"more than {MAX_POINTS:,} {every}s: use a coarser every=")
-    series, filled = _regular(result.table, freq, agg)
-    if len(series) < 2 * period:
+    values, filled = _regular(result.table, EVERY[every][1], agg)
+    return Series(
+        values=values,
+        every=every,
+        agg=agg if value is not None else "count of rows",
+        source=src.written_short,
+        filled=filled,
+        sql=result.sql,
+        fetched_rows=result.row_count,
+    )
+
+
+def season(every: str, period: int | None) -> int:
+    """``period``, or the usual cycle of the bucket (7 days, 12 months, 24 hours …)."""
+    if every not in EVERY:
+        raise StatsError(f"every must be one of {', '.join(EVERY)}, not {every!r}")
+    period = period if period is not None else EVERY[every][0]
+    if period is None or isinstance(period, bool) or not isinstance(period, int) or period < 2:
+        raise StatsError(f"period must be a whole number of {every}s, 2 or more: give period=")
+    return period
+
+
+def decompose(
+    source: str,
+    time: str,
+    value: str | None = None,
+    *,
+    every: str = "day",
+    agg: str = "sum",
+    period: int | None = None,
+    method: str = "stl",
+    robust: bool = False,
+    session: Queries | None = None,
+    params: SourceParams = None,
+) -> Decomposition:
+    """Split ``agg(value)`` per ``every`` bucket of ``time`` into trend, seasonal and residual
+    parts. ``value=None`` counts rows. ``period`` defaults to the usual cycle of the bucket (7
+    days, 12 months, 24 hours …); ``method`` is ``stl`` (robust to outliers with ``robust``),
+    or classical ``additive`` / ``multiplicative``."""
+    if method not in METHODS:
+        raise StatsError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    period = season(every, period)
+    series = bucketed(source, time, value, every=every, agg=agg, session=session, params=params)
+    if len(series.values) < 2 * period:
         raise NotEnoughData(
-            f"{len(series)} {every}s of data: a decomposition with period {period} needs at "
-            f"least {2 * period}"
+            f"{len(series.values)} {every}s of data: a decomposition with period {period} needs "
+            f"at least {2 * period}"
         )
-    parts = _split(series, period, method, robust)
+    parts = _split(series.values, period, method, robust)
     observed, trend, seasonal, resid = (np.asarray(p, dtype=np.float64) for p in parts)
     multiplicative = method == "multiplicative"
     return Decomposition(
-        time=tuple(t.to_pydatetime() for t in series.index),
+        time=series.time,
         observed=tuple(float(v) for v in observed),
         trend=tuple(float(v) for v in trend),
         seasonal=tuple(float(v) for v in seasonal),
@@ -118,13 +171,13 @@ def decompose(
             method, "classical multiplicative"
         ),
         every=every,
-        agg=agg if value is not None else "count of rows",
-        source=src.written_short,
-        filled=filled,
+        agg=series.agg,
+        source=series.source,
+        filled=series.filled,
         trend_strength=_strength(trend, resid, multiplicative),
         seasonal_strength=_strength(seasonal, resid, multiplicative),
-        sql=result.sql,
-        fetched_rows=result.row_count,
+        sql=series.sql,
+        fetched_rows=series.fetched_rows,
     )
 
 

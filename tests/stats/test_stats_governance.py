@@ -48,6 +48,24 @@ def test_a_row_filtered_analyst_gets_the_statistics_of_their_rows(governed_data:
     assert sum(g.n for g in anova.groups) == mine.height
 
 
+def test_a_forecast_is_of_the_analysts_rows_and_masked_values(governed_data: Data) -> None:
+    ann = governed_data.session("ann")
+    mine = emea(governed_data.frame)
+
+    counted = stats.forecast("people", "joined", every="week", agg="count", session=ann)
+    bonus = stats.backtest(
+        "people", "joined", "bonus", every="month", horizon=3, folds=2, session=ann
+    )
+
+    assert sum(counted.history) == mine.height  # her rows only, one row per week came back
+    assert counted.fetched_rows == len(counted.history) < mine.height
+    months = mine.group_by(pl.col("joined").dt.truncate("1mo")).agg(
+        ((pl.col("bonus") / 1000).round(0) * 1000).sum()
+    )
+    assert sum(bonus.history) == pytest.approx(months["bonus"].sum())  # the masked values
+    assert sum(bonus.history) != pytest.approx(mine["bonus"].sum())
+
+
 def test_masked_columns_summarise_the_masked_values(governed_data: Data) -> None:
     ann = governed_data.session("ann")
     mine = emea(governed_data.frame)
@@ -86,6 +104,8 @@ def test_a_reader_without_a_grant_gets_nothing(governed_data: Data) -> None:
         lambda: stats.describe("people", session=bob),
         lambda: stats.ttest_by("people", "before", "grp", groups=("a", "b"), session=bob),
         lambda: stats.decompose("people", "joined", every="week", agg="count", session=bob),
+        lambda: stats.forecast("people", "joined", every="week", agg="count", session=bob),
+        lambda: stats.backtest("people", "joined", every="week", agg="count", session=bob),
     ):
         with pytest.raises(DapError) as caught:
             call()

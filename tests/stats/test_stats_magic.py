@@ -53,6 +53,22 @@ def test_hist_corr_and_tests(ip: InteractiveShell, governed_data: Data) -> None:
     assert chi2.statistic_name == "χ²"
 
 
+def test_series_decompose_forecast_and_backtest(ip: InteractiveShell, governed_data: Data) -> None:
+    ann = governed_data.session("ann")
+
+    weekly = ip.run_line_magic("dap", "stats forecast people joined --every week --horizon 4")
+    backtest = ip.run_line_magic(
+        "dap", "stats backtest people joined bonus --every month --horizon 2 --folds 2 --level 0.8"
+    )
+    split = ip.run_line_magic("dap", "stats decompose people joined --every week --period 4")
+
+    assert weekly == stats.forecast(  # one path: rows counted per week, her rows only
+        "people", "joined", every="week", agg="count", horizon=4, session=ann
+    )
+    assert len(backtest.folds) == 2 and backtest.level == 0.8 and backtest.agg == "sum"
+    assert split.period == 4 and split.agg == "count of rows"
+
+
 def test_the_cell_form_reads_the_cells_select(ip: InteractiveShell, governed_data: Data) -> None:
     ip.user_ns["g"] = "b"
 
@@ -85,6 +101,9 @@ def test_the_cell_form_reads_the_cells_select(ip: InteractiveShell, governed_dat
         ("stats people --bins 3", "unrecognized arguments"),
         ("stats nosuch_table", "nosuch_table"),
         ("stats people before --name 1x", "Python name"),
+        ("stats forecast people", "name the TIME column"),
+        ("stats forecast people joined --method prophet", "method must be"),
+        ("stats backtest people joined --folds x", "invalid int value"),
     ],
 )
 def test_mistakes_are_one_line(ip: InteractiveShell, line: str, message: str) -> None:
