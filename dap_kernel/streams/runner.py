@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from ..errors import DapError
 from .consumer import StreamConsumer
 from .decode import Event, decode
+from .metrics import Meter
 from .sink import OffsetsMoved, StreamSink
 from .spec import StreamSpec
 from .state import StreamState, write_state
@@ -55,6 +56,7 @@ class StreamRunner:
         self.sink = StreamSink(session, spec)
         self._stop = threading.Event()
         self.state = StreamState(name=spec.name, spec=spec.to_dict(), pid=os.getpid())
+        self.meter = Meter()
 
     def stop(self) -> None:
         """Finish the batch being read, commit it and return from :meth:`run`."""
@@ -121,6 +123,7 @@ class StreamRunner:
                 self.state.lag = {str(p): n for p, n in consumer.lag().items()}
                 last_lag = now
             if events or now - last_write > HEARTBEAT_S:
+                self._measure()
                 write_state(self.home, self.state)
                 last_write = now
             if self._stop.is_set() or (until is not None and until(self._summary())):
@@ -158,9 +161,19 @@ class StreamRunner:
         s.offsets.update({str(p): o for p, o in done.offsets.items()})
         finished = time.monotonic()
         s.last_batch_ms = round((finished - started) * 1000, 1)
-        oldest = min((e.timestamp_ms for e in events if e.timestamp_ms), default=0)
+        stamps = [e.timestamp_ms for e in events]
+        oldest = min((t for t in stamps if t), default=0)
         if oldest:
             s.last_latency_ms = round(max(0.0, time.time() * 1000 - oldest), 1)
+        self.meter.batch(len(events), s.last_batch_ms, stamps)
+
+    def _measure(self) -> None:
+        """The last minute's figures into the state (an idle stream's decay to none)."""
+        w = self.meter.window()
+        s = self.state
+        s.events_per_s = w.events_per_s
+        s.batch_p50_ms, s.batch_p99_ms = w.batch_p50_ms, w.batch_p99_ms
+        s.latency_p50_ms, s.latency_p99_ms = w.latency_p50_ms, w.latency_p99_ms
 
     def _install_signals(self) -> None:
         def handler(signum: int, frame: FrameType | None) -> None:

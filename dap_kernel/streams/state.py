@@ -38,6 +38,12 @@ class StreamState:
     lag: dict[str, int] = field(default_factory=dict)  # partition → events not yet in table
     last_batch_ms: float | None = None  # time to decode and commit the last batch
     last_latency_ms: float | None = None  # oldest event of the last batch → its commit
+    # The last minute (streams.metrics): events/s, batch and event-to-queryable percentiles.
+    events_per_s: float | None = None
+    batch_p50_ms: float | None = None
+    batch_p99_ms: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
 
     @property
     def total_lag(self) -> int | None:

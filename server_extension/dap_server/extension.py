@@ -173,7 +173,7 @@ class DapExtension(ExtensionApp):
             per_user_queries=self.per_user_queries,
             max_rows=self.max_rows,
             result_store_mb=self.result_store_mb,
-            metrics=Metrics(),
+            metrics=Metrics(streams_home=settings.home),
             settings=settings,
             reserved_query_workers=self.reserved_query_workers,
             user_running_queries=self.user_running_queries,

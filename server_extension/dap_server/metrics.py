@@ -6,14 +6,21 @@ servers in one test process count separately.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, streams_home: Path | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        if streams_home is not None:
+            self.registry.register(StreamCollector(streams_home))
         self.requests = Counter(
             "dap_http_requests",
             "REST requests answered, by route, method and status.",
@@ -50,3 +57,50 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+# A stream's state file field → (metric, help). Read at each scrape: streams run in processes
+# of their own (``dap stream start``), and their state files are what they report.
+_STREAM_GAUGES = {
+    "total_lag": ("dap_stream_lag_events", "Events on the topic not yet in the table."),
+    "rows": ("dap_stream_rows", "Rows this run of the stream appended."),
+    "quarantined": ("dap_stream_quarantined_events", "Events this run sent to the quarantine."),
+    "events_per_s": ("dap_stream_events_per_second", "Events consumed per second, last minute."),
+    "batch_p99_ms": ("dap_stream_batch_p99_milliseconds", "99th percentile batch commit time."),
+    "latency_p50_ms": (
+        "dap_stream_event_to_queryable_p50_milliseconds",
+        "Median time from an event's Kafka timestamp to its commit, last minute.",
+    ),
+    "latency_p99_ms": (
+        "dap_stream_event_to_queryable_p99_milliseconds",
+        "99th percentile time from an event's Kafka timestamp to its commit, last minute.",
+    ),
+}
+
+
+class StreamCollector(Collector):
+    """The streams of one DAP home, as gauges labelled by stream (its table)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from dap_kernel.streams.state import read_states  # pyarrow, deltalake: on first scrape
+
+        states = read_states(self.home)
+        up = GaugeMetricFamily(
+            "dap_stream_up",
+            "1 while the stream runs, 0 when stopped, failed or dead.",
+            None,
+            ["stream"],
+        )
+        for state in states:
+            up.add_metric([state.name], 1.0 if state.status == "running" else 0.0)
+        yield up
+        for field, (name, doc) in _STREAM_GAUGES.items():
+            family = GaugeMetricFamily(name, doc, labels=["stream"])
+            for state in states:
+                value = state.to_dict().get(field)
+                if value is not None:
+                    family.add_metric([state.name], float(value))
+            yield family

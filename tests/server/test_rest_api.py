@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -355,6 +356,29 @@ async def test_metrics_and_openapi(api: Api, jp_fetch: Fetch) -> None:
     assert query["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
         "QueryRequest"
     )
+
+
+async def test_metrics_report_the_streams_of_the_home(
+    api: Api, jp_fetch: Fetch, governed: Workspace
+) -> None:
+    from dap_kernel.streams.state import StreamState, write_state
+
+    home = governed.settings.home
+    running = StreamState(name="main.clicks", spec={}, pid=os.getpid(), status="running")
+    running.lag, running.rows, running.events_per_s = {"0": 5, "1": 7}, 1234, 2500.5
+    running.latency_p50_ms, running.latency_p99_ms = 180.0, 640.0
+    write_state(home, running)
+    write_state(home, StreamState(name="main.views", spec={}, pid=os.getpid(), status="stopped"))
+
+    text = (await jp_fetch("dap", "metrics")).body.decode()
+
+    assert 'dap_stream_up{stream="main.clicks"} 1.0' in text
+    assert 'dap_stream_up{stream="main.views"} 0.0' in text
+    assert 'dap_stream_lag_events{stream="main.clicks"} 12.0' in text
+    assert 'dap_stream_events_per_second{stream="main.clicks"} 2500.5' in text
+    assert 'dap_stream_event_to_queryable_p99_milliseconds{stream="main.clicks"} 640.0' in text
+    assert 'dap_stream_rows{stream="main.views"} 0.0' in text
+    assert 'dap_stream_lag_events{stream="main.views"}' not in text  # never measured
 
 
 async def test_batch_runs_a_report_in_one_round_trip(api: Api) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from dap_kernel.quarantine import quarantine_name
 from dap_kernel.session import Workspace
-from dap_kernel.streams import StreamSpec, app_id, parse_schema
+from dap_kernel.streams import StreamSpec, app_id, parse_schema, read_state
 from tests.streams.conftest import Broker
 from tests.streams.helpers import produce, rows_at_least, run_until, table_frame
 
@@ -28,6 +28,12 @@ def test_events_become_exactly_those_rows(workspace: Workspace, broker: Broker, 
     assert sorted(frame["id"].to_list()) == list(range(3000))
     assert frame.schema == {"id": pl.Int64, "page": pl.String, "ms": pl.Float64}
     assert summary.quarantined == 0
+    # and its state reports the last minute: events/s and event-to-queryable percentiles
+    state = read_state(workspace.settings.home, "main.clicks")
+    assert state.events_per_s is not None and state.events_per_s > 0
+    assert state.latency_p50_ms is not None and state.latency_p99_ms is not None
+    assert 0 < state.latency_p50_ms <= state.latency_p99_ms < 60_000
+    assert state.batch_p50_ms is not None and state.batch_p50_ms > 0
     # and the catalog knows the table, its version and row count (queryable at once)
     info = workspace.catalog.get("main.clicks")
     assert info.version == workspace.lake.version("main", "clicks")
