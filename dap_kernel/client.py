@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .quality.view import QualityStatus
     from .scheduler.model import ScheduleClient
     from .session import QueryResult, Session
+    from .streams.access import StreamClient
     from .transport import HttpSession
 
 
@@ -118,6 +119,9 @@ class DapClient(Protocol):
 
     @property
     def schedules(self) -> ScheduleClient: ...
+
+    @property
+    def streams(self) -> StreamClient: ...
 
     def ingest(
         self,

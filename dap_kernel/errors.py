@@ -141,6 +141,18 @@ class UnknownConnector(DapError):
     http_status = 404
 
 
+class UnknownStream(DapError):
+    code = "unknown_stream"
+    http_status = 404
+
+
+class StreamRunning(DapError):
+    """A stream fills its table alone: one is already running into it."""
+
+    code = "stream_running"
+    http_status = 409
+
+
 # -- errors of the REST API, here so that the HTTP client raises the same classes --------------
 
 

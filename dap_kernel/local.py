@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .quality import QualityReport, Rule
     from .quality.view import QualityStatus
     from .scheduler.api import Schedules
+    from .streams.access import GovernedStreams
 
 
 class LocalClient(Session):
@@ -107,6 +108,15 @@ class LocalClient(Session):
         from .scheduler.api import Schedules
 
         return Schedules(self.session)
+
+    @property
+    def streams(self) -> GovernedStreams:
+        """Kafka streams of this home (:mod:`dap_kernel.streams.access`); the ones this caller
+        starts run as child processes this process watches."""
+        from .streams.access import GovernedStreams
+        from .streams.supervisor import shared
+
+        return GovernedStreams(self.session, shared(self.session.workspace.settings))
 
     def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported:
         """Write ``data`` (or governed SQL) as CSV, xlsx or PDF; the file is audited as a copy

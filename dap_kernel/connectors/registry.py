@@ -27,11 +27,12 @@ from ..governance.secret_refs import check_references, redact_url
 from ..governance.secrets import SecretStore
 from ..meta import MetaStore
 from ..meta.models import Connector, utcnow
+from .kafka import kafka_settings, probe_kafka
 
 if TYPE_CHECKING:
     from ..session import Session as DapSession
 
-KINDS = ("postgresql", "sqlite", "mysql", "file", "http")
+KINDS = ("postgresql", "sqlite", "mysql", "file", "http", "kafka")
 MAX_OBJECTS = 100
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".json", ".ndjson", ".jsonl", ".xlsx")
 COMPRESSION_SUFFIXES = (".gz", ".zst")
@@ -99,9 +100,11 @@ def connector_kind(url: str) -> str:
         return base
     if scheme in ("http", "https"):
         return "http"
+    if scheme == "kafka":
+        return "kafka"
     raise ConnectorError(
         f"unsupported connector URL {redact(url)!r}: use postgresql://, mysql://, "
-        "sqlite:///PATH, file:///FOLDER (or an absolute path) or http(s)://"
+        "sqlite:///PATH, file:///FOLDER (or an absolute path), http(s):// or kafka://"
     )
 
 
@@ -121,6 +124,8 @@ def _validate_url(kind: str, url: str) -> None:
     elif kind == "file":
         if not _file_path(url).is_absolute():
             raise ConnectorError("a file connector needs an absolute path: file:///FOLDER")
+    elif kind == "kafka":
+        kafka_settings(url)
     elif not urlsplit(url).hostname:
         raise ConnectorError(f"{redact(url)!r} names no host")
 
@@ -263,6 +268,7 @@ class Connectors:
             "sqlite": _probe_sqlite,
             "file": _probe_files,
             "http": _probe_http,
+            "kafka": probe_kafka,
         }
         start = time.perf_counter()
         try:

@@ -99,6 +99,10 @@ def _read_source(
 
         path = under_folder(Path(url.removeprefix("file://")), ex.path)
         return read_files(path, format=ex.format, options=ex.options)
+    if info.kind != "http":  # a Kafka connector feeds streams; nothing else falls through
+        raise SourceError(
+            f"connector {info.name} is a {info.kind} connector: a pipeline cannot read it"
+        )
     api = dict(ex.api or {})
     api["url"] = under_url(url, str(api.get("url") or ex.path or ""))
     return _read_api(session, api, since)

@@ -49,13 +49,20 @@ class RunSummary:
 class StreamRunner:
     """One stream in this process. :meth:`run` blocks until :meth:`stop` (or a signal)."""
 
-    def __init__(self, session: Session, spec: StreamSpec, *, home: Path | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        spec: StreamSpec,
+        *,
+        home: Path | None = None,
+        state: StreamState | None = None,
+    ) -> None:
         self.session = session
         self.spec = spec
         self.home = home or session.workspace.settings.home
         self.sink = StreamSink(session, spec)
         self._stop = threading.Event()
-        self.state = StreamState(name=spec.name, spec=spec.to_dict(), pid=os.getpid())
+        self.state = state or StreamState(name=spec.name, spec=spec.to_dict(), pid=os.getpid())
         self.meter = Meter()
 
     def stop(self) -> None:
@@ -93,12 +100,21 @@ class StreamRunner:
             self.state.status = "stopped"
         except BaseException as e:
             self.state.status = "failed"
-            self.state.error = str(e) if isinstance(e, DapError) else f"{type(e).__name__}: {e}"
+            error = str(e) if isinstance(e, DapError) else f"{type(e).__name__}: {e}"
+            self.state.error = self._scrub(error)
+            self.state.retryable = not isinstance(e, DapError | KeyboardInterrupt)
             raise
         finally:
             consumer.close()
             write_state(self.home, self.state)
         return self._summary()
+
+    def _scrub(self, text: str) -> str:
+        """The connector's password never reaches the state file, whatever a driver said."""
+        for key, value in self.spec.credentials.items():
+            if "password" in key and isinstance(value, str) and value:
+                text = text.replace(value, "***")
+        return text
 
     def _summary(self) -> RunSummary:
         s = self.state

@@ -72,11 +72,16 @@ class StreamSink:
         return self.spec.table in self.ws.catalog.known_names()
 
     def check_access(self) -> None:
-        """CREATE on the schema for a new table, MODIFY on an existing one (fails closed)."""
+        """CREATE on the schema for a new table, MODIFY on an existing one (fails closed) —
+        or, for a table the caller created, CREATE on its schema still: whoever may create
+        tables there may keep filling the ones they made (a stream restarts into its table)."""
         if self.exists:
             info = self.ws.catalog.get(self.spec.table)
             if info.kind != "delta":
                 raise DapError(f"{self.spec.table} is an external {info.kind} source")
+            mine = info.owner == self.session.principal.name
+            if mine and self.session.check("CREATE", self.schema_name).allowed:
+                return
             self.session.require("MODIFY", self.spec.table)
         else:
             self.session.require("CREATE", self.schema_name)

@@ -100,6 +100,9 @@ class StreamSpec:
     stream into a new table needs at least the names). An existing table keeps its own.
     ``kafka``: librdkafka settings passed through (``security.protocol``, ``sasl.*``,
     ``ssl.*``), for a production cluster.
+    ``connector``: a Kafka connector (``kafka://…``) naming the brokers and holding the
+    credentials instead; :func:`~dap_kernel.streams.access.resolve` fills ``bootstrap`` and
+    ``credentials`` from it, and ``kafka`` may then only tune the consumer.
     """
 
     bootstrap: str
@@ -112,6 +115,9 @@ class StreamSpec:
     batch_seconds: float = DEFAULT_BATCH_SECONDS
     start: Literal["earliest", "latest"] = "earliest"
     kafka: Mapping[str, Any] = field(default_factory=dict)
+    connector: str = ""
+    # From the connector, in the consuming process only: never shown, stored or sent back.
+    credentials: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "table", "{}.{}".format(*split_name(self.table)))
@@ -119,8 +125,8 @@ class StreamSpec:
             raise DapError(f"invalid topic name {self.topic!r}")
         if self.format not in FORMATS:
             raise DapError(f"unknown stream format {self.format!r}: use json or csv")
-        if not self.bootstrap.strip():
-            raise DapError("a stream needs --bootstrap HOST:PORT")
+        if not self.bootstrap.strip() and not self.connector:
+            raise DapError("a stream needs --bootstrap HOST:PORT or --connector NAME")
         if self.batch_rows < 1 or self.batch_seconds <= 0:
             raise DapError("a batch needs at least one row and a positive time")
         if self.start not in ("earliest", "latest"):
@@ -143,8 +149,17 @@ class StreamSpec:
         return quarantine_app_id(self.table, self.topic, partition)
 
     def consumer_config(self) -> dict[str, Any]:
-        config: dict[str, Any] = {**CONSUMER_DEFAULTS, **dict(self.kafka), **CONSUMER_FIXED}
-        config["bootstrap.servers"] = self.bootstrap
+        if self.connector and not self.credentials.get("bootstrap.servers"):
+            raise DapError(f"stream {self.name}: connector {self.connector} was not resolved")
+        config: dict[str, Any] = {
+            **CONSUMER_DEFAULTS,
+            **dict(self.kafka),
+            **dict(self.credentials),
+            **CONSUMER_FIXED,
+        }
+        config["bootstrap.servers"] = (
+            self.credentials["bootstrap.servers"] if self.connector else self.bootstrap
+        )
         config["group.id"] = self.group
         config["auto.offset.reset"] = self.start
         return config
@@ -160,6 +175,7 @@ class StreamSpec:
             "group": self.group,
             "batch_rows": self.batch_rows,
             "batch_seconds": self.batch_seconds,
+            "connector": self.connector,
         }
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import DapError
+from ..errors import DapError, UnknownStream
 from .spec import stream_name
 
 
@@ -30,6 +30,11 @@ class StreamState:
     started_at: str = field(default_factory=lambda: _now())
     updated_at: str = field(default_factory=lambda: _now())
     error: str = ""
+    retryable: bool = False  # failed for a reason a restart may cure (broker, disk), not a rule
+    owner: str = ""  # whom the stream runs as
+    supervised: bool = False  # started by a supervisor (the DAP service), which restarts it
+    request: dict[str, Any] = field(default_factory=dict)  # what to restart it from (no secret)
+    restarts: int = 0
     batches: int = 0
     rows: int = 0
     quarantined: int = 0
@@ -82,7 +87,9 @@ def read_state(home: Path, name: str) -> StreamState:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise DapError(f"no stream named {stream_name(name)} (see dap stream status)") from None
+        raise UnknownStream(
+            f"no stream named {stream_name(name)} (see dap stream status)"
+        ) from None
     except (json.JSONDecodeError, OSError) as e:
         raise DapError(f"cannot read the state of stream {name}: {e}") from e
     state = StreamState(**data)
@@ -146,4 +153,4 @@ def _is_stream_process(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"stream" in cmdline
+    return b"stream" in cmdline or b"dap_kernel.streams.child" in cmdline  # CLI or supervised

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from ..quality import QualityReport, Rule
     from ..quality.view import QualityStatus
     from ..remote_schedules import HttpSchedules
+    from ..remote_streams import HttpStreams
     from ..session import QueryResult
 
 PROGRESS_EVERY_S = 0.5  # the magics poll every 50 ms; the network need not see each poll
@@ -285,6 +286,13 @@ class HttpSession(RestConnection):
         from ..remote_schedules import HttpSchedules
 
         return HttpSchedules(self)
+
+    @property
+    def streams(self) -> HttpStreams:
+        """Kafka streams on the service (REST ``streams``), run and watched by the service."""
+        from ..remote_streams import HttpStreams
+
+        return HttpStreams(self)
 
     def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported:
         """Write the file in this kernel; its SQL runs (and is audited) on the service."""

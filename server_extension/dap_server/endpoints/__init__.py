@@ -15,6 +15,7 @@ from . import (
     quality,
     query,
     schedules,
+    streams,
 )
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "quality",
     "query",
     "schedules",
+    "streams",
 ]
