@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from . import catalog as catalog
     from . import stats as stats
+    from . import streams as streams
 
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "quality_status",
     "sql",
     "stats",
+    "streams",
     "whoami",
 ]
 
@@ -54,6 +56,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "chart": (".viz", "chart"),
     "chart_type": (".viz", "chart_type"),
     "stats": (".stats", None),  # dap.stats.describe("orders"), dap.stats.ttest(a, b)
+    "streams": (".streams", None),  # dap.streams.start("clicks", topic=…), .status(), .stop()
 }
 
 

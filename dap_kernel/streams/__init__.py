@@ -16,7 +16,8 @@ The modules, each building on those before it:
 * :mod:`.runner`: the loop, backpressure and graceful stop;
 * :mod:`.request`: what a caller asks for, and where a stream's credentials may come from;
 * :mod:`.supervisor`, :mod:`.child`: streams run as watched child processes (the service's);
-* :mod:`.access`: who may start, see and stop a stream — what every door calls.
+* :mod:`.access`: who may start, see and stop a stream — what every door calls;
+* :mod:`.api`: ``dap.streams.start|status|get|stop`` on the caller's client.
 
 ``dap_kernel.remote_streams`` offers :mod:`.access`'s methods over REST.
 """
@@ -24,6 +25,7 @@ The modules, each building on those before it:
 from __future__ import annotations
 
 from .access import GovernedStreams, StreamClient
+from .api import get, start, status, status_frame, stop
 from .decode import Decoded, Event, decode
 from .request import StreamRequest
 from .runner import RunSummary, StreamRunner
@@ -47,8 +49,13 @@ __all__ = [
     "Supervisor",
     "app_id",
     "decode",
+    "get",
     "parse_schema",
     "read_state",
     "read_states",
+    "start",
+    "status",
+    "status_frame",
+    "stop",
     "stop_stream",
 ]

@@ -57,6 +57,8 @@ class GovernedStreams:
         spec = resolve(self.session, request.to_spec(), supervised=True)
         StreamSink(self.session, spec).check_access()
         state = self.supervisor.start(self.session.principal, request)
+        if state.status == "failed":  # at once: a broker that refuses, a topic that is not there
+            raise DapError(f"stream {state.name} failed to start: {shown(state).error}")
         return shown(state)
 
     def status(self, name: str | None = None) -> list[StreamState]:

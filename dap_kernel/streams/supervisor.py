@@ -121,11 +121,15 @@ class Supervisor:
         if self._thread is not None:
             self._thread.join(timeout=5)
         if stop_streams:
-            for name in list(self._watched):
+            for name, watched in list(self._watched.items()):
                 try:
                     self.stop(name)
-                except DapError as e:
+                except (DapError, subprocess.TimeoutExpired) as e:
                     log.warning("stream %s: %s", name, e)
+                process = watched.process
+                if process is not None and process.poll() is None:
+                    process.kill()  # did not stop when asked: it must not outlive us
+                    process.wait(timeout=5)
 
     def watched(self) -> list[str]:
         with self._lock:

@@ -205,8 +205,18 @@ class DapExtension(ExtensionApp):
             self.handlers.append(("/oauth_callback", HubOAuthCallbackHandler))
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        """Once the server listens (its URL is known), start its report scheduler."""
-        if not self.scheduler or self.service_url:
+        """Once the server listens (its URL is known), start its report scheduler, and watch
+        again the streams an earlier run of the service started."""
+        if self.service_url:
+            return
+        state_: DapState = self.settings["dap_state"]
+        if (state_.settings.home / "streams").is_dir():  # no stream ever: nothing to import
+            from dap_kernel.streams.supervisor import shared
+
+            adopted = shared(state_.settings).adopt()
+            if adopted:
+                self.log.info("DAP: watching the streams %s", ", ".join(adopted))
+        if not self.scheduler:
             return
         from .scheduling import ServiceScheduler, own_url
 

@@ -100,6 +100,8 @@ def _fuzz(dap_service: Service, tmp_path: Path) -> subprocess.CompletedProcess[s
             "response_schema_conformance",
             "--exclude-operation-id",
             "test_connector",
+            "--exclude-operation-id",  # starts processes that outlive the request (a stream):
+            "start_stream",  # tests/streams/test_stream_rest.py tries it with hostile bodies
             "--max-examples",
             "15",
             "--seed",
