@@ -51,6 +51,7 @@ from .exports import _export, _figures, _slug
 from .filters import Filter
 from .identity import prewarm, viewer_session
 from .kpi import Kpi, batch_query
+from .live import LiveRefresh
 from .markup import _esc, action_button, download_link
 from .sqlgen import Measure, Predicate
 from .tables import Table
@@ -88,6 +89,7 @@ class Dashboard:
         self.refresh_ms: float = 0.0
         self.tables: set[str] = set()
         self._refreshing = False
+        self._live: LiveRefresh | None = None
         self._built = False
         self._shown = False
         self.token = secrets.token_hex(6)  # ties the page's parts and bridge to this dashboard
@@ -456,6 +458,24 @@ class Dashboard:
         finally:
             self._refreshing = False
         self.refresh()
+
+    def live(self, every: float = 1.0) -> LiveRefresh:
+        """Redraw whenever a table behind the cards gets a new version (a stream's batch),
+        checking the catalog every ``every`` seconds (at least 0.5); ``.stop()`` ends it."""
+        if self._live is not None:
+            self._live.stop()
+        self._live = LiveRefresh(self.versions, self.refresh, every_s=every).start()
+        return self._live
+
+    def versions(self) -> dict[str, int | None]:
+        """The Delta version of each table behind the cards, as the viewer may see them."""
+        found: dict[str, int | None] = {}
+        for name in sorted(self.tables):
+            try:
+                found[name] = self.session.describe(name).version
+            except DapError:
+                found[name] = None
+        return found
 
     def freshness(self) -> dt.datetime | None:
         """When the least recently updated table behind the dashboard last changed."""
