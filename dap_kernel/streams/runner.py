@@ -90,6 +90,8 @@ class StreamRunner:
                     f"a CSV stream into the new table {self.spec.table} needs its columns "
                     "(--schema 'id:bigint,name:string,…')"
                 )
+        if not self.sink.exists and self.spec.schema is not None:
+            self.sink.create(self.spec.schema)  # queryable (empty) before the first event
         self.sink.sync_catalog()
         write_state(self.home, self.state)
         consumer = StreamConsumer(self.spec, self.sink.offsets)
