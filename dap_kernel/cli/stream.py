@@ -176,7 +176,9 @@ def stop_command(
 
 @stream_app.command("compact")
 def compact_command(
-    name: Annotated[str, typer.Argument(help="The stream or its table, e.g. clicks or main.clicks.")],
+    name: Annotated[
+        str, typer.Argument(help="The stream or its table, e.g. clicks or main.clicks.")
+    ],
     target_rows: Annotated[
         int, typer.Option(help="Rows a compacted file holds (about).")
     ] = 1_000_000,
