@@ -16,8 +16,8 @@ Why that keeps exactly-once intact (each checked by ``tests/streams/test_stream_
   (``CommitFailedError``); it is then planned again from the new version (``retries``).
 * **Two compactions.** delta-rs 1.6 does *not* see two compactions that read the same version
   as a conflict (both commit, and every row is then there twice), so a compaction holds a lock
-  of the DAP home for its table, and afterwards checks the versions between its read and its
-  commit: another OPTIMIZE there (one that bypassed DAP) is reported as an error naming the
+  of the DAP home for its table, and afterwards checks the history: another OPTIMIZE that ran
+  concurrently (one that bypassed DAP) is reported as :class:`CompactionConflict` naming the
   versions, never passed over in silence.
 
 Governed and audited like every write: MODIFY on the table (what a stream into an existing
@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,10 +114,11 @@ def _compact(path: Path, name: str, target_rows: int, min_files: int, retries: i
         per_row = sum(sizes) / rows if rows else 1.0
         target_size = max(1 << 20, int(target_rows * per_row))
         read = int(dt.version())
+        run = uuid.uuid4().hex  # finds this commit in the history
         try:
             metrics = dt.optimize.compact(
                 target_size=target_size,
-                commit_properties=CommitProperties(custom_metadata={"dap.operation": "compact"}),
+                commit_properties=CommitProperties(custom_metadata={"dap.compaction": run}),
             )
         except CommitFailedError:
             if attempt == retries:
@@ -127,7 +129,7 @@ def _compact(path: Path, name: str, target_rows: int, min_files: int, retries: i
             time.sleep(0.1 * (attempt + 1))
             continue
         dt = DeltaTable(str(path))
-        version = _own_commit(dt, read)
+        version = _own_commit(dt, read, run)
         after, _ = _files(dt)
         return Compacted(
             name,
@@ -153,28 +155,27 @@ def _files(dt: DeltaTable) -> tuple[list[int], list[int]]:
     return sizes, records
 
 
-def _own_commit(dt: DeltaTable, read: int) -> int | None:
-    """The version of the compaction that read ``read``; refuse if another OPTIMIZE landed
-    between that read and it (two compactions of the same files duplicate their rows)."""
+def _own_commit(dt: DeltaTable, read: int, run: str) -> int | None:
+    """The version of compaction ``run``, which read version ``read``; refuse if another
+    OPTIMIZE ran concurrently with it (landed between ``read`` and it, or read a version before
+    it and landed after): two compactions of the same files duplicate their rows."""
     history: list[dict[str, Any]] = list(dt.history(max(1, int(dt.version()) - read)))
-    mine = [
-        h
-        for h in history
-        if h.get("operation") == "OPTIMIZE" and int(h.get("readVersion", -1)) == read
-    ]
+    mine = [h for h in history if h.get("dap.compaction") == run]
     if not mine:
         return None
-    version = int(mine[-1]["version"])
+    version = int(mine[0]["version"])
     between = [
         int(h["version"])
         for h in history
-        if h.get("operation") == "OPTIMIZE" and read < int(h["version"]) < version
+        if h.get("operation") == "OPTIMIZE"
+        and int(h["version"]) != version
+        and (int(h["version"]) < version or int(h.get("readVersion", version)) < version)
     ]
     if between:
         raise CompactionConflict(
-            f"another compaction (version {between[0]}) committed while version {version} "
-            f"compacted the same files: check the table for duplicate rows and restore it to "
-            f"version {read} plus the commits since if it has any"
+            f"another compaction (version {between[0]}) ran concurrently with version {version}: "
+            f"check the table for duplicate rows (if any, restore version {read} and replay "
+            "the commits since)"
         )
     return version
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable
 
 from dap_kernel.errors import DapError, QueryRefused
 from dap_kernel.governance.identity import Principal
@@ -182,3 +182,49 @@ def test_dap_stream_compact_on_the_command_line(tmp_path: Path) -> None:
     assert "main.cli_small: 10 files into 1 (10 → 1, 10 rows)" in done.stdout
     again = dap("stream", "compact", "main.cli_small", home=tmp_path)
     assert "nothing worth compacting" in again.stdout
+
+
+def _six_files(ws: Workspace, name: str) -> None:
+    ws.catalog.create_table(name, pa.table({"id": [0]}))
+    for i in range(1, 6):
+        ws.catalog.write(name, pa.table({"id": [i]}), mode="append")
+
+
+def test_a_compaction_that_bypassed_the_lock_is_reported_not_passed_over(
+    workspace: Workspace,
+) -> None:
+    """delta-rs 1.6 commits two compactions read from the same version (every row then twice):
+    the history check names it instead of reporting success."""
+    from dap_kernel.streams.compact import CompactionConflict, _own_commit
+
+    _six_files(workspace, "main.twice")
+    path = str(workspace.lake.path("main", "twice"))
+    stale = DeltaTable(path)
+    read = int(stale.version())
+    DeltaTable(path).optimize.compact()  # another tool's compaction, outside DAP
+    # and this one, from the version before it
+    stale.optimize.compact(
+        commit_properties=CommitProperties(custom_metadata={"dap.compaction": "r"})
+    )
+    assert len(_ids(workspace, "main.twice")) == 12  # the delta-rs behaviour guarded against
+    with pytest.raises(CompactionConflict, match="another compaction"):
+        _own_commit(DeltaTable(path), read, "r")
+    # and the same when the other one landed after this one
+    _six_files(workspace, "main.twice2")
+    path = str(workspace.lake.path("main", "twice2"))
+    stale = DeltaTable(path)
+    read = int(stale.version())
+    DeltaTable(path).optimize.compact(
+        commit_properties=CommitProperties(custom_metadata={"dap.compaction": "mine"})
+    )
+    stale.optimize.compact()
+    with pytest.raises(CompactionConflict):
+        _own_commit(DeltaTable(path), read, "mine")
+
+
+def test_compact_refuses_while_another_compaction_holds_the_table(workspace: Workspace) -> None:
+    from dap_kernel.streams.compact import _lock
+
+    workspace.catalog.create_table("main.busy", pa.table({"id": [0]}))
+    with _lock(workspace.settings.home, "main.busy"), pytest.raises(DapError, match="already"):
+        compact(workspace.session(), "busy", min_files=2)
