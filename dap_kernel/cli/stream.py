@@ -172,3 +172,37 @@ def stop_command(
 
     state = stop_stream(_workspace().settings.home, name, wait_s=wait)
     typer.echo(f"{state.name}: {state.status} ({state.rows:,} rows, version {state.version})")
+
+
+@stream_app.command("compact")
+def compact_command(
+    name: Annotated[
+        str, typer.Argument(help="The stream or its table, e.g. clicks or main.clicks.")
+    ],
+    target_rows: Annotated[
+        int, typer.Option(help="Rows a compacted file holds (about).")
+    ] = 1_000_000,
+    min_files: Annotated[
+        int, typer.Option(help="Do nothing unless at least this many files are smaller.")
+    ] = 8,
+) -> None:
+    """Rewrite a streamed table's small files into few; its offsets and rows stay as they are.
+
+    Safe while the stream runs; needs MODIFY on the table.
+    """
+    from ..streams.compact import compact
+    from ..streams.spec import stream_name
+
+    done = compact(
+        _workspace().session(channel="cli"),
+        stream_name(name),
+        target_rows=target_rows,
+        min_files=min_files,
+    )
+    if done.version is None:
+        typer.echo(f"{done.table}: {done.files_before} files, nothing worth compacting")
+        return
+    typer.echo(
+        f"{done.table}: {done.files_removed} files into {done.files_added} "
+        f"({done.files_before} → {done.files_after}, {done.rows:,} rows), version {done.version}"
+    )
