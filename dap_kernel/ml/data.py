@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlglot import exp
 
 from ..errors import DapError
-from ..sqlbuild import DIALECT
+from ..sqlbuild import DIALECT, parse_table
 from ..stats.errors import StatsError, TooManyRows
 from ..stats.source import client, from_clause, is_query
 from .errors import MLError
@@ -84,7 +84,7 @@ def source_sql(source: str) -> str:
         raise MLError(e.message) from None
     if is_query(source.strip()) and isinstance(tree, exp.Subquery):
         return str(tree.this.sql(dialect=DIALECT))
-    return str(exp.select(exp.Star()).from_(tree).sql(dialect=DIALECT))
+    return str(exp.select(exp.Star()).from_(parse_table(source.strip())).sql(dialect=DIALECT))
 
 
 def read(
