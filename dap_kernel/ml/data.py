@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from ..catalog import TableInfo
     from ..governance.policy import Decision
-    from ..session import QueryResult
+    from ..results import QueryResult
 
 # Rows a model trains on (or scores) at most: the rows are pulled into the kernel.
 MAX_ROWS = 1_000_000

@@ -122,11 +122,12 @@ def alias(name: str, alias_name: str, version: int, *, session: ModelSession | N
     governed = session_of(session)
     if alias_name == CHAMPION:
         raise MLError("@champion is set by dap.ml.promote, which checks the metric threshold")
-    info = resolve(f"{name}/{int(version)}", governed, MANAGE)
     store = store_for(governed)
-    statement = f"alias model:{name}@{alias_name} = v{info.version}"
-    with _audit(governed, "model_alias", statement), active(store) as mlflow:
-        set_alias(mlflow, store, info.name, alias_name, info.version)
+    statement = f"alias model:{name}@{alias_name} = v{version}"
+    with _audit(governed, "model_alias", statement):
+        info = resolve(f"{name}/{int(version)}", governed, MANAGE)
+        with active(store) as mlflow:
+            set_alias(mlflow, store, info.name, alias_name, info.version)
 
 
 @dataclass(frozen=True)
@@ -170,14 +171,14 @@ def promote(
     governed = session_of(session)
     if min_improvement < 0:
         raise MLError("min_improvement is a margin of at least 0")
-    candidate = resolve(f"{name}/{int(version)}", governed, MANAGE)
-    chosen = metric or candidate.primary_metric
     store = store_for(governed)
     statement = (
-        f"promote model:{candidate.name} v{candidate.version} to @champion "
-        f"({chosen}, min_improvement {min_improvement:g})"
+        f"promote model:{name} v{int(version)} to @champion "
+        f"({metric or 'primary metric'}, min_improvement {min_improvement:g})"
     )
     with _audit(governed, "model_promote", statement), active(store) as mlflow:
+        candidate = resolve(f"{name}/{int(version)}", governed, MANAGE)
+        chosen = metric or candidate.primary_metric
         if chosen not in candidate.metrics:
             known = ", ".join(k for k in candidate.metrics if not k.endswith("_std"))
             raise MLError(f"version {candidate.version} has no metric {chosen!r}: {known}")
