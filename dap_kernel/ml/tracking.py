@@ -79,13 +79,19 @@ def mlflow_module() -> Any:
 @contextmanager
 def active(store: Store) -> Iterator[Any]:
     """MLflow pointed at ``store`` for the block (one caller at a time), quietly: its
-    warnings are about its own environment, not the user's work."""
+    warnings are about its own environment, not the user's work. The process's own MLflow
+    URIs are put back afterwards."""
     with _LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mlflow = mlflow_module()
+        before = (mlflow.get_tracking_uri(), mlflow.get_registry_uri())
         mlflow.set_tracking_uri(store.uri)
         mlflow.set_registry_uri(store.uri)
-        yield mlflow
+        try:
+            yield mlflow
+        finally:  # a notebook's own use of MLflow keeps its own store
+            mlflow.set_tracking_uri(before[0])
+            mlflow.set_registry_uri(before[1])
 
 
 def client(mlflow: Any, store: Store) -> Any:

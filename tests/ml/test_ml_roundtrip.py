@@ -36,6 +36,7 @@ async def test_train_register_alias_load_and_score_the_same_everywhere(
     # tracked: the run's tags name the source, the versions read and the user
     store = store_for(tester)
     mlflow.set_tracking_uri(store.uri)
+    mlflow.set_registry_uri(store.uri)
     run = mlflow.MlflowClient(store.uri, store.uri).get_run(model.run_id)
     assert run.data.tags["dap.user"] == "tester"
     assert json.loads(run.data.tags["dap.table_versions"]) == {"main.accounts": 0}
