@@ -42,7 +42,11 @@ class ModelSession(Protocol):
     grant checks and who the caller is (any client, in-process or over HTTP)."""
 
     def query(
-        self, sql: str, params: Mapping[str, Any] | Sequence[Any] | None = None
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None = None,
+        *,
+        limit: int | None = None,
     ) -> QueryResult: ...
 
     def describe(self, table: str) -> TableInfo: ...
@@ -105,7 +109,7 @@ def read(
             "not a DataFrame"
         )
     sql = source_sql(source)
-    result = session.query(f"SELECT * FROM ({sql}) AS src LIMIT {max_rows + 1}", params)
+    result = session.query(sql, params, limit=max_rows + 1)  # the SELECT as written
     if result.table.num_rows > max_rows:
         raise TooManyRows(
             f"more than {max_rows:,} rows: sample or aggregate them in the SELECT first"

@@ -37,6 +37,12 @@ def test_a_row_filtered_analyst_trains_on_their_rows_only(data: Data) -> None:
         session=ann,
     )
     assert sneaky.rows == emea
+    for hostile in ("SELECT 1 AS x; DROP TABLE accounts", "accounts; DROP TABLE accounts"):
+        with pytest.raises(DapError):
+            ml.train(hostile, "x", track=False, session=ann)
+    with pytest.raises(ml.MLError):  # a write is no source
+        ml.train("WITH t AS (SELECT 1) INSERT INTO accounts SELECT * FROM t", "x", session=ann)
+    assert data.session().sql("SELECT count(*) FROM accounts").item() == data.frame.height
     with pytest.raises(DapError):  # bob may read nothing
         ml.train("accounts", "churned", track=False, session=data.session("bob"))
     with pytest.raises(ml.MLError, match="governed SQL"):
