@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from . import catalog as catalog
+    from . import ml as ml
     from . import stats as stats
     from . import streams as streams
 
@@ -34,6 +35,7 @@ __all__ = [
     "export",
     "ingest",
     "lineage",
+    "ml",
     "pipeline",
     "quality",
     "quality_status",
@@ -57,6 +59,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "chart_type": (".viz", "chart_type"),
     "stats": (".stats", None),  # dap.stats.describe("orders"), dap.stats.ttest(a, b)
     "streams": (".streams", None),  # dap.streams.start("clicks", topic=…), .status(), .stop()
+    "ml": (".ml", None),  # dap.ml.train("customers", "churned"), dap.ml.predict(…)
 }
 
 

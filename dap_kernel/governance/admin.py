@@ -6,6 +6,7 @@ next query, and is recorded in the audit log.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import delete, select, text, update
@@ -47,6 +48,10 @@ class PolicyAdmin:
             if found is None:
                 raise DapError(f"dashboard {name} is not published")
             return
+        if securable.startswith("model:"):  # may be granted before the model is registered
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,99}", securable.removeprefix("model:")):
+                raise DapError(f"invalid model name in {securable!r}")
+            return
         if securable.startswith("connector:"):
             with self.meta.session() as s:
                 name = securable.removeprefix("connector:")
@@ -59,7 +64,7 @@ class PolicyAdmin:
         if len(parts) > 3:
             raise DapError(
                 f"invalid securable {securable!r}: use *, SCHEMA, SCHEMA.TABLE[.COLUMN], "
-                "connector:NAME or dashboard:NAME"
+                "connector:NAME, dashboard:NAME or model:NAME"
             )
         with self.meta.session() as s:
             table = s.execute(

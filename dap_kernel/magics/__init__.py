@@ -46,7 +46,7 @@ Python variables are bound with :name or $name, e.g. WHERE region = :region"""
 
 
 # %dap commands with a module of their own: each has ``HELP`` and ``run(magics, rest, cell)``.
-TOPICS = ("ingest", "quality", "lineage", "chart", "export", "schedule", "stats", "stream")
+TOPICS = ("ingest", "quality", "lineage", "chart", "export", "schedule", "stats", "stream", "ml")
 
 
 class _ArgumentParser(argparse.ArgumentParser):
@@ -117,6 +117,8 @@ class DapMagics(Magics):
         }
         for topic in TOPICS:
             handlers[topic] = functools.partial(self._topic, topic)
+        for word in ("predict", "train"):  # %dap predict … is %dap ml predict …
+            handlers[word] = functools.partial(self._topic_command, "ml", word)
         handler = handlers.get(command)
         if handler is None:
             import difflib
@@ -143,6 +145,10 @@ class DapMagics(Magics):
         """Commands that live in a module of their own (``dap_kernel.magics.<topic>``)."""
         module = importlib.import_module(f"{__name__}.{topic}")
         return module.run(self, rest, cell)
+
+    def _topic_command(self, topic: str, word: str, rest: str, cell: str | None) -> Any:
+        """A command word a topic module answers (``%dap predict`` → ``ml``)."""
+        return self._topic(topic, f"{word} {rest}", cell)
 
     def _whoami(self, _rest: str, _cell: str | None) -> dict[str, Any]:
         return self.session.whoami()
