@@ -107,7 +107,9 @@ def variant_sql(experiment: Experiment, unit: exp.Expr) -> exp.Case:
     case = exp.Case()
     bounds = thresholds(experiment.weights)
     for variant, bound in zip(experiment.variants[:-1], bounds[:-1], strict=True):
-        case = case.when(exp.LT(this=h.copy(), expression=exp.Literal.number(bound)), literal(variant))
+        case = case.when(
+            exp.LT(this=h.copy(), expression=exp.Literal.number(bound)), literal(variant)
+        )
     return case.else_(literal(experiment.variants[-1]))
 
 

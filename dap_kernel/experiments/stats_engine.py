@@ -82,7 +82,9 @@ def covariance(n: int, a: Simple, b: Simple, sum_products: float) -> float:
     return (sum_products - a.sum * b.sum / n) / (n - 1)
 
 
-def variance_of_ratios(mean_m: float, var_m: float, mean_d: float, var_d: float, cov: float) -> float:
+def variance_of_ratios(
+    mean_m: float, var_m: float, mean_d: float, var_d: float, cov: float
+) -> float:
     """Delta-method variance of ``M / D``."""
     if mean_d == 0:
         return 0.0
@@ -316,7 +318,10 @@ def srm_pvalue(counts: Sequence[int], weights: Sequence[float]) -> float:
     if not total:
         return 1.0
     wsum = sum(weights)
-    x = sum((o - w / wsum * total) ** 2 / (w / wsum * total) for o, w in zip(counts, weights))
+    x = sum(
+        (o - w / wsum * total) ** 2 / (w / wsum * total)
+        for o, w in zip(counts, weights, strict=True)
+    )
     return float(sps.chi2.sf(x, len(counts) - 1))
 
 
