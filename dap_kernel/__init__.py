@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from . import catalog as catalog
+    from . import experiments as experiments
     from . import stats as stats
 
 
@@ -30,6 +31,7 @@ __all__ = [
     "catalog",
     "chart",
     "chart_type",
+    "experiments",
     "export",
     "ingest",
     "lineage",
@@ -54,6 +56,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "chart": (".viz", "chart"),
     "chart_type": (".viz", "chart_type"),
     "stats": (".stats", None),  # dap.stats.describe("orders"), dap.stats.ttest(a, b)
+    "experiments": (".experiments", None),
 }
 
 

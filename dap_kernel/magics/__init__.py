@@ -46,7 +46,7 @@ Python variables are bound with :name or $name, e.g. WHERE region = :region"""
 
 
 # %dap commands with a module of their own: each has ``HELP`` and ``run(magics, rest, cell)``.
-TOPICS = ("ingest", "quality", "lineage", "chart", "export", "schedule", "stats")
+TOPICS = ("ingest", "quality", "lineage", "chart", "export", "schedule", "stats", "experiment")
 
 
 class _ArgumentParser(argparse.ArgumentParser):
