@@ -13,6 +13,7 @@ table can hold the exposures of several experiments.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlglot import exp
@@ -29,10 +30,16 @@ MODES = ("create", "replace", "append")
 
 
 def exposure_select(
-    experiment: Experiment, units_source: str, *, exposed_at: str | None = None
+    experiment: Experiment,
+    units_source: str,
+    *,
+    exposed_at: str | None = None,
+    keep: Sequence[str] = (),
 ) -> exp.Select:
-    """``SELECT unit, <variant>, exposed_at, experiment FROM (units_source)`` (distinct units;
-    ``exposed_at`` is a column of the source, or the experiment's start, or now)."""
+    """``SELECT unit, <variant>, exposed_at, experiment[, keep…] FROM (units_source)``, one row
+    per unit; ``exposed_at`` is a column of the source (its first value), or the experiment's
+    start, or now. ``keep`` names columns of the source to carry along (a region or segment to
+    slice by, or for a row filter to act on); a unit's first value of each is kept."""
     unit = column_ref(experiment.unit, "src")
     when: exp.Expr
     if exposed_at is not None:
@@ -48,11 +55,25 @@ def exposure_select(
             exp.alias_(variant_sql(experiment, unit.copy()), "variant", quoted=True),
             exp.alias_(when, "exposed_at", quoted=True),
             exp.alias_(literal(experiment.name), "experiment", quoted=True),
+            *[
+                exp.alias_(exp.Min(this=column_ref(c, "src")), c, quoted=True)
+                for c in _kept(keep, experiment)
+            ],
         )
         .from_(source_tree(units_source, "src"))
         .where(exp.Not(this=exp.Is(this=unit.copy(), expression=exp.Null())))
         .group_by(exp.Literal.number(1))
     )
+
+
+def _kept(keep: Sequence[str], experiment: Experiment) -> list[str]:
+    if isinstance(keep, str):
+        keep = (keep,)
+    reserved = {experiment.unit, "variant", "exposed_at", "experiment"}
+    for c in keep:
+        if not isinstance(c, str) or not c or c in reserved:
+            raise ExperimentError(f"keep= names other columns of the units, not {c!r}")
+    return list(dict.fromkeys(keep))
 
 
 def log_exposures(
@@ -61,6 +82,7 @@ def log_exposures(
     into: str,
     *,
     exposed_at: str | None = None,
+    keep: Sequence[str] = (),
     mode: str = "create",
     session: Queries | None = None,
 ) -> Any:
@@ -79,7 +101,7 @@ def log_exposures(
     target = exp.Table(
         this=exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True)
     )
-    select = exposure_select(experiment, units_source, exposed_at=exposed_at)
+    select = exposure_select(experiment, units_source, exposed_at=exposed_at, keep=keep)
     statement: exp.Expr
     if mode == "append":
         statement = exp.Insert(this=target, expression=select)

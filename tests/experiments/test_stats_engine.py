@@ -155,7 +155,11 @@ def test_welch_equals_scipy_from_stats() -> None:
 def test_two_proportion_z_equals_statsmodels() -> None:
     from statsmodels.stats.proportion import proportions_ztest
 
-    for (sa, na), (sb, nb) in [((120, 1000), (150, 1010)), ((14, 28), (16, 30)), ((5, 900), (9, 880))]:
+    for (sa, na), (sb, nb) in [
+        ((120, 1000), (150, 1010)),
+        ((14, 28), (16, 30)),
+        ((5, 900), (9, 880)),
+    ]:
         z, p = se.proportions_z(se.ProportionStats(na, sa), se.ProportionStats(nb, sb))
         ref_z, ref_p = proportions_ztest([sb, sa], [nb, na])
         assert z == pytest.approx(ref_z, abs=1e-6) and p == pytest.approx(ref_p, abs=1e-6)
@@ -247,7 +251,9 @@ def test_cuped_equals_adjusted_values() -> None:
     adj = y - theta * (x - x.mean())
     e = se.effect(a, b, relative=False)
     assert e.estimate == pytest.approx(adj[treat].mean() - adj[~treat].mean(), rel=1e-9)
-    want_se = math.sqrt(adj[treat].var(ddof=1) / treat.sum() + adj[~treat].var(ddof=1) / (~treat).sum())
+    want_se = math.sqrt(
+        adj[treat].var(ddof=1) / treat.sum() + adj[~treat].var(ddof=1) / (~treat).sum()
+    )
     assert e.se == pytest.approx(want_se, rel=1e-3)
     plain = se.effect(a.post, b.post, relative=False)
     reduction = 1 - e.se**2 / plain.se**2
