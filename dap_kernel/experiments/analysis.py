@@ -19,9 +19,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import dap_kernel.experiments.stats_engine as se
+
 from ..sqlbuild import DIALECT
 from ..stats.source import Queries, client
-from . import stats_engine as se
 from .definition import Experiment
 from .errors import ExperimentError, InvalidExperiment, InvalidMetric, NotEnoughData
 from .metrics import Metric, exposure_counts, metric_query, source_tree
