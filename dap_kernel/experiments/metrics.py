@@ -114,35 +114,32 @@ def exposures_cte(
     u = _col(unit, "x")
     v = exp.cast(_col(variant, "x"), "VARCHAR")
     projections = [
-        _as(exp.cast(u.copy(), "VARCHAR"), "u"),
+        _as(u.copy(), "u"),
         _as(exp.Min(this=v.copy()), "v"),
     ]
     if exposed_at is not None:
         projections.append(_as(exp.Min(this=_col(exposed_at, "x")), "t"))
-    distinct_v = exp.Count(this=exp.Distinct(expressions=[v.copy()]))
+    one_variant = exp.EQ(this=exp.Min(this=v.copy()), expression=exp.Max(this=v.copy()))
     return (
         exp.select(*projections)
         .from_(src)
         .where(exp.Not(this=exp.Is(this=u.copy(), expression=exp.Null())))
         .group_by(exp.Literal.number(1))
-        .having(exp.EQ(this=distinct_v, expression=exp.Literal.number(1)))
+        .having(one_variant)
     )
 
 
 def exposure_counts(exposures: str, unit: str, variant: str = "variant") -> exp.Select:
     """Units per variant, and (as variant NULL) units seen in more than one variant."""
     src = source_tree(exposures, "x")
-    u = exp.cast(_col(unit, "x"), "VARCHAR")
+    u = _col(unit, "x")
     v = exp.cast(_col(variant, "x"), "VARCHAR")
     per_unit = (
         exp.select(
             _as(u.copy(), "u"),
             _as(
                 exp.If(
-                    this=exp.EQ(
-                        this=exp.Count(this=exp.Distinct(expressions=[v.copy()])),
-                        expression=exp.Literal.number(1),
-                    ),
+                    this=exp.EQ(this=exp.Min(this=v.copy()), expression=exp.Max(this=v.copy())),
                     true=exp.Min(this=v.copy()),
                     false=exp.Null(),
                 ),
@@ -173,7 +170,7 @@ def metric_query(
     e = exposures_cte(exposures, unit, variant, exposed_at if timed else None)
     m_src = source_tree(metric.sql, "s")
     m_proj = [
-        _as(exp.cast(_col(metric.unit, "s"), "VARCHAR"), "u"),
+        _as(_col(metric.unit, "s"), "u"),
         _as(_double(_col(metric.value, "s")), "y"),
     ]
     if metric.denominator is not None:
@@ -183,35 +180,42 @@ def metric_query(
         m_proj.append(_as(_col(metric.timestamp, "s"), "t"))
     m = exp.select(*m_proj).from_(m_src)
 
-    y = _col("y", "m")
-    if metric.kind == "proportion":
-        positive = (
-            exp.Case()
-            .when(exp.GT(this=y.copy(), expression=exp.Literal.number(0)), exp.Literal.number(1))
-            .else_(exp.Literal.number(0))
+    def unit_value(y: exp.Expr) -> exp.Expr:
+        """A unit's value from its rows: their sum, or (proportion) whether any is positive."""
+        if metric.kind != "proportion":
+            return _sum(y)
+        positive = exp.GT(this=y, expression=exp.Literal.number(0))
+        return exp.Max(
+            this=exp.Case().when(positive, exp.Literal.number(1)).else_(exp.Literal.number(0))
         )
-        unit_y: exp.Expr = exp.Max(this=positive)
-    else:
-        unit_y = _sum(y.copy())
-    zero = exp.Literal.number(0)
-    per_proj = [
-        _as(_col("u", "e"), "u"),
-        _as(_col("v", "e"), "v"),
-        _as(_double(exp.Coalesce(this=unit_y, expressions=[zero.copy()])), "y"),
-    ]
-    if metric.denominator is not None:
-        per_proj.append(
-            _as(_double(exp.Coalesce(this=_sum(_col("d", "m")), expressions=[zero.copy()])), "d")
-        )
+
+    def or_zero(e: exp.Expr) -> exp.Expr:
+        return _double(exp.Coalesce(this=e, expressions=[exp.Literal.number(0)]))
+
     on: exp.Expr = exp.EQ(this=_col("u", "m"), expression=_col("u", "e"))
+    per_proj = [_as(_col("u", "e"), "u"), _as(_col("v", "e"), "v")]
     if timed:
+        # rows count from the unit's exposure on: join first, then one value per unit
         on = exp.and_(on, exp.GTE(this=_col("t", "m"), expression=_col("t", "e")))
+        per_proj.append(_as(or_zero(unit_value(_col("y", "m"))), "y"))
+        if metric.denominator is not None:
+            per_proj.append(_as(or_zero(_sum(_col("d", "m"))), "d"))
+    else:
+        # one value per unit first (a smaller join, and no aggregation after it)
+        unit_proj = [_as(exp.column("u"), "u"), _as(unit_value(exp.column("y")), "y")]
+        if metric.denominator is not None:
+            unit_proj.append(_as(_sum(exp.column("d")), "d"))
+        m = exp.select(*unit_proj).from_(subquery(m, "r")).group_by(exp.Literal.number(1))
+        per_proj.append(_as(or_zero(_col("y", "m")), "y"))
+        if metric.denominator is not None:
+            per_proj.append(_as(or_zero(_col("d", "m")), "d"))
     per_unit = (
         exp.select(*per_proj)
         .from_(exp.alias_(exp.to_table(CTE["e"]), "e"))
         .join(exp.alias_(exp.to_table(CTE["m"]), "m"), on=on, join_type="left")
-        .group_by(exp.Literal.number(1), exp.Literal.number(2))
     )
+    if timed:
+        per_unit = per_unit.group_by(exp.Literal.number(1), exp.Literal.number(2))
 
     yy = _col("y", "p")
     final = [
@@ -243,7 +247,7 @@ def metric_query(
             pre_unit = _sum(pre_y)
         pre = (
             exp.select(
-                _as(exp.cast(_col(metric.unit, "s"), "VARCHAR"), "u"),
+                _as(_col(metric.unit, "s"), "u"),
                 _as(_double(pre_unit), "x"),
             )
             .from_(pre_src)
