@@ -39,6 +39,20 @@ def _probe(source: str, session: Queries) -> list[str]:
     return list(session.query(query.sql(dialect=DIALECT)).table.schema.names)
 
 
+def _of_experiment(exposures: str, name: str) -> str:
+    """``SELECT * FROM (exposures) WHERE experiment = name`` (the name written by sqlglot)."""
+    from sqlglot import exp
+
+    from ..sqlbuild import column_ref, literal
+
+    query = (
+        exp.select(exp.Star())
+        .from_(source_tree(exposures, "x"))
+        .where(exp.EQ(this=column_ref("experiment", "x"), expression=literal(name)))
+    )
+    return query.sql(dialect=DIALECT)
+
+
 def _need_column(columns: Sequence[str], name: str, what: str) -> None:
     if name not in columns:
         close = difflib.get_close_matches(name, list(columns), n=1)
@@ -172,6 +186,8 @@ def analyze(
     _need_column(columns, experiment.unit, "the exposures")
     _need_column(columns, variant_column, "the exposures")
     timed_col = exposed_at if exposed_at is not None and exposed_at in columns else None
+    if "experiment" in columns:  # a table of several experiments' exposures (log_exposures)
+        exposures = _of_experiment(exposures, experiment.name)
 
     counts_q = exposure_counts(exposures, experiment.unit, variant_column)
     counts_res = session.query(counts_q.sql(dialect=DIALECT))

@@ -13,6 +13,7 @@ from dap_kernel.experiments import (
     InvalidExperiment,
     InvalidMetric,
     Metric,
+    NotEnoughData,
     analyze,
     assign_many,
     log_exposures,
@@ -152,6 +153,9 @@ def test_exposures_are_logged_with_the_python_assignment(lab: Lab) -> None:
     )
     both = s.sql("SELECT experiment, count(*) AS n FROM exposures GROUP BY 1 ORDER BY 1")
     assert both.rows() == [("new_checkout", lab.users.height), ("other", 10)]
+    # each analysis reads its own experiment's exposures from the shared table
+    assert sum(analyze(other, POST, exposures="exposures", session=s).units) == 10
+    assert sum(analyze(EXPERIMENT, POST, exposures="exposures", session=s).units) == 4000
     with pytest.raises(DapError):  # create refuses to overwrite an existing table
         log_exposures(other, "users", into="main.exposures", session=s)
 
@@ -243,8 +247,10 @@ def test_three_variants_and_mistakes(lab: Lab) -> None:
     ]
     assert all(m.control == "c" for m in result.metrics)
     assert sum(result.units) == lab.users.height and not result.srm
-    with pytest.raises(InvalidExperiment, match="does not have"):
+    with pytest.raises(NotEnoughData):  # the table holds no new_checkout exposures
         analyze(EXPERIMENT, POST, exposures="three", session=s)
+    with pytest.raises(InvalidExperiment, match="does not have"):
+        analyze(EXPERIMENT, POST, exposures="SELECT customer_id, variant FROM three", session=s)
     with pytest.raises(InvalidMetric, match="no column 'custmer_id'.*customer_id"):
         analyze(Experiment("x", unit="custmer_id"), POST, exposures="exposures", session=s)
     with pytest.raises(InvalidMetric, match="kind"):
