@@ -158,6 +158,7 @@ def analyze(
     correction: str = "holm",
     sequential: bool = False,
     sequential_tuning: float = se.SEQUENTIAL_TUNING,
+    unique_exposures: bool = False,
     session: Queries | None = None,
 ) -> ExperimentResult:
     """Compare every treatment with the control on every metric.
@@ -167,6 +168,9 @@ def analyze(
     exposure on. ``correction`` (``holm``, ``bh`` or ``none``) adjusts each treatment's
     p-values across the metrics. ``sequential=True`` gives always-valid intervals and p-values
     (safe to look at every day); the default is the fixed-horizon analysis.
+    ``unique_exposures=True`` trusts the exposures to hold one row per unit (as
+    :func:`~.exposures.log_exposures` writes them) and skips their per-unit GROUP BY; units in
+    several variants are then not detected.
     """
     if not isinstance(experiment, Experiment):
         raise InvalidExperiment("analyze() takes an Experiment")
@@ -189,7 +193,7 @@ def analyze(
     if "experiment" in columns:  # a table of several experiments' exposures (log_exposures)
         exposures = _of_experiment(exposures, experiment.name)
 
-    counts_q = exposure_counts(exposures, experiment.unit, variant_column)
+    counts_q = exposure_counts(exposures, experiment.unit, variant_column, unique=unique_exposures)
     counts_res = session.query(counts_q.sql(dialect=DIALECT))
     per_variant = {r["v"]: int(r["n"]) for r in counts_res.table.to_pylist()}
     mixed = per_variant.pop(None, 0)
@@ -207,7 +211,12 @@ def analyze(
     results: list[MetricResult] = []
     for metric in metric_list:
         query = metric_query(
-            metric, exposures, experiment.unit, variant=variant_column, exposed_at=timed_col
+            metric,
+            exposures,
+            experiment.unit,
+            variant=variant_column,
+            exposed_at=timed_col,
+            unique_exposures=unique_exposures,
         )
         res = session.query(query.sql(dialect=DIALECT))
         statements.append(res.sql)

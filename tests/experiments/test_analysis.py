@@ -257,3 +257,19 @@ def test_three_variants_and_mistakes(lab: Lab) -> None:
         Metric("m", sql="SELECT 1", kind="median")
     with pytest.raises(InvalidMetric, match="CUPED"):
         Metric("m", sql="SELECT 1", kind="ratio", pre_sql="SELECT 1")
+
+
+def test_one_row_per_unit_fast_path_gives_the_same_answer(lab: Lab) -> None:
+    from dataclasses import replace
+
+    s = lab.session()
+    slow = analyze(EXPERIMENT, METRICS, exposures="exposures", session=s)
+    fast_metrics = [replace(m, one_row_per_unit=True) for m in METRICS]
+    fast = analyze(
+        EXPERIMENT, fast_metrics, exposures="exposures", unique_exposures=True, session=s
+    )
+    assert fast.units == slow.units
+    for a, b in zip(fast.metrics, slow.metrics, strict=True):
+        assert a.pvalue == pytest.approx(b.pvalue, rel=1e-9)
+        assert a.lift_ci == pytest.approx(b.lift_ci, rel=1e-9)
+    assert all("GROUP BY 1 HAVING" not in q for q in fast.sql)
