@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from . import catalog as catalog
+    from . import experiments as experiments
     from . import ml as ml
     from . import stats as stats
     from . import streams as streams
@@ -32,6 +33,7 @@ __all__ = [
     "catalog",
     "chart",
     "chart_type",
+    "experiments",
     "export",
     "ingest",
     "lineage",
@@ -60,6 +62,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "stats": (".stats", None),  # dap.stats.describe("orders"), dap.stats.ttest(a, b)
     "streams": (".streams", None),  # dap.streams.start("clicks", topic=…), .status(), .stop()
     "ml": (".ml", None),  # dap.ml.train("customers", "churned"), dap.ml.predict(…)
+    "experiments": (".experiments", None),
 }
 
 

@@ -2,7 +2,10 @@
 
 Same ``seed`` and ``scale`` → the same rows, byte for byte, so tests can assert exact numbers.
 At ``scale=1`` about one million rows: 10k customers (with PII: names, emails, phones), 500
-products, 100k orders, ~300k order lines and 600k web events.
+products, 100k orders, ~300k order lines and 600k web events. One A/B test ran on it:
+``experiment_exposures`` holds every customer's variant of ``new_checkout`` (assigned by
+:mod:`dap_kernel.experiments`' hash), and treatment customers order a little more after its
+start, so orders before and after the start serve as pre- and post-period metrics.
 """
 
 from __future__ import annotations
@@ -180,6 +183,46 @@ def web_events(rng: np.random.Generator, n: int, n_customers: int) -> pl.DataFra
     ).with_columns(pl.col("event_ts").dt.cast_time_unit("us"))
 
 
+# The demo's A/B test: it starts half-way through the two years, every customer is exposed in
+# its first week, and after the start about 2% of the control's orders move to treatment
+# customers (so the order count, lines and revenue are those of the data set without it).
+EXPERIMENT_NAME = "new_checkout"
+EXPERIMENT_SALT = "new-checkout-2025"
+EXPERIMENT_START = datetime.combine(START, datetime.min.time()) + timedelta(days=DAYS // 2)
+EXPERIMENT_LIFT = 0.02
+
+
+def experiment(
+    seed: int, cust: pl.DataFrame, ords: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The exposures table and the orders with the treatment's effect. Its own random stream,
+    so the other tables are what they were before the experiment was added."""
+    from .experiments.assignment import assign_many
+    from .experiments.definition import Experiment
+
+    rng = np.random.default_rng([seed, 2])
+    definition = Experiment(EXPERIMENT_NAME, unit="customer_id", salt=EXPERIMENT_SALT)
+    ids = cust["customer_id"].to_numpy()
+    variant = np.array(assign_many(definition, ids.tolist()))
+    hours = rng.integers(0, 7 * 24, len(ids))
+    exposures = pl.DataFrame(
+        {
+            "customer_id": ids,
+            "variant": variant,
+            "exposed_at": [EXPERIMENT_START + timedelta(hours=int(h)) for h in hours],
+        }
+    ).with_columns(pl.col("exposed_at").dt.cast_time_unit("us"))
+    treated = ids[variant == "treatment"]
+    control = np.zeros(int(ids.max()) + 1, dtype=bool)
+    control[ids[variant == "control"]] = True
+    customer = ords["customer_id"].to_numpy().copy()
+    after = (ords["order_ts"] >= EXPERIMENT_START).to_numpy()
+    move = after & control[customer] & (rng.random(len(customer)) < EXPERIMENT_LIFT)
+    if len(treated):
+        customer[move] = rng.choice(treated, int(move.sum()))
+    return exposures, ords.with_columns(pl.Series("customer_id", customer))
+
+
 DESCRIPTIONS: dict[str, tuple[str, list[str], dict[str, str], dict[str, list[str]]]] = {
     "customers": (
         "One row per customer: identity, contact details and location. Contains PII.",
@@ -235,6 +278,17 @@ DESCRIPTIONS: dict[str, tuple[str, list[str], dict[str, str], dict[str, list[str
         },
         {},
     ),
+    "experiment_exposures": (
+        "A/B test new_checkout: each customer's variant (control or treatment) and first "
+        "exposure time. Analyse with dap.experiments.",
+        ["experiments", "ab_test"],
+        {
+            "customer_id": "References customers",
+            "variant": "control or treatment, from dap.experiments' md5 assignment",
+            "exposed_at": "First exposure (UTC)",
+        },
+        {},
+    ),
 }
 
 
@@ -246,7 +300,7 @@ def build(
     owner: str = "",
     progress: Callable[[str], None] | None = None,
 ) -> list[TableInfo]:
-    """Create (or replace) the five demo tables in the ``main`` schema and catalog them."""
+    """Create (or replace) the six demo tables in the ``main`` schema and catalog them."""
     if scale <= 0:
         from .errors import DapError
 
@@ -258,12 +312,14 @@ def build(
     ords = orders(rng, max(50, int(100_000 * scale)), n_customers)
     lines = order_lines(rng, ords, prods)
     events = web_events(rng, max(100, int(600_000 * scale)), n_customers)
+    exposures, ords = experiment(seed, cust, ords)
     frames = {
         "customers": cust,
         "products": prods,
         "orders": ords,
         "order_lines": lines,
         "web_events": events,
+        "experiment_exposures": exposures,
     }
     created = []
     for name, frame in frames.items():

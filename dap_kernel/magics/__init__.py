@@ -46,7 +46,18 @@ Python variables are bound with :name or $name, e.g. WHERE region = :region"""
 
 
 # %dap commands with a module of their own: each has ``HELP`` and ``run(magics, rest, cell)``.
-TOPICS = ("ingest", "quality", "lineage", "chart", "export", "schedule", "stats", "stream", "ml")
+TOPICS = (
+    "ingest",
+    "quality",
+    "lineage",
+    "chart",
+    "export",
+    "schedule",
+    "stats",
+    "stream",
+    "ml",
+    "experiment",
+)
 
 
 class _ArgumentParser(argparse.ArgumentParser):

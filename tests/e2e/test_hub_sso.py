@@ -57,7 +57,14 @@ d.table(columns=["region", "customer_id"], limit=5, title="Some customers")
 d.show();
 """
 REGION_COUNTS: dict[str, int] = {}  # customers per region, read as the admin
-TABLES = ["main.customers", "main.order_lines", "main.orders", "main.products", "main.web_events"]
+TABLES = [
+    "main.customers",
+    "main.experiment_exposures",
+    "main.order_lines",
+    "main.orders",
+    "main.products",
+    "main.web_events",
+]
 
 
 @pytest.fixture(scope="module")

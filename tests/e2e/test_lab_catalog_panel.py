@@ -47,6 +47,7 @@ def test_sidebar_lists_catalog_tables(browser: Browser, lab: Lab) -> None:
     seen = browser.run(steps)
     assert seen["names"] == [
         "main.customers",
+        "main.experiment_exposures",
         "main.order_lines",
         "main.orders",
         "main.products",

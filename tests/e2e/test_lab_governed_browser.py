@@ -14,7 +14,14 @@ from .test_lab_catalog_panel import open_catalog_panel
 
 pytestmark = pytest.mark.e2e
 
-TABLES = ["main.customers", "main.order_lines", "main.orders", "main.products", "main.web_events"]
+TABLES = [
+    "main.customers",
+    "main.experiment_exposures",
+    "main.order_lines",
+    "main.orders",
+    "main.products",
+    "main.web_events",
+]
 
 
 def test_bob_sees_every_table_greyed_out(

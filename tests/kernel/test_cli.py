@@ -25,7 +25,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert dap("init", home=home).returncode == 0
     result = dap("demo", "--scale", "0.01", home=home)
     assert result.returncode == 0, result.stderr
-    assert "demo data ready: 5 tables" in result.stdout
+    assert "demo data ready: 6 tables" in result.stdout
     return home
 
 
@@ -35,6 +35,7 @@ def test_catalog_list_prints_one_table_per_line(home: Path) -> None:
     names = [line.split("\t")[0] for line in result.stdout.splitlines()]
     assert names == [
         "main.customers",
+        "main.experiment_exposures",
         "main.order_lines",
         "main.orders",
         "main.products",

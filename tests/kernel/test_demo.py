@@ -39,7 +39,14 @@ def test_same_seed_same_data_other_seed_other_data(tmp_path: Path) -> None:
 
 def test_tables_are_documented_and_keys_join(demo_workspace: Workspace) -> None:
     tables = {t.name: t for t in demo_workspace.catalog.list_tables()}
-    assert set(tables) == {"customers", "products", "orders", "order_lines", "web_events"}
+    assert set(tables) == {
+        "customers",
+        "products",
+        "orders",
+        "order_lines",
+        "web_events",
+        "experiment_exposures",
+    }
     assert all(t.description for t in tables.values())
     email = next(c for c in tables["customers"].columns if c.name == "email")
     assert "pii" in email.tags and email.description

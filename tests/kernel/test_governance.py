@@ -60,7 +60,7 @@ def test_access_check_and_visible_catalog(governed: Workspace) -> None:
     assert ann.check("SELECT", "main.orders").allowed
     assert not ann.check("UNMASK", "main.customers.email").allowed
     assert bob.visible_tables() == []
-    assert len(ann.visible_tables()) == 5
+    assert len(ann.visible_tables()) == 6
 
 
 # Each statement tries to get around the filter or a mask. Every one must either be refused or
@@ -209,7 +209,7 @@ def test_catalog_magic_lists_only_readable_tables(governed: Workspace) -> None:
 
     ip = InteractiveShell.instance()
     try:
-        for user, expected in (("bob", 0), ("ann", 5)):
+        for user, expected in (("bob", 0), ("ann", 6)):
             magics = DapMagics(shell=ip, session_factory=lambda u=user: as_user(governed, u))
             ip.register_magics(magics)
             assert ip.run_line_magic("dap", "catalog").height == expected

@@ -93,6 +93,7 @@ def test_catalog_describe_whoami_and_help(
 ) -> None:
     assert run(shell, "catalog")["table"].to_list() == [
         "main.customers",
+        "main.experiment_exposures",
         "main.order_lines",
         "main.orders",
         "main.products",

@@ -311,7 +311,7 @@ def test_catalog_and_describe_magics_over_http(
 def test_catalog_facade_over_http(service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
     use(monkeypatch, service, "tester")
     assert [t.qualified_name for t in dap.catalog.search("pii")] == ["main.customers"]
-    assert len(dap.catalog.list("main")) == 5 and dap.catalog.list("other") == []
+    assert len(dap.catalog.list("main")) == 6 and dap.catalog.list("other") == []
     info = dap.catalog.get("orders")
     assert info.qualified_name == "main.orders" and info.row_count and info.columns
     assert info.location == ""  # where the data lives is not the kernel's business

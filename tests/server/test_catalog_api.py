@@ -19,6 +19,7 @@ async def test_catalog_lists_tables_with_documentation(jp_fetch: Fetch) -> None:
     by_name = {t["name"]: t for t in tables}
     assert list(by_name) == [
         "main.customers",
+        "main.experiment_exposures",
         "main.order_lines",
         "main.orders",
         "main.products",
