@@ -48,9 +48,14 @@ def _kafka_settings(pairs: list[str], config: Path | None) -> dict[str, Any]:
 
 @stream_app.command("start")
 def start_command(
-    bootstrap: Annotated[str, typer.Option(help="Kafka bootstrap servers, HOST:PORT[,…].")],
     topic: Annotated[str, typer.Option(help="The topic to consume.")],
     table: Annotated[str, typer.Option(help="TABLE or SCHEMA.TABLE to append to.")],
+    bootstrap: Annotated[
+        str, typer.Option(help="Kafka bootstrap servers, HOST:PORT[,…] (or --connector).")
+    ] = "",
+    connector: Annotated[
+        str, typer.Option(help="A Kafka connector: its brokers and credentials (USE_CONNECTOR).")
+    ] = "",
     format: Annotated[str, typer.Option(help="Event format: json or csv.")] = "json",
     schema: Annotated[
         str | None,
@@ -78,9 +83,12 @@ def start_command(
 ) -> None:
     """Consume TOPIC into TABLE until stopped; bad events go to TABLE__quarantine."""
     from ..streams import StreamRunner, StreamSpec, parse_schema, read_state
+    from ..streams.request import resolve
     from ..streams.spec import stream_name
 
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    if connector and bootstrap:
+        raise DapError("--connector names the brokers: give --connector or --bootstrap, not both")
     spec = StreamSpec(
         bootstrap=bootstrap,
         topic=topic,
@@ -92,6 +100,7 @@ def start_command(
         batch_seconds=batch_seconds,
         start=start,  # type: ignore[arg-type]
         kafka=_kafka_settings(kafka or [], kafka_config),
+        connector=connector,
     )
     ws = _workspace()
     try:
@@ -100,7 +109,8 @@ def start_command(
         running = None
     if running is not None and running.status in ("starting", "running", "stopping"):
         raise DapError(f"stream {stream_name(spec.name)} is already running (pid {running.pid})")
-    runner = StreamRunner(ws.session(channel="cli"), spec)
+    session = ws.session(channel="cli")
+    runner = StreamRunner(session, resolve(session, spec, supervised=False))
     typer.echo(
         f"streaming {topic} into {spec.table}; stop with Ctrl-C or `dap stream stop {spec.name}`",
         err=True,
@@ -133,17 +143,22 @@ def status_command(
             {
                 "stream": s.name,
                 "status": s.status,
-                "pid": s.pid,
                 "rows": s.rows,
                 "quarantined": s.quarantined,
                 "version": s.version,
                 "lag": s.total_lag,
-                "batch_ms": s.last_batch_ms,
+                "events_per_s": s.events_per_s,
+                "p99_ms": s.latency_p99_ms,
                 "updated": s.updated_at[11:19],  # UTC time of day; --format json has it all
             }
             for s in states
         ],
-        schema_overrides={"version": pl.Int64, "lag": pl.Int64, "batch_ms": pl.Float64},
+        schema_overrides={
+            "version": pl.Int64,
+            "lag": pl.Int64,
+            "events_per_s": pl.Float64,
+            "p99_ms": pl.Float64,
+        },
     )
     if frame.is_empty():
         typer.echo("no streams (start one with dap stream start)")

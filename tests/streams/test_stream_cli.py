@@ -231,3 +231,39 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(
     assert ids.n_unique() == total
     assert ids.min() == 0 and ids.max() == total - 1
     assert mid_run >= 3  # most kills landed mid-run, with part of the events in the table
+
+
+def test_start_through_a_kafka_connector(tmp_path: Path, broker: Broker, topic: str) -> None:
+    # Given a Kafka connector defined once, and events on the topic
+    home = tmp_path / "home"
+    assert (
+        dap("connector", "add", "events", f"kafka://{broker.bootstrap}", home=home).returncode == 0
+    )
+    produce(broker.bootstrap, topic, [{"id": i} for i in range(200)])
+    both = dap(
+        "stream", "start", "--connector", "events", "--bootstrap", "x:1", "--topic", topic,
+        "--table", "t", home=home,
+    )  # fmt: skip
+    assert both.returncode != 0 and "not both" in both.stderr and "Traceback" not in both.stderr
+    # When a stream names the connector instead of brokers
+    log = tmp_path / "stream.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [DAP, "stream", "start", "--connector", "events", "--topic", topic, "--table", "via"],
+            env=_env(home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(lambda: len(table_ids(home, "main.via")) == 200, 60, "200 rows via the connector")
+        status = json.loads(
+            dap("stream", "status", "main.via", "--format", "json", home=home).stdout
+        )
+        assert status[0]["spec"]["connector"] == "events"
+        assert status[0]["spec"]["bootstrap"] == broker.bootstrap
+        assert dap("stream", "stop", "via", home=home).returncode == 0
+        process.wait(15)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
