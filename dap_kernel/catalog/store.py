@@ -367,6 +367,15 @@ class Catalog(CatalogBindings):
             if row.kind != "delta":
                 raise DapError(f"{schema}.{table} is an external {row.kind} source")
             old = {c.name: c for c in row.columns}
+            if mode == "append" and row_count == 0 and not columns:
+                # An empty commit (a stream batch that all went to the quarantine) adds nothing:
+                # the columns, their descriptions and tags — which tag masks read — stay.
+                if row.version == version - 1:
+                    row.version = version
+                    row.updated_at = datetime.now(UTC)
+                    s.flush()
+                    return table_info(row)
+                return self.refresh(name)
             if mode == "append":
                 known = row.row_count is not None and row.version == version - 1
                 merged = [merge_column_stats(column_info(old.get(c.name)), c) for c in columns]

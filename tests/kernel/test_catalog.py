@@ -12,6 +12,7 @@ import pytest
 from dap_kernel.catalog.models import ColumnInfo
 from dap_kernel.catalog.stats import merge_column_stats, written_stats
 from dap_kernel.errors import DapError, SourceError, TableExists, UnknownTable
+from dap_kernel.governance.identity import Principal
 from dap_kernel.lake import ColumnStats, ParquetFile
 from dap_kernel.session import Workspace
 
@@ -257,3 +258,30 @@ def test_a_table_with_nested_columns_gets_its_statistics(workspace: Workspace) -
     info = workspace.catalog.create_table("main.nested", data, owner="tester")
     assert info.row_count == 2
     assert [c.name for c in info.columns] == ["id", "tags", "info"]
+
+
+def test_an_empty_append_keeps_the_columns_their_tags_and_the_tag_masks(
+    workspace: Workspace,
+) -> None:
+    """A stream batch whose events all went to the quarantine commits no rows: the columns, and
+    the tags a tag mask reads, must stay — else the mask silently stops applying."""
+    cat = workspace.catalog
+    cat.create_table(
+        "people",
+        pl.DataFrame({"id": [1], "email": ["a@example.com"]}),
+        owner="tester",
+        column_tags={"email": ["pii"]},
+    )
+    admin = workspace.admin("tester")
+    admin.set_multi_user(True)
+    admin.add_user("ann")
+    admin.grant("SELECT", "main.people", "user", "ann")
+    admin.set_mask("tag:pii", "redact")
+    version = workspace.lake.append("main", "people", pl.DataFrame({"id": [], "email": []}))
+
+    info = cat.register_committed("people", version, 0, [], mode="append")
+
+    assert info.version == version and info.row_count == 1
+    assert [(c.name, list(c.tags)) for c in info.columns] == [("id", []), ("email", ["pii"])]
+    ann = workspace.session(Principal(name="ann", source="test"))
+    assert ann.sql("SELECT email FROM people")["email"].to_list() == ["***"]
