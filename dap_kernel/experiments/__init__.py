@@ -21,7 +21,8 @@ The modules, each building only on those before it:
 * :mod:`.metrics`: :class:`Metric` and the per-metric GROUP BY;
 * :mod:`.results`: :class:`ExperimentResult` (``_repr_html_``, ``plot()``);
 * :mod:`.analysis`: :func:`analyze`;
-* :mod:`.exposures`: :func:`log_exposures`.
+* :mod:`.exposures`: :func:`log_exposures`;
+* :mod:`.tracking`: :func:`log_result` (an analysis as an MLflow run).
 
 This module only re-exports; the modules import one another, never this package.
 """
@@ -36,6 +37,7 @@ from .exposures import exposure_select, log_exposures
 from .metrics import Metric
 from .power import SampleSize, power, sample_size
 from .results import ExperimentResult, MetricResult
+from .tracking import log_result
 
 __all__ = [
     "Experiment",
@@ -53,6 +55,7 @@ __all__ = [
     "bucket",
     "exposure_select",
     "log_exposures",
+    "log_result",
     "power",
     "sample_size",
     "variant_sql",
