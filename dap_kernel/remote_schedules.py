@@ -10,31 +10,14 @@ records into JSON and back (:meth:`Schedule.from_dict`, :meth:`Run.from_dict`).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
 from dataclasses import asdict
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
+from .rest_calls import RestCalls
 from .scheduler.model import Run, Schedule, ScheduleSpec
 
 RUNS = "schedule-runs"  # pipeline runs have `runs/…`
-
-
-class _Rest(Protocol):
-    """What is used of :class:`~dap_kernel.transport.HttpSession` (not imported: it imports
-    this module)."""
-
-    def _json(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        missing_ok: bool = False,
-    ) -> dict[str, Any] | None: ...
-
-    def _content(self, path: str, *, method: str = "GET") -> bytes: ...
 
 
 def _q(value: str) -> str:
@@ -45,7 +28,7 @@ class HttpSchedules:
     """Schedules and runs of the caller, on the DAP service (REST ``schedules``,
     ``schedule-runs``)."""
 
-    def __init__(self, session: _Rest) -> None:
+    def __init__(self, session: RestCalls) -> None:
         self._session = session
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

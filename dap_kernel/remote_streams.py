@@ -10,26 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
+from .rest_calls import RestCalls
 from .streams.request import StreamRequest
 from .streams.state import StreamState
-
-
-class _Rest(Protocol):
-    """What is used of :class:`~dap_kernel.transport.HttpSession` (not imported: it imports
-    this module)."""
-
-    def _json(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-        missing_ok: bool = False,
-    ) -> dict[str, Any] | None: ...
 
 
 def state_of(data: Mapping[str, Any]) -> StreamState:
@@ -41,7 +27,7 @@ def state_of(data: Mapping[str, Any]) -> StreamState:
 class HttpStreams:
     """The caller's view of the service's streams (REST ``streams``)."""
 
-    def __init__(self, session: _Rest) -> None:
+    def __init__(self, session: RestCalls) -> None:
         self._session = session
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from traitlets import Bool, Float, Int
 from ..client import DapClient, as_client, connect
 from ..errors import DapError, MissingParameter
 from ..session import QueryResult
+from .args import ArgumentParser
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -60,15 +61,10 @@ TOPICS = (
 )
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would sys.exit()
-        raise UsageError(f"{self.prog}: {message}")
-
-
 @functools.cache
-def _sql_parser() -> _ArgumentParser:
+def _sql_parser() -> ArgumentParser:
     """Built once: constructing an ArgumentParser costs more than a small query."""
-    parser = _ArgumentParser(prog="%dap sql", add_help=False)
+    parser = ArgumentParser(prog="%dap sql", add_help=False)
     parser.add_argument("--name", "-n", default=None)
     parser.add_argument("--limit", "-l", type=int, default=None)
     parser.add_argument("--as-of", dest="as_of", default=None)

@@ -9,7 +9,6 @@ namespace and displays it instead.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import shlex
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from ..errors import MissingParameter
+from .args import ArgumentParser
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -32,14 +32,9 @@ HELP = """\
 %%dap chart [--kind K] [--x X] …  chart the result of the cell's SQL (kinds: %dap chart --kinds)"""
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would sys.exit()
-        raise UsageError(f"{self.prog}: {message}")
-
-
 @functools.cache
-def _parser() -> _ArgumentParser:
-    parser = _ArgumentParser(prog="%dap chart", add_help=False)
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="%dap chart", add_help=False)
     parser.add_argument("variable", nargs="?", default=None)
     parser.add_argument("--kind", "-k", default=None)
     parser.add_argument("--x", "-x", default=None)

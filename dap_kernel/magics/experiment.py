@@ -10,12 +10,13 @@ filters and grants apply; the result is the magic's value, or stored with ``--na
 
 from __future__ import annotations
 
-import argparse
 import functools
 import shlex
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
+
+from .args import ArgumentParser
 
 if TYPE_CHECKING:
     from . import DapMagics
@@ -29,14 +30,9 @@ HELP = """\
 COMMANDS = ("analyze", "log", "size")
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would sys.exit()
-        raise UsageError(f"{self.prog}: {message}")
-
-
 @functools.cache
-def _parser(command: str) -> _ArgumentParser:
-    parser = _ArgumentParser(prog=f"%dap experiment {command}", add_help=False)
+def _parser(command: str) -> ArgumentParser:
+    parser = ArgumentParser(prog=f"%dap experiment {command}", add_help=False)
     parser.add_argument("words", nargs="*")
     parser.add_argument("--name", "-n", default=None)
     if command == "analyze":

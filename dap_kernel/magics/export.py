@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from .args import ArgumentParser
+
 if TYPE_CHECKING:
-    from . import DapMagics, _ArgumentParser
+    from . import DapMagics
 
 HELP = """\
 %dap export VAR --to csv|xlsx|pdf PATH [--title T] [--overwrite]
@@ -24,10 +26,9 @@ HELP = """\
 
 
 @functools.cache
-def _parser() -> _ArgumentParser:
-    from . import _ArgumentParser
+def _parser() -> ArgumentParser:
 
-    parser = _ArgumentParser(prog="%dap export", add_help=False)
+    parser = ArgumentParser(prog="%dap export", add_help=False)
     parser.add_argument("var")
     parser.add_argument("path")
     parser.add_argument("--to", "-t", default=None, choices=["csv", "xlsx", "pdf"])

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from .args import ArgumentParser
+
 if TYPE_CHECKING:
     from ..ingestion import IngestResult
-    from . import DapMagics, _ArgumentParser
+    from . import DapMagics
 
 HELP = """\
 %dap ingest PATH --table NAME [--mode append|overwrite|merge] [--key K] [--format F]
@@ -19,10 +21,9 @@ HELP = """\
 
 
 @functools.cache
-def _parser() -> _ArgumentParser:
-    from . import _ArgumentParser
+def _parser() -> ArgumentParser:
 
-    parser = _ArgumentParser(prog="%dap ingest", add_help=False)
+    parser = ArgumentParser(prog="%dap ingest", add_help=False)
     parser.add_argument("path")
     parser.add_argument("--table", "-t", required=True)
     parser.add_argument("--mode", "-m", default="append", choices=["append", "overwrite", "merge"])

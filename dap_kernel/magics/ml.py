@@ -9,7 +9,6 @@ as Python and REST — and a mistake is one line.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import shlex
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from ..errors import MissingParameter
+from .args import ArgumentParser
 
 if TYPE_CHECKING:
     from . import DapMagics
@@ -29,14 +29,9 @@ HELP = """\
 COMMANDS = ("predict", "train")
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would sys.exit()
-        raise UsageError(f"{self.prog}: {message}")
-
-
 @functools.cache
-def _parser(command: str) -> _ArgumentParser:
-    parser = _ArgumentParser(prog=f"%dap {command}", add_help=False)
+def _parser(command: str) -> ArgumentParser:
+    parser = ArgumentParser(prog=f"%dap {command}", add_help=False)
     parser.add_argument("words", nargs="*")
     parser.add_argument("--name", "-n", default=None)
     if command == "predict":

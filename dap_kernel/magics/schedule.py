@@ -13,6 +13,7 @@ from IPython.core.error import UsageError
 
 from ..scheduler.model import Run, ScheduleSpec
 from ..scheduler.params import from_pairs
+from .args import ArgumentParser
 
 if TYPE_CHECKING:
     from . import DapMagics
@@ -26,9 +27,8 @@ HELP = """\
 
 
 def _parser() -> Any:
-    from . import _ArgumentParser
 
-    parser = _ArgumentParser(prog="%dap schedule add", add_help=False)
+    parser = ArgumentParser(prog="%dap schedule add", add_help=False)
     parser.add_argument("--cron", default="")
     parser.add_argument("--tz", default="UTC")
     parser.add_argument("-p", "--param", action="append", default=[])
@@ -115,9 +115,7 @@ def run(magics: DapMagics, rest: str, _cell: str | None) -> Any:
     if command in ("show", "history"):
         return runs_frame(schedules.history(ref))
     if command == "run":
-        from . import _ArgumentParser
-
-        parser = _ArgumentParser(prog="%dap schedule run", add_help=False)
+        parser = ArgumentParser(prog="%dap schedule run", add_help=False)
         parser.add_argument("-p", "--param", action="append", default=[])
         extra = parser.parse_args(args[1:]).param
         done = schedules.wait(schedules.run_now(ref, dict(from_pairs(extra)) or None).id)

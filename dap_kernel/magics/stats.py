@@ -10,7 +10,6 @@ magic's value (drawn by its HTML), or stored with ``--name VAR``.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import shlex
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from ..errors import MissingParameter
+from .args import ArgumentParser
 
 if TYPE_CHECKING:
     from . import DapMagics
@@ -39,14 +39,9 @@ SERIES = ("decompose", "forecast", "backtest")
 COMMANDS = ("hist", "corr", "test", *SERIES)
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would sys.exit()
-        raise UsageError(f"{self.prog}: {message}")
-
-
 @functools.cache
-def _parser(command: str) -> _ArgumentParser:
-    parser = _ArgumentParser(prog=f"%dap stats {command}".strip(), add_help=False)
+def _parser(command: str) -> ArgumentParser:
+    parser = ArgumentParser(prog=f"%dap stats {command}".strip(), add_help=False)
     parser.add_argument("words", nargs="*")
     parser.add_argument("--name", "-n", default=None)
     if command == "":

@@ -3,12 +3,13 @@ on the caller's client, so the rules and the answers are those of every other do
 
 from __future__ import annotations
 
-import argparse
 import functools
 import shlex
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
+
+from .args import ArgumentParser
 
 if TYPE_CHECKING:
     from . import DapMagics
@@ -22,14 +23,9 @@ HELP = """\
 COMMANDS = ("start", "status", "stop", "list")
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # argparse would sys.exit()
-        raise UsageError(f"{self.prog}: {message}")
-
-
 @functools.cache
-def _start_parser() -> _ArgumentParser:
-    parser = _ArgumentParser(prog="%dap stream start", add_help=False)
+def _start_parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="%dap stream start", add_help=False)
     parser.add_argument("table")
     parser.add_argument("--topic", required=True)
     parser.add_argument("--connector", default="")

@@ -86,17 +86,11 @@ def forecast(
         upper=_floats(fit.upper),
         level=level,
         model=fit.model,
-        history_time=series.time,
-        history=_floats(y),
-        every=every,
-        agg=series.agg,
-        source=series.source,
         period=usable,
         aicc=fit.aicc,
         filled=series.filled,
-        sql=series.sql,
-        fetched_rows=series.fetched_rows,
         notes=notes,
+        **_history(series),
     )
 
 
@@ -171,14 +165,8 @@ def backtest(
         coverage=covered / len(err),
         baseline_mae=float(np.mean(np.abs(np.concatenate(naive_errors)))),
         baseline_coverage=naive_covered / len(err),
-        history_time=series.time,
-        history=_floats(y),
-        every=every,
-        agg=series.agg,
-        source=series.source,
-        sql=series.sql,
-        fetched_rows=series.fetched_rows,
         notes=notes,
+        **_history(series),
     )
 
 
@@ -326,6 +314,19 @@ def _future(series: Series, horizon: int) -> Any:
     index = series.values.index
     freq = index.freq or EVERY[series.every][1]
     return pd.date_range(index[-1], periods=horizon + 1, freq=freq)[1:]
+
+
+def _history(series: Series) -> dict[str, Any]:
+    """What a forecast and a backtest both say of the series they were made from."""
+    return {
+        "history_time": series.time,
+        "history": _floats(series.values.to_numpy(dtype=np.float64)),
+        "every": series.every,
+        "agg": series.agg,
+        "source": series.source,
+        "sql": series.sql,
+        "fetched_rows": series.fetched_rows,
+    }
 
 
 def _floats(values: Any) -> tuple[float, ...]:

@@ -4,46 +4,30 @@ land in the table exactly once, the live dashboard redraws, and the stream is st
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from dap_kernel.errors import DapError
 from dap_kernel.session import Workspace
 from dap_kernel.streams import read_state, stop_stream
+from tests.notebooks.runner import run_notebook
 from tests.streams.conftest import Broker
-
-NOTEBOOK = (
-    Path(__file__).resolve().parents[2] / "notebooks" / "streaming.ipynb"
-)  # run here: the broker
 
 
 @pytest.mark.slow
 def test_streaming_runs_top_to_bottom(
     demo_workspace: Workspace, broker: Broker, topic: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DAP_HOME", str(demo_workspace.settings.home))
-    monkeypatch.setenv("DAP_KAFKA_BOOTSTRAP", broker.bootstrap)
-    monkeypatch.setenv("DAP_DEMO_TOPIC", topic)
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    env = {
+        "DAP_HOME": str(demo_workspace.settings.home),
+        "DAP_KAFKA_BOOTSTRAP": broker.bootstrap,
+        "DAP_DEMO_TOPIC": topic,
+    }
     try:
-        NotebookClient(
-            nb,
-            timeout=180,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-        ).execute()
+        text = run_notebook("streaming.ipynb", env, monkeypatch).text
     finally:  # a stream the notebook started outlives its kernel: never this test
         with contextlib.suppress(DapError):
             stop_stream(demo_workspace.settings.home, "main.clicks")
-    outputs = [o for cell in nb.cells for o in cell.get("outputs", [])]
-    assert "error" not in {o.get("output_type") for o in outputs}
-    text = "\n".join(
-        o.get("text", "") + "".join(str(v) for k, v in o.get("data", {}).items() if "text" in k)
-        for o in outputs
-    )
     assert "rows in clicks: 20000" in text
     redraws = int(text.split("dashboard redraws caused by new versions: ")[1].split()[0])
     assert redraws >= 2  # it redrew while the events arrived
