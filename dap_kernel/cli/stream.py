@@ -46,6 +46,13 @@ def _kafka_settings(pairs: list[str], config: Path | None) -> dict[str, Any]:
     return settings
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DapError(f"cannot read {path}: {e}") from None
+
+
 @stream_app.command("start")
 def start_command(
     topic: Annotated[str, typer.Option(help="The topic to consume.")],
@@ -56,7 +63,10 @@ def start_command(
     connector: Annotated[
         str, typer.Option(help="A Kafka connector: its brokers and credentials (USE_CONNECTOR).")
     ] = "",
-    format: Annotated[str, typer.Option(help="Event format: json or csv.")] = "json",
+    format: Annotated[str, typer.Option(help="Event format: json, csv or avro.")] = "json",
+    avro_schema: Annotated[
+        Path | None, typer.Option(help="The writer's Avro schema (.avsc) of --format avro.")
+    ] = None,
     schema: Annotated[
         str | None,
         typer.Option(help="Columns of a new table: 'id:bigint,page:string,at:timestamp'."),
@@ -101,6 +111,7 @@ def start_command(
         start=start,  # type: ignore[arg-type]
         kafka=_kafka_settings(kafka or [], kafka_config),
         connector=connector,
+        avro_schema=_read_text(avro_schema) if avro_schema is not None else "",
     )
     ws = _workspace()
     try:

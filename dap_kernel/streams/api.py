@@ -51,12 +51,13 @@ def start(
     batch_seconds: float = DEFAULT_BATCH_SECONDS,
     start: str = "earliest",
     kafka: Mapping[str, str] | None = None,
+    avro_schema: str = "",
     session: HasStreams | None = None,
 ) -> StreamState:
     """Stream ``topic`` into ``table`` until stopped; the state once it runs. Name the cluster
     with a Kafka ``connector`` (its credentials stay in the secret store) or, as an
     administrator, with ``bootstrap``; ``schema`` (``"id:bigint,page:string"``) gives a new
-    table its columns."""
+    table its columns; ``format="avro"`` reads records with ``avro_schema`` (the .avsc JSON)."""
     request = StreamRequest(
         topic=topic,
         table=table,
@@ -69,6 +70,7 @@ def start(
         batch_seconds=batch_seconds,
         start=start,
         kafka=dict(kafka or {}),
+        avro_schema=avro_schema,
     )
     return _streams(session).start(request)
 

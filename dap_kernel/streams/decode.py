@@ -57,6 +57,7 @@ def decode(
     format: Format,
     schema: pa.Schema | None,
     columns: Sequence[str] = (),
+    avro_schema: str = "",
 ) -> tuple[Decoded, pa.Schema]:
     """Decode ``events`` against ``schema`` (None: a new table, inferred from this batch).
 
@@ -71,7 +72,7 @@ def decode(
     records: list[tuple[Event, dict[str, Any]]] = []
     names = list(schema.names) if schema is not None else list(columns)
     for event in events:
-        record, reason = _parse(event.value, format, names)
+        record, reason = _parse(event.value, format, names, avro_schema)
         if record is None:
             bad.append((event, reason))
         else:
@@ -86,11 +87,11 @@ def decode(
             bad.append((event, f"field(s) not in the table: {', '.join(extra[:5])}"))
         else:
             kept.append((event, record))
-    rows, kept = _to_table(kept, schema, bad, csv_text=format == "csv")
+    rows, kept = _to_table(kept, schema, bad, csv_text=format == "csv", native=format == "avro")
     return (
         Decoded(
             rows=rows,
-            bad=_quarantine(bad, topic),
+            bad=_quarantine(bad, topic, binary=format == "avro"),
             partitions=[e.partition for e, _ in kept],
             offsets=[e.offset for e, _ in kept],
         ),
@@ -145,9 +146,21 @@ def _raw(value: bytes | None) -> Any:
     return value.decode("utf-8", errors="replace")
 
 
-def _parse(value: bytes | None, format: Format, names: list[str]) -> tuple[Any, str]:
+def _binary(value: bytes | None) -> str | None:
+    import base64
+
+    return None if value is None else "base64:" + base64.b64encode(value).decode("ascii")
+
+
+def _parse(
+    value: bytes | None, format: Format, names: list[str], avro_schema: str = ""
+) -> tuple[Any, str]:
     if value is None:
         return None, "empty event (no value)"
+    if format == "avro":
+        from .avro import read
+
+        return read(value, avro_schema)
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError:
@@ -228,8 +241,11 @@ def _is_float(text: str) -> bool:
 # -- values → Arrow columns, with per-row fallbacks -----------------------------------------------
 
 
-def _column(values: list[Any], t: pa.DataType, *, csv_text: bool) -> pa.Array:
-    """One column; raises when any value does not fit ``t``."""
+def _column(values: list[Any], t: pa.DataType, *, csv_text: bool, native: bool = False) -> pa.Array:
+    """One column; raises when any value does not fit ``t``. ``native``: the values are
+    already typed (Avro's ints, datetimes, decimals), Arrow converts them as they are."""
+    if native:
+        return pa.array(values, type=t)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         # A nested JSON value is kept as its JSON text; a number is not text (Arrow refuses).
         nested = [json.dumps(v, default=float) if isinstance(v, dict | list) else v for v in values]
@@ -275,6 +291,7 @@ def _to_table(
     bad: list[tuple[Event, str]],
     *,
     csv_text: bool,
+    native: bool = False,
 ) -> tuple[pa.Table, list[tuple[Event, dict[str, Any]]]]:
     """Build each column at once; when one refuses, find the events whose value does not fit,
     quarantine them and build again without them."""
@@ -289,7 +306,7 @@ def _to_table(
                         failed.setdefault(i, f"no value for the required column {f.name}")
                 continue
             try:
-                arrays.append(_column(values, f.type, csv_text=csv_text))
+                arrays.append(_column(values, f.type, csv_text=csv_text, native=native))
             except (
                 pa.ArrowInvalid,
                 pa.ArrowTypeError,
@@ -302,9 +319,11 @@ def _to_table(
                     if i in failed:
                         continue
                     try:
-                        _column([v], f.type, csv_text=csv_text)
+                        _column([v], f.type, csv_text=csv_text, native=native)
                     except Exception:  # whatever Arrow says: this value does not fit
-                        shown = (str(v) if isinstance(v, Decimal) else json.dumps(v))[:80]
+                        shown = (str(v) if isinstance(v, Decimal) else json.dumps(v, default=str))[
+                            :80
+                        ]
                         failed[i] = f"column {f.name}: {shown} does not fit {f.type}"
         if not failed:
             return pa.Table.from_arrays(arrays, schema=schema), records
@@ -313,9 +332,9 @@ def _to_table(
         records = [r for i, r in enumerate(records) if i not in failed]
 
 
-def _quarantine(bad: list[tuple[Event, str]], topic: str) -> pl.DataFrame:
-    """Quarantine rows keeping each event as it came (its text), so it can be fixed and
-    replayed as sent."""
+def _quarantine(bad: list[tuple[Event, str]], topic: str, *, binary: bool = False) -> pl.DataFrame:
+    """Quarantine rows keeping each event as it came (its text; ``base64:…`` for binary
+    Avro), so it can be fixed and replayed as sent."""
     if not bad:
         return empty_quarantine()
     bad.sort(key=lambda b: (b[0].partition, b[0].offset))
@@ -326,5 +345,5 @@ def _quarantine(bad: list[tuple[Event, str]], topic: str) -> pl.DataFrame:
         source=[source_of(topic, e.partition) for e, _ in bad],
         line=[e.offset for e, _ in bad],
     )
-    records = [_raw(e.value) for e, _ in bad]
+    records = [_binary(e.value) if binary else _raw(e.value) for e, _ in bad]
     return frame.with_columns(pl.Series("_dap_record", records, dtype=pl.String))

@@ -53,6 +53,7 @@ class StreamRequest:
     batch_seconds: float = DEFAULT_BATCH_SECONDS
     start: str = "earliest"
     kafka: Mapping[str, str] = field(default_factory=dict)
+    avro_schema: str = ""  # the writer's schema (.avsc JSON) of an Avro stream
 
     def __post_init__(self) -> None:
         if self.connector and self.bootstrap:
@@ -77,6 +78,7 @@ class StreamRequest:
             start=self.start,  # type: ignore[arg-type]  # StreamSpec checks it
             kafka=dict(self.kafka),
             connector=self.connector,
+            avro_schema=self.avro_schema,
         )
 
     def to_dict(self) -> dict[str, Any]:

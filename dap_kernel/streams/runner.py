@@ -156,6 +156,7 @@ class StreamRunner:
             format=self.spec.format,
             schema=schema if schema is not None else self.spec.schema,
             columns=(),
+            avro_schema=self.spec.avro_schema,
         )
         if not self.sink.exists:
             if not schema.names:

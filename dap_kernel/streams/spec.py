@@ -18,8 +18,8 @@ import pyarrow as pa
 from ..errors import DapError
 from ..lake import split_name
 
-Format = Literal["json", "csv"]
-FORMATS: tuple[Format, ...] = ("json", "csv")
+Format = Literal["json", "csv", "avro"]
+FORMATS: tuple[Format, ...] = ("json", "csv", "avro")
 APP_PREFIX = "dap-stream"
 DEFAULT_BATCH_ROWS = 50_000  # a batch closes at this many events …
 DEFAULT_BATCH_SECONDS = 1.0  # … or this long after its first event, whichever comes first
@@ -31,6 +31,9 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "session.timeout.ms": 6000,
     "heartbeat.interval.ms": 1000,
     "max.poll.interval.ms": 30000,
+    # A broker answers a fetch with too little data after this long: librdkafka's 500 ms would
+    # be most of an event's way to the table (bench/RESULTS.md, Streams).
+    "fetch.wait.max.ms": 100,
 }
 # Settings that would break exactly-once if a caller changed them: DAP decides these.
 CONSUMER_FIXED: dict[str, Any] = {
@@ -116,6 +119,7 @@ class StreamSpec:
     start: Literal["earliest", "latest"] = "earliest"
     kafka: Mapping[str, Any] = field(default_factory=dict)
     connector: str = ""
+    avro_schema: str = ""  # the writer's schema (.avsc JSON) of an Avro stream
     # From the connector, in the consuming process only: never shown, stored or sent back.
     credentials: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -124,7 +128,16 @@ class StreamSpec:
         if not _TOPIC.match(self.topic):
             raise DapError(f"invalid topic name {self.topic!r}")
         if self.format not in FORMATS:
-            raise DapError(f"unknown stream format {self.format!r}: use json or csv")
+            raise DapError(f"unknown stream format {self.format!r}: use json, csv or avro")
+        if self.format == "avro":
+            from .avro import arrow_schema
+
+            if not self.avro_schema.strip():
+                raise DapError("an Avro stream needs the writer's schema (--avro-schema FILE)")
+            if self.schema is None:
+                object.__setattr__(self, "schema", arrow_schema(self.avro_schema))
+        elif self.avro_schema:
+            raise DapError("--avro-schema is for --format avro")
         if not self.bootstrap.strip() and not self.connector:
             raise DapError("a stream needs --bootstrap HOST:PORT or --connector NAME")
         if self.batch_rows < 1 or self.batch_seconds <= 0:

@@ -37,7 +37,7 @@ class StreamStart(Request):
     bootstrap: str = Field(
         default="", max_length=2000, description="HOST:PORT[,…]: administrators only."
     )
-    format: str = Field(default="json", description="json or csv.")
+    format: str = Field(default="json", description="json, csv or avro.")
     columns: str = Field(
         default="",
         alias="schema",
@@ -50,6 +50,9 @@ class StreamStart(Request):
     start: str = Field(default="earliest", description="earliest or latest.")
     kafka: dict[str, str] = Field(
         default_factory=dict, description="Consumer tuning (fetch.*, queued.*); no credentials."
+    )
+    avro_schema: str = Field(
+        default="", max_length=100_000, description="The writer's schema (.avsc) for avro."
     )
 
 
