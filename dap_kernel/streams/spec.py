@@ -31,9 +31,6 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "session.timeout.ms": 6000,
     "heartbeat.interval.ms": 1000,
     "max.poll.interval.ms": 30000,
-    # A broker answers a fetch with too little data after this long: librdkafka's 500 ms would
-    # be most of an event's way to the table (bench/RESULTS.md, Streams).
-    "fetch.wait.max.ms": 100,
 }
 # Settings that would break exactly-once if a caller changed them: DAP decides these.
 CONSUMER_FIXED: dict[str, Any] = {
