@@ -257,13 +257,7 @@ def _ets(y: np.ndarray, period: int | None, horizon: int, level: float, *, choos
     frame = fit.get_prediction(start=len(y), end=len(y) + horizon - 1).summary_frame(
         alpha=1 - level
     )
-    return _Fit(
-        model=name,
-        mean=frame["mean"].to_numpy(dtype=np.float64),
-        lower=frame["pi_lower"].to_numpy(dtype=np.float64),
-        upper=frame["pi_upper"].to_numpy(dtype=np.float64),
-        aicc=aicc if math.isfinite(aicc) else None,
-    )
+    return _from_frame(name, frame, "pi", aicc)
 
 
 def _arima(y: np.ndarray, period: int | None, horizon: int, level: float) -> _Fit:
@@ -275,12 +269,16 @@ def _arima(y: np.ndarray, period: int | None, horizon: int, level: float) -> _Fi
         order, seasonal, name = (1, 1, 1), (0, 0, 0, 0), "ARIMA(1,1,1)"
     fit = SARIMAX(y, order=order, seasonal_order=seasonal).fit(disp=False)
     frame = fit.get_forecast(horizon).summary_frame(alpha=1 - level)
-    aicc = float(fit.aicc)
+    return _from_frame(name, frame, "mean_ci", float(fit.aicc))
+
+
+def _from_frame(name: str, frame: Any, bounds: str, aicc: float) -> _Fit:
+    """A statsmodels prediction summary (``mean``, ``<bounds>_lower``, ``<bounds>_upper``)."""
     return _Fit(
         model=name,
         mean=frame["mean"].to_numpy(dtype=np.float64),
-        lower=frame["mean_ci_lower"].to_numpy(dtype=np.float64),
-        upper=frame["mean_ci_upper"].to_numpy(dtype=np.float64),
+        lower=frame[f"{bounds}_lower"].to_numpy(dtype=np.float64),
+        upper=frame[f"{bounds}_upper"].to_numpy(dtype=np.float64),
         aicc=aicc if math.isfinite(aicc) else None,
     )
 

@@ -71,3 +71,18 @@ def run_until(
 
 def rows_at_least(n: int) -> Callable[[RunSummary], bool]:
     return lambda s: s.rows + s.quarantined >= n
+
+
+def run_in_thread(runner: StreamRunner) -> tuple[threading.Thread, list[BaseException]]:
+    """Start ``runner.run()`` in a thread; what it raised lands in the list (assert it empty)."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.run()
+        except BaseException as e:  # reported by the test through the list
+            errors.append(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors

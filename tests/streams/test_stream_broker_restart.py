@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
@@ -30,7 +29,7 @@ from dap_kernel.session import Workspace
 from dap_kernel.streams import StreamRunner, StreamSpec
 from tests.conftest import stop_process
 from tests.streams.conftest import Broker, _wait_ready, tansu_binary
-from tests.streams.helpers import produce, table_frame
+from tests.streams.helpers import produce, run_in_thread, table_frame
 
 BUCKET = "tansu"
 
@@ -196,16 +195,7 @@ def test_a_broker_restart_mid_stream_loses_and_duplicates_nothing(
     # whole batches whatever the fetch limits, so big ones would all be prefetched at once)
     _produce_small_batches(durable_broker.bootstrap, topic, range(first))
     runner = StreamRunner(workspace.session(channel="cli"), spec, home=tmp_path)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            runner.run()
-        except BaseException as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, errors = run_in_thread(runner)
     try:
         deadline = time.monotonic() + 60
         while runner.state.rows < 600 and time.monotonic() < deadline:

@@ -3,7 +3,6 @@ the stream runs — and only for those who may write the table."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from dap_kernel.session import Workspace
 from dap_kernel.streams import StreamRunner, StreamSpec, app_id
 from dap_kernel.streams.compact import compact
 from tests.streams.conftest import Broker
-from tests.streams.helpers import produce, rows_at_least, run_until, table_frame
+from tests.streams.helpers import produce, rows_at_least, run_in_thread, run_until, table_frame
 
 PARTITIONS = 3
 
@@ -82,16 +81,7 @@ def test_compaction_racing_a_running_stream_loses_and_duplicates_nothing(
 ) -> None:
     table = "main.racing"
     runner = StreamRunner(workspace.session(channel="cli"), _spec(broker, topic, table))
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            runner.run()
-        except BaseException as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    thread = threading.Thread(target=run)
-    thread.start()
+    thread, errors = run_in_thread(runner)
     total = 0
     compactions = 0
     try:
