@@ -5,6 +5,7 @@ file and the physical line they came from."""
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import re
 import uuid
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -22,7 +23,8 @@ from ...quarantine import empty_quarantine, quarantine_frame
 from .dialect import delimiter_option, detect_delimiter, guess_delimiter, split_line
 from .listing import SourceFile, source_file
 from .parts import BATCH_ROWS, PARSE_RULE, TYPE_TOLERANCE, Part, ReadState, first_line
-from .raw import detect_encoding, head, physical_lines, transcode
+from .quotes import MAX_STRAY_QUOTES, REASON, UNTERMINATED, cut_at, unclosed_line, without_line
+from .raw import detect_encoding, head, open_file, physical_lines, transcode
 from .types import duck_type
 
 SAMPLE_BYTES = 1 << 20
@@ -40,6 +42,10 @@ class _CsvScan:
     csv_args: Mapping[str, Any]
     names: list[str]
     types: list[str]
+    # A scan of the lines after a stray quote (:mod:`.quotes`): the original file's lines
+    # before this file's first, and how many stray quotes were cut off so far.
+    line_offset: int = 0
+    cuts: int = 0
 
 
 def sniff_delimiter(path: Path) -> str | None:
@@ -90,17 +96,17 @@ def plan_csv(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataT
         sniff_args["header"] = bool(header)
     if "escape" in state.options:
         sniff_args["escape"] = str(state.options["escape"])
+    sample_path = read_path  # what the dialect and types are guessed from
     try:
-        sniffed = state.con.execute(
-            "SELECT HasHeader, Columns, Escape, DateFormat, TimestampFormat FROM sniff_csv(?, "
-            + ", ".join(f"{k} := ?" for k in sniff_args)
-            + ", ignore_errors := true)",
-            [read_path, *sniff_args.values()],
-        ).fetchall()[0]
+        sniffed = _sniff(state, read_path, sniff_args)
     except duckdb.Error as e:
-        raise SourceError(f"cannot read {source} as CSV: {first_line(e)}") from e
-    assert sniffed is not None
-    has_header, columns, escape, date_format, ts_format = sniffed
+        # A quote that never closes makes the sniffer give up on the whole file: sniff the
+        # sample without that line, then read with the dialect fixed (no sniffing).
+        around = _sniff_around_stray_quote(state, file, read_path, compressed, sniff_args)
+        if around is None:
+            raise SourceError(f"cannot read {source} as CSV: {first_line(e)}") from e
+        sniffed, sample_path = around
+    has_header, columns, escape, date_format, ts_format, comment = sniffed
     has_header = bool(has_header) if header is None else bool(header)
     names = [c["name"] for c in columns]
     # Delta Lake has no time-of-day type: such a column keeps its text as written.
@@ -131,7 +137,11 @@ def plan_csv(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataT
         csv_args["dateformat"] = date_format
     if ts_format:
         csv_args["timestampformat"] = ts_format
-    types = _refine_types(state, read_path, csv_args, names, types, declared)
+    if sample_path != read_path:
+        csv_args["auto_detect"] = False
+        if comment and comment != "(empty)":
+            csv_args["comment"] = comment
+    types = _refine_types(state, sample_path, csv_args, names, types, declared)
     for i, name in enumerate(names):
         if name in declared:
             types[i] = duck_type(state.con, declared[name])
@@ -148,10 +158,45 @@ def plan_csv(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataT
     def produce(target: pa.Schema) -> Iterator[pa.RecordBatch]:
         yield from _read_csv(state, scan(target))
 
-    def copy(target: pa.Schema, directory: Path) -> ParquetFile:
+    def copy(target: pa.Schema, directory: Path) -> list[ParquetFile]:
         return _copy_csv(state, scan(target), target, directory)
 
     return Part(source=source, schema=schema, produce=produce, copy=copy)
+
+
+def _sniff(state: ReadState, path: str, args: Mapping[str, Any]) -> tuple[Any, ...]:
+    found = state.con.execute(
+        "SELECT HasHeader, Columns, Escape, DateFormat, TimestampFormat, Comment FROM sniff_csv(?, "
+        + ", ".join(f"{k} := ?" for k in args)
+        + ", ignore_errors := true)",
+        [path, *args.values()],
+    ).fetchall()
+    return tuple(found[0])
+
+
+def _sniff_around_stray_quote(
+    state: ReadState,
+    file: SourceFile,
+    read_path: str,
+    compression: str | None,
+    args: Mapping[str, Any],
+) -> tuple[tuple[Any, ...], str] | None:
+    """The sniffer's findings on the file's first lines without the one whose quote is still
+    open at the end of them, and that sample's path (to guess the column types from); None
+    when no such line explains the failure."""
+    with open_file(Path(read_path), compression) as f:
+        sample = f.read(SAMPLE_BYTES)
+    if len(sample) == SAMPLE_BYTES and b"\n" in sample:
+        sample = sample[: sample.rfind(b"\n")]  # whole lines only
+    index = unclosed_line(sample, str(args["quote"]), str(state.options.get("escape", "")))
+    if index is None:
+        return None
+    clean = state.tmp / f"{len(list(state.tmp.iterdir()))}-sniff.csv"  # plain, whatever the source
+    clean.write_bytes(without_line(sample, index))
+    try:
+        return _sniff(state, str(clean), args), str(clean)
+    except duckdb.Error:
+        return None
 
 
 def _encoding(state: ReadState, file: SourceFile, sample: bytes) -> str:
@@ -187,7 +232,11 @@ def _refine_types(
         exprs.append(f"count(*) FILTER (WHERE regexp_full_match({c}, '\\s*[-+]?\\d+\\s*'))")
         exprs.extend(f"count(TRY_CAST({c} AS {k}))" for k in kinds[1:])
     args = dict(csv_args)
-    args.update(all_varchar=True, ignore_errors=True, names=[f"c{i}" for i in range(len(names))])
+    aliases = [f"c{i}" for i in range(len(names))]
+    if args.get("auto_detect") is False:  # no sniffing (a stray quote): columns are given
+        args.update(ignore_errors=True, columns=dict.fromkeys(aliases, "VARCHAR"))
+    else:
+        args.update(all_varchar=True, ignore_errors=True, names=aliases)
     sql = (
         f"SELECT {', '.join(exprs)} FROM (SELECT * FROM read_csv({_lit(read_path)}, "
         f"{_args(args)}) LIMIT {SAMPLE_ROWS})"
@@ -231,17 +280,38 @@ def _rejecting_args(state: ReadState, scan: _CsvScan) -> tuple[str, dict[str, An
 
 
 def _read_csv(state: ReadState, scan: _CsvScan) -> Iterator[pa.RecordBatch]:
-    rejects, args = _rejecting_args(state, scan)
-    sql = f"SELECT * FROM read_csv({_lit(scan.read_path)}, {_args(args)})"
+    current: _CsvScan | None = scan
+    while current is not None:  # the file, then what follows each stray quote
+        rejects, args = _rejecting_args(state, current)
+        sql = f"SELECT * FROM read_csv({_lit(current.read_path)}, {_args(args)})"
+        try:
+            reader = state.con.sql(sql).to_arrow_reader(BATCH_ROWS)
+            yield from reader
+        except (duckdb.Error, pa.ArrowException) as e:
+            raise SourceError(f"cannot read {scan.source} as CSV: {first_line(e)}") from e
+        current = _quarantine_rejects(state, rejects, current)
+
+
+def _copy_csv(
+    state: ReadState, scan: _CsvScan, target: pa.Schema, directory: Path
+) -> list[ParquetFile]:
+    """The file as Parquet files in ``directory``: one, or one more after each stray quote."""
+    written: list[ParquetFile] = []
+    current: _CsvScan | None = scan
     try:
-        reader = state.con.sql(sql).to_arrow_reader(BATCH_ROWS)
-        yield from reader
-    except (duckdb.Error, pa.ArrowException) as e:
-        raise SourceError(f"cannot read {scan.source} as CSV: {first_line(e)}") from e
-    state.bad.append(_csv_rejects(state, rejects, scan))
+        while current is not None:
+            file, current = _copy_stretch(state, current, target, directory)
+            written.append(file)
+    except BaseException:
+        for file in written:
+            file.path.unlink(missing_ok=True)
+        raise
+    return written
 
 
-def _copy_csv(state: ReadState, scan: _CsvScan, target: pa.Schema, directory: Path) -> ParquetFile:
+def _copy_stretch(
+    state: ReadState, scan: _CsvScan, target: pa.Schema, directory: Path
+) -> tuple[ParquetFile, _CsvScan | None]:
     """``COPY (SELECT … FROM read_csv(…)) TO 'part-<uuid>.parquet'``: DuckDB reads and writes
     in parallel without the rows crossing into Python, and returns the file's statistics."""
     rejects, args = _rejecting_args(state, scan)
@@ -267,31 +337,78 @@ def _copy_csv(state: ReadState, scan: _CsvScan, target: pa.Schema, directory: Pa
     except duckdb.Error as e:
         out.unlink(missing_ok=True)
         raise SourceError(f"cannot read {scan.source} as CSV: {first_line(e)}") from e
-    state.bad.append(_csv_rejects(state, rejects, scan))
+    try:
+        after = _quarantine_rejects(state, rejects, scan)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
     booleans = {f.name for f in target if pa.types.is_boolean(f.type)}
-    return ParquetFile(
+    written = ParquetFile(
         path=out,
         rows=int(row[1]),
         size=int(row[2]),
         columns=_return_stats(row[4] or {}, booleans),
     )
+    return written, after
 
 
-def _csv_rejects(state: ReadState, table: str, scan: _CsvScan) -> pl.DataFrame:
+def _quarantine_rejects(state: ReadState, table: str, scan: _CsvScan) -> _CsvScan | None:
+    """Quarantine the scan's rejected lines; the scan of the lines after a stray quote, if
+    the scan ended in one."""
+    bad, cut = _csv_rejects(state, table, scan)
+    state.bad.append(bad)
+    if cut is None:
+        return None
+    line, tail = cut
+    if tail is None:
+        return None
+    if scan.cuts + 1 >= MAX_STRAY_QUOTES:
+        raise SourceError(
+            f"{scan.source} has {MAX_STRAY_QUOTES} quotes that never close (the last on line "
+            f"{line}): check its quote character"
+        )
+    args = {**scan.csv_args, "header": False, "auto_detect": False}
+    return dataclasses.replace(
+        scan,
+        read_path=str(tail),
+        compression=None,
+        csv_args=args,
+        line_offset=line,
+        cuts=scan.cuts + 1,
+    )
+
+
+def _csv_rejects(
+    state: ReadState, table: str, scan: _CsvScan
+) -> tuple[pl.DataFrame, tuple[int, Path | None] | None]:
+    """The scan's rejected lines as quarantine rows; and, when the scan ended in a quote that
+    never closed, that line's number and the file of the lines after it."""
     rows = state.con.sql(
         f"SELECT line_byte_position, any_value(csv_line), list(error_type), "
         f"list(column_name), list(error_message) FROM {table} "
         "GROUP BY line_byte_position ORDER BY line_byte_position"
     ).fetchall()
     if not rows:
-        return empty_quarantine()
+        return empty_quarantine(), None
     names = scan.names
-    lines = physical_lines(Path(scan.read_path), scan.compression, [r[0] for r in rows])
+    found = physical_lines(Path(scan.read_path), scan.compression, [r[0] for r in rows])
+    lines = {pos: line + scan.line_offset for pos, line in found.items()}
     type_of = dict(zip(names, scan.types, strict=True))
     records: list[list[Any]] = []
     reasons: list[str] = []
     extra_any = False
-    for _pos, text, kinds, columns, messages in rows:
+    cut: tuple[int, Path | None] | None = None
+    for pos, text, kinds, columns, messages in rows:
+        if any(UNTERMINATED in (m or "") for m in messages):
+            encoding = str(scan.csv_args.get("encoding", "utf-8"))
+            stray = cut_at(Path(scan.read_path), scan.compression, pos, state.tmp, encoding)
+            cut = (lines[pos], stray.tail)
+            fields = stray.line_text.split(str(scan.csv_args["delim"]))  # quotes as text
+            records.append([*fields[: len(names)], *([None] * (len(names) - len(fields)))])
+            records[-1].append(fields[len(names) :] or None)
+            extra_any = extra_any or len(fields) > len(names)
+            reasons.append(REASON)
+            continue
         fields = split_line(text or "", scan.csv_args)
         record: list[Any] = [*fields[: len(names)], *([None] * (len(names) - len(fields)))]
         extra = fields[len(names) :]
@@ -315,7 +432,7 @@ def _csv_rejects(state: ReadState, table: str, scan: _CsvScan) -> pl.DataFrame:
         reason=reasons,
         source=scan.source,
         line=[lines.get(r[0]) for r in rows],
-    )
+    ), cut
 
 
 _KINDS = {

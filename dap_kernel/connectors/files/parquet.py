@@ -71,8 +71,8 @@ def plan_parquet(state: ReadState, file: SourceFile, declared: Mapping[str, pa.D
     def copies(target: pa.Schema) -> bool:
         return _can_copy(state, str(path), found, target)
 
-    def copy(target: pa.Schema, directory: Path) -> ParquetFile:
-        return _copy_parquet(state, source, str(path), found, target, directory)
+    def copy(target: pa.Schema, directory: Path) -> list[ParquetFile]:
+        return [_copy_parquet(state, source, str(path), found, target, directory)]
 
     return Part(source=source, schema=schema, produce=produce, copy=copy, copies=copies)
 

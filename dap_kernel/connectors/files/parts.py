@@ -29,9 +29,10 @@ class Part:
     source: str
     schema: pa.Schema
     produce: Callable[[pa.Schema], Iterator[pa.RecordBatch]]
-    # CSV and Parquet: write the rows as one Parquet file into a folder, with the given columns
-    # (``copies`` says whether this part can produce those columns that way).
-    copy: Callable[[pa.Schema, Path], ParquetFile] | None = None
+    # CSV and Parquet: write the rows as Parquet files into a folder (one; a CSV one more after
+    # each stray quote), with the given columns (``copies`` says whether this part can produce
+    # those columns that way).
+    copy: Callable[[pa.Schema, Path], list[ParquetFile]] | None = None
     copies: Callable[[pa.Schema], bool] = lambda _target: True
 
 

@@ -137,10 +137,10 @@ class FilePlan:
         try:
             for part in self._reader.parts:
                 assert part.copy is not None, "check can_write_parquet first"
-                file = part.copy(schema, directory)
-                written.append(file)
+                files = part.copy(schema, directory)
+                written.extend(files)
                 if progress is not None:
-                    progress(file.rows)
+                    progress(sum(f.rows for f in files))
         except BaseException:
             for file in written:
                 file.path.unlink(missing_ok=True)
