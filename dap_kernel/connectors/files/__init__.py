@@ -15,17 +15,19 @@ is read as numbers, and the few go to quarantine ("amount: 'abc' is not a number
 with more junk than that stays text. ``options["schema"]`` declares types outright.
 
 One module per concept: :mod:`.listing` (which files), :mod:`.plan` (reading them),
-:mod:`.parts` (what the formats share during one read), :mod:`.csv` (with :mod:`.dialect`),
+:mod:`.parts` (what the formats share during one read), :mod:`.csv` (with :mod:`.dialect`,
+:mod:`.sniff` and :mod:`.quotes`),
 :mod:`.parquet`, :mod:`.json`, :mod:`.xlsx`, :mod:`.frames` (coercing frames read whole),
 :mod:`.types` (column types) and :mod:`.raw` (the bytes: compression, encodings, lines).
 """
 
 from __future__ import annotations
 
-from .csv import SAMPLE_BYTES, SAMPLE_ROWS, sniff_delimiter
+from .csv import SAMPLE_ROWS, sniff_delimiter
 from .listing import FORMATS, SourceFile, list_files
 from .parts import BATCH_ROWS, PARSE_RULE, TYPE_TOLERANCE
 from .plan import FilePlan, plan_files, read_files
+from .sniff import SAMPLE_BYTES
 from .types import unify_types
 
 __all__ = [

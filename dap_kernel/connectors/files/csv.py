@@ -23,12 +23,13 @@ from ...quarantine import empty_quarantine, quarantine_frame
 from .dialect import delimiter_option, detect_delimiter, guess_delimiter, split_line
 from .listing import SourceFile, source_file
 from .parts import BATCH_ROWS, PARSE_RULE, TYPE_TOLERANCE, Part, ReadState, first_line
-from .quotes import MAX_STRAY_QUOTES, REASON, UNTERMINATED, cut_at, unclosed_line, without_line
-from .raw import detect_encoding, head, open_file, physical_lines, transcode
+from .quotes import MAX_STRAY_QUOTES, REASON, UNTERMINATED, cut_at
+from .raw import detect_encoding, head, physical_lines, transcode
+from .sniff import SAMPLE_BYTES, sniff
 from .types import duck_type
 
-SAMPLE_BYTES = 1 << 20
 SAMPLE_ROWS = 20_000
+MAX_LINE = 2_000_000  # bytes: DuckDB's own default
 
 
 @dataclass(frozen=True)
@@ -85,28 +86,26 @@ def plan_csv(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataT
     elif encoding not in ("utf-8", "utf-8-sig", "ascii"):
         read_path = str(transcode(file, encoding, state.tmp))
         compressed = None
+    max_line = _max_line(state)
     text = _text(sample, encoding)
     quote = str(state.options.get("quote", '"'))
     delimiter = delimiter_option(state.options.get("delimiter"))
     if delimiter is None:
         delimiter = "\t" if file.suffix == ".tsv" else detect_delimiter(text, quote)
     header = state.options.get("header")
-    sniff_args: dict[str, Any] = {"delim": delimiter, "quote": quote, "encoding": duck_encoding}
+    sniff_args: dict[str, Any] = {
+        "delim": delimiter,
+        "quote": quote,
+        "encoding": duck_encoding,
+        "max_line_size": max_line,
+    }
     if header is not None:
         sniff_args["header"] = bool(header)
     if "escape" in state.options:
         sniff_args["escape"] = str(state.options["escape"])
-    sample_path = read_path  # what the dialect and types are guessed from
-    try:
-        sniffed = _sniff(state, read_path, sniff_args)
-    except duckdb.Error as e:
-        # A quote that never closes makes the sniffer give up on the whole file: sniff the
-        # sample without that line, then read with the dialect fixed (no sniffing).
-        around = _sniff_around_stray_quote(state, file, read_path, compressed, sniff_args)
-        if around is None:
-            raise SourceError(f"cannot read {source} as CSV: {first_line(e)}") from e
-        sniffed, sample_path = around
-    has_header, columns, escape, date_format, ts_format, comment = sniffed
+    found = sniff(state, source, read_path, compressed, sniff_args)
+    read_path, compressed, sample_path = found.read_path, found.compression, found.sample_path
+    has_header, columns, escape, date_format, ts_format, comment = found.dialect
     has_header = bool(has_header) if header is None else bool(header)
     names = [c["name"] for c in columns]
     # Delta Lake has no time-of-day type: such a column keeps its text as written.
@@ -132,12 +131,13 @@ def plan_csv(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataT
         "escape": escape,
         "header": has_header,
         "encoding": duck_encoding,
+        "max_line_size": max_line,
     }
     if date_format:
         csv_args["dateformat"] = date_format
     if ts_format:
         csv_args["timestampformat"] = ts_format
-    if sample_path != read_path:
+    if found.fixed:
         csv_args["auto_detect"] = False
         if comment and comment != "(empty)":
             csv_args["comment"] = comment
@@ -164,39 +164,16 @@ def plan_csv(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataT
     return Part(source=source, schema=schema, produce=produce, copy=copy)
 
 
-def _sniff(state: ReadState, path: str, args: Mapping[str, Any]) -> tuple[Any, ...]:
-    found = state.con.execute(
-        "SELECT HasHeader, Columns, Escape, DateFormat, TimestampFormat, Comment FROM sniff_csv(?, "
-        + ", ".join(f"{k} := ?" for k in args)
-        + ", ignore_errors := true)",
-        [path, *args.values()],
-    ).fetchall()
-    return tuple(found[0])
-
-
-def _sniff_around_stray_quote(
-    state: ReadState,
-    file: SourceFile,
-    read_path: str,
-    compression: str | None,
-    args: Mapping[str, Any],
-) -> tuple[tuple[Any, ...], str] | None:
-    """The sniffer's findings on the file's first lines without the one whose quote is still
-    open at the end of them, and that sample's path (to guess the column types from); None
-    when no such line explains the failure."""
-    with open_file(Path(read_path), compression) as f:
-        sample = f.read(SAMPLE_BYTES)
-    if len(sample) == SAMPLE_BYTES and b"\n" in sample:
-        sample = sample[: sample.rfind(b"\n")]  # whole lines only
-    index = unclosed_line(sample, str(args["quote"]), str(state.options.get("escape", "")))
-    if index is None:
-        return None
-    clean = state.tmp / f"{len(list(state.tmp.iterdir()))}-sniff.csv"  # plain, whatever the source
-    clean.write_bytes(without_line(sample, index))
+def _max_line(state: ReadState) -> int:
+    """The longest line a read takes (``max_line_size``, DuckDB's 2 MB by default): a file
+    with a longer one is refused, naming the line (:func:`.sniff.refuse_long_lines`)."""
     try:
-        return _sniff(state, str(clean), args), str(clean)
-    except duckdb.Error:
-        return None
+        limit = int(state.options.get("max_line_size", MAX_LINE))
+    except (TypeError, ValueError):
+        raise SourceError("max_line_size is a number of bytes") from None
+    if limit < 1:
+        raise SourceError("max_line_size is a number of bytes")
+    return limit
 
 
 def _encoding(state: ReadState, file: SourceFile, sample: bytes) -> str:
@@ -393,6 +370,7 @@ def _csv_rejects(
     names = scan.names
     found = physical_lines(Path(scan.read_path), scan.compression, [r[0] for r in rows])
     lines = {pos: line + scan.line_offset for pos, line in found.items()}
+    limit = int(scan.csv_args.get("max_line_size", MAX_LINE))
     type_of = dict(zip(names, scan.types, strict=True))
     records: list[list[Any]] = []
     reasons: list[str] = []
@@ -415,8 +393,11 @@ def _csv_rejects(
         extra_any = extra_any or bool(extra)
         records.append([*record, extra or None])
         why: list[str] = []
-        for kind, column, message in zip(kinds, columns, messages, strict=True):
-            reason = _reject_reason(kind, column, message, len(names), len(fields), type_of)
+        reported = list(zip(kinds, columns, messages, strict=True))
+        if "LINE SIZE OVER MAXIMUM" in kinds:  # DuckDB's text of it is cut: no field count
+            reported = [r for r in reported if r[0] == "LINE SIZE OVER MAXIMUM"][:1]
+        for kind, column, message in reported:
+            reason = _reject_reason(kind, column, message, len(names), len(fields), type_of, limit)
             if reason not in why:
                 why.append(reason)
         reasons.append("; ".join(why))
@@ -461,6 +442,7 @@ def _reject_reason(
     expected: int,
     found: int,
     types: Mapping[str, str],
+    limit: int,
 ) -> str:
     if kind in ("TOO MANY COLUMNS", "MISSING COLUMNS"):
         return f"expected {expected} fields, found {found}"
@@ -472,10 +454,10 @@ def _reject_reason(
         return f"{column}: '{value}' is not {what}"
     if kind == "UNQUOTED VALUE":
         return "a quote inside a field that is not quoted"
-    if kind == "INVALID UNICODE":
+    if kind in ("INVALID UNICODE", "INVALID ENCODING"):
         return "invalid characters for the file's encoding"
     if kind == "LINE SIZE OVER MAXIMUM":
-        return "line too long"
+        return f"line too long: over the {limit / 1e6:,.1f} MB a line may have (max_line_size)"
     return first_line(message) or kind.lower()
 
 

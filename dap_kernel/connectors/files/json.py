@@ -1,5 +1,9 @@
 """JSON and NDJSON: an array of objects or one object per line; a line that is not an object
-is quarantined with its line number, and the records' types coerced like Excel's."""
+is quarantined with its line number, and the records' types coerced like Excel's.
+
+A record nested deeper than :data:`MAX_NESTING` levels is quarantined rather than read: nothing
+tabular nests that deep, and Python's parser (and the column types built from it) would recurse
+until the interpreter gives up."""
 
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ from .listing import SourceFile
 from .parts import PARSE_RULE, Part, ReadState, first_line
 from .raw import read_all
 
+MAX_NESTING = 64
+TOO_DEEP = f"nested more than {MAX_NESTING} levels deep"
+
 
 def plan_json(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataType]) -> Part:
     source = str(file.path)
@@ -27,24 +34,54 @@ def plan_json(state: ReadState, file: SourceFile, declared: Mapping[str, pa.Data
         raise SourceError(f"{source} is empty: no JSON records")
     lines: list[int | None] | None = None
     if stripped.startswith(b"["):
-        frame = _json_array(data, source)
+        frame, bad = _json_array(data, source)
     else:
         frame, lines, bad = _ndjson(data, source)
-        if bad.height:
-            state.bad.append(bad)
+    if bad.height:
+        state.bad.append(bad)
     frame = coerce(state, frame, declared, source, lines, "")
     return frame_part(frame, source)
 
 
-def _json_array(data: bytes, source: str) -> pl.DataFrame:
+def _json_array(data: bytes, source: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The records of a JSON array, and the quarantined ones nested too deep."""
     try:
         records = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         where = f" (line {e.lineno})" if isinstance(e, json.JSONDecodeError) else ""
         raise SourceError(f"{source} is not valid JSON{where}: {first_line(e)}") from e
+    except RecursionError:
+        raise SourceError(f"{source} is not readable: its JSON is {TOO_DEEP}") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise SourceError(f"{source} is not a JSON array of objects")
-    return _records_frame(records, source)
+    deep = [r for r in records if too_deep(r)]
+    if not deep:
+        return _records_frame(records, source), empty_quarantine()
+    bad = quarantine_frame(
+        pl.DataFrame({"_record": [_summary(r) for r in deep]}),
+        rule=PARSE_RULE,
+        reason=TOO_DEEP,
+        source=source,
+    )
+    return _records_frame([r for r in records if not too_deep(r)], source), bad
+
+
+def too_deep(value: Any, limit: int = MAX_NESTING) -> bool:
+    """Whether ``value`` nests objects or arrays more than ``limit`` levels (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _summary(record: dict[str, Any]) -> str:
+    """What the quarantine keeps of a record too deep to print: its top-level scalars."""
+    return json.dumps({k: v for k, v in record.items() if not isinstance(v, dict | list)})
 
 
 def _records_frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
@@ -84,6 +121,13 @@ def _ndjson(data: bytes, source: str) -> tuple[pl.DataFrame, list[int | None], p
             bad_lines.append(number)
             bad_text.append(line)
             reasons.append(f"not valid JSON: {e.msg} at column {e.colno}")
+            continue
+        except RecursionError:
+            value = None  # deeper than the parser goes: quarantined as too deep below
+        if value is None or (isinstance(value, dict) and too_deep(value)):
+            bad_lines.append(number)
+            bad_text.append(line[:1000])
+            reasons.append(TOO_DEEP)
             continue
         if not isinstance(value, dict):
             bad_lines.append(number)

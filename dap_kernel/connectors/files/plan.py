@@ -33,6 +33,7 @@ _OPTIONS = {
     "columns",
     "names",
     "type_tolerance",
+    "max_line_size",
 }
 
 
@@ -48,7 +49,8 @@ def read_files(
     Options: ``delimiter``, ``header`` (bool), ``encoding``, ``quote``, ``escape``, ``sheet``
     (Excel: one sheet by name; all sheets when absent), ``schema`` (column → type: a DuckDB type
     name, a polars or an Arrow type), ``columns`` (keep only these), ``names`` (column names for
-    a file without a header), ``type_tolerance``.
+    a file without a header), ``type_tolerance``, ``max_line_size`` (CSV: bytes, 2 MB by
+    default; a longer line is refused by name).
 
     Several files are combined by column name; a column whose types conflict between files is a
     :class:`SchemaMismatch`. With ``stream=True`` the data is a ``RecordBatchReader`` read as it

@@ -1,5 +1,6 @@
 """Excel workbooks: one sheet by name or every sheet with data, read by calamine, each sheet a
-part whose row numbers are the spreadsheet's."""
+part whose row numbers are the spreadsheet's; merged cells fill the rows they span
+(:mod:`.merged`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pyarrow as pa
 from ...errors import SourceError
 from .frames import coerce, frame_part
 from .listing import SourceFile
+from .merged import fill_merged, merges
 from .parts import Part, ReadState, first_line
-from .raw import plain_copy
+from .raw import check_archive, plain_copy
 
 
 def plan_xlsx(
@@ -20,6 +22,7 @@ def plan_xlsx(
 ) -> list[Part]:
     source = str(file.path)
     path = plain_copy(file, state.tmp) if file.compression else file.path
+    check_archive(path)
     sheet = state.options.get("sheet")
     try:
         import fastexcel
@@ -40,6 +43,7 @@ def plan_xlsx(
             raise SourceError(f"cannot read sheet {name!r} of {source}: {first_line(e)}") from e
         if frame.width == 0:
             continue
+        frame = fill_merged(frame, merges(path, name))
         lines: list[int | None] = list(range(2, frame.height + 2))  # row 1 is the header
         frame = coerce(state, frame, declared, source, lines, f" (sheet {name})")
         parts.append(frame_part(frame, source))
