@@ -1,0 +1,128 @@
+"""Erasing from history: the Delta versions that still hold a subject's rows, and the proof.
+
+Deleting rows is a new Delta version; the versions before it still reference the files that
+hold the rows, so time travel would return them. Two more steps make them go:
+
+* **vacuum with no retention**: every file the current version does not reference is deleted,
+  so an older version that needs one of them can no longer be read (versions whose files all
+  survive stay readable, and the proof checks them).
+* **log purge**: the Delta log keeps, for every file it ever added, its column statistics,
+  whose min or max may *be* the subject's key (an email, an id). Once rows were deleted from a
+  table, its log is checkpointed at the current version and the older commit files removed
+  (``delta.logRetentionDuration`` is set to zero for that one cleanup, then put back).
+  Time travel to those versions then answers "no such version".
+
+:func:`prove_absent` then reads every version number up to the current one and records, for
+each, that it is unreadable or has no row for the subject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
+
+from ..errors import DapError
+from ..lake import Lake, split_name
+from .matching import RECORD, matches
+from .scope import Target
+
+LOG_RETENTION = "delta.logRetentionDuration"
+DEFAULT_LOG_RETENTION = "interval 30 days"  # Delta's default when the table sets none
+
+
+@dataclass
+class Proof:
+    """What re-reading every version of one table found."""
+
+    table: str
+    current_version: int
+    readable: list[int] = field(default_factory=list)  # versions read: no row for the subject
+    unreadable: list[int] = field(default_factory=list)  # files or log entries gone
+    found: dict[int, int] = field(default_factory=dict)  # version -> rows still there
+
+    @property
+    def clean(self) -> bool:
+        return not self.found
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "current_version": self.current_version,
+            "readable_versions_without_subject": self.readable,
+            "unreadable_versions": _ranges(self.unreadable),
+            "versions_still_returning_subject": {str(v): n for v, n in self.found.items()},
+        }
+
+
+def vacuum_all(lake: Lake, table: str) -> int:
+    """Delete every file the current version does not reference; how many went."""
+    schema, name = split_name(table)
+    return len(lake.vacuum(schema, name, retention_hours=0))
+
+
+def purge_log(lake: Lake, table: str) -> None:
+    """Checkpoint at the current version and remove every older commit file of the log."""
+    schema, name = split_name(table)
+    path = str(lake.path(schema, name))
+    try:
+        dt = DeltaTable(path)
+        before = dt.metadata().configuration.get(LOG_RETENTION)
+        dt.alter.set_table_properties({LOG_RETENTION: "interval 0 seconds"})
+        dt = DeltaTable(path)
+        dt.create_checkpoint()
+        dt.cleanup_metadata()
+        DeltaTable(path).alter.set_table_properties(
+            {LOG_RETENTION: before or DEFAULT_LOG_RETENTION}
+        )
+    except DeltaError as e:
+        raise DapError(f"cannot purge the history of {table}: {e}") from e
+
+
+def prove_absent(lake: Lake, target: Target, subject: str) -> Proof:
+    """Read every version of ``target`` up to the current one: is the subject anywhere?"""
+    assert target.column is not None
+    schema, name = split_name(target.table)
+    path = str(lake.path(schema, name))
+    current = lake.version(schema, name)
+    proof = Proof(target.table, current)
+    wanted = [RECORD] if target.json_record else [target.column]
+    for version in range(current + 1):
+        try:
+            dt = DeltaTable(path)
+            dt.load_as_version(version)
+            names = dt.schema().to_arrow().names
+            if not set(wanted) <= set(names):
+                # A version without the key column cannot be searched: fail closed.
+                proof.found[version] = -1
+                continue
+            data = dt.to_pyarrow_table(columns=wanted)
+        except (DeltaError, OSError, ValueError):  # its log entry or a file of it is gone
+            proof.unreadable.append(version)
+            continue
+        hits = matches(data, target.column, subject, json_record=target.json_record)
+        count = int(sum(1 for h in hits.to_pylist() if h))
+        if count:
+            proof.found[version] = count
+        else:
+            proof.readable.append(version)
+    return proof
+
+
+def _ranges(versions: list[int]) -> list[str]:
+    """``[0, 1, 2, 5]`` → ``["0-2", "5"]``: a long history stays short in the certificate."""
+    out: list[str] = []
+    start = prev = None
+    for v in sorted(versions):
+        if start is None:
+            start = prev = v
+        elif prev is not None and v == prev + 1:
+            prev = v
+        else:
+            out.append(f"{start}-{prev}" if start != prev else f"{start}")
+            start = prev = v
+    if start is not None:
+        out.append(f"{start}-{prev}" if start != prev else f"{start}")
+    return out
