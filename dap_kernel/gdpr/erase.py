@@ -9,8 +9,10 @@ their archives and quarantines):
    as ``uncertified``: no certificate is written while a copy may remain.
 2. **Delete** the subject's rows: one Delta commit per table (atomic: all of that table's rows
    or none), then the catalog's statistics are recomputed (min/max no longer show the key).
-3. **History**: vacuum with no retention, and purge the log of a table rows left
-   (:mod:`.history`), so time travel cannot return them.
+3. **History**: where older versions may still hold the subject's rows (rows were deleted
+   now, or a file the table no longer uses has a key range that includes the subject), vacuum
+   with no retention and purge the log (:mod:`.history`), so time travel cannot return them.
+   Tables with no trace of the subject keep their history.
 4. **Caches**: this process's result cache is emptied (a cached time-travel answer would
    otherwise outlive the files).
 5. **Proof and certificate**: every version of every table is read again; only if none returns
@@ -42,7 +44,7 @@ from ..errors import DapError
 from ..lake import split_name
 from ..meta.models import utcnow
 from .export import read_matching
-from .history import Proof, prove_absent, purge_log, vacuum_all
+from .history import Proof, prove_absent, purge_log, stale_stats_may_name, vacuum_all
 from .keys import require_admin
 from .matching import RECORD, check_subject, delete_predicate, subject_hash
 from .rows import ErasureRow
@@ -125,6 +127,7 @@ def erase_subject(session: Session, subject: str, *, allow_uncovered: bool = Fal
                 erasure.status = "certified"
         except BaseException as e:
             _save(session, erasure, "failed", error=f"{type(e).__name__}: {e}")
+            change.touch(*erasure.steps)  # the audit names what was erased before the failure
             raise
         _save(session, erasure, erasure.status)
         change.touch(*erasure.steps)
@@ -248,8 +251,12 @@ def erase_table(session: Session, target: Target, subject: str, step: dict[str, 
             )
         step["rows_deleted"] += deleted
         step["history_purged"] = False
-    step["files_vacuumed"] += vacuum_all(ws.lake, target.table)
-    if step["rows_deleted"] and not step["history_purged"]:
+    # Rows went (now, or in an attempt that died before this step), or a file the table no
+    # longer uses may hold some (they left another way, an archive run say): end that
+    # history. Otherwise time travel is left as it was: nobody's erasure costs others theirs.
+    unfinished = step["rows_deleted"] and not step["history_purged"]
+    if unfinished or stale_stats_may_name(ws.lake, target, subject):
+        step["files_vacuumed"] += vacuum_all(ws.lake, target.table)
         purge_log(ws.lake, target.table)
         step["history_purged"] = True
     info = ws.catalog.refresh(target.table)  # version and statistics of what is left

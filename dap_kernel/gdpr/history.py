@@ -1,7 +1,8 @@
 """Erasing from history: the Delta versions that still hold a subject's rows, and the proof.
 
 Deleting rows is a new Delta version; the versions before it still reference the files that
-hold the rows, so time travel would return them. Two more steps make them go:
+hold the rows, so time travel would return them. Where that may be so
+(:func:`stale_stats_may_name`), two more steps make them go:
 
 * **vacuum with no retention**: every file the current version does not reference is deleted,
   so an older version that needs one of them can no longer be read (versions whose files all
@@ -18,9 +19,12 @@ each, that it is unreadable or has no row for the subject.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
@@ -61,6 +65,65 @@ def vacuum_all(lake: Lake, table: str) -> int:
     """Delete every file the current version does not reference; how many went."""
     schema, name = split_name(table)
     return len(lake.vacuum(schema, name, retention_hours=0))
+
+
+def stale_stats_may_name(lake: Lake, target: Target, subject: str) -> bool:
+    """May a file the table no longer uses hold the subject's rows (and the log, its
+    statistics, name them)? Then that history must go.
+
+    The log keeps min/max/null counts of every file it ever added. A file whose key range
+    (its min and max of the key column) excludes the subject held no row of theirs, so its
+    statistics say nothing about them; any other file no longer in the table (or one without
+    statistics) may have, and then the log is purged. A quarantine's key is inside JSON text:
+    there the stale min/max of the record text is searched for the subject.
+    """
+    schema, name = split_name(target.table)
+    root = lake.path(schema, name)
+    current = {uri.rsplit("/", 1)[-1] for uri in DeltaTable(str(root)).file_uris()}
+    for add in _logged_adds(root / "_delta_log"):
+        path = str(add.get("path") or "")
+        if path.rsplit("/", 1)[-1] in current:
+            continue  # its rows are the table's rows now: none of them is about the subject
+        if _may_hold(add.get("stats"), target, subject):
+            return True
+    return False
+
+
+def _logged_adds(folder: Path) -> list[dict[str, Any]]:
+    adds: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.json")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if '"add"' in line:
+                action = json.loads(line).get("add")
+                if isinstance(action, dict):
+                    adds.append(action)
+    for path in sorted(folder.glob("*.checkpoint*.parquet")):
+        column = pq.read_table(path, columns=["add"]).column("add")
+        adds += [a for a in column.to_pylist() if a]
+    return adds
+
+
+_TRUNCATED = 32  # Delta writers may cut text bounds at this length: then no upper bound
+
+
+def _may_hold(stats_text: object, target: Target, subject: str) -> bool:
+    if not isinstance(stats_text, str) or not stats_text:
+        return True  # no statistics: nothing says the file did not hold the subject
+    stats = json.loads(stats_text)
+    lows, highs = stats.get("minValues") or {}, stats.get("maxValues") or {}
+    if target.json_record:
+        return any(subject in str(b.get(RECORD, "")) for b in (lows, highs))
+    assert target.column is not None
+    lo, hi = lows.get(target.column), highs.get(target.column)
+    if lo is None or hi is None:
+        return True
+    if isinstance(lo, int | float) and isinstance(hi, int | float):
+        try:
+            return float(lo) <= float(subject) <= float(hi)
+        except ValueError:
+            return False  # not a number: no numeric key is this subject
+    lo_text, hi_text = str(lo), str(hi)
+    return lo_text <= subject and (subject <= hi_text or len(hi_text) >= _TRUNCATED)
 
 
 def purge_log(lake: Lake, table: str) -> None:

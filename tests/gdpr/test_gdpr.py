@@ -224,6 +224,33 @@ def test_erase_removes_the_subject_from_data_copies_and_history(shop: Workspace)
     assert again.status == "certified" and again.rows_deleted == 0
 
 
+def test_history_is_purged_where_the_rows_left_before_the_request(shop: Workspace) -> None:
+    """Rows deleted some other way still sit in old versions, and the log's statistics of
+    their files may name the subject: erasure ends both though it deletes nothing now."""
+    ws = shop
+    ws.catalog.create_table(
+        "visits", pl.DataFrame({"customer_id": [42, 43], "page": ["/a", "/b"]}), owner="tester"
+    )
+    declare_key(ws.session(), "visits", "customer_id")
+    ws.lake.delete_where("main", "visits", '"customer_id" = 42')
+    ws.catalog.refresh("visits")
+    assert subject_count(ws, "visits", 0) == 1 and subject_count(ws, "visits") == 0
+    erasure = erase_subject(ws.session(), SUBJECT)
+    step = erasure.steps["main.visits"]
+    assert step["rows_deleted"] == 0 and step["history_purged"]
+    with pytest.raises(DapError):
+        subject_count(ws, "visits", 0)
+    assert ws.session().sql("SELECT page FROM visits")["page"].to_list() == ["/b"]
+
+
+def test_erasing_someone_absent_keeps_history(shop: Workspace) -> None:
+    erasure = erase_subject(shop.session(), "999")
+    assert erasure.status == "certified" and erasure.rows_deleted == 0
+    assert not any(step["history_purged"] for step in erasure.steps.values())
+    assert subject_count(shop, "orders", 0) == 0  # version 0 is still readable
+    assert subject_count(shop, "orders", 1) == 2  # and so is 42's, until 42 asks
+
+
 def test_erase_refuses_to_certify_with_an_uncovered_derived_table(shop: Workspace) -> None:
     s = shop.session()
     s.sql("CREATE TABLE main.by_region AS SELECT region, count(*) AS n FROM customers GROUP BY 1")
