@@ -22,7 +22,7 @@ from ._app import app
 # isort: off
 from . import home, sql, serve, catalog, connector, audit, apikey, secrets, governance
 from . import archive, dashboard, export, ingest, lineage, pipeline, quality, schedule, stream
-from . import gdpr
+from . import gdpr, pii
 
 # isort: on
 
@@ -55,6 +55,7 @@ __all__ = [
     "ingest",
     "lineage",
     "main",
+    "pii",
     "pipeline",
     "quality",
     "schedule",
