@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
@@ -145,33 +146,49 @@ def purge_log(lake: Lake, table: str) -> None:
 
 
 def prove_absent(lake: Lake, target: Target, subject: str) -> Proof:
-    """Read every version of ``target`` up to the current one: is the subject anywhere?"""
+    """Read every version of ``target`` up to the current one: is the subject anywhere?
+
+    A version is the set of files it references, and versions share most of their files, so
+    each file's key column is read once (a partitioned key is read version by version). A
+    version whose log entry or one of whose files is gone cannot be read by anyone.
+    """
     assert target.column is not None
     schema, name = split_name(target.table)
     path = str(lake.path(schema, name))
     current = lake.version(schema, name)
     proof = Proof(target.table, current)
-    wanted = [RECORD] if target.json_record else [target.column]
+    wanted = RECORD if target.json_record else target.column
+    per_file: dict[str, int] = {}
     for version in range(current + 1):
         try:
             dt = DeltaTable(path)
             dt.load_as_version(version)
-            names = dt.schema().to_arrow().names
-            if not set(wanted) <= set(names):
-                # A version without the key column cannot be searched: fail closed.
-                proof.found[version] = -1
+            if wanted not in dt.schema().to_arrow().names:
+                proof.found[version] = -1  # a version without the key: unsearchable, fail closed
                 continue
-            data = dt.to_pyarrow_table(columns=wanted)
+            if wanted in dt.metadata().partition_columns:
+                count = _count(dt.to_pyarrow_table(columns=[wanted]), target, subject)
+            else:
+                count = 0
+                for uri in dt.file_uris():
+                    if uri not in per_file:
+                        file = pq.read_table(uri.removeprefix("file://"), columns=[wanted])
+                        per_file[uri] = _count(file, target, subject)
+                    count += per_file[uri]
         except (DeltaError, OSError, ValueError):  # its log entry or a file of it is gone
             proof.unreadable.append(version)
             continue
-        hits = matches(data, target.column, subject, json_record=target.json_record)
-        count = int(sum(1 for h in hits.to_pylist() if h))
         if count:
             proof.found[version] = count
         else:
             proof.readable.append(version)
     return proof
+
+
+def _count(data: pa.Table, target: Target, subject: str) -> int:
+    assert target.column is not None
+    hits = matches(data, target.column, subject, json_record=target.json_record)
+    return sum(1 for h in hits.to_pylist() if h)
 
 
 def _ranges(versions: list[int]) -> list[str]:

@@ -243,6 +243,16 @@ def test_history_is_purged_where_the_rows_left_before_the_request(shop: Workspac
     assert ws.session().sql("SELECT page FROM visits")["page"].to_list() == ["/b"]
 
 
+def test_the_proof_sees_the_subject_in_every_version_before_erasure(shop: Workspace) -> None:
+    from dap_kernel.gdpr.history import prove_absent
+
+    targets = {t.table: t for t in plan_scope(shop.session()).targets}
+    proof = prove_absent(shop.lake, targets["main.orders"], SUBJECT)
+    assert proof.found == {1: 2, 2: 1} and proof.readable == [0]  # v2: order 3 archived
+    quarantine = prove_absent(shop.lake, targets["main.customers__quarantine"], SUBJECT)
+    assert quarantine.found == {0: 1}
+
+
 def test_erasing_someone_absent_keeps_history(shop: Workspace) -> None:
     erasure = erase_subject(shop.session(), "999")
     assert erasure.status == "certified" and erasure.rows_deleted == 0
