@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlalchemy import select
 
 from ..catalog import TableInfo
+from ..errors import DapError
 from ..governance.copies import archive_parents, quarantine_parent
 from ..lineage.rows import LineageColumnEdgeRow, LineageEdgeRow
 from ..quarantine import quarantine_name
@@ -74,8 +75,14 @@ class Scope:
 
 def plan_scope(session: Session) -> Scope:
     """Every table a request for one subject must search (no privilege check: the requests
-    check that the caller is an administrator first)."""
+    check that the caller is an administrator first). With no key declared anywhere there
+    is nothing to search by, and an empty answer (or certificate) would be a false one."""
     keys = all_keys(session)
+    if not keys:
+        raise DapError(
+            "no table has a data-subject key: declare one per table with "
+            "dap gdpr key TABLE COLUMN first"
+        )
     tables = {t.qualified_name.lower(): t for t in session.catalog.list_tables()}
     found: dict[str, Target] = {}
     for name, key in keys.items():

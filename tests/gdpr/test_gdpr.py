@@ -27,6 +27,7 @@ from dap_kernel.gdpr import erase as erase_module
 from dap_kernel.governance.identity import Principal
 from dap_kernel.quarantine import quarantine_frame, write_quarantine
 from dap_kernel.session import Workspace
+from dap_kernel.settings import Settings
 
 NOW = datetime.now(UTC)
 SUBJECT = "42"
@@ -299,6 +300,32 @@ def test_a_rerun_after_a_failure_midway_finishes_the_job(
     assert cert["rows_deleted"] == 5 and cert["resumed_after_failure"]
     for table in ("customers", "orders", "big_orders", "archive.orders"):
         assert subject_count(shop, table) == 0
+
+
+def test_no_declared_key_is_an_error_not_an_empty_certificate(workspace: Workspace) -> None:
+    with pytest.raises(DapError, match="no table has a data-subject key"):
+        erase_subject(workspace.session(), SUBJECT)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_erase_on_each_metadata_store(
+    store: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'meta.db'}"
+        if store == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    ws = Workspace(Settings(home=tmp_path / "home", user="tester", meta_url=url))
+    try:
+        ws.catalog.create_table("t", pl.DataFrame({"customer_id": [42, 1]}), owner="tester")
+        declare_key(ws.session(), "t", "customer_id")
+        first = erase_subject(ws.session(), SUBJECT)
+        assert first.status == "certified" and first.rows_deleted == 1
+        [row] = erase_module.erasures(ws.session())
+        assert row["status"] == "certified" and row["certificate"].endswith(".json")
+    finally:
+        ws.close()
 
 
 # -- who may ask -------------------------------------------------------------------------------
