@@ -114,6 +114,8 @@ def _write(result: SubjectExport, by: str) -> None:
     path = result.path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    partial.touch(mode=0o600)  # personal data: readable by its writer only, from the start
     try:
         if path.suffix.lower() == ".zip":
             with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as z:

@@ -136,6 +136,7 @@ def test_export_finds_the_subject_in_base_derived_archive_and_quarantine(
     out = tmp_path / "subject.json"
     result = export_subject(shop.session(), SUBJECT, out)
     body = json.loads(out.read_text())
+    assert out.stat().st_mode & 0o077 == 0  # personal data: the writer's eyes only
     found = {t["table"]: (t["kind"], t["row_count"]) for t in body["tables"]}
     assert found == {
         "main.customers": ("subject_key", 1),
