@@ -24,17 +24,26 @@ def gdpr_key(
         str | None, typer.Argument(help="The column that identifies the data subject.")
     ] = None,
     remove: Annotated[bool, typer.Option(help="Forget the table's subject key.")] = False,
+    not_personal: Annotated[
+        bool,
+        typer.Option(help="Declare that the table holds no row about any one person."),
+    ] = False,
 ) -> None:
     """Declare the subject key of a table (once); needs MANAGE_GRANTS on it (a steward)."""
     from ..gdpr import declare_key, remove_key
+    from ..gdpr.keys import NOT_PERSONAL
 
     session = _workspace().session(channel="cli")
     if remove:
         gone = remove_key(session, table)
         typer.echo(f"{table}: {'subject key removed' if gone else 'had no subject key'}")
         return
+    if not_personal:
+        key = declare_key(session, table, NOT_PERSONAL)
+        typer.echo(f"{key.table}: holds no personal rows (left out of GDPR requests)")
+        return
     if column is None:
-        raise DapError("dap gdpr key TABLE COLUMN (or --remove)")
+        raise DapError("dap gdpr key TABLE COLUMN (or --not-personal, or --remove)")
     key = declare_key(session, table, column)
     typer.echo(f"{key.table}: subject key {key.column}")
 
@@ -45,7 +54,7 @@ def gdpr_keys() -> None:
     from ..gdpr import subject_keys
 
     for table, key in subject_keys(_workspace().session(channel="cli")).items():
-        typer.echo(f"{table}\t{key.column}\t{key.declared_by}")
+        typer.echo(f"{table}\t{key.column or '(not personal)'}\t{key.declared_by}")
 
 
 @gdpr_app.command("scope")
@@ -59,6 +68,8 @@ def gdpr_scope() -> None:
     for t in scope.targets:
         how = f"by {t.column}" if t.searchable else "NOT SEARCHABLE"
         typer.echo(f"{t.table}\t{t.kind}\t{how}\t{t.reason}")
+    for table, by in scope.not_personal:
+        typer.echo(f"{table}\tnot personal\tleft out\tdeclared by {by}")
     for table, column in scope.unkeyed:
         typer.echo(f"{table}\tunkeyed\thas a column {column} but no subject key or lineage")
 

@@ -298,6 +298,7 @@ def _write_certificate(session: Session, erasure: Erasure, scope: Scope) -> Path
             "the subject",
         ],
         "unkeyed_columns": [{"table": t, "column": c} for t, c in scope.unkeyed],
+        "declared_not_personal": [{"table": t, "declared_by": b} for t, b in scope.not_personal],
     }
     partial = path.with_name(f".{path.name}.partial")
     partial.write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")

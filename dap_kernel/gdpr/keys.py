@@ -48,16 +48,25 @@ def require_admin(session: Session, what: str) -> None:
             )
 
 
+NOT_PERSONAL = ""  # the key of a table declared to hold no row about any one person
+
+
 def declare_key(session: Session, table: str, column: str) -> SubjectKey:
-    """Declare (or move) the subject key of ``table``; needs MANAGE_GRANTS on the table."""
+    """Declare (or move) the subject key of ``table``; needs MANAGE_GRANTS on the table.
+
+    ``column`` :data:`NOT_PERSONAL` declares instead that the table holds no row about any
+    one person (an aggregate made from a keyed table): requests then leave it out of scope,
+    on the steward's word, which the audit log and every certificate name.
+    """
     info = session.governed_catalog.find(table)  # "did you mean" only readable tables
     name = info.qualified_name
-    with session.audit_change("gdpr_key", (name,), statement=f"subject key of {name}: {column}"):
+    said = column or "none (holds no personal rows)"
+    with session.audit_change("gdpr_key", (name,), statement=f"subject key of {name}: {said}"):
         session.require("MANAGE_GRANTS", name)
         names = {c.name.lower(): c.name for c in info.columns}
-        if column.lower() not in names:
+        if column != NOT_PERSONAL and column.lower() not in names:
             raise DapError(f"{name} has no column {column}: {', '.join(names.values())}")
-        column = names[column.lower()]
+        column = names.get(column.lower(), NOT_PERSONAL)
         with session.workspace.meta.session() as s:
             row = s.execute(
                 select(SubjectKeyRow).where(SubjectKeyRow.table_name == name.lower())

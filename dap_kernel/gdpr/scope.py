@@ -23,7 +23,7 @@ from ..errors import DapError
 from ..governance.copies import archive_parents, quarantine_parent
 from ..lineage.rows import LineageColumnEdgeRow, LineageEdgeRow
 from ..quarantine import quarantine_name
-from .keys import SubjectKey, all_keys
+from .keys import NOT_PERSONAL, SubjectKey, all_keys
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -64,6 +64,8 @@ class Scope:
     # Tables with a column named like a subject key that neither a key nor lineage covers:
     # possibly about the subject, shown so a steward can declare them, not searched.
     unkeyed: list[tuple[str, str]] = field(default_factory=list)
+    # Tables a steward declared to hold no personal rows: (table, who), left out of scope.
+    not_personal: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def uncovered(self) -> list[Target]:
@@ -78,6 +80,8 @@ def plan_scope(session: Session) -> Scope:
     check that the caller is an administrator first). With no key declared anywhere there
     is nothing to search by, and an empty answer (or certificate) would be a false one."""
     keys = all_keys(session)
+    exempt = {n.lower(): k for n, k in keys.items() if k.column == NOT_PERSONAL}
+    keys = {n: k for n, k in keys.items() if k.column != NOT_PERSONAL}
     if not keys:
         raise DapError(
             "no table has a data-subject key: declare one per table with "
@@ -87,12 +91,13 @@ def plan_scope(session: Session) -> Scope:
     found: dict[str, Target] = {}
     for name, key in keys.items():
         found[name.lower()] = _target(tables[name.lower()], "subject_key", key.column, name, "")
-    _follow_lineage(session, keys, tables, found)
+    _follow_lineage(session, keys, tables, found, set(exempt))
     _add_copies(tables, found)
     scope = Scope(targets=sorted(found.values(), key=lambda t: (_ORDER[t.kind], t.table)))
+    scope.not_personal = sorted((k.table, k.declared_by) for k in exempt.values())
     key_names = {k.column.lower() for k in keys.values()}
     for name, info in sorted(tables.items()):
-        if name in found or quarantine_parent(name) is not None:
+        if name in found or name in exempt or quarantine_parent(name) is not None:
             continue
         for column in info.columns:
             if column.name.lower() in key_names:
@@ -120,8 +125,10 @@ def _follow_lineage(
     keys: dict[str, SubjectKey],
     tables: dict[str, TableInfo],
     found: dict[str, Target],
+    exempt: set[str],
 ) -> None:
-    """Breadth first from every keyed table; a table's children inherit its key column name."""
+    """Breadth first from every keyed table; a table's children inherit its key column name.
+    A table declared not personal is left out, and so is what is made from it only."""
     declared = {name.lower(): key.column for name, key in keys.items()}
     queue: deque[tuple[str, str, str, int]] = deque(
         (name.lower(), key.column, name, 0) for name, key in keys.items()
@@ -145,7 +152,7 @@ def _follow_lineage(
                 ).scalars()
             )
             for child in sorted(children):
-                if child in found or child not in tables:
+                if child in found or child in exempt or child not in tables:
                     continue  # already in scope, or dropped since (no rows left to search)
                 info = tables[child]
                 columns = {c.name.lower(): c.name for c in info.columns}
@@ -167,7 +174,8 @@ def _follow_lineage(
                         f"{key_name}: if it holds the key as is, declare it with "
                         f"dap gdpr key {child} {made_from[0]})"
                         if made_from
-                        else f" (declare one with dap gdpr key {child} COLUMN, or drop it)"
+                        else f" (declare one with dap gdpr key {child} COLUMN, or that it "
+                        f"holds no personal rows with dap gdpr key {child} --not-personal)"
                     )
                     reason = f"derived from {parent} but has no column {key_name} to search{hint}"
                 found[child] = _target(info, "derived", column, origin, reason)

@@ -274,6 +274,13 @@ def test_erase_refuses_to_certify_with_an_uncovered_derived_table(shop: Workspac
     assert subject_count(shop, "customers") == 0
     record = [r for r in _audit(shop) if r["action"] == "gdpr_erase"][-1]
     assert "NOT certified: main.by_region" in record["statement"]
+    # A steward who knows it holds no row about any one person says so; then it certifies.
+    declare_key(s, "by_region", "")
+    assert "main.by_region" not in plan_scope(s).names()
+    done = erase_subject(s, SUBJECT)
+    assert done.status == "certified"
+    cert = json.loads(done.certificate.read_text())  # type: ignore[union-attr]
+    assert cert["declared_not_personal"] == [{"table": "main.by_region", "declared_by": "tester"}]
 
 
 def test_a_rerun_after_a_failure_midway_finishes_the_job(
