@@ -126,6 +126,12 @@ class ResultCache:
             while self._bytes > self.max_bytes and self._entries:
                 self._drop(next(iter(self._entries)))
 
+    def clear(self) -> None:
+        """Forget every result (an erasure: a cached answer must not outlive its rows)."""
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
     def _drop(self, key: Hashable) -> None:
         entry = self._entries.pop(key)
         self._bytes -= entry.nbytes

@@ -22,6 +22,7 @@ from ._app import app
 # isort: off
 from . import home, sql, serve, catalog, connector, audit, apikey, secrets, governance
 from . import archive, dashboard, export, ingest, lineage, pipeline, quality, schedule, stream
+from . import gdpr, pii
 
 # isort: on
 
@@ -48,11 +49,13 @@ __all__ = [
     "connector",
     "dashboard",
     "export",
+    "gdpr",
     "governance",
     "home",
     "ingest",
     "lineage",
     "main",
+    "pii",
     "pipeline",
     "quality",
     "schedule",

@@ -1,0 +1,45 @@
+"""The GDPR tables of the metadata database (created by migration ``0011_gdpr``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..meta.models import Base, utcnow
+
+
+class SubjectKeyRow(Base):
+    """``table_name.column_name`` identifies the data subject a row is about (declared once)."""
+
+    __tablename__ = "gdpr_subject_keys"
+    __table_args__ = (UniqueConstraint("table_name", name="uq_gdpr_subject_key_table"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(400))  # schema.table, lower-case
+    column_name: Mapped[str] = mapped_column(String(300))
+    declared_by: Mapped[str] = mapped_column(String(200))
+    declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ErasureRow(Base):
+    """One erasure request: what was done table by table, so a rerun after a failure resumes
+    it under the same id and its certificate counts every row deleted, in either attempt.
+
+    The subject is kept only as a SHA-256: the metadata database must not become one more
+    copy of the identifier it was asked to forget."""
+
+    __tablename__ = "gdpr_erasures"
+    __table_args__ = (Index("ix_gdpr_erasures_subject", "subject_sha256"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject_sha256: Mapped[str] = mapped_column(String(64))
+    principal: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # running | failed | certified | uncertified
+    steps: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # table -> what was done
+    error: Mapped[str] = mapped_column(Text, default="")
+    certificate: Mapped[str] = mapped_column(Text, default="")  # path of the certificate
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
