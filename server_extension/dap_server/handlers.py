@@ -25,6 +25,7 @@ from dap_kernel.governance.secret_refs import loggable
 
 from .api import METRICS_SOURCE, Call, Endpoint, RawBody, Reply, Router, url_pattern
 from .auth import api_key_from, principal_from_jupyter
+from .headers import secure
 
 if TYPE_CHECKING:
     from .state import DapState
@@ -42,6 +43,10 @@ class DapHandler(APIHandler):
     def dap(self) -> DapState:
         state: DapState = self.settings["dap_state"]
         return state
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        secure(self)
 
     # -- identity ---------------------------------------------------------------------------
 

@@ -21,6 +21,8 @@ from jupyter_server.base.handlers import APIHandler
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
+from .headers import secure
+
 FORWARDED_REQUEST_HEADERS = ("Accept", "Content-Type")
 FORWARDED_REPLY_HEADERS = ("Content-Type", "Content-Disposition", "Cache-Control", "Retry-After")
 MAX_BODY = 2**30  # what one reply may carry (an Arrow download); the service caps rows itself
@@ -46,6 +48,10 @@ class ServiceProxyHandler(APIHandler):
 
     def initialize(self, service_url: str) -> None:
         self.service_url = service_url.rstrip("/")
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        secure(self)
 
     def _owner_only(self) -> None:
         owner = os.environ.get("JUPYTERHUB_USER", "")

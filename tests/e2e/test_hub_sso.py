@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import nbformat
 import pytest
+from dap_server.headers import HEADERS
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -322,6 +323,10 @@ def test_the_dashboard_host_serves_nothing_but_dashboards(hub: Deployment) -> No
     as_ann, as_bob = ({"Authorization": f"token {t}"} for t in (ann, bob))
     page = httpx.get(f"{hub.dashboards}/dap/dashboards/customers", headers=as_ann, timeout=120)
     assert page.status_code == 200, page.text[-2000:]
+    gallery = httpx.get(f"{hub.dashboards}/dap/dashboards", headers=as_ann, timeout=60)
+    for reply in (page, gallery):  # a viewer's numbers: not cached, framed or referred on
+        for name, value in HEADERS.items():  # Voilà's no-cache, no-store, … holds no-store
+            assert value in reply.headers.get(name, "").split(", "), (reply.url, name)
     kernel = _kernel_of(page.text)
     api = f"{hub.dashboards}/api/kernels/{kernel}"
     assert httpx.get(api, headers=as_ann, timeout=30).status_code == 200  # her own

@@ -153,6 +153,25 @@ async def test_query_errors_are_one_json_line(api: Api, sql: str, status: int, c
     assert "\n" not in reply.body["message"]
 
 
+async def test_every_answer_carries_the_security_headers(api: Api) -> None:
+    """Governed rows are not cached by a browser or proxy, the URL does not travel in a
+    Referer, other sites cannot frame or embed the answer: on success and on every error."""
+    from dap_server.headers import HEADERS
+
+    replies = [
+        await api("POST", "query", as_="ann", body={"sql": "SELECT 1 AS x"}),
+        await api("GET", "catalog", as_=None),  # 401
+        await api("POST", "query", as_="ann", body={"sql": "SELEC 1"}),  # 400
+        await api("GET", "catalog/main.nope", as_="ann"),  # 404
+        await api("GET", "catalog/main.customers", as_="bob"),  # 403
+    ]
+    assert [r.status for r in replies] == [200, 401, 400, 404, 403]
+    for reply in replies:
+        for name, value in HEADERS.items():
+            assert reply.headers.get(name) == value, (reply.status, name)
+        assert "default-src 'none'" in reply.headers["Content-Security-Policy"]
+
+
 async def test_malformed_requests(api: Api) -> None:
     not_json = await api("POST", "query", as_="ann", raw_body=b"{nope")
     assert not_json.status == 400 and not_json.body["error"] == "invalid_request"

@@ -26,6 +26,7 @@ from dap_kernel.dashboards.identity import VIEWER_HEADER as KEY_HEADER
 from dap_kernel.dashboards.identity import VIEWER_TOKEN_HEADER
 from dap_kernel.dashboards.store import NAME
 
+from ..headers import secure
 from .viewers import VIEWER_HEADER, ViewerKernelManager
 
 API = "/dap/api/v1"
@@ -68,6 +69,10 @@ class DapService:
 
 class ViewerHandler(JupyterHandler):
     """What both pages share: the signed-in viewer's hub token and the service."""
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        secure(self)
 
     @property
     def service(self) -> DapService:
