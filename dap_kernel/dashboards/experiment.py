@@ -146,7 +146,11 @@ class ExperimentCard(Component):
             return
         self.result = result
         self.sql = "\n".join(result.sql)
-        self.show_frame(result.to_polars())
+        frame = result.to_polars().with_columns(
+            pl.Series("control_units", [m.control_n for m in result.metrics]),
+            pl.Series("treatment_units", [m.treatment_n for m in result.metrics]),
+        )
+        self.show_frame(frame)  # what the exports write: the result's table, with units
 
     def draw(self) -> None:
         r = self.result
