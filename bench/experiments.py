@@ -8,10 +8,10 @@
    computed by the engine's md5 (the governed ``CREATE TABLE … AS SELECT``). Setup is timed
    once, not compared.
 2. **Engine**: ``dap.experiments.analyze`` of three metrics (a mean, a proportion, the mean
-   with CUPED) through the governed session: one count statement plus one GROUP BY per
-   metric; a few rows come back.
-   The same with ``unique_exposures=True`` and ``one_row_per_unit=True`` on the metrics
-   (the caller declares one row per unit, so no per-unit GROUP BY runs).
+   with CUPED) through the governed session: one statement (the exposures deduplicated once,
+   the three metric SELECTs and the CUPED pre-period read as one source, one join); a few rows
+   come back. The same with ``unique_exposures=True`` and ``one_row_per_unit=True`` on the
+   metrics (the caller declares one row per unit, so no per-unit GROUP BY runs).
 3. **Pulled**: the same governed session reads the joined rows (``SELECT variant, post, pre,
    converted FROM exposures JOIN activity``) into pandas, then scipy's ``ttest_ind`` (Welch),
    statsmodels' ``proportions_ztest`` and a numpy CUPED (θ, adjusted values, Welch).

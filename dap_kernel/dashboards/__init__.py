@@ -14,6 +14,7 @@ _LAZY = {
     "Chart": ".charts",
     "Kpi": ".kpi",
     "Table": ".tables",
+    "ExperimentCard": ".experiment",
     "Filter": ".filters",
     "Dropdown": ".filters",
     "MultiSelect": ".filters",

@@ -8,8 +8,9 @@
 Every component is a base relation (a catalog table or one SELECT) plus what to show of it;
 :mod:`.sqlgen` wraps the base in the filters, the drill path and the cross-filter selections,
 all as bound parameters, and the viewer's own session (:mod:`.identity`) runs it. The cards
-are :mod:`.kpi`, :mod:`.charts` (drill-down, cross-filtering) and :mod:`.tables`, on the base
-in :mod:`.cards`; :mod:`.exports` writes their files.
+are :mod:`.kpi`, :mod:`.charts` (drill-down, cross-filtering), :mod:`.tables` and
+:mod:`.experiment` (an A/B test's results), on the base in :mod:`.cards`; :mod:`.exports`
+writes their files.
 
 What the page gets: :meth:`Dashboard.show` runs the viewer's queries first, then displays the
 header and the grid of cards as HTML (the ``dap`` template puts it in the page as it streams,
@@ -47,6 +48,7 @@ from ..errors import DapError
 from . import sqlgen
 from .cards import Component
 from .charts import Chart
+from .experiment import ExperimentCard
 from .exports import _export, _figures, _slug
 from .filters import Filter
 from .identity import prewarm, viewer_session
@@ -58,6 +60,8 @@ from .tables import Table
 
 if TYPE_CHECKING:
     from ..client import DapClient
+    from ..experiments.definition import Experiment
+    from ..experiments.metrics import Metric
 
 
 def in_voila() -> bool:
@@ -68,7 +72,7 @@ def in_voila() -> bool:
 
 
 class Dashboard:
-    """A titled grid of KPI tiles, charts and tables under one filter bar."""
+    """A titled grid of KPI tiles, charts, tables and experiments under one filter bar."""
 
     def __init__(
         self,
@@ -190,6 +194,46 @@ class Dashboard:
         self.components.append(table)
         return table
 
+    def experiment(
+        self,
+        experiment: Experiment,
+        metrics: Sequence[Metric] | Metric,
+        *,
+        exposures: str,
+        title: str = "",
+        width: int = 12,
+        height: int = 0,
+        alpha: float = 0.05,
+        correction: str = "holm",
+        sequential: bool = False,
+        unique_exposures: bool = False,
+        variant_column: str = "variant",
+        exposed_at: str | None = "exposed_at",
+    ) -> ExperimentCard:
+        """An A/B test's results (units, means, lift with its interval, p-values, chance to
+        beat control, the SRM banner, the forest plot), analysed as the viewer at each refresh
+        with :func:`dap_kernel.experiments.analyze` and its options. The card keeps the
+        definitions only (:meth:`~.experiment.ExperimentCard.spec`), never a result."""
+        card = ExperimentCard(
+            self,
+            experiment,
+            [metrics] if not isinstance(metrics, Sequence) else list(metrics),
+            exposures=exposures,
+            title=title or f"Experiment {getattr(experiment, 'name', '')}",
+            width=width,
+            height=height,
+            options={
+                "alpha": alpha,
+                "correction": correction,
+                "sequential": sequential,
+                "unique_exposures": unique_exposures,
+                "variant_column": variant_column,
+                "exposed_at": exposed_at,
+            },
+        )
+        self.components.append(card)
+        return card
+
     # -- state ---------------------------------------------------------------------------------
 
     @property
@@ -271,8 +315,9 @@ class Dashboard:
         self._shown = True
         return self.widget
 
-    def _charts(self) -> list[Chart]:
-        return [c for c in self.components if isinstance(c, Chart)]
+    def _charts(self) -> list[Chart | ExperimentCard]:
+        """The cards with a plot, each also its own output in a notebook preview."""
+        return [c for c in self.components if isinstance(c, Chart | ExperimentCard)]
 
     def _display_id(self, part: str) -> str:
         return f"dap-{self.token}-{part}"

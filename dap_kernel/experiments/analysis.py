@@ -1,9 +1,10 @@
-"""Analyse an experiment on governed data: one GROUP BY per metric, numbers from the sums.
+"""Analyse an experiment on governed data: one summary statement, numbers from the sums.
 
 :func:`analyze` reads the exposures (a lake table or SELECT with the unit, the variant and,
 optionally, the first exposure time) and each :class:`~.metrics.Metric` through the caller's
 session, so an analyst with a row filter analyses their units only and nothing they may not
-read reaches the answer. The engine returns per-variant sufficient statistics; the estimates,
+read reaches the answer. The engine returns per-variant sufficient statistics for every metric
+in one statement (:mod:`.summary`); the estimates,
 intervals, p-values, corrections across metrics and the sample-ratio check come from
 :mod:`.stats_engine`.
 
@@ -25,8 +26,9 @@ from ..sqlbuild import DIALECT
 from ..stats.source import Queries, client
 from .definition import Experiment
 from .errors import ExperimentError, InvalidExperiment, InvalidMetric, NotEnoughData
-from .metrics import Metric, exposure_counts, metric_query, source_tree
+from .metrics import Metric, exposure_counts, source_tree
 from .results import ExperimentResult, MetricResult
+from .summary import summary_query
 
 CORRECTIONS = ("holm", "bh", "none")
 
@@ -51,6 +53,27 @@ def _of_experiment(exposures: str, name: str) -> str:
         .where(exp.EQ(this=column_ref("experiment", "x"), expression=literal(name)))
     )
     return query.sql(dialect=DIALECT)
+
+
+def _of(row: Mapping[str, Any], k: int) -> dict[str, Any]:
+    """Metric ``k``'s sums in a summary row, under the names :func:`_stats_of` reads."""
+    prefix = f"{k}_"
+    out = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
+    out["n"] = row["n"]
+    return out
+
+
+def _counts(
+    session: Queries, exposures: str, experiment: Experiment, variant: str, unique: bool
+) -> tuple[dict[str, int], int]:
+    """Units per variant name and units in two variants: the exact count, run only when the
+    exposures hold a variant name the experiment lacks (to name it)."""
+    query = exposure_counts(exposures, experiment.unit, variant, unique=unique)
+    per_variant = {
+        r["v"]: int(r["n"]) for r in session.query(query.sql(dialect=DIALECT)).table.to_pylist()
+    }
+    mixed = per_variant.pop(None, 0)
+    return per_variant, mixed
 
 
 def _need_column(columns: Sequence[str], name: str, what: str) -> None:
@@ -170,7 +193,8 @@ def analyze(
     (safe to look at every day); the default is the fixed-horizon analysis.
     ``unique_exposures=True`` trusts the exposures to hold one row per unit (as
     :func:`~.exposures.log_exposures` writes them) and skips their per-unit GROUP BY; units in
-    several variants are then not detected.
+    several variants are then not detected. All metrics are summarised in one statement
+    (``result.sql``): metrics over the same rows share one scan (see :mod:`.summary`).
     """
     if not isinstance(experiment, Experiment):
         raise InvalidExperiment("analyze() takes an Experiment")
@@ -193,37 +217,40 @@ def analyze(
     if "experiment" in columns:  # a table of several experiments' exposures (log_exposures)
         exposures = _of_experiment(exposures, experiment.name)
 
-    counts_q = exposure_counts(exposures, experiment.unit, variant_column, unique=unique_exposures)
-    counts_res = session.query(counts_q.sql(dialect=DIALECT))
-    per_variant = {r["v"]: int(r["n"]) for r in counts_res.table.to_pylist()}
-    mixed = per_variant.pop(None, 0)
-    unknown = sorted(set(per_variant) - set(experiment.variants))
-    if unknown:
-        raise InvalidExperiment(
-            f"the exposures name variants {experiment.name!r} does not have: {', '.join(unknown)}"
+    query = summary_query(
+        metric_list,
+        exposures,
+        experiment.unit,
+        experiment.variants,
+        variant=variant_column,
+        exposed_at=timed_col,
+        unique_exposures=unique_exposures,
+    )
+    res = session.query(query.sql(dialect=DIALECT))
+    statements = [res.sql]
+    by_code = {r["c"]: r for r in res.table.to_pylist()}
+    mixed = int(by_code.pop(None, {"n": 0})["n"])
+    if -1 in by_code:  # names the experiment lacks: their names, from the exact count
+        per_variant, mixed = _counts(
+            session, exposures, experiment, variant_column, unique_exposures
         )
-    units = tuple(per_variant.get(v, 0) for v in experiment.variants)
+        unknown = sorted(set(per_variant) - set(experiment.variants))
+        if unknown:
+            raise InvalidExperiment(
+                f"the exposures name variants {experiment.name!r} does not have: "
+                f"{', '.join(unknown)}"
+            )
+    rows = {experiment.variants[c]: r for c, r in by_code.items() if c is not None and c >= 0}
+    units = tuple(int(rows[v]["n"]) if v in rows else 0 for v in experiment.variants)
     srm = se.srm_pvalue(units, experiment.weights)
     if units[0] < 2:
         raise NotEnoughData(f"the control {experiment.control!r} has {units[0]} exposed units")
 
-    statements = [counts_res.sql]
     results: list[MetricResult] = []
-    for metric in metric_list:
-        query = metric_query(
-            metric,
-            exposures,
-            experiment.unit,
-            variant=variant_column,
-            exposed_at=timed_col,
-            unique_exposures=unique_exposures,
-        )
-        res = session.query(query.sql(dialect=DIALECT))
-        statements.append(res.sql)
-        rows = {r["v"]: r for r in res.table.to_pylist()}
+    for k, metric in enumerate(metric_list):
         if experiment.control not in rows:
             raise NotEnoughData(f"metric {metric.name!r}: no control units")
-        control = _stats_of(metric, rows[experiment.control])
+        control = _stats_of(metric, _of(rows[experiment.control], k))
         for variant in experiment.treatments:
             if variant not in rows:
                 raise NotEnoughData(f"metric {metric.name!r}: no units in {variant!r}")
@@ -233,7 +260,7 @@ def analyze(
                     experiment.control,
                     variant,
                     control,
-                    _stats_of(metric, rows[variant]),
+                    _stats_of(metric, _of(rows[variant], k)),
                     alpha=alpha,
                     sequential=sequential,
                     tuning=sequential_tuning,
