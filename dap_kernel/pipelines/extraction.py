@@ -17,6 +17,7 @@ from ..connectors.paths import under_folder, under_url
 from ..errors import SourceError
 from ..governance.secret_refs import expand_url_password
 from ..quarantine import empty_quarantine
+from ..sqlbuild import ident
 from .batch import _Batch
 from .spec import Extract
 
@@ -66,7 +67,8 @@ def _extract_catalog(
     params: dict[str, Any] | None = None
     text = sql.strip().rstrip(";")
     if column and since is not None:
-        text = f'SELECT * FROM ({text}) AS __dap_src WHERE "{column}" > :__dap_since'
+        name = ident(column).sql("duckdb")  # a name with a quote in it stays one name
+        text = f"SELECT * FROM ({text}) AS __dap_src WHERE {name} > :__dap_since"
         params = {"__dap_since": since}
     result = session.query(text, params)
     return result.to_polars(), list(result.tables)
