@@ -50,8 +50,8 @@ def require_admin(session: Session, what: str) -> None:
 
 def backup(session: Session, path: Path, *, include_key: bool = False) -> BackupResult:
     """Back up the session's DAP home to the new folder ``path`` (administrators, audited)."""
-    require_admin(session, "back up DAP")
     with session.audit_change("backup", statement=f"backup to {path}") as change:
+        require_admin(session, "back up DAP")  # inside: a refusal is audited too
         result = _backup(session, path.expanduser().absolute(), include_key=include_key)
         change.touch(*(t["table"] for t in result.manifest.tables))
         change.rows = len(result.manifest.files)
@@ -84,6 +84,7 @@ def _backup(session: Session, path: Path, *, include_key: bool) -> BackupResult:
 
 def _write(ws: Workspace, home: Path, root: Path, *, include_key: bool, started: float) -> Manifest:
     settings = ws.settings
+    ws.audit.flush()  # queued audit records belong to the instant the backup is of
     snap = metadata.dump(ws.meta, root)
     manifest = Manifest(
         dap_version=__version__,
