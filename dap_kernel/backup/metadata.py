@@ -190,6 +190,9 @@ def load_rows(root: Path, files: list[str], meta: MetaStore, revision: str | Non
             _alembic(con, revision)
         tables = MetaData()
         tables.reflect(bind=con)
+        for table in reversed(tables.sorted_tables):
+            if table.name in by_table:  # rows the migrations seed (audit head, policy state)
+                con.execute(table.delete())
         for table in tables.sorted_tables:
             source = by_table.pop(table.name, None)
             if source is None:

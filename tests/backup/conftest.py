@@ -5,6 +5,7 @@ connector with a password, a published dashboard, and ``main.events`` appended o
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,13 +113,18 @@ class Home:
         return self.settings.home
 
 
-def build_home(home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Home:
+def build_home(
+    home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, meta_url: str = ""
+) -> Home:
     monkeypatch.setenv("DAP_HOME", str(home))
+    if meta_url:
+        monkeypatch.setenv("DAP_META_URL", meta_url)
     reset_default_workspace()
     cli("init", "--multi-user")
     cli("demo", "--scale", "0.01")
     reset_default_workspace()
-    settings = Settings(home=home, user="tester")
+    monkeypatch.delenv("DAP_META_URL", raising=False)
+    settings = Settings(home=home, user="tester", meta_url=meta_url)
     ws = Workspace(settings)
     govern(ws)
     Connectors(ws.meta, ws.secrets).create("crm", CONNECTOR_URL, owner="tester")
@@ -139,3 +145,13 @@ def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Home]:
     home = build_home(tmp_path / "source-home", monkeypatch, tmp_path)
     yield home
     home.ws.close()
+
+
+def new_database(server: str) -> str:
+    """A fresh, empty PostgreSQL database on the shared test server."""
+    import psycopg
+
+    name = f"dap_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as con:
+        con.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"
