@@ -264,6 +264,29 @@ def _reset_sequence(con: Connection, table: Table) -> None:
             )
 
 
+def relocate(meta: MetaStore, old_home: str, new_home: str) -> int:
+    """Point what the metadata records by absolute path (scheduled runs' outputs, under
+    ``DAP_HOME/reports``) at the restored home; returns how many rows moved. The audit log is
+    left as it was: its statements are history, and its hash chain covers them."""
+    tables = MetaData()
+    with meta.engine.begin() as con:
+        tables.reflect(bind=con, only=lambda name, _: name == "schedule_runs")
+        runs = tables.tables.get("schedule_runs")
+        if runs is None:
+            return 0
+        moved = 0
+        for run_id, outputs in con.execute(select(runs.c.id, runs.c.outputs)).all():
+            value = json.loads(outputs) if isinstance(outputs, str) else dict(outputs or {})
+            new = {
+                k: new_home + v[len(old_home) :] if str(v).startswith(old_home + "/") else v
+                for k, v in value.items()
+            }
+            if new != value:
+                con.execute(runs.update().where(runs.c.id == run_id).values(outputs=new))
+                moved += 1
+    return moved
+
+
 def migrate(meta: MetaStore) -> None:
     """Bring a restored database to this DAP's newest revision (a no-op when current)."""
     meta.migrate()

@@ -90,6 +90,8 @@ def restore(
                 metadata.load_rows(source, list(manifest.files), meta, revision)
             metadata.migrate(meta)
             revision_to = _revision(meta)
+            if manifest.source_home != str(home):
+                metadata.relocate(meta, manifest.source_home, str(home))
         finally:
             meta.dispose()
         if manifest.source_home != str(home):
