@@ -21,10 +21,12 @@ from .._version import __version__
 from ..errors import QueryRefused
 from ..governance.policy import PRIVILEGES
 from ..meta.store import redact_url
-from . import delta, metadata
+from .delta import delta_tables, snapshot_table
 from .files import private_dir, write_private
 from .homefiles import HOME, KEY_FILE, copy_home, home_files
 from .manifest import BackupError, Manifest
+from .metadata import dump as dump_metadata
+from .metadata import sqlite_path
 
 if TYPE_CHECKING:
     from ..session import Session, Workspace
@@ -85,7 +87,7 @@ def _backup(session: Session, path: Path, *, include_key: bool) -> BackupResult:
 def _write(ws: Workspace, home: Path, root: Path, *, include_key: bool, started: float) -> Manifest:
     settings = ws.settings
     ws.audit.flush()  # queued audit records belong to the instant the backup is of
-    snap = metadata.dump(ws.meta, root)
+    snap = dump_metadata(ws.meta, root)
     manifest = Manifest(
         dap_version=__version__,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -103,11 +105,9 @@ def _write(ws: Workspace, home: Path, root: Path, *, include_key: bool, started:
         manifest.add(dumped)
 
     lake_root = settings.lake_dir.expanduser().absolute()
-    tables = delta.delta_tables(lake_root)
+    tables = delta_tables(lake_root)
     for folder in tables:
-        table, copied = delta.snapshot_table(
-            folder, lake_root, snap.catalog, root, root / HOME / "lake"
-        )
+        table, copied = snapshot_table(folder, lake_root, snap.catalog, root, root / HOME / "lake")
         manifest.tables.append(table.to_dict())
         for w in copied:
             manifest.add(w)
@@ -118,7 +118,7 @@ def _write(ws: Workspace, home: Path, root: Path, *, include_key: bool, started:
     ]
 
     skip = [lake_root, *tables]
-    meta_file = metadata.sqlite_path(ws.meta.url)
+    meta_file = sqlite_path(ws.meta.url)
     if meta_file is not None:
         skip.append(meta_file)
     for w in copy_home(

@@ -23,10 +23,19 @@ from pathlib import Path
 from ..meta import MetaStore
 from ..meta.store import redact_url
 from ..settings import Settings
-from . import metadata
 from .files import private_dir
 from .homefiles import HOME, KEY_FILE
 from .manifest import BackupRefused, Manifest, read_manifest, verify
+from .metadata import (
+    FOLDER,
+    SQLITE_FILE,
+    known_revision,
+    load_rows,
+    migrate,
+    relocate,
+    require_empty,
+    sqlite_path,
+)
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,7 @@ def restore(
     manifest = read_manifest(source)
     verify(source, manifest)
     revision = manifest.metadata.get("revision")
-    if not metadata.known_revision(revision):
+    if not known_revision(revision):
         raise BackupRefused(
             f"the backup's metadata is at revision {revision}, which this DAP does not know: "
             f"it was made by a newer DAP ({manifest.dap_version}); restore with that version"
@@ -56,7 +65,7 @@ def restore(
     home = settings.home.expanduser().absolute()
     _check_target(home, force=force)
     keys = _key_lines(source, manifest, settings, key_file)
-    target_file = metadata.sqlite_path(settings.meta_url)
+    target_file = sqlite_path(settings.meta_url)
     sqlite_backup = manifest.metadata.get("backend") == "sqlite"
     in_home = target_file is not None and home in target_file.absolute().parents
     if sqlite_backup and not in_home:
@@ -65,7 +74,7 @@ def restore(
             f"(it names {redact_url(settings.meta_url)})"
         )
     if not in_home:
-        metadata.require_empty(MetaStore(settings.meta_url))
+        require_empty(MetaStore(settings.meta_url))
 
     staging = home.parent / f".{home.name}.restoring-{os.getpid()}"
     if staging.exists():
@@ -82,16 +91,16 @@ def restore(
             staged_url = f"sqlite:///{staged_file}"
             if sqlite_backup:
                 private_dir(staged_file.parent)
-                shutil.copyfile(source / metadata.SQLITE_FILE, staged_file)
+                shutil.copyfile(source / SQLITE_FILE, staged_file)
                 os.chmod(staged_file, 0o600)
         meta = MetaStore(staged_url)
         try:
             if not sqlite_backup:
-                metadata.load_rows(source, list(manifest.files), meta, revision)
-            metadata.migrate(meta)
+                load_rows(source, list(manifest.files), meta, revision)
+            migrate(meta)
             revision_to = _revision(meta)
             if manifest.source_home != str(home):
-                metadata.relocate(meta, manifest.source_home, str(home))
+                relocate(meta, manifest.source_home, str(home))
         finally:
             meta.dispose()
         if manifest.source_home != str(home):
@@ -170,14 +179,14 @@ def _check_key(source: Path, manifest: Manifest, keys: list[str]) -> None:
 
 def _ciphertexts(source: Path, manifest: Manifest) -> list[tuple[str, str]]:
     if manifest.metadata.get("backend") == "sqlite":
-        con = sqlite3.connect(f"file:{source / metadata.SQLITE_FILE}?mode=ro", uri=True)
+        con = sqlite3.connect(f"file:{source / SQLITE_FILE}?mode=ro", uri=True)
         try:
             return [
                 (str(n), str(c)) for n, c in con.execute("SELECT name, ciphertext FROM secrets")
             ]
         finally:
             con.close()
-    dump = source / metadata.FOLDER / "secrets.jsonl"
+    dump = source / FOLDER / "secrets.jsonl"
     with open(dump, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     return [(str(r["name"]), str(r["ciphertext"])) for r in rows]

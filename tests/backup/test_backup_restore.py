@@ -105,14 +105,14 @@ def test_a_commit_between_the_metadata_and_the_lake_copy_is_left_out(
 ) -> None:
     """Deterministically: version 4 is committed (and catalogued) after the metadata snapshot
     fixed version 3, before the lake is copied — the backup holds version 3, all of it."""
-    dump = create_module.metadata.dump
+    dump = create_module.dump_metadata
 
     def dump_then_append(meta, root):  # type: ignore[no-untyped-def]
         snap = dump(meta, root)
         source.ws.catalog.write("events", events_frame(4), "append")
         return snap
 
-    monkeypatch.setattr(create_module.metadata, "dump", dump_then_append)
+    monkeypatch.setattr(create_module, "dump_metadata", dump_then_append)
     result = backup(source.ws.session(), tmp_path / "backup")
     events = next(t for t in result.manifest.tables if t["table"] == "main.events")
     assert (events["version"], events["latest"]) == (3, 4)
