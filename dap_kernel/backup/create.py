@@ -61,6 +61,13 @@ def backup(session: Session, path: Path, *, include_key: bool = False) -> Backup
 
 
 def _backup(session: Session, path: Path, *, include_key: bool) -> BackupResult:
+    try:
+        return _backup_into(session, path, include_key=include_key)
+    except OSError as e:  # a full disk, a folder we may not write: one line, not a traceback
+        raise BackupError(f"cannot back up to {path}: {e.strerror or e} ({e.filename})") from e
+
+
+def _backup_into(session: Session, path: Path, *, include_key: bool) -> BackupResult:
     ws = session.workspace
     home = ws.settings.home.expanduser().absolute()
     if path.exists() and (not path.is_dir() or any(path.iterdir())):

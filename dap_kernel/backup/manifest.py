@@ -23,7 +23,7 @@ MANIFEST = "manifest.json"
 
 
 class BackupError(DapError):
-    """A backup could not be made (nothing is left behind under its path)."""
+    """A backup or a restore could not be done (nothing is left under its path)."""
 
     code = "backup_error"
     http_status = 500

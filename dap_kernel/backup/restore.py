@@ -23,9 +23,9 @@ from pathlib import Path
 from ..meta import MetaStore
 from ..meta.store import redact_url
 from ..settings import Settings
-from .files import private_dir
+from .files import private_dir, sha256_file
 from .homefiles import HOME, KEY_FILE
-from .manifest import BackupRefused, Manifest, read_manifest, verify
+from .manifest import MANIFEST, BackupError, BackupRefused, Manifest, read_manifest, verify
 from .metadata import (
     FOLDER,
     SQLITE_FILE,
@@ -49,11 +49,36 @@ class RestoreResult:
 
 
 def restore(
-    source: Path, settings: Settings, *, force: bool = False, key_file: Path | None = None
+    source: Path,
+    settings: Settings,
+    *,
+    force: bool = False,
+    key_file: Path | None = None,
+    manifest_sha256: str | None = None,
 ) -> RestoreResult:
-    """Restore the backup at ``source`` into ``settings.home`` (and its metadata URL)."""
+    """Restore the backup at ``source`` into ``settings.home`` (and its metadata URL).
+
+    ``manifest_sha256`` is the sum ``dap backup`` printed, kept offsite: given, a manifest
+    rewritten to match altered files is refused too."""
+    try:
+        return _restore(source, settings, force=force, key_file=key_file, expect=manifest_sha256)
+    except OSError as e:  # a full disk, a folder we may not write: one line, not a traceback
+        raise BackupError(
+            f"cannot restore into {settings.home}: {e.strerror or e} ({e.filename})"
+        ) from e
+
+
+def _restore(
+    source: Path, settings: Settings, *, force: bool, key_file: Path | None, expect: str | None
+) -> RestoreResult:
     started = time.monotonic()
     source = source.expanduser().absolute()
+    if expect is not None and (source / MANIFEST).is_file():
+        _, digest = sha256_file(source / MANIFEST)
+        if digest != expect.strip().lower():
+            raise BackupRefused(
+                f"backup {source} was altered: its manifest's sha256 is not the one given"
+            )
     manifest = read_manifest(source)
     verify(source, manifest)
     revision = manifest.metadata.get("revision")

@@ -55,12 +55,24 @@ def restore_command(
         Path | None,
         typer.Option("--key-file", help="The secrets.key kept apart from the backup."),
     ] = None,
+    manifest_sha256: Annotated[
+        str | None,
+        typer.Option(
+            "--manifest-sha256", help="The sum `dap backup` printed (kept offsite): checked first."
+        ),
+    ] = None,
 ) -> None:
     """Restore a backup into an empty DAP_HOME, after checking every file's sha256."""
     from ..backup import restore
     from ..settings import Settings
 
-    result = restore(path, Settings.from_env(), force=force, key_file=key_file)
+    result = restore(
+        path,
+        Settings.from_env(),
+        force=force,
+        key_file=key_file,
+        manifest_sha256=manifest_sha256,
+    )
     m = result.manifest
     typer.echo(
         f"restored {result.home} from {path}: {len(m.tables)} tables, metadata revision "

@@ -4,7 +4,10 @@ one-line refusals."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +103,45 @@ def test_the_cli_backs_up_restores_and_refuses_in_one_line(
     again = runner.invoke(app, ["restore", str(tmp_path / "backup"), "--key-file", key])
     assert isinstance(again.exception, BackupRefused) and "not empty" in str(again.exception)
     assert "\n" not in str(again.exception)
+
+
+def test_a_manifest_rewritten_to_match_altered_files_is_caught_by_the_offsite_sum(
+    source: Home, tmp_path: Path
+) -> None:
+    from dap_kernel.backup import backup
+
+    result = backup(source.ws.session(), tmp_path / "backup")
+    parquet = next((tmp_path / "backup").rglob("*.parquet"))
+    parquet.write_bytes(parquet.read_bytes() + b"\0")
+    _rehash(tmp_path / "backup", parquet.relative_to(tmp_path / "backup").as_posix())
+    target = Settings(home=tmp_path / "restored", user="tester")
+    key = source.path / "secrets.key"
+    with pytest.raises(BackupRefused, match="manifest's sha256 is not the one given"):
+        restore(tmp_path / "backup", target, key_file=key, manifest_sha256=result.manifest_sha256)
+    assert not (tmp_path / "restored").exists()
+
+
+def test_dap_restore_says_why_in_one_line_and_exits_1(source: Home, tmp_path: Path) -> None:
+    from dap_kernel.backup import backup
+
+    backup(source.ws.session(), tmp_path / "backup")
+    (tmp_path / "backup" / "manifest.json").unlink()
+    env = {**os.environ, "DAP_HOME": str(tmp_path / "restored")}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from dap_kernel.cli import main; main()",
+            "restore",
+            str(tmp_path / "backup"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'backup'} is not a complete backup: it has no manifest.json"
+    ]
+    assert not (tmp_path / "restored").exists()
