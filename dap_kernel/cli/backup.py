@@ -22,8 +22,11 @@ def backup_command(
         ),
     ] = False,
 ) -> None:
-    """Back up DAP_HOME while it runs: metadata, the lake at its catalog versions, MLflow,
-    reports and dashboards, the secrets still encrypted (administrators)."""
+    """Back up DAP_HOME into a new folder while it runs (administrators).
+
+    Metadata, the lake at its catalog versions, MLflow, reports and dashboards, and the
+    secrets still encrypted; their key only with --include-key.
+    """
     from ..backup import backup
 
     result = backup(_workspace().session(channel="cli"), path, include_key=include_key)
