@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from dap_kernel.backup import BackupRefused, backup, restore
+from dap_kernel.backup import create as create_module
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
 
-from .conftest import answers, build_home, new_database
+from .conftest import answers, build_home, events_frame, new_database
 
 
 def test_postgres_metadata_restores_into_postgres_and_into_sqlite(
@@ -49,5 +50,20 @@ def test_postgres_metadata_restores_into_postgres_and_into_sqlite(
                 new.admin("tester").add_user("zoe")
             finally:
                 new.close()
+
+        # a commit after the exported snapshot is left out, however the export is timed
+        dump = create_module.dump_metadata
+
+        def dump_then_append(meta, root):  # type: ignore[no-untyped-def]
+            snap = dump(meta, root)
+            source.ws.catalog.write("events", events_frame(4), "append")
+            return snap
+
+        monkeypatch.setattr(create_module, "dump_metadata", dump_then_append)
+        late = backup(source.ws.session(), tmp_path / "backup-late").manifest
+        events = next(t for t in late.tables if t["table"] == "main.events")
+        assert (events["version"], events["latest"]) == (3, 4)
+        rows = (tmp_path / "backup-late/metadata/catalog_tables.jsonl").read_text().splitlines()
+        assert any('"name": "events"' in r and '"version": 3' in r for r in rows)
     finally:
         source.ws.close()
