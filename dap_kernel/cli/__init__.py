@@ -22,7 +22,7 @@ from ._app import app
 # isort: off
 from . import home, sql, serve, catalog, connector, audit, apikey, secrets, governance
 from . import archive, dashboard, export, ingest, lineage, pipeline, quality, schedule, stream
-from . import gdpr, pii
+from . import gdpr, pii, backup
 
 # isort: on
 
@@ -45,6 +45,7 @@ __all__ = [
     "app",
     "archive",
     "audit",
+    "backup",
     "catalog",
     "connector",
     "dashboard",
