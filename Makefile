@@ -85,6 +85,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/bandit -q -c pyproject.toml -r dap_kernel server_extension/dap_server hub_config
 	$(JLPM) lint:tsc
 
 bench: setup

@@ -100,6 +100,7 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     """``%load_ext dap_kernel`` registers the ``%dap`` / ``%%dap`` magics."""
     from .magics import DapMagics
 
-    magics = DapMagics(shell=shell)
+    # B604: "shell" is the IPython shell, not a system one.
+    magics = DapMagics(shell=shell)  # nosec B604
     shell.register_magics(magics)
     shell.configurables.append(magics)  # type: ignore[arg-type]  # %config DapMagics.x

@@ -94,7 +94,11 @@ elif auth == "generic-oauth":
     oidc = c.GenericOAuthenticator
     issuer = env("DAP_OIDC_ISSUER")
     if issuer:  # the provider's own discovery document names its endpoints
-        with urllib.request.urlopen(f"{issuer.rstrip('/')}/.well-known/openid-configuration") as r:
+        if not issuer.startswith(("https://", "http://")):
+            raise SystemExit(f"DAP_OIDC_ISSUER must be an http(s) URL, not {issuer!r}")
+        discovery_url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+        # B310: the scheme is checked above.
+        with urllib.request.urlopen(discovery_url) as r:  # nosec B310
             discovery = json.load(r)
         oidc.authorize_url = discovery["authorization_endpoint"]
         oidc.token_url = discovery["token_endpoint"]

@@ -50,7 +50,8 @@ __all__ = [
 
 def bucket(salt: str, unit: Any) -> int:
     """The unit's 32-bit hash: ``int(md5(f"{salt}:{unit}")[:8], 16)``."""
-    return int(hashlib.md5(f"{salt}:{unit}".encode()).hexdigest()[:8], 16)
+    digest = hashlib.md5(f"{salt}:{unit}".encode(), usedforsecurity=False)  # the engines' md5
+    return int(digest.hexdigest()[:8], 16)
 
 
 def thresholds(weights: Sequence[float]) -> tuple[int, ...]:

@@ -89,7 +89,8 @@ class DapMagics(Magics):
     def __init__(
         self, shell: Any = None, session_factory: Callable[[], Session | DapClient] | None = None
     ):
-        super().__init__(shell=shell)
+        # B604: "shell" is the IPython shell.
+        super().__init__(shell=shell)  # nosec B604
         self._session_factory = session_factory
         self._executor: ThreadPoolExecutor | None = None
 

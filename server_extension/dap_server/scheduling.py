@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("dap.scheduler")
 
-_ANY_ADDRESS = ("", "0.0.0.0", "*", "localhost")
+# B104: the addresses that mean "every interface", recognised here, never bound.
+_ANY_ADDRESS = ("", "0.0.0.0", "*", "localhost")  # nosec B104
 
 
 def own_url(serverapp: Any) -> str:

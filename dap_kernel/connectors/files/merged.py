@@ -13,9 +13,10 @@ import posixpath
 import re
 import zipfile
 from pathlib import Path
-from xml.etree import ElementTree
 
 import polars as pl
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeTree
 
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
@@ -41,18 +42,18 @@ def merges(path: Path, sheet: str) -> list[tuple[int, int, int, int]]:
             if member is None:
                 return []
             return list(_scan(book, member))
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError):
+    except (zipfile.BadZipFile, KeyError, SafeTree.ParseError, DefusedXmlException, OSError):
         return []  # calamine read it: the merges are a refinement, not a condition
 
 
 def _sheet_member(book: zipfile.ZipFile, sheet: str) -> str | None:
-    workbook = ElementTree.fromstring(book.read("xl/workbook.xml"))
+    workbook = SafeTree.fromstring(book.read("xl/workbook.xml"))
     rel_id = next(
         (s.get(_REL) for s in workbook.iter(f"{_MAIN}sheet") if s.get("name") == sheet), None
     )
     if rel_id is None:
         return None
-    rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+    rels = SafeTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
     links = {r.get("Id"): r.get("Target") for r in rels.iter(f"{_PKG}Relationship")}
     target = links.get(rel_id)
     if not target:
