@@ -48,7 +48,7 @@ from .governance.enforce import MaskKey, governed_message
 from .governance.identity import Principal, local_principal
 from .governance.policy import Decision, GrantPolicy, Policy, TablePolicy
 from .governance.rewrite import Prepared
-from .governance.secrets import SecretError, SecretStore
+from .governance.secrets import SecretStore
 from .governance.statement import Governed, Governor, ResolvedPolicies, Trail
 from .lake import Lake
 from .meta import MetaStore
@@ -125,12 +125,12 @@ class Workspace:
     def mask_key(self) -> MaskKey:
         """The key of ``hash`` masks: random per workspace, kept in the encrypted secret store
         (created on first use), so every process of one workspace hashes alike."""
-        try:
-            secret = self.secrets.get(MASK_KEY_SECRET)
-        except SecretError:
+        if MASK_KEY_SECRET not in self.secrets.names():
             with contextlib.suppress(SQLAlchemyError):  # another process created it first
-                self.secrets.put(MASK_KEY_SECRET, os.urandom(32).hex())
-            secret = self.secrets.get(MASK_KEY_SECRET)
+                self.secrets.add(MASK_KEY_SECRET, os.urandom(32).hex())
+        # A key that does not decrypt (a wrong or lost secret key) is an error, never replaced:
+        # a new one would silently change every hash mask, and the old one would be gone.
+        secret = self.secrets.get(MASK_KEY_SECRET)
         return MaskKey.from_secret(bytes.fromhex(secret))
 
     def shown_sql(self, sql: str) -> str:

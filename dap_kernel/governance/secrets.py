@@ -72,6 +72,13 @@ class SecretStore:
             else:
                 row.ciphertext = token
 
+    def add(self, name: str, value: str) -> None:
+        """Store a new secret; an existing one of that name is never replaced (the database's
+        unique name refuses it), so two processes creating the same secret keep one."""
+        token = self._fernet().encrypt(value.encode()).decode()
+        with self.meta.session() as s:
+            s.add(Secret(name=name, ciphertext=token))
+
     def get(self, name: str) -> str:
         with self.meta.session() as s:
             row = s.execute(select(Secret).where(Secret.name == name)).scalar_one_or_none()

@@ -152,6 +152,34 @@ def test_hash_masks_are_keyed_per_workspace(governed: Workspace, tmp_path: Path)
         other.close()
 
 
+def test_a_wrong_secret_key_fails_hash_masks_and_keeps_the_mask_key(tmp_path: Path) -> None:
+    """With a secret key that does not open the store, a hash-masked query fails closed: the
+    stored mask key is never replaced by a new one (that silently changed every hash)."""
+    import dataclasses
+
+    from cryptography.fernet import Fernet
+
+    settings = Settings(home=tmp_path / "home", user="tester")
+    first = Workspace(settings)
+    try:
+        key = first.mask_key
+        stored = first.secrets.names()
+    finally:
+        first.close()
+    wrong = Workspace(dataclasses.replace(settings, secret_key=Fernet.generate_key().decode()))
+    try:
+        with pytest.raises(DapError, match="cannot decrypt secret 'dap-internal:mask-key'"):
+            _ = wrong.mask_key
+        assert wrong.secrets.names() == stored
+    finally:
+        wrong.close()
+    again = Workspace(settings)
+    try:
+        assert again.mask_key == key  # the right key still opens the same mask key
+    finally:
+        again.close()
+
+
 def test_a_python_caller_cannot_raise_the_timeout_past_the_maximum(tmp_path: Path) -> None:
     """The same clamp as REST: timeout_s lowers the limit, never lifts it."""
     settings = Settings(
