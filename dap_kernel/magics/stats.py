@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 HELP = """\
 %dap stats TABLE [COLUMNS…] [--exact-distinct]   count, nulls, distinct, mean, sd, quantiles
 %dap stats hist TABLE COLUMN [--bins N]          histogram counted in the engine
-%dap stats corr TABLE [COLUMNS…]                 correlation matrix of numeric columns
+%dap stats corr TABLE [COLUMNS…] [--spearman]    correlation matrix of numeric columns
 %dap stats test ttest|anova|proportions|mannwhitney TABLE VALUE --by COL [--groups A,B]
 %dap stats test paired TABLE A B | chi2 TABLE ROW COL | mean TABLE VALUE [--popmean M]
 %dap stats decompose TABLE TIME [VALUE] [--every day] [--agg sum] [--period P]
@@ -48,6 +48,8 @@ def _parser(command: str) -> ArgumentParser:
         parser.add_argument("--exact-distinct", dest="exact", action="store_true")
     elif command == "hist":
         parser.add_argument("--bins", "-b", type=int, default=20)
+    elif command == "corr":
+        parser.add_argument("--spearman", action="store_true")
     elif command == "test":
         parser.add_argument("--by", default=None)
         parser.add_argument("--groups", default=None)
@@ -104,7 +106,12 @@ def run(magics: DapMagics, rest: str, cell: str | None) -> Any:
         elif command == "hist":
             result = stats.histogram(source, _one(positional, "COLUMN"), args.bins, **common)
         elif command == "corr":
-            result = stats.correlation(source, positional or None, **common)
+            result = stats.correlation(
+                source,
+                positional or None,
+                method="spearman" if args.spearman else "pearson",
+                **common,
+            )
         elif command in SERIES:
             result = _series(stats, command, source, positional, args, common)
         else:

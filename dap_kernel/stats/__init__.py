@@ -13,7 +13,8 @@ The modules, each building only on those before it:
 * :mod:`.plots`: plotly figures from plain numbers;
 * :mod:`.results`: the result types (frozen dataclasses with ``_repr_html_`` and ``plot()``);
 * :mod:`.source`: a source (table or SELECT) as the caller sees it, and governed SQL on it;
-* :mod:`.describe`: :func:`describe`, :func:`histogram`, :func:`correlation`;
+* :mod:`.describe`: :func:`describe` (with top values), :func:`histogram`;
+* :mod:`.correlation`: :func:`correlation` (Pearson, Spearman);
 * :mod:`.tests`: hypothesis tests on samples (:func:`ttest`, :func:`mannwhitney` …);
 * :mod:`.grouped`: the same on a source, from engine sufficient statistics (:func:`ttest_by` …);
 * :mod:`.regression`: :func:`ols`, :func:`logit`;
@@ -26,7 +27,8 @@ This module only re-exports; the modules import one another, never this package.
 
 from __future__ import annotations
 
-from .describe import correlation, describe, histogram
+from .correlation import correlation
+from .describe import describe, histogram
 from .errors import NotEnoughData, NotNumeric, StatsError, TooManyRows, UnknownColumn
 from .forecast import backtest, forecast
 from .forecast_results import Backtest, Fold, Forecast

@@ -1,4 +1,4 @@
-"""Descriptive statistics computed in the engine: summaries, histograms, correlations.
+"""Descriptive statistics computed in the engine: summaries (with top values) and histograms.
 
 Each is one aggregate statement over the governed source (plus the ``LIMIT 0`` probe of what
 the caller sees, and for a histogram without a range one statement for the range), so a
@@ -23,12 +23,22 @@ from sqlglot import exp
 
 from ..sqlbuild import DIALECT, column_ref, literal, subquery
 from .errors import NotEnoughData, StatsError
-from .results import ColumnSummary, Correlation, Histogram, Summary
-from .source import Params, Queries, Source, as_double, client, is_numeric, open_source
+from .results import ColumnSummary, Histogram, Summary
+from .source import (
+    Params,
+    Queries,
+    Source,
+    as_double,
+    client,
+    is_numeric,
+    number,
+    open_source,
+)
 
 QUANTILES = (0.25, 0.5, 0.75)
+TOP_VALUES = 5
+MAX_TOP_VALUES = 100
 MAX_BINS = 10_000
-MAX_CORRELATION_COLUMNS = 60
 
 
 def describe(
@@ -40,9 +50,11 @@ def describe(
     quantiles: Sequence[float] = QUANTILES,
     exact_distinct: bool = False,
     approx_quantiles: bool = False,
+    top: int = TOP_VALUES,
 ) -> Summary:
     """Count, nulls, distinct values, and for numbers mean, sd, min, quantiles and max of each
-    column (all columns by default), as the caller sees the source.
+    column (all columns by default), as the caller sees the source; for text columns min, max
+    and the ``top`` most frequent values with their counts (a second statement; 0: none).
 
     Distinct counts are approximate (HyperLogLog, within a few percent) unless
     ``exact_distinct``; quantiles are exact (linear interpolation, as numpy's default) unless
@@ -86,6 +98,8 @@ def describe(
     result = session.query(src.select(*projections).sql(dialect=DIALECT), src.params or None)
     row = result.table.to_pylist()[0]
     rows = int(row["n"])
+    texts = [n for n in names if _is_text(src.type_of(n))]
+    tops = _top_values(src, texts, top, session) if texts and top else {}
     summaries = []
     for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
         count = int(row[f"c{i}_n"])
@@ -97,16 +111,17 @@ def describe(
                 count=count,
                 nulls=rows - count,
                 distinct=int(row[f"c{i}_d"]),
-                mean=_number(row.get(f"c{i}_mean")),
-                sd=_number(row.get(f"c{i}_sd")),
+                mean=number(row.get(f"c{i}_mean")),
+                sd=number(row.get(f"c{i}_sd")),
                 min=_plain(row.get(f"c{i}_min")),
                 max=_plain(row.get(f"c{i}_max")),
                 quantiles=tuple(
-                    (p, _number(found[j]) if j < len(found) else None) for j, p in enumerate(probs)
+                    (p, number(found[j]) if j < len(found) else None) for j, p in enumerate(probs)
                 )
                 if kind == "number"
                 else (),
                 numeric=kind == "number",
+                top=tops.get(name, ()),
             )
         )
     return Summary(
@@ -254,58 +269,6 @@ def _bins_query(
 builtins_range = range  # ``range`` is a parameter name of :func:`histogram`
 
 
-def correlation(
-    source: str,
-    columns: Sequence[str] | None = None,
-    *,
-    session: Queries | None = None,
-    params: Params = None,
-) -> Correlation:
-    """Pearson correlations between numeric columns (all of them by default), each pair over
-    the rows where both are non-null, computed in the engine in one statement."""
-    session = client(session)
-    src = open_source(source, session, params)
-    if columns is None:
-        names = [n for n in src.columns if is_numeric(src.schema.field(n).type)]
-    else:
-        names = list(columns)
-    if len(names) < 2:
-        raise NotEnoughData(
-            f"a correlation needs two numeric columns; {src.written_short} gives {len(names)}"
-        )
-    if len(names) > MAX_CORRELATION_COLUMNS:
-        raise StatsError(f"at most {MAX_CORRELATION_COLUMNS} columns at once, not {len(names)}")
-    xs = [as_double(src.numeric(n)) for n in names]
-    projections: list[exp.Expr] = [exp.alias_(exp.Count(this=exp.Star()), "n", quoted=True)]
-    projections += [
-        exp.alias_(exp.StddevSamp(this=x.copy()), f"s{i}", quoted=True) for i, x in enumerate(xs)
-    ]
-    for i, a in enumerate(xs):
-        for j in builtins_range(i + 1, len(xs)):
-            corr = exp.Corr(this=a.copy(), expression=xs[j].copy())
-            projections.append(exp.alias_(corr, f"r{i}_{j}", quoted=True))
-    result = session.query(src.select(*projections).sql(dialect=DIALECT), src.params or None)
-    row = result.table.to_pylist()[0]
-    matrix: list[list[float | None]] = []
-    for i in builtins_range(len(names)):
-        line: list[float | None] = []
-        for j in builtins_range(len(names)):
-            if i == j:
-                sd = _number(row[f"s{i}"])
-                line.append(1.0 if sd else None)
-            else:
-                line.append(_number(row[f"r{min(i, j)}_{max(i, j)}"]))
-        matrix.append(line)
-    return Correlation(
-        source=src.written_short,
-        columns=tuple(names),
-        matrix=tuple(tuple(r) for r in matrix),
-        rows=int(row["n"]),
-        sql=result.sql,
-        fetched_rows=result.row_count,
-    )
-
-
 # --------------------------------------------------------------------------------------------
 
 
@@ -318,25 +281,68 @@ def _probabilities(quantiles: Sequence[float]) -> list[float]:
     return probs
 
 
+def _top_values(
+    src: Source, names: Sequence[str], top: int, session: Queries
+) -> dict[str, tuple[tuple[str, int], ...]]:
+    """The ``top`` most frequent non-null values of each column, ties by value, in one
+    statement: a ``GROUP BY`` per column, ``UNION ALL``, ranked per column in the engine."""
+    if isinstance(top, bool) or not isinstance(top, int) or not 0 <= top <= MAX_TOP_VALUES:
+        raise StatsError(f"top takes a number of values from 0 to {MAX_TOP_VALUES}, not {top!r}")
+    branches: list[exp.Select] = []
+    for i, name in enumerate(names):
+        col = src.column(name)
+        branches.append(
+            src.select(
+                exp.alias_(literal(i), "c", quoted=True),
+                exp.alias_(col.copy(), "v", quoted=True),
+                exp.alias_(exp.Count(this=exp.Star()), "k", quoted=True),
+            )
+            .where(exp.Not(this=exp.Is(this=col.copy(), expression=exp.Null())))
+            .group_by(col.copy())
+        )
+    union: exp.Query = branches[0]
+    for branch in branches[1:]:
+        union = exp.union(union, branch, distinct=False)
+    place = exp.Window(
+        this=exp.Anonymous(this="row_number"),
+        partition_by=[exp.column("c", quoted=True)],
+        order=exp.Order(
+            expressions=[
+                exp.Ordered(this=exp.column("k", quoted=True), desc=True),
+                exp.Ordered(this=exp.column("v", quoted=True)),
+            ]
+        ),
+    )
+    ranked = exp.select("*", exp.alias_(place, "r", quoted=True)).from_(union.subquery("counted"))
+    query = (
+        exp.select(
+            exp.column("c", quoted=True), exp.column("v", quoted=True), exp.column("k", quoted=True)
+        )
+        .from_(ranked.subquery("placed"))
+        .where(exp.LTE(this=exp.column("r", quoted=True), expression=literal(top)))
+        .order_by(exp.column("c", quoted=True), exp.column("r", quoted=True))
+    )
+    found: dict[str, list[tuple[str, int]]] = {}
+    for line in src.run(query, session).to_pylist():
+        found.setdefault(names[int(line["c"])], []).append((str(line["v"]), int(line["k"])))
+    return {name: tuple(values) for name, values in found.items()}
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_string(type_)
+        or pa.types.is_large_string(type_)
+        or pa.types.is_string_view(type_)
+    )
+
+
 def _kind(type_: pa.DataType) -> str:
     """``number`` (moments and quantiles), ``ordered`` (min and max) or ``other`` (counts)."""
     if is_numeric(type_):
         return "number"
-    if (
-        pa.types.is_string(type_)
-        or pa.types.is_large_string(type_)
-        or pa.types.is_string_view(type_)
-        or pa.types.is_temporal(type_)
-    ):
+    if _is_text(type_) or pa.types.is_temporal(type_):
         return "ordered"
     return "other"
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return None if math.isnan(number) else number
 
 
 def _plain(value: Any) -> Any:

@@ -86,6 +86,14 @@ class ColumnSummary:
     max: Any = None
     quantiles: tuple[tuple[float, float | None], ...] = ()  # (probability, value)
     numeric: bool = False
+    top: tuple[tuple[str, int], ...] = ()  # text columns: most frequent values, with counts
+
+    def top_text(self) -> str:
+        """``a 41 %, b 33 %, c 26 %``: the most frequent values and their share of the
+        non-null values."""
+        if not self.count:
+            return ""
+        return ", ".join(f"{v} {n / self.count:.0%}".replace("%", " %") for v, n in self.top)
 
     def quantile(self, p: float) -> float | None:
         for prob, value in self.quantiles:
@@ -126,6 +134,7 @@ class Summary:
             "sd": [c.sd for c in self.columns],
             "min": [None if c.min is None else str(c.min) for c in self.columns],
             "max": [None if c.max is None else str(c.max) for c in self.columns],
+            "top": [c.top_text() or None for c in self.columns],
         }
         for p in probs:
             data[f"p{p * 100:g}"] = [dict(c.quantiles).get(p) for c in self.columns]
@@ -136,10 +145,13 @@ class Summary:
         distinct = "distinct ≈" if self.distinct_approx else "distinct"
         headers = ["column", "type", "count", "nulls", distinct, "mean", "sd", "min"]
         headers += [f"p{p * 100:g}" for p in probs] + ["max"]
+        tops = any(c.top for c in self.columns)
+        headers += ["most frequent"] if tops else []
         rows = [
             [c.name, c.type, c.count, c.nulls, c.distinct, c.mean, c.sd, c.min]
             + [dict(c.quantiles).get(p) for p in probs]
             + [c.max]
+            + ([c.top_text()] if tops else [])
             for c in self.columns
         ]
         caption = f"{self.source}: {self.rows:,} rows"

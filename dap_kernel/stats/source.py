@@ -15,6 +15,7 @@ can change the statement's shape.
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -159,6 +160,14 @@ def is_numeric(type_: pa.DataType) -> bool:
         or pa.types.is_decimal(type_)
         or pa.types.is_boolean(type_)
     )
+
+
+def number(value: Any) -> float | None:
+    """An engine's number as a float; NULL and NaN (a deviation of one row) as None."""
+    if value is None:
+        return None
+    result = float(value)
+    return None if math.isnan(result) else result
 
 
 def as_double(column: exp.Expr) -> exp.Expr:

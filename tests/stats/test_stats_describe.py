@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 import pytest
+import scipy.stats
 
 from dap_kernel import stats
 from dap_kernel.session import Workspace
@@ -44,6 +45,20 @@ def test_describe_matches_numpy(data: Data) -> None:
     assert (text.min, text.max, text.distinct) == ("a", "c", 3)
     assert summary["joined"].min == data.frame["joined"].min()
     assert summary["churned"].mean == pytest.approx(data.frame["churned"].mean(), rel=REL)
+
+
+def test_text_columns_show_their_most_frequent_values(data: Data) -> None:
+    summary = stats.describe("people", ["grp", "salary"], session=data.session(), top=2)
+    counts = data.frame["grp"].value_counts(sort=True)
+    expected = sorted(zip(counts["grp"], counts["count"], strict=True), key=lambda t: (-t[1], t[0]))
+
+    assert summary["grp"].top == tuple(expected[:2])
+    assert summary["salary"].top == ()  # numbers have quantiles instead
+    assert "most frequent" in summary._repr_html_()
+    assert summary.to_frame()["top"][0] == summary["grp"].top_text()
+    assert stats.describe("people", ["grp"], session=data.session(), top=0)["grp"].top == ()
+    with pytest.raises(StatsError, match="top takes"):
+        stats.describe("people", ["grp"], session=data.session(), top=-1)
 
 
 def test_distinct_counts_are_approximate_by_default_and_say_so(data: Data) -> None:
@@ -94,6 +109,31 @@ def test_correlation_matches_numpy(data: Data) -> None:
     assert "score" in every.columns and "grp" not in every.columns
     pairs = data.frame.select("score", "salary").drop_nulls().to_numpy()
     assert every["score", "salary"] == pytest.approx(np.corrcoef(pairs, rowvar=False)[0, 1])
+
+
+def test_spearman_matches_scipy_with_ties_and_nulls(data: Data) -> None:
+    """``score`` has ties (integers) and nulls: each pair is ranked over the rows where both
+    are present, ties at their average rank, as scipy ranks the pairwise-complete rows."""
+    names = ["salary", "bonus", "score", "before"]
+    corr = stats.correlation("people", names, method="spearman", session=data.session())
+
+    assert corr.method == "spearman" and corr.fetched_rows == 1
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            pair = data.frame.select(a, b).drop_nulls().to_numpy()
+            expected = scipy.stats.spearmanr(pair[:, 0], pair[:, 1]).statistic
+            assert corr[a, b] == pytest.approx(expected, rel=1e-9), (a, b)
+            assert corr[b, a] == corr[a, b]
+    assert all(corr[n, n] == 1.0 for n in names)
+    # a monotonic transform leaves Spearman unchanged (and Pearson not)
+    cubed = stats.correlation(
+        "SELECT salary * salary * salary AS s3, bonus FROM people",
+        method="spearman",
+        session=data.session(),
+    )
+    assert cubed["s3", "bonus"] == pytest.approx(corr["salary", "bonus"], rel=1e-12)
+    with pytest.raises(StatsError, match="pearson or spearman"):
+        stats.correlation("people", names, method="kendall", session=data.session())  # type: ignore[arg-type]
 
 
 def test_results_show_themselves_and_plot(data: Data) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+import scipy.stats
 
 from dap_kernel import stats
 from dap_kernel.errors import DapError, UnknownTable
@@ -84,6 +85,7 @@ def test_masked_columns_summarise_the_masked_values(governed_data: Data) -> None
     assert bonus.quantile(0.5) == pytest.approx(np.quantile(rounded, 0.5))
     email = summary["email"]  # redacted text
     assert email.min == email.max == "***" and email.distinct == 1
+    assert email.top == (("***", mine.height),)  # the most frequent values are masked too
     page = summary._repr_html_()
     assert "person" not in page and "@example.com" not in page
 
@@ -92,6 +94,10 @@ def test_masked_columns_summarise_the_masked_values(governed_data: Data) -> None
     assert stats.correlation("people", ["bonus", "before"], session=ann)["bonus", "before"] == (
         pytest.approx(np.corrcoef(rounded, mine["before"].to_numpy())[0, 1], rel=1e-9)
     )
+    ranked = stats.correlation("people", ["bonus", "before"], method="spearman", session=ann)
+    assert ranked.rows == mine.height and ranked["bonus", "before"] == pytest.approx(
+        scipy.stats.spearmanr(rounded, mine["before"].to_numpy()).statistic, rel=1e-9
+    )  # ranks of the masked (rounded, tied) bonus over ann's rows only
     fit = stats.ols("before ~ bonus", "people", session=ann)
     assert fit.nobs == mine.height  # fitted on the masked (rounded) bonus, ann's rows only
     with pytest.raises(NotEnoughData, match="0 non-null values"):  # all masked away

@@ -40,6 +40,10 @@ def test_hist_corr_and_tests(ip: InteractiveShell, governed_data: Data) -> None:
     assert hist.counts == stats.histogram("people", "before", 5, session=ann).counts
     assert ip.run_line_magic("dap", "stats corr people before after --name c") is None
     assert ip.user_ns["c"].columns == ("before", "after")
+    ranked = ip.run_line_magic("dap", "stats corr people before after --spearman")
+    same = stats.correlation("people", ["before", "after"], method="spearman", session=ann)
+    assert ranked.method == "spearman" and ranked.sql == same.sql  # one path
+    assert ranked["before", "after"] == pytest.approx(same["before", "after"], rel=1e-12)
     welch = ip.run_line_magic("dap", "stats test ttest people before --by grp --groups a,b")
     assert welch == stats.ttest_by("people", "before", "grp", groups=("a", "b"), session=ann)
     student = ip.run_line_magic(
