@@ -141,6 +141,7 @@ def _ingest(
         target: pa.Schema | None = session.workspace.lake.snapshot(schema, name).schema
     else:
         session.require("CREATE", schema)
+        catalog.discard_unregistered(qualified)  # left by an ingest killed before registering
         target = None
 
     opts = dict(options or {})
