@@ -166,6 +166,11 @@ def _apply(session: Session, name: str, retention: Retention, now: datetime) -> 
 def _move_old_rows(session: Session, name: str, column: str, cutoff: datetime, archive: str) -> int:
     ws = session.workspace
     schema, table = split_name(name)
+    # A run killed between a lake commit and its catalog refresh left the catalog a version
+    # behind (queries read the catalog's version): the archive's rows invisible, or the
+    # source's moved rows still showing. Catch both up before deciding anything.
+    _catch_up(session, name)
+    _catch_up(session, archive)
     version = ws.lake.version(schema, table)
     data = ws.lake.read(schema, table)
     field = data.schema.field(column)
@@ -175,6 +180,8 @@ def _move_old_rows(session: Session, name: str, column: str, cutoff: datetime, a
     if old.num_rows == 0:
         return 0
     if not _already_copied(session, archive, marker):
+        if _half_created(session, archive, name):
+            ws.catalog.set_option(archive, COPY_OF, name)  # killed before this, last time
         if archive in ws.catalog.known_names():
             session.require("MODIFY", archive)
             a_schema, a_table = split_name(archive)
@@ -186,7 +193,7 @@ def _move_old_rows(session: Session, name: str, column: str, cutoff: datetime, a
             ws.catalog.create_table(
                 archive,
                 pl.from_arrow(old.slice(0, 0)),
-                description=f"Rows of {name} older than the retention policy keeps.",
+                description=_description(name),
                 owner=source.owner,
                 tags=["archive"],
             )
@@ -198,6 +205,36 @@ def _move_old_rows(session: Session, name: str, column: str, cutoff: datetime, a
     deleted = ws.lake.delete_where(schema, table, f'"{column}" < {_sql_literal(limit, field.type)}')
     ws.catalog.refresh(name)
     return deleted
+
+
+def _catch_up(session: Session, table: str) -> None:
+    ws = session.workspace
+    if table not in ws.catalog.known_names():
+        return
+    schema, name = split_name(table)
+    if ws.lake.exists(schema, name) and ws.catalog.get(table).version != ws.lake.version(
+        schema, name
+    ):
+        ws.catalog.refresh(table)
+
+
+def _half_created(session: Session, archive: str, source: str) -> bool:
+    """Is ``archive`` one this job created for ``source`` and was killed before marking it a
+    copy (so governed by its parent)? Recognised by what the job writes: the tag, the
+    description, no rows committed yet and no copy-of option."""
+    if archive not in session.catalog.known_names():
+        return False
+    info = session.catalog.get(archive)
+    return (
+        COPY_OF not in info.options
+        and list(info.tags) == ["archive"]
+        and info.description == _description(source)
+        and info.version == 0
+    )
+
+
+def _description(source: str) -> str:
+    return f"Rows of {source} older than the retention policy keeps."
 
 
 def _already_copied(session: Session, archive: str, marker: dict[str, str]) -> bool:

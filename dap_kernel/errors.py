@@ -43,6 +43,14 @@ class MetaStoreError(DapError):
     http_status = 503
 
 
+class StorageFull(DapError):
+    """The disk the lake is on is full: nothing was committed, the write may be retried once
+    space is freed."""
+
+    code = "storage_full"
+    http_status = 507
+
+
 class SqlSyntaxError(DapError):
     code = "sql_syntax_error"
     http_status = 400

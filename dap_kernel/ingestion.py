@@ -30,7 +30,8 @@ from .caller import default_client
 from .catalog import split_name
 from .catalog.stats import written_stats
 from .connectors.files import PARSE_RULE, FilePlan, plan_files, unify_types
-from .errors import DapError, SchemaMismatch
+from .errors import DapError, SchemaMismatch, StorageFull
+from .lake import disk_full, storage_full
 from .quarantine import SCHEMA as QUARANTINE_SCHEMA
 from .quarantine import quarantine_name, write_quarantine
 
@@ -141,6 +142,7 @@ def _ingest(
         target: pa.Schema | None = session.workspace.lake.snapshot(schema, name).schema
     else:
         session.require("CREATE", schema)
+        catalog.discard_unregistered(qualified)  # left by an ingest killed before registering
         target = None
 
     opts = dict(options or {})
@@ -209,13 +211,17 @@ def _load_parquet(
     folder = ws.lake.path(schema, name)
     folder.mkdir(parents=True, exist_ok=True)
     types = plan.duckdb_types(schema_out)  # what the engine will call the columns
+    before = None if mode == "create" else ws.lake.version(schema, name)
     bar = _bar() if show else None
     try:
         files = plan.write_parquet(folder, schema_out, bar.update if bar is not None else None)
         version = ws.lake.commit_parquet(schema, name, files, mode=mode, schema_arrow=schema_out)
-    except BaseException:
+    except BaseException as e:
         if mode == "create" and not any(folder.iterdir()):
             folder.rmdir()  # no empty folder left behind for a table that never was
+        if isinstance(e, Exception) and not isinstance(e, StorageFull) and disk_full(e):
+            # DuckDB's COPY says "cannot read the CSV" when it is the lake's disk that is full.
+            raise storage_full(table, before) from e
         raise
     finally:
         if bar is not None:

@@ -7,6 +7,7 @@ the engine scans directly.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import re
@@ -25,7 +26,7 @@ from deltalake import Schema as DeltaSchema
 from deltalake.exceptions import DeltaError, SchemaMismatchError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
-from .errors import DapError, SchemaMismatch, TableExists, UnknownTable
+from .errors import DapError, SchemaMismatch, StorageFull, TableExists, UnknownTable
 
 Data: TypeAlias = pa.Table | pl.DataFrame | pa.RecordBatchReader
 ORPHAN_HOURS = 24  # uncommitted files younger than this may belong to a running load
@@ -53,6 +54,23 @@ def split_name(name: str, default_schema: str = "main") -> tuple[str, str]:
     if len(parts) == 2:
         return check_name(parts[0], "schema"), check_name(parts[1])
     raise DapError(f"invalid table name {name!r}: use TABLE or SCHEMA.TABLE")
+
+
+def disk_full(error: BaseException) -> bool:
+    """Did ``error`` (an OSError, or DuckDB's or deltalake's wrapping of one) come from a full
+    disk? The engines keep only the text of the OS error, so the text is what is looked at."""
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        return True
+    return "no space left on device" in str(error).lower()
+
+
+def storage_full(table: str, version: int | None) -> StorageFull:
+    """The one message a full lake disk gives, whichever writer hit it."""
+    state = "did not exist before" if version is None else f"is still at version {version}"
+    return StorageFull(
+        f"no space left on the disk of the lake while writing {table}: nothing was committed "
+        f"({table} {state}); free some space and run the same write again"
+    )
 
 
 def to_arrow(data: Data) -> pa.Table | pa.RecordBatchReader:
@@ -168,6 +186,8 @@ class Lake:
         try:
             metrics = dt.delete(predicate)
         except DeltaError as e:
+            if disk_full(e):
+                raise storage_full(f"{schema}.{table}", int(dt.version())) from e
             raise DapError(f"cannot delete from {schema}.{table}: {e}") from e
         return int(metrics.get("num_deleted_rows", 0))
 
@@ -190,6 +210,7 @@ class Lake:
         metadata: dict[str, str] | None = None,
     ) -> int:
         path = str(self.path(schema, table))
+        before = self.version(schema, table) if self.exists(schema, table) else None
         try:
             write_deltalake(
                 path,
@@ -203,6 +224,12 @@ class Lake:
             raise SchemaMismatch(
                 f"the data does not match the schema of {schema}.{table}: {e}"
             ) from e
+        except (DeltaError, OSError) as e:
+            if before is None:
+                _remove_if_empty(self.path(schema, table))  # no folder for a table never made
+            if disk_full(e):
+                raise storage_full(f"{schema}.{table}", before) from e
+            raise
         return self.version(schema, table)
 
     def commit_parquet(
@@ -242,6 +269,11 @@ class Lake:
                 f.path.unlink(missing_ok=True)
             if isinstance(e, DapError) or not isinstance(e, Exception):
                 raise
+            if disk_full(e):
+                known = self.exists(schema, table) and mode != "create"
+                raise storage_full(
+                    f"{schema}.{table}", self.version(schema, table) if known else None
+                ) from e
             text = str(e).strip().splitlines()
             raise DapError(
                 f"cannot commit to {schema}.{table}: {text[0] if text else type(e).__name__}"
@@ -271,6 +303,8 @@ class Lake:
                 .execute()
             )
         except (DeltaError, SchemaMismatchError) as e:
+            if disk_full(e):
+                raise storage_full(f"{schema}.{table}", int(dt.version())) from e
             raise SchemaMismatch(f"cannot merge into {schema}.{table}: {e}") from e
         return dict(metrics)
 
@@ -318,6 +352,12 @@ class Lake:
         path = self.path(schema, table)
         if path.exists():
             shutil.rmtree(path)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove a table's folder that a failed create left empty."""
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 # -- Delta statistics of Parquet files written by DuckDB -----------------------------------------

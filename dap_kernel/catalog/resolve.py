@@ -78,7 +78,7 @@ class CatalogBindings:
             "WHERE lower(schema_name) || '.' || lower(name) IN "
             f"({', '.join(mark for _ in qualified)})"
         )
-        with self.meta.engine.connect() as con:
+        with self.meta.connection() as con:  # a lost server: MetaStoreError, one line
             rows = tuple(_kept_row(r) for r in con.exec_driver_sql(sql, key).all())
         if version is not None:
             with self._lock:

@@ -108,6 +108,20 @@ class Catalog(CatalogBindings):
 
     # -- lake tables ------------------------------------------------------------------------
 
+    def discard_unregistered(self, name: str) -> bool:
+        """Remove a lake table the catalog never registered, before creating one of that name.
+
+        A writer killed between its lake commit and registering the table here leaves a table
+        no one can query, and without this every rerun of the same CREATE or ingest would fail
+        with "already exists". It is removed, not overwritten: its history would stay reachable
+        by time travel, holding what that writer (maybe someone else) could read.
+        """
+        schema, table = split_name(name)
+        if not self.lake.exists(schema, table) or f"{schema}.{table}" in self.known_names():
+            return False
+        self.lake.drop(schema, table)
+        return True
+
     def create_table(
         self,
         name: str,
@@ -123,6 +137,7 @@ class Catalog(CatalogBindings):
         """Write ``data`` as a new Delta table and register it, with statistics."""
         schema, table = split_name(name)
         self._ensure_new(schema, table, replace)
+        self.discard_unregistered(name)
         version = self.lake.create(schema, table, data, exist_ok=replace)
         return self._register(
             schema,

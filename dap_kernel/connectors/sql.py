@@ -108,6 +108,7 @@ def read_sql(
     if batch_rows < 1:
         raise SourceError("batch_rows must be at least 1")
     source = _parse(url)
+    connect_timeout_s = _url_timeout(url, connect_timeout_s)
     plan = _Plan(source.dialect, table, query, columns, incremental_column)
     retrying = _retrying(attempts, backoff_s, source)
     reader = _read_adbc if source.backend in ("postgresql", "sqlite") else _read_sqlalchemy
@@ -117,9 +118,9 @@ def read_sql(
             lambda: reader(source, plan, since, batch_rows, connect_timeout_s)
         )
     except _Transient as e:
+        tries = f" (after {attempts} attempts)" if attempts > 1 else ""
         raise SourceError(
-            f"cannot read {described}: {_message(e.__cause__ or e, source)} "
-            f"(after {attempts} attempts)"
+            f"cannot read {described}: {_message(e.__cause__ or e, source)}{tries}"
         ) from None
     except SourceError:
         raise
@@ -429,6 +430,21 @@ def _parse(url: str) -> _Source:
         )
     dialect = {"mysql": "mysql", "mariadb": "mysql", "mssql": "tsql", "oracle": "oracle"}
     return _Source(url, "other", dialect.get(base, base))
+
+
+def _url_timeout(url: str, default_s: float) -> float:
+    """A ``connect_timeout`` the URL gives (libpq's spelling, in seconds) wins over the default:
+    a source known to be slow, or one that must fail fast, says so where it is named."""
+    given = dict(parse_qsl(urlsplit(url).query)).get("connect_timeout")
+    if given is None:
+        return default_s
+    try:
+        seconds = float(given)
+    except ValueError:
+        raise SourceError(f"connect_timeout in the URL is seconds, not {given!r}") from None
+    if not 0 < seconds <= 3600:
+        raise SourceError(f"connect_timeout in the URL is from 1 to 3600 seconds, not {given}")
+    return seconds
 
 
 def _classify(error: BaseException) -> BaseException:

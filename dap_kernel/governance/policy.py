@@ -154,7 +154,7 @@ class GrantPolicy:
     # -- snapshot ---------------------------------------------------------------------------
 
     def state(self) -> tuple[int, bool]:
-        with self.meta.engine.connect() as con:
+        with self.meta.connection() as con:  # a lost server: MetaStoreError, one line
             row = con.exec_driver_sql(
                 "SELECT version, multi_user FROM policy_state WHERE id = 1"
             ).one()

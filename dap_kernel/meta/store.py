@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from ..errors import MetaStoreError
 
@@ -40,6 +41,30 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _transactional_sqlite_engine(url: str) -> Engine:
+    """An engine whose transactions include DDL, for migrations on SQLite.
+
+    Python's sqlite3 driver opens a transaction only before INSERT/UPDATE/DELETE, so the
+    CREATE and ALTER statements of a migration ran one by one in autocommit: a process killed
+    half-way left some new tables and the old revision number, and every later start failed
+    with "table already exists". Here the driver leaves transactions alone and the engine
+    begins each one itself (``BEGIN IMMEDIATE``: one migrator at a time), so an upgrade
+    commits whole or not at all, as on PostgreSQL.
+    """
+    engine = create_engine(_normalise_url(url), poolclass=NullPool)
+
+    def connect(dbapi_connection: Any, record: Any) -> None:
+        _sqlite_pragmas(dbapi_connection, record)
+        dbapi_connection.isolation_level = None  # the driver issues no BEGIN/COMMIT of its own
+
+    def begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", connect)
+    event.listen(engine, "begin", begin)
+    return engine
 
 
 class MetaStore:
@@ -78,18 +103,24 @@ class MetaStore:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         head = ScriptDirectory.from_config(config).get_current_head()
+        engine = self.engine
         try:
-            with self.engine.begin() as connection:
-                current = MigrationContext.configure(connection).get_current_revision()
-                if current == head:
+            with engine.connect() as probe:
+                if MigrationContext.configure(probe).get_current_revision() == head:
                     return
+            if engine.dialect.name == "sqlite":
+                engine = _transactional_sqlite_engine(self.url)
+            with engine.begin() as connection:
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                command.upgrade(config, "head")  # a no-op if another process just did it
         except OperationalError as e:
             raise MetaStoreError(
                 f"cannot open the metadata database {redact_url(self.url)}: "
                 f"{str(e.orig).strip().splitlines()[0]}"
             ) from e
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
