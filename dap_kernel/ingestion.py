@@ -31,6 +31,7 @@ from .catalog import split_name
 from .catalog.stats import written_stats
 from .connectors.files import PARSE_RULE, FilePlan, plan_files, unify_types
 from .errors import DapError, SchemaMismatch, StorageFull
+from .gdpr.pii import suggest_on_ingest
 from .lake import disk_full, storage_full
 from .quarantine import SCHEMA as QUARANTINE_SCHEMA
 from .quarantine import quarantine_name, write_quarantine
@@ -52,6 +53,9 @@ class IngestResult:
     files: list[str] = field(default_factory=list)
     created: bool = False
     run_id: str = ""
+    # A new table's columns that look like personal data: (column, tag, confidence), kept
+    # with the table for a steward to confirm (``dap pii confirm``); nothing is tagged.
+    pii_suggested: tuple[tuple[str, str, float], ...] = ()
 
     @property
     def quarantine_table(self) -> str:
@@ -61,10 +65,16 @@ class IngestResult:
         """The line the CLI and the magic print."""
         loaded = f"loaded {_rows(self.rows_loaded)} into {self.table} (version {self.version})"
         if self.rows_quarantined:
-            return (
-                f"{loaded}; {_rows(self.rows_quarantined)} quarantined in {self.quarantine_table}"
+            loaded += f"; {_rows(self.rows_quarantined)} quarantined in {self.quarantine_table}"
+        else:
+            loaded += "; 0 rows quarantined"
+        if self.pii_suggested:
+            found = ", ".join(f"{c} ({t} {p:.0%})" for c, t, p in self.pii_suggested)
+            loaded += (
+                f"\npossible personal data: {found}; a steward confirms a tag with "
+                f"dap pii confirm {self.table} COLUMN TAG"
             )
-        return f"{loaded}; 0 rows quarantined"
+        return loaded
 
     def __str__(self) -> str:
         return self.summary()
@@ -182,6 +192,7 @@ def _ingest(
         quarantined = _replace_quarantine(catalog, qualified, bad, plan.files)
     else:
         quarantined = write_quarantine(catalog, qualified, bad)
+    found = suggest_on_ingest(session, qualified) if created else []
     return IngestResult(
         table=qualified,
         rows_loaded=rows,
@@ -190,6 +201,7 @@ def _ingest(
         files=list(plan.files),
         created=created,
         run_id=run_id,
+        pii_suggested=tuple((f.column, f.tag, round(f.confidence, 2)) for f in found),
     )
 
 

@@ -41,3 +41,18 @@ def pii_confirm(
 
     tags = confirm_tag(_workspace().session(channel="cli"), table, column, tag)
     typer.echo(f"{table}.{column}: tags {', '.join(tags)}")
+
+
+@pii_app.command("pending")
+def pii_pending() -> None:
+    """Columns an ingest found to look like personal data, not yet confirmed by a steward
+    (tables whose grants you manage)."""
+    from ..gdpr.pii import pending
+
+    found = pending(_workspace().session(channel="cli"))
+    if not found:
+        typer.echo("no unconfirmed PII suggestions")
+    for table, items in found.items():
+        for s in items:
+            confirm = f"dap pii confirm {table} {s['column']} {s['tag']}"
+            typer.echo(f"{table}\t{s['column']}\t{s['tag']}\t{s['confidence']}\t{confirm}")

@@ -24,7 +24,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from sqlalchemy import select, update
 
-from ..errors import DapError
+from ..errors import DapError, QueryRefused
 from ..lake import split_name
 from ..meta.models import CatalogColumn, CatalogTable, PolicyState
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 SAMPLE_ROWS = 1000
 PII = "pii"
+SUGGESTED = "pii_suggested"  # catalog option: what the scan at ingest suggested
 
 # Column names: (kind, pattern, confidence). A word match, so "email_opt_in" counts and
 # "emailed" does not; the generic "name" alone is weak (a product has a name too).
@@ -157,6 +158,54 @@ def scan_table(session: Session, table: str) -> list[Suggestion]:
             tags = {t.lower() for t in column.tags}
             found.append(Suggestion(column.name, kind, confidence, n, v, len(values), kind in tags))
     return sorted(found, key=lambda s: (-s.confidence, s.column))
+
+
+def suggest_on_ingest(session: Session, table: str) -> list[Suggestion]:
+    """The scan of a table an ingest just created, kept with the table as the catalog option
+    :data:`SUGGESTED` (columns, tags and confidences: no values) for a steward to confirm.
+    Nothing is tagged: a guess must not change what anyone may read. A loader who may not
+    manage the table's grants gets no suggestions (the scan reads raw values)."""
+    try:
+        found = [s for s in scan_table(session, table) if not s.tagged]
+    except QueryRefused:
+        return []
+    if found:
+        session.workspace.catalog.set_option(
+            table,
+            SUGGESTED,
+            [
+                {"column": s.column, "tag": s.tag, "confidence": round(s.confidence, 2)}
+                for s in found
+            ],
+        )
+    return found
+
+
+def suggested(session: Session, table: str) -> list[dict[str, object]]:
+    """The suggestions an ingest kept for ``table`` that no steward has confirmed yet."""
+    info = session.governed_catalog.find(table)
+    session.require("MANAGE_GRANTS", info.qualified_name)
+    tags = {c.name: {t.lower() for t in c.tags} for c in info.columns}
+    return [
+        dict(s)
+        for s in info.options.get(SUGGESTED) or []
+        if str(s.get("tag")) not in tags.get(str(s.get("column")), {str(s.get("tag"))})
+    ]
+
+
+def pending(session: Session) -> dict[str, list[dict[str, object]]]:
+    """Unconfirmed ingest suggestions of every table the caller may manage the grants of."""
+    found: dict[str, list[dict[str, object]]] = {}
+    for info in session.governed_catalog.list_tables():
+        if SUGGESTED not in info.options:
+            continue
+        try:
+            waiting = suggested(session, info.qualified_name)
+        except QueryRefused:
+            continue
+        if waiting:
+            found[info.qualified_name] = waiting
+    return found
 
 
 def _sample(session: Session, table: str) -> dict[str, list[str]]:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
 from dap_kernel.cli import app
 from dap_kernel.errors import QueryRefused
-from dap_kernel.gdpr.pii import confirm_tag, scan_table
+from dap_kernel.gdpr.pii import confirm_tag, pending, scan_table
 from dap_kernel.governance.identity import Principal
+from dap_kernel.ingestion import ingest
 from dap_kernel.session import Workspace
 
 
@@ -75,3 +78,29 @@ def test_cli(people: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "example.org" not in out.output  # no value is shown
     out = runner.invoke(app, ["pii", "confirm", "people", "contact", "email"])
     assert out.exit_code == 0 and "tags email, pii" in out.output, out.output
+
+
+def test_an_ingest_suggests_tags_and_keeps_them_for_a_steward(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csv = tmp_path / "signups.csv"
+    rows = [f"{i},user{i}@example.org,widget" for i in range(30)]
+    csv.write_text("id,contact,product\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+    result = ingest(csv, "signups", session=workspace.session())
+
+    assert [(c, t) for c, t, _ in result.pii_suggested] == [("contact", "email")]
+    assert "possible personal data: contact (email" in result.summary()
+    assert "user1@" not in result.summary()  # what is suggested, never a value
+    assert pending(workspace.session()) == {
+        "main.signups": [{"column": "contact", "tag": "email", "confidence": 0.95}]
+    }
+    # Nothing is tagged until a steward confirms: a guess changes no one's access.
+    assert not any(c.tags for c in workspace.catalog.get("signups").columns)
+    monkeypatch.setenv("DAP_HOME", str(workspace.settings.home))
+    shown = CliRunner().invoke(app, ["pii", "pending"])
+    assert "main.signups\tcontact\temail" in shown.output
+    confirm_tag(workspace.session(), "signups", "contact", "email")
+    assert pending(workspace.session()) == {}
+    # An append finds the table made: no second scan.
+    assert ingest(csv, "signups", session=workspace.session()).pii_suggested == ()
