@@ -7,6 +7,10 @@ A retention policy lives with its table (catalog options) and says two things:
   depends on it).
 * ``archive_after_days`` + ``column``: rows whose ``column`` is older than that move to the
   archive table (``archive.<table>`` unless named), which keeps them queryable and governed.
+* ``delete_after_days`` + ``column``: rows older than that are deleted, from the table and its
+  archive: the storage limit of a retention schedule (GDPR Art. 5(1)(e)). The deleted rows stay
+  in the Delta history until it is vacuumed, so this needs ``keep_history_days`` too, and the
+  archive's history is vacuumed with the table's.
 
 ``dap archive run`` applies every policy. Moving rows is two commits on two tables, so it is made
 exactly-once: the archive commit records the source table's version it copied from, and a run
@@ -41,14 +45,31 @@ class Retention:
     archive_after_days: float | None = None
     column: str | None = None
     archive_table: str | None = None
+    delete_after_days: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("keep_history_days", "archive_after_days"):
+        for name in ("keep_history_days", "archive_after_days", "delete_after_days"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise DapError(f"{name} must be 0 or more, not {value}")
-        if (self.archive_after_days is None) != (self.column is None):
-            raise DapError("archiving needs both archive_after_days and the date column")
+        aged = self.archive_after_days is not None or self.delete_after_days is not None
+        if aged != (self.column is not None):
+            raise DapError(
+                "archiving or deleting old rows needs the date column, and a date column "
+                "needs archive_after_days or delete_after_days"
+            )
+        if self.delete_after_days is None:
+            return
+        if self.keep_history_days is None:
+            raise DapError(
+                "delete_after_days needs keep_history_days: deleted rows stay readable by time "
+                "travel until the history that holds them is vacuumed"
+            )
+        if self.archive_after_days is not None and self.delete_after_days < self.archive_after_days:
+            raise DapError(
+                f"delete_after_days ({self.delete_after_days:g}) is before archive_after_days "
+                f"({self.archive_after_days:g}): rows would be deleted before they are archived"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -61,6 +82,7 @@ class ArchiveResult:
     archive_table: str | None
     files_vacuumed: int
     version: int
+    rows_deleted: int = 0  # past delete_after_days, from the table and its archive
 
 
 def set_retention(session: Session, table: str, retention: Retention | None) -> Retention | None:
@@ -140,27 +162,54 @@ def run_archive(
         with session.audit_change("archive", (name,), statement=f"archive run on {name}") as c:
             session.require("MODIFY", name)
             done = _apply(session, name, retention, now)
-            c.rows = done.rows_archived
-            if done.archive_table and done.rows_archived:
+            c.rows = done.rows_archived + done.rows_deleted
+            if done.archive_table and (done.rows_archived or done.rows_deleted):
                 c.touch(done.archive_table)
-            c.statement += f" ({done.files_vacuumed} files vacuumed)"
+            c.statement += (
+                f" ({done.rows_deleted} rows past retention deleted, "
+                f"{done.files_vacuumed} files vacuumed)"
+            )
         results.append(done)
     return results
 
 
 def _apply(session: Session, name: str, retention: Retention, now: datetime) -> ArchiveResult:
-    archived, archive = 0, None
+    archived, deleted = 0, 0
+    archive = retention.archive_table or f"archive.{split_name(name)[1]}"
     if retention.archive_after_days is not None and retention.column is not None:
-        archive = retention.archive_table or f"archive.{split_name(name)[1]}"
         cutoff = now - timedelta(days=retention.archive_after_days)
         archived = _move_old_rows(session, name, retention.column, cutoff, archive)
+    kept = [name]
+    if archive in session.catalog.known_names():
+        session.require("MODIFY", archive)  # as when rows move in
+        kept.append(archive)  # its rows are the table's rows: the same limits apply
+    if retention.delete_after_days is not None and retention.column is not None:
+        cutoff = now - timedelta(days=retention.delete_after_days)
+        for table in kept:
+            deleted += _delete_expired(session, table, retention.column, cutoff)
     vacuumed = 0
     if retention.keep_history_days is not None:
-        schema, table = split_name(name)
         hours = int(retention.keep_history_days * 24)
-        vacuumed = len(session.workspace.lake.vacuum(schema, table, retention_hours=hours))
+        for table in kept:
+            vacuumed += len(
+                session.workspace.lake.vacuum(*split_name(table), retention_hours=hours)
+            )
     version = session.catalog.get(name).version
-    return ArchiveResult(name, archived, archive, vacuumed, version)
+    used = archive if archive in kept else None
+    return ArchiveResult(name, archived, used, vacuumed, version, deleted)
+
+
+def _delete_expired(session: Session, name: str, column: str, cutoff: datetime) -> int:
+    """Delete the rows of ``name`` whose ``column`` is before ``cutoff`` (one Delta commit)."""
+    ws = session.workspace
+    schema, table = split_name(name)
+    _catch_up(session, name)
+    field = ws.lake.snapshot(schema, table).schema.field(column)
+    limit = _literal_for(field.type, cutoff)
+    deleted = ws.lake.delete_where(schema, table, f'"{column}" < {_sql_literal(limit, field.type)}')
+    if deleted:
+        ws.catalog.refresh(name)
+    return deleted
 
 
 def _move_old_rows(session: Session, name: str, column: str, cutoff: datetime, archive: str) -> int:

@@ -34,6 +34,10 @@ def archive_set(
     to: Annotated[
         str | None, typer.Option(help="The archive table (default archive.TABLE).")
     ] = None,
+    delete_after: Annotated[
+        float | None,
+        typer.Option(help="Delete rows older than this many days (from the archive too)."),
+    ] = None,
     clear: Annotated[bool, typer.Option(help="Remove the table's policy.")] = False,
 ) -> None:
     """Set (or --clear) the retention policy of a table; needs MODIFY on it."""
@@ -44,7 +48,7 @@ def archive_set(
         set_retention(session, table, None)
         typer.echo(f"{table}: no retention policy")
         return
-    policy = Retention(keep_days, archive_after, column, to)
+    policy = Retention(keep_days, archive_after, column, to, delete_after)
     set_retention(session, table, policy)
     typer.echo(f"{table}: {_describe(policy)}")
 
@@ -66,7 +70,8 @@ def archive_show(
 def archive_run(
     table: Annotated[str | None, typer.Argument(help="One table (default: every policy).")] = None,
 ) -> None:
-    """Apply the policies: move old rows to the archive, vacuum history beyond the kept days."""
+    """Apply the policies: move old rows to the archive, delete rows past retention, vacuum
+    history beyond the kept days."""
     from ..archive import run_archive
 
     results = run_archive(_workspace().session(channel="cli"), table)
@@ -74,7 +79,11 @@ def archive_run(
         typer.echo("no table has a retention policy")
     for r in results:
         moved = f"{r.rows_archived:,} rows moved to {r.archive_table}; " if r.archive_table else ""
-        typer.echo(f"{r.table}: {moved}{r.files_vacuumed} old files vacuumed (version {r.version})")
+        deleted = f"{r.rows_deleted:,} rows past retention deleted; " if r.rows_deleted else ""
+        typer.echo(
+            f"{r.table}: {moved}{deleted}{r.files_vacuumed} old files vacuumed "
+            f"(version {r.version})"
+        )
 
 
 @archive_app.command("history")
@@ -100,5 +109,9 @@ def _describe(policy: Retention) -> str:
         parts.append(
             f"move rows with {policy.column} older than {policy.archive_after_days:g} days "
             f"to {target}"
+        )
+    if policy.delete_after_days is not None:
+        parts.append(
+            f"delete rows with {policy.column} older than {policy.delete_after_days:g} days"
         )
     return "; ".join(parts) or "nothing kept or moved"

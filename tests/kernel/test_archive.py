@@ -51,8 +51,12 @@ def test_policy_is_kept_with_the_table_and_validated(events: Workspace) -> None:
     assert get_retention(s, "main.events") == Retention(7, 365, "at", None)
     with pytest.raises(DapError, match="has no column nope"):
         set_retention(s, "events", Retention(archive_after_days=1, column="nope"))
-    with pytest.raises(DapError, match="needs both"):
+    with pytest.raises(DapError, match="needs the date column"):
         Retention(archive_after_days=1)
+    with pytest.raises(DapError, match="needs keep_history_days"):
+        Retention(delete_after_days=30, column="at")
+    with pytest.raises(DapError, match="before archive_after_days"):
+        Retention(1, archive_after_days=365, column="at", delete_after_days=30)
     with pytest.raises(DapError, match="0 or more"):
         Retention(keep_history_days=-1)
     set_retention(s, "events", None)
@@ -107,6 +111,34 @@ def test_vacuum_ends_time_travel_beyond_the_kept_history(events: Workspace) -> N
     with pytest.raises(DapError, match="version 0 of main.events is gone"):
         s.sql("SELECT count(*) FROM events", as_of=0)
     assert ids(events, "events") == [9]
+
+
+def test_rows_past_retention_are_deleted_from_the_table_its_archive_and_history(
+    events: Workspace,
+) -> None:
+    s = events.session()
+    set_retention(s, "events", Retention(archive_after_days=365, column="at"))
+    run_archive(s, now=NOW)  # ids 1 (800 days) and 2 (400 days) in the archive
+    policy = Retention(
+        keep_history_days=0, archive_after_days=5, column="at", delete_after_days=600
+    )
+    set_retention(s, "events", policy)
+
+    [result] = run_archive(s, now=NOW)
+
+    assert result.rows_archived == 1  # id 3 (10 days) moved
+    assert result.rows_deleted == 1  # id 1 (800 days), from the archive
+    assert ids(events, "events") == [4] and ids(events, "archive.events") == [2, 3]
+    for table in ("events", "archive.events"):  # gone from the history as well
+        reachable = []
+        for v in range(events.catalog.get(table).version + 1):
+            try:
+                reachable += s.sql(f"SELECT id FROM {table}", as_of=v)["id"].to_list()
+            except DapError as e:
+                assert "is gone" in str(e)
+        assert 1 not in reachable, table
+    assert 2 in s.sql("SELECT id FROM archive.events")["id"].to_list()  # not past the limit
+    assert run_archive(s, now=NOW)[0].rows_deleted == 0  # nothing left past the limit
 
 
 def test_archiving_is_governed(governed: Workspace) -> None:
