@@ -70,13 +70,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_listener(ip: str, tls: bool, allow_plain_http: bool) -> None:
+SERVE_REMEDY = "give --certfile and --keyfile, or --allow-plain-http"
+
+
+def check_listener(ip: str, tls: bool, allow_plain_http: bool, remedy: str = SERVE_REMEDY) -> None:
     """:class:`ConfigError` unless a server binding ``ip`` keeps its callers' credentials off
-    the network in clear."""
+    the network in clear; ``remedy`` says how to give a certificate or allow plain HTTP."""
     if tls or allow_plain_http or is_loopback(ip):
         return
     raise ConfigError(
-        f"refusing plain HTTP on {ip or 'every interface'}: API keys and hub tokens would cross "
-        "the network unencrypted. Give --certfile and --keyfile, or --allow-plain-http when "
-        "something else encrypts the link (a TLS-terminating proxy, a service mesh)"
+        f"refusing plain HTTP on {ip or 'every interface'}: credentials would cross the network "
+        f"unencrypted. To serve anyway, {remedy} when something else encrypts the link (a "
+        "TLS-terminating proxy, a service mesh)"
     )
