@@ -7,11 +7,14 @@ cannot work, and plain HTTP off loopback, stop the start with one line that name
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import socket
 import ssl
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +23,7 @@ import pytest
 from dap_server.headers import HSTS
 
 from dap_kernel.transport import HttpSession
-from tests.conftest import Service, _free_port, served
+from tests.conftest import Service, _free_port, served, stop_process
 from tests.tls_certs import Pair, self_signed
 
 pytestmark = pytest.mark.slow
@@ -67,6 +70,55 @@ def test_the_dap_client_trusts_what_ssl_cert_file_names(
     with HttpSession(tls_service.url, api_key=tls_service.keys["raj"]) as raj:
         regions = raj.sql("SELECT DISTINCT region FROM customers")["region"].to_list()
     assert regions == ["APAC"]
+
+
+def test_a_users_server_forwards_to_the_service_over_tls(
+    tls_service: Service, pair: Pair, tmp_path: Path
+) -> None:
+    """A hub user's Jupyter server holds no data: its /dap/api/v1 routes go to the service. With
+    DAP_SERVICE_URL=https://… and the CA in SSL_CERT_FILE (what the hub's spawner gives it)."""
+    port, token = _free_port(), secrets.token_hex(16)
+    config = {
+        "ServerApp": {
+            "port": port,
+            "ip": "127.0.0.1",
+            "open_browser": False,
+            "allow_root": True,
+            "root_dir": str(tmp_path),
+            "token": token,
+        },
+        "DapExtension": {"service_url": tls_service.url},
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAP_", "JUPYTERHUB_"))}
+    env.update(
+        {
+            "DAP_API_KEY": tls_service.keys["ann"],  # the server's own credential
+            "SSL_CERT_FILE": str(pair.cert),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+            "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
+        }
+    )
+    command = [sys.executable, "-m", "jupyter_server", f"--config={tmp_path / 'config.json'}"]
+    log_path = tmp_path / "jupyter.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url, auth = f"http://127.0.0.1:{port}", {"Authorization": f"token {token}"}
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                me = httpx.get(f"{url}/dap/api/v1/whoami", headers=auth, timeout=5)
+                if me.status_code != 503 or time.monotonic() > deadline:
+                    break
+            except httpx.HTTPError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"jupyter server did not start: {log_path}") from None
+            time.sleep(0.3)
+    finally:
+        stop_process(process)
+    assert me.status_code == 200, (me.text, log_path.read_text()[-2000:])
+    assert me.json()["user"] == "ann" and me.json()["source"] == "apikey"
 
 
 def test_plain_http_to_the_tls_port_gets_no_answer(tls_service: Service) -> None:
