@@ -33,6 +33,15 @@ the tests and production:
   ``DAP_DASHBOARDS=off`` leaves it out.
 - ``DAP_HUB_CULL_TIMEOUT``: seconds idle before a user server is stopped (3600; 0 = never).
 - ``DAP_HUB_EXTRA_SERVICES_JSON`` / ``DAP_HUB_EXTRA_ROLES_JSON``: more services and roles.
+- Encryption in transit (docs/security-model.md, "Encryption"): ``DAP_HUB_SSL_CERT`` /
+  ``DAP_HUB_SSL_KEY``: the proxy serves HTTPS to browsers and API clients; without them a
+  ``DAP_HUB_IP`` other than loopback is refused unless ``DAP_HUB_ALLOW_PLAIN_HTTP=1`` (TLS
+  ends in front of the proxy).
+  ``DAP_TLS_CERTFILE`` / ``DAP_TLS_KEYFILE``: the DAP service serves HTTPS (readable by
+  ``DAP_SERVICE_USER``; for 127.0.0.1, which the hub, its proxy and user servers connect to),
+  and is registered by its https URL. ``SSL_CERT_FILE`` (the hub's own environment): the CA
+  bundle that trusts the service's certificate (the system's CAs plus DAP's, when no public CA
+  signed it), passed on to the proxy, user servers, kernels and the DAP service.
 """
 
 from __future__ import annotations
@@ -50,6 +59,9 @@ c = get_config()  # type: ignore[name-defined]  # noqa: F821 - provided by Jupyt
 here = Path(__file__).resolve().parent
 sys.path.insert(0, str(here))
 import dap_hub  # noqa: E402 - next to this file
+
+from dap_kernel.errors import ConfigError  # noqa: E402
+from dap_kernel.tls import check_listener, check_pair  # noqa: E402
 
 state = Path(os.environ.get("DAP_HUB_STATE", here / "state"))
 state.mkdir(parents=True, exist_ok=True)
@@ -80,8 +92,46 @@ c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
 c.ConfigurableHTTPProxy.api_url = f"http://127.0.0.1:{env('DAP_PROXY_API_PORT', '8001')}"
 proxy = here / "node_modules" / ".bin" / "configurable-http-proxy"
-c.ConfigurableHTTPProxy.command = [str(proxy) if proxy.exists() else "configurable-http-proxy"]
-hub_url = env("DAP_HUB_PUBLIC_URL", f"http://{public_ip}:{public_port}")
+
+
+def tls_pair(cert_var: str, key_var: str) -> bool:
+    """Whether the certificate and key these variables name are set (checked: one line)."""
+    try:
+        return check_pair(env(cert_var), env(key_var))
+    except ConfigError as e:
+        raise SystemExit(f"{cert_var}/{key_var}: {e}") from None
+
+
+# -- encryption in transit ----------------------------------------------------------------------
+# Browsers and API clients reach the proxy over HTTPS; the proxy, the hub and user servers reach
+# the DAP service over HTTPS when it has a certificate. The hub's own API and the proxy's API
+# stay on loopback (hub_ip, api_url): JupyterHub's internal_ssl is not turned on (see the docs).
+public_tls = tls_pair("DAP_HUB_SSL_CERT", "DAP_HUB_SSL_KEY")
+try:  # passwords, cookies and tokens in clear on a network: only if something else encrypts
+    remedy = "give DAP_HUB_SSL_CERT and DAP_HUB_SSL_KEY, or set DAP_HUB_ALLOW_PLAIN_HTTP=1"
+    check_listener(public_ip, public_tls, env("DAP_HUB_ALLOW_PLAIN_HTTP") == "1", remedy)
+except ConfigError as e:
+    raise SystemExit(f"DAP_HUB_IP: {e}") from None
+if public_tls:
+    c.JupyterHub.ssl_cert = env("DAP_HUB_SSL_CERT")
+    c.JupyterHub.ssl_key = env("DAP_HUB_SSL_KEY")
+service_tls = tls_pair("DAP_TLS_CERTFILE", "DAP_TLS_KEYFILE")
+# Who calls the DAP service trusts what the hub trusts: SSL_CERT_FILE (a bundle of the system's
+# CAs and DAP's, for a certificate no public CA signed) is what Python's ssl, tornado, aiohttp
+# and httpx read. The hub reads it at start (it checks the service is up before routing to it);
+# user servers, kernels, report kernels and the dashboard host get it passed on; the proxy is
+# given it for its connections to https targets (Node reads no SSL_CERT_FILE).
+trust = env("SSL_CERT_FILE")
+if trust and not Path(trust).is_file():
+    raise SystemExit(f"SSL_CERT_FILE={trust!r} is not a readable file")
+trust_env = {"SSL_CERT_FILE": trust} if trust else {}
+c.ConfigurableHTTPProxy.command = [
+    str(proxy) if proxy.exists() else "configurable-http-proxy",
+    *(["--client-ssl-ca", trust] if service_tls and trust else []),
+]
+hub_url = env(
+    "DAP_HUB_PUBLIC_URL", f"{'https' if public_tls else 'http'}://{public_ip}:{public_port}"
+)
 
 # -- who may log in -----------------------------------------------------------------------------
 auth = env("DAP_HUB_AUTH", "dummy")
@@ -149,13 +199,14 @@ def as_user(user: str, command: list[str]) -> list[str]:
 
 # -- the DAP service ----------------------------------------------------------------------------
 service_port = int(env("DAP_SERVICE_PORT", "8890"))
-service_url = f"http://127.0.0.1:{service_port}"
+service_url = f"{'https' if service_tls else 'http'}://127.0.0.1:{service_port}"
 dap = shutil.which("dap") or str(Path(sys.executable).parent / "dap")
 service_command = [dap, "serve", f"--port={service_port}"]
 service_user = env("DAP_SERVICE_USER")
 if service_user:  # its own system user: user servers cannot open its files
     service_command = as_user(service_user, service_command)
 service_env = {k: v for k, v in os.environ.items() if k.startswith("DAP_") or k == "PATH"}
+service_env.update(trust_env)  # its report kernels reach it at its own https URL
 
 
 # -- the dashboard host: published dashboards, each viewer's kernel with the viewer's token ---
@@ -173,7 +224,11 @@ dashboards = {
     "command": as_user(dashboards_user, dashboards_command)
     if dashboards_user
     else dashboards_command,
-    "environment": {"DAP_SERVICE_URL": f"{service_url}/services/dap", "PATH": env("PATH")},
+    "environment": {
+        "DAP_SERVICE_URL": f"{service_url}/services/dap",
+        "PATH": env("PATH"),
+        **trust_env,
+    },
     "oauth_no_confirm": True,
     # Viewers' tokens for this service may call the DAP service as them, nothing more.
     "oauth_client_allowed_scopes": ["access:services!service=dap"],
@@ -207,7 +262,7 @@ c.JupyterHub.services = [
 ]
 # Kernels reach data only through the service, with the user's own hub token; the server's
 # token may call the service (as that user) and nothing else of the hub's beyond its own server.
-c.Spawner.environment = {"DAP_SERVICE_URL": f"{service_url}/services/dap"}
+c.Spawner.environment = {"DAP_SERVICE_URL": f"{service_url}/services/dap", **trust_env}
 c.Spawner.server_token_scopes = [
     "users:activity!user",
     "access:servers!server",

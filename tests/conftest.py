@@ -6,6 +6,7 @@ import glob
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -129,10 +130,14 @@ def dap_service(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 
 @contextmanager
-def served(demo_home: Path, folder: Path) -> Iterator[Service]:
+def served(
+    demo_home: Path, folder: Path, args: tuple[str, ...] = (), ca: Path | None = None
+) -> Iterator[Service]:
     """A `dap serve` process over a governed copy of the demo data in ``folder``, with an API
     key per demo user; stopped on exit. Tests that change what others rely on (a fuzzer that
-    revokes keys, say) start their own rather than share :func:`dap_service`."""
+    revokes keys, say) start their own rather than share :func:`dap_service`. ``args`` go to
+    `dap serve`; with ``ca`` it serves HTTPS (``args`` name the certificate) and is waited for
+    trusting that CA."""
     home = folder / "dap-home"
     shutil.copytree(demo_home, home)
     ws = Workspace(Settings(home=home, user="tester"))
@@ -151,14 +156,20 @@ def served(demo_home: Path, folder: Path) -> Iterator[Service]:
     dap = str(Path(sys.executable).parent / "dap")
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [dap, "serve", f"--port={port}"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [dap, "serve", f"--port={port}", *args],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if ca else 'http'}://127.0.0.1:{port}"
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                urllib.request.urlopen(f"{url}/dap/api/v1/health", timeout=2).close()
+                urllib.request.urlopen(
+                    f"{url}/dap/api/v1/health", timeout=2, context=context
+                ).close()
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:

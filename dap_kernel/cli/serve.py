@@ -65,17 +65,42 @@ def serve(
     ip: Annotated[str, typer.Option(help="Address to bind (keep loopback unless proxied).")] = (
         "127.0.0.1"
     ),
+    certfile: Annotated[
+        str, typer.Option(help="TLS certificate (PEM): serve HTTPS.", envvar="DAP_TLS_CERTFILE")
+    ] = "",
+    keyfile: Annotated[
+        str, typer.Option(help="Its private key (PEM, unencrypted).", envvar="DAP_TLS_KEYFILE")
+    ] = "",
+    allow_plain_http: Annotated[
+        bool,
+        typer.Option(
+            "--allow-plain-http",
+            help="Serve plain HTTP off loopback: only where something else encrypts the link.",
+        ),
+    ] = False,
 ) -> None:
     """Run the DAP service: the governed REST API alone, as JupyterHub runs it as a service.
 
     Callers need a DAP API key (`dap apikey create`) or, under a hub, their hub identity.
-    Options after ``--`` go to the server, e.g. ``-- --DapExtension.per_user_queries=4``.
+    With --certfile and --keyfile it serves HTTPS; plain HTTP is refused off loopback unless
+    --allow-plain-http. Options after ``--`` go to the server, e.g.
+    ``-- --DapExtension.per_user_queries=4``.
     """
+    from ..tls import check_listener, check_pair
+
+    tls = check_pair(certfile, keyfile)  # one line, before anything starts
+    check_listener(ip, tls, allow_plain_http)
     _workspace()  # fail here, in one line, if DAP_HOME or DAP_META_URL is broken
     from ..session import reset_default_workspace
 
     reset_default_workspace()
-    args = [sys.executable, "-m", "dap_server.service", f"--port={port}", f"--ip={ip}", *ctx.args]
-    typer.echo(f"starting the DAP service on http://{ip}:{port}/dap/api/v1/ (Ctrl-C stops)")
+    args = [sys.executable, "-m", "dap_server.service", f"--port={port}", f"--ip={ip}"]
+    if tls:
+        args += [f"--ServerApp.certfile={certfile}", f"--ServerApp.keyfile={keyfile}"]
+    if allow_plain_http:
+        args.append("--allow-plain-http")
+    args.extend(ctx.args)
+    scheme = "https" if tls else "http"
+    typer.echo(f"starting the DAP service on {scheme}://{ip}:{port}/dap/api/v1/ (Ctrl-C stops)")
     sys.stdout.flush()
     os.execv(sys.executable, args)

@@ -42,8 +42,19 @@ from .outputs import failed_cell, render_outputs
 if TYPE_CHECKING:
     from ..session import Workspace
 
-# What a kernel may inherit from the service's environment: nothing that names a secret.
-_PASSED = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "DAP_CHROMIUM", "PLAYWRIGHT_BROWSERS_PATH")
+# What a kernel may inherit from the service's environment: nothing that names a secret. The CA
+# bundle (SSL_CERT_*) lets it trust the service's own certificate at an https URL.
+_PASSED = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "PYTHONPATH",
+    "DAP_CHROMIUM",
+    "PLAYWRIGHT_BROWSERS_PATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
 KERNEL = "python3"
 
 

@@ -4,6 +4,10 @@ This is the shape JupyterHub runs as a service: under its own system user it own
 metadata and the secrets, and serves nothing but DAP. No contents, kernels or terminals API, no
 other server extensions, and no Jupyter token: callers come in with a DAP API key or, as a hub
 service (``JUPYTERHUB_SERVICE_*`` env), with their hub identity.
+
+TLS is Jupyter Server's own (``ServerApp.certfile`` / ``keyfile``, by default from
+``DAP_TLS_CERTFILE`` / ``DAP_TLS_KEYFILE``); :mod:`dap_kernel.tls` checks the pair before the
+server binds, and plain HTTP off loopback needs ``allow_plain_http``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from typing import Any
 
 from jupyter_server.serverapp import ServerApp
 from jupyter_server.services.contents.largefilemanager import LargeFileManager
-from traitlets import default
+from traitlets import Bool, default
+
+from dap_kernel.errors import ConfigError
+from dap_kernel.tls import CERT_ENV, KEY_ENV, check_listener, check_pair
 
 from .auth import HubIdentity, NoJupyterIdentity
 
@@ -29,6 +36,33 @@ class DapServiceApp(ServerApp):
     name = "dap-serve"
     description = "The DAP service: the governed REST API, and nothing else."
     default_services = ()  # type: ignore[assignment]
+
+    allow_plain_http = Bool(
+        False,
+        config=True,
+        help="Serve plain HTTP on an address other than loopback (something else encrypts the "
+        "link: a TLS-terminating proxy, a service mesh). Off: such a start is refused.",
+    )
+
+    @default("certfile")
+    def _certfile_default(self) -> str:
+        return os.environ.get(CERT_ENV, "").strip()
+
+    @default("keyfile")
+    def _keyfile_default(self) -> str:
+        return os.environ.get(KEY_ENV, "").strip()
+
+    def init_webapp(self) -> None:
+        """Refuse, in one line, a TLS pair that cannot work or plain HTTP on the network, before
+        Jupyter builds its TLS options from the pair (it would fail with a traceback)."""
+        try:
+            tls = check_pair(self.certfile, self.keyfile)
+            if not self.sock:
+                check_listener(self.ip, tls, self.allow_plain_http)
+        except ConfigError as e:
+            self.log.critical("%s", e)
+            self.exit(1)
+        super().init_webapp()
 
     @default("identity_provider_class")
     def _identity_provider_class_default(self) -> type:
@@ -61,6 +95,9 @@ class DapServiceApp(ServerApp):
     def find_server_extensions(self) -> None:
         """Only DAP, whatever else is installed and enabled for Jupyter."""
         self.jpserver_extensions = {"dap_server": True}
+
+
+_PLAIN_HTTP_HELP = "serve plain HTTP off loopback (something else encrypts the link)"
 
 
 def service_argv(
@@ -99,7 +136,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="dap serve", description=__doc__)
     parser.add_argument("--port", type=int, default=8890)
     parser.add_argument("--ip", default="127.0.0.1")
+    # --certfile / --keyfile are Jupyter Server's own options, passed on with the rest.
+    parser.add_argument("--allow-plain-http", action="store_true", help=_PLAIN_HTTP_HELP)
     known, extra = parser.parse_known_args(argv)
+    if known.allow_plain_http:
+        extra = ["--DapServiceApp.allow_plain_http=True", *extra]
     serve(known.port, known.ip, extra=extra)
 
 

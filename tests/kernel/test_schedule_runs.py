@@ -126,6 +126,8 @@ def test_the_kernel_gets_none_of_the_schedulers_secrets(
         "AWS_SECRET_ACCESS_KEY": "aws-hunter2",
     }.items():
         monkeypatch.setenv(name, value)
+    # A CA bundle is no secret: the kernel needs it to trust a DAP service's https URL.
+    monkeypatch.setenv("SSL_CERT_FILE", "/etc/ssl/dap-trust.pem")
     api = Schedules(sales.session(ANN))
     code = "import os, json\nprint(json.dumps(dict(os.environ)))"
     s = api.add(ScheduleSpec(name="env", notebook=notebook(code), formats=("ipynb",)))
@@ -134,6 +136,7 @@ def test_the_kernel_gets_none_of_the_schedulers_secrets(
     text = outputs_text(done)
     assert "hunter2" not in text
     assert "DAP_API_KEY" in text  # the run's own key, revoked by now
+    assert '"SSL_CERT_FILE": "/etc/ssl/dap-trust.pem"' in text
 
 
 def test_a_timeout_kills_the_run(sales: Workspace) -> None:

@@ -36,9 +36,18 @@ def test_a_kernel_inherits_only_what_it_needs() -> None:
         "DAP_API_KEY": "dap_secret",
         "HTTP_COOKIE": "jupyterhub-session=…",
         "AWS_SECRET_ACCESS_KEY": "x",
+        "SSL_CERT_FILE": "/etc/dap/trust.pem",
     }
     assert sorted(kernel_env(env)) == sorted(
-        ["PATH", "HOME", "LC_ALL", "VOILA_BASE_URL", "DAP_SERVICE_URL", VIEWER_TOKEN_ENV]
+        [
+            "PATH",
+            "HOME",
+            "LC_ALL",
+            "VOILA_BASE_URL",
+            "DAP_SERVICE_URL",
+            VIEWER_TOKEN_ENV,
+            "SSL_CERT_FILE",
+        ]
     )
 
 

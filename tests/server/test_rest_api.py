@@ -170,6 +170,8 @@ async def test_every_answer_carries_the_security_headers(api: Api) -> None:
         for name, value in HEADERS.items():
             assert reply.headers.get(name) == value, (reply.status, name)
         assert "default-src 'none'" in reply.headers["Content-Security-Policy"]
+        # Plain HTTP: no HSTS (tests/server/test_tls.py checks it is there over HTTPS).
+        assert "Strict-Transport-Security" not in reply.headers
 
 
 async def test_malformed_requests(api: Api) -> None:

@@ -47,6 +47,8 @@ KERNEL_ENV = frozenset(
         "VIRTUAL_ENV",
         "IPYTHONDIR",
         "DAP_SERVICE_URL",
+        "SSL_CERT_FILE",  # a CA bundle that trusts the DAP service's certificate (no secret)
+        "SSL_CERT_DIR",
         "SCRIPT_NAME",
         "PATH_INFO",
         "QUERY_STRING",
