@@ -253,5 +253,9 @@ class DapExtension(ExtensionApp):
         and are cancelled after it."""
         state: DapState | None = self.settings.get("dap_state")
         if state is not None:
-            await state.drain()
+            grace = state.settings.shutdown_grace_s
+            self.log.info("DAP: draining: no new queries; running ones have %g s to finish", grace)
+            cancelled = await state.drain()
+            if cancelled:
+                self.log.warning("DAP: grace period over: cancelled queries: %d", cancelled)
             state.close()

@@ -157,6 +157,7 @@ class DapHandler(APIHandler):
                 principal = Principal(name="anonymous", source="none")
             else:
                 principal = await self._identify(endpoint)
+                self._principal = principal  # a refused request is logged under its caller too
                 self._count_in()
                 self.dap.runtime.limiter.take(
                     caller_key(principal.name, principal.key_id), principal.rate_limit_per_min

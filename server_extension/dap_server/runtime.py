@@ -9,7 +9,6 @@ another user's id is unknown to you, and you may reuse it for your own query.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import threading
 import time
@@ -29,7 +28,6 @@ from dap_kernel.settings import Settings
 from .metrics import Metrics
 from .scheduling import ServiceScheduler
 
-log = logging.getLogger("dap_server")
 CANCELLED_AT_SHUTDOWN = "the service is shutting down: the query was cancelled"
 
 
@@ -188,7 +186,6 @@ class Runtime:
             for state in self.queries.running():
                 cancel(state.engine_id)
                 cancelled += 1
-            log.warning("DAP: grace period over: %d queries cancelled", cancelled)
             deadline = loop.time() + 10  # an interrupted query stops within moments
             while self.busy() and loop.time() < deadline:
                 await asyncio.sleep(0.05)
