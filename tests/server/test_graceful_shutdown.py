@@ -108,3 +108,22 @@ def test_past_the_grace_running_queries_are_cancelled_cleanly(
         log = service.log.read_text()
         assert "Traceback" not in log
         assert "grace period over: cancelled queries: 1" in log
+
+
+def test_a_second_sigterm_cuts_the_grace_short(demo_home: Path, tmp_path: Path) -> None:
+    with (
+        served(demo_home, tmp_path, env={"DAP_SHUTDOWN_GRACE_S": "600"}) as service,
+        ThreadPoolExecutor(1) as pool,
+    ):
+        running = _start(pool, service, ENDLESS_SQL, "endless-0002")
+        process = _process(service)
+        process.send_signal(signal.SIGTERM)
+        for _ in range(100):  # draining: the first signal has landed
+            if httpx.get(f"{service.url}/dap/api/v1/health/ready").status_code == 503:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        reply = running.result(timeout=120)  # long before the 600 s grace
+        assert reply.status_code == 409 and reply.json()["error"] == "query_cancelled"
+        assert process.wait(timeout=60) == 0
+        assert "Traceback" not in service.log.read_text()
