@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from .errors import TooManyQueries
+from .errors import DapError, ShuttingDown, TooManyQueries
 from .settings import Settings
 
 T = TypeVar("T")
@@ -123,7 +123,9 @@ class FairPool:
     """A thread pool that starts work only as :class:`FairShare` allows, one queue per user.
 
     ``submit`` raises :class:`TooManyQueries` at once when the user is at its limit; otherwise
-    it returns a future that runs as soon as the rule lets the user have a worker.
+    it returns a future that runs as soon as the rule lets the user have a worker. A draining
+    pool (:meth:`drain`: the service is stopping) admits nothing new, and finishes what it had
+    admitted unless :meth:`fail_waiting` gives up on the queued part.
     """
 
     def __init__(self, share: FairShare, *, thread_name_prefix: str = "dap-query") -> None:
@@ -135,12 +137,15 @@ class FairPool:
         self._running: dict[str, int] = {}
         self._waiting: dict[str, deque[_Job[Any]]] = {}
         self._closed = False
+        self._draining = False
 
     def submit(self, user: str, fn: Callable[[], T]) -> Future[T]:
         future: Future[T] = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the query pool is shut down")
+            if self._draining:
+                raise ShuttingDown()
             admitted = self._running.get(user, 0) + len(self._waiting.get(user, ()))
             if not self.share.may_admit(admitted):
                 raise self.share.refusal(user, admitted)
@@ -156,6 +161,26 @@ class FairPool:
     def waiting(self, user: str) -> int:
         with self._lock:
             return len(self._waiting.get(user, ()))
+
+    def drain(self) -> None:
+        """Admit nothing new (:class:`ShuttingDown`); what was admitted still runs."""
+        with self._lock:
+            self._draining = True
+
+    def active(self) -> int:
+        """Jobs admitted and not done (running or waiting)."""
+        with self._lock:
+            return self._busy + sum(len(queue) for queue in self._waiting.values())
+
+    def fail_waiting(self, error: DapError) -> int:
+        """Give up on the jobs still waiting for a worker: each one's caller gets ``error``."""
+        with self._lock:
+            waiting = [job for queue in self._waiting.values() for job in queue]
+            self._waiting.clear()
+        for job in waiting:
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(error)
+        return len(waiting)
 
     def _pick(self) -> list[_Job[Any]]:
         """Jobs that may start now (called under the lock): fewest running first, then oldest."""

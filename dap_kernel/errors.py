@@ -15,6 +15,8 @@ class DapError(Exception):
 
     code = "dap_error"
     http_status = 400
+    # Seconds after which trying again makes sense (REST: the Retry-After header), when known.
+    retry_after_s: float | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -183,6 +185,37 @@ class TooManyQueries(DapError):
 
     code = "too_many_queries"
     http_status = 429
+
+
+class RateLimited(DapError):
+    """The caller sent more requests than its rate allows (:mod:`dap_kernel.ratelimit`)."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class ShuttingDown(DapError):
+    """The service is draining before it stops: another replica (or this one, restarted)
+    takes the request."""
+
+    code = "shutting_down"
+    http_status = 503
+
+    def __init__(self, message: str = "the service is shutting down", retry_after_s: float = 5):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class NotReady(DapError):
+    """A dependency of the service (metadata store, engine) does not answer: send queries to
+    another replica for now."""
+
+    code = "not_ready"
+    http_status = 503
 
 
 class UnknownQuery(DapError):

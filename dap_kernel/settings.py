@@ -98,6 +98,13 @@ class Settings:
     # DAP_PROVIDER_IDENTITY_MAX_AGE: seconds a hub user's provider groups, recorded at login or
     # refresh, still count for their API keys and schedules (governance.provider_identity).
     provider_identity_max_age_s: float = 8 * 24 * 3600
+    # DAP_RATE_LIMIT_PER_MIN: REST requests one caller (an API key, else a user) may send a
+    # minute, in bursts of a sixth of that; 0 = no limit (dap_kernel.ratelimit). A key may carry
+    # its own limit.
+    rate_limit_per_min: float = 600.0
+    # DAP_SHUTDOWN_GRACE_S: seconds a stopping service lets running queries finish before it
+    # cancels them.
+    shutdown_grace_s: float = 30.0
 
     def __post_init__(self) -> None:
         if not self.meta_url:
@@ -154,5 +161,7 @@ class Settings:
             provider_identity_max_age_s=_number(
                 "DAP_PROVIDER_IDENTITY_MAX_AGE", str(8 * 24 * 3600)
             ),
+            rate_limit_per_min=_number("DAP_RATE_LIMIT_PER_MIN", "600"),
+            shutdown_grace_s=_number("DAP_SHUTDOWN_GRACE_S", "30"),
         )
         return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

@@ -120,6 +120,7 @@ class Service:
     home: Path
     keys: dict[str, str]  # user -> API key (tester's has every scope)
     log: Path
+    process: subprocess.Popen[bytes] | None = None
 
 
 @pytest.fixture(scope="session")
@@ -131,13 +132,17 @@ def dap_service(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @contextmanager
 def served(
-    demo_home: Path, folder: Path, args: tuple[str, ...] = (), ca: Path | None = None
+    demo_home: Path,
+    folder: Path,
+    args: tuple[str, ...] = (),
+    ca: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Service]:
     """A `dap serve` process over a governed copy of the demo data in ``folder``, with an API
     key per demo user; stopped on exit. Tests that change what others rely on (a fuzzer that
     revokes keys, say) start their own rather than share :func:`dap_service`. ``args`` go to
     `dap serve`; with ``ca`` it serves HTTPS (``args`` name the certificate) and is waited for
-    trusting that CA."""
+    trusting that CA. ``env`` adds variables (``DAP_SHUTDOWN_GRACE_S``, …) to its environment."""
     home = folder / "dap-home"
     shutil.copytree(demo_home, home)
     ws = Workspace(Settings(home=home, user="tester"))
@@ -148,10 +153,12 @@ def served(
     )[1]
     ws.close()
     port = _free_port()
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAP_", "JUPYTERHUB_"))}
     env.update(
         {"DAP_HOME": str(home), "DAP_USER": "tester", "JUPYTER_RUNTIME_DIR": str(home.parent)}
     )
+    env.update(extra)
     log_path = home.parent / "service.log"
     dap = str(Path(sys.executable).parent / "dap")
     with log_path.open("w") as log:
@@ -175,7 +182,7 @@ def served(
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"the DAP service did not start; see {log_path}") from None
                 time.sleep(0.2)
-        yield Service(url=url, home=home, keys=keys, log=log_path)
+        yield Service(url=url, home=home, keys=keys, log=log_path, process=process)
     finally:
         stop_process(process)
 

@@ -23,14 +23,29 @@ def apikey_create(
     ] = None,
     expires_days: Annotated[float | None, typer.Option(help="Expire after N days.")] = None,
     user: Annotated[str | None, typer.Option(help="Owner (default: you).")] = None,
+    rate_limit: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Requests a minute this key may send to the DAP service (0 = no limit; "
+            "default: DAP_RATE_LIMIT_PER_MIN). Needs MANAGE_GRANTS.",
+        ),
+    ] = None,
 ) -> None:
-    """Create a key and print it: this is the only time it is shown. A key for another user
-    needs MANAGE_GRANTS."""
-    info, token = _key_admin().create(user, name, scopes=scope, expires_in_days=expires_days)
+    """Create a key and print it: this is the only time it is shown. A key for another user,
+    or with a rate limit of its own, needs MANAGE_GRANTS."""
+    info, token = _key_admin().create(
+        user, name, scopes=scope, expires_in_days=expires_days, rate_limit_per_min=rate_limit
+    )
     typer.echo(token)
     typer.echo(
         f"key {info.key_id} for {info.principal}, scopes {', '.join(info.scopes)}"
-        + (f", expires {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else ""),
+        + (f", expires {info.expires_at:%Y-%m-%d %H:%M} UTC" if info.expires_at else "")
+        + (
+            f", {info.rate_limit_per_min} requests a minute"
+            if info.rate_limit_per_min is not None
+            else ""
+        ),
         err=True,
     )
 

@@ -60,6 +60,7 @@ class ApiKeyInfo:
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    rate_limit_per_min: int | None = None  # None: the service's default (0: no limit)
 
     @property
     def state(self) -> str:
@@ -88,6 +89,7 @@ def _info(row: ApiKey) -> ApiKeyInfo:
         expires_at=row.expires_at,
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
+        rate_limit_per_min=row.rate_limit_per_min,
     )
 
 
@@ -107,6 +109,7 @@ class ApiKeys:
         scopes: list[str] | None = None,
         expires_in_days: float | None = None,
         run_id: str | None = None,
+        rate_limit_per_min: int | None = None,
     ) -> tuple[ApiKeyInfo, str]:
         """A new key for ``principal``; the returned token is the only copy of the secret.
 
@@ -118,6 +121,8 @@ class ApiKeys:
             raise DapError(f"unknown scope {', '.join(unknown)}: use {', '.join(SCOPES)}")
         if expires_in_days is not None and expires_in_days <= 0:
             raise DapError("--expires-days must be greater than 0")
+        if rate_limit_per_min is not None and rate_limit_per_min < 0:
+            raise DapError("a key's rate limit is 0 (no limit) or more requests a minute")
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
@@ -130,6 +135,7 @@ class ApiKeys:
                 scopes=scopes,
                 expires_at=expires,
                 run_id=run_id,
+                rate_limit_per_min=rate_limit_per_min,
             )
             s.add(row)
             s.flush()
@@ -154,6 +160,7 @@ class ApiKeys:
                     keys.c.revoked_at,
                     keys.c.last_used_at,
                     keys.c.run_id,
+                    keys.c.rate_limit_per_min,
                 ).where(keys.c.key_id == key_id)
             ).one_or_none()
             if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
@@ -174,7 +181,13 @@ class ApiKeys:
                 con, row.principal, self.provider_max_age_s, now
             )
         return Principal(
-            name=row.principal, groups=groups, roles=roles, source="apikey", run=row.run_id or ""
+            name=row.principal,
+            groups=groups,
+            roles=roles,
+            source="apikey",
+            run=row.run_id or "",
+            key_id=key_id,
+            rate_limit_per_min=row.rate_limit_per_min,
         )
 
     def list_keys(self, principal: str | None = None) -> list[ApiKeyInfo]:
@@ -243,13 +256,25 @@ class KeyAdmin:
         *,
         scopes: list[str] | None = None,
         expires_in_days: float | None = None,
+        rate_limit_per_min: int | None = None,
     ) -> tuple[ApiKeyInfo, str]:
-        """A new key for ``owner`` (default: the caller); the token is shown only here."""
+        """A new key for ``owner`` (default: the caller); the token is shown only here.
+
+        A key's own rate limit is an administrator's to give: otherwise anyone could lift
+        their own limit by making a key without one."""
         owner = owner or self.principal.name
         with self._change(f"create API key {name!r} for {owner}") as change:
             self._for_other(owner, "create API keys")
+            if rate_limit_per_min is not None and not self.manager:
+                raise QueryRefused(
+                    f"{self.principal.name} may not set a key's rate limit: MANAGE_GRANTS is needed"
+                )
             info, token = self.keys.create(
-                owner, name, scopes=scopes, expires_in_days=expires_in_days
+                owner,
+                name,
+                scopes=scopes,
+                expires_in_days=expires_in_days,
+                rate_limit_per_min=rate_limit_per_min,
             )
             change.statement += f": {info.key_id}"
         return info, token

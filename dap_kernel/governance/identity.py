@@ -23,6 +23,10 @@ class Principal:
     # The scheduled run this caller is (its API key was minted for it): what it reads is
     # recorded under the run (dap_kernel.run_reads). Not an identity: never compared.
     run: str = field(default="", compare=False)
+    # The API key this caller came in with, and that key's own rate limit (requests a minute;
+    # None = the service's default): whose bucket a request spends (dap_kernel.ratelimit).
+    key_id: str = field(default="", compare=False)
+    rate_limit_per_min: float | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         groups = f" groups={','.join(sorted(self.groups))}" if self.groups else ""

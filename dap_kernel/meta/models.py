@@ -170,6 +170,9 @@ class ApiKey(Base):
     # A key minted for one scheduled run: its queries record what they read under that run
     # (and read pinned versions when the run re-executes another as recorded).
     run_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Requests a minute this key may send (dap_kernel.ratelimit); NULL = the service's default,
+    # 0 = no limit. Set by an administrator.
+    rate_limit_per_min: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class RunRead(Base):

@@ -106,6 +106,20 @@ class DapExtension(ExtensionApp):
         help="Write one JSON line per DAP request (route, status, ms, user) to stderr. "
         "On in `dap serve`; in a user's Jupyter server its own request log suffices.",
     )
+    shutdown_grace = Float(
+        -1.0,
+        config=True,
+        help="Seconds a stopping server lets running queries finish (new ones get 503 and "
+        "readiness fails meanwhile) before it cancels them. -1 = DAP_SHUTDOWN_GRACE_S "
+        "(default 30).",
+    )
+    rate_limit_per_min = Float(
+        -1.0,
+        config=True,
+        help="REST requests one caller (an API key, else a user) may send a minute, in bursts "
+        "of a sixth of that; more get 429. 0 = no limit; -1 = DAP_RATE_LIMIT_PER_MIN "
+        "(default 600). A key's own limit (dap apikey create --rate-limit) wins.",
+    )
     result_store_mb = Float(
         512.0, config=True, help="Memory for finished results kept for paging (MiB)."
     )
@@ -152,6 +166,10 @@ class DapExtension(ExtensionApp):
             overrides["metrics_token"] = self.metrics_token
         if self.max_query_timeout > 0:
             overrides["max_query_timeout_s"] = self.max_query_timeout
+        if self.shutdown_grace >= 0:
+            overrides["shutdown_grace_s"] = self.shutdown_grace
+        if self.rate_limit_per_min >= 0:
+            overrides["rate_limit_per_min"] = self.rate_limit_per_min
         return Settings.from_env(**overrides)
 
     def initialize_settings(self) -> None:
@@ -230,6 +248,14 @@ class DapExtension(ExtensionApp):
         scheduler.start()
 
     async def stop_extension(self) -> None:
+        """Jupyter Server's shutdown hook (SIGTERM, Ctrl-C): drain, then close. Readiness
+        fails and new queries get 503 at once; running ones have the grace period to finish,
+        and are cancelled after it."""
         state: DapState | None = self.settings.get("dap_state")
         if state is not None:
+            grace = state.settings.shutdown_grace_s
+            self.log.info("DAP: draining: no new queries; running ones have %g s to finish", grace)
+            cancelled = await state.drain()
+            if cancelled:
+                self.log.warning("DAP: grace period over: cancelled queries: %d", cancelled)
             state.close()

@@ -8,6 +8,7 @@ import asyncio
 import hmac
 import json
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
@@ -22,6 +23,7 @@ from dap_kernel.governance.apikeys import ApiKeyError, InsufficientScope
 from dap_kernel.governance.audit import AuditEvent
 from dap_kernel.governance.identity import Principal
 from dap_kernel.governance.secret_refs import loggable
+from dap_kernel.ratelimit import caller_key
 
 from .api import METRICS_SOURCE, Call, Endpoint, RawBody, Reply, Router, url_pattern
 from .auth import api_key_from, principal_from_jupyter
@@ -55,6 +57,7 @@ class DapHandler(APIHandler):
         self._api_key = api_key_from(self.request.headers)
         self._principal: Principal | None = None
         self._code = ""
+        self._counted = False
         await super().prepare()
 
     def check_xsrf_cookie(self) -> None:
@@ -150,10 +153,15 @@ class DapHandler(APIHandler):
     async def _dispatch(self, **path_args: str) -> None:
         endpoint = self.endpoints[self.request.method or "GET"]
         try:
-            if endpoint.public:
+            if endpoint.public:  # health: never limited, never waited for at shutdown
                 principal = Principal(name="anonymous", source="none")
             else:
                 principal = await self._identify(endpoint)
+                self._principal = principal  # a refused request is logged under its caller too
+                self._count_in()
+                self.dap.runtime.limiter.take(
+                    caller_key(principal.name, principal.key_id), principal.rate_limit_per_min
+                )
             self._principal = principal
             kwargs: dict[str, Any] = {k: unquote(v) for k, v in path_args.items()}
             if endpoint.query is not None:
@@ -173,6 +181,11 @@ class DapHandler(APIHandler):
             self._error(InternalError("internal server error: the details are in the server log"))
             return
         self._write_result(endpoint, result)
+
+    def _count_in(self) -> None:
+        """A stopping server waits for the requests it is serving (Runtime.drain)."""
+        self._counted = True
+        self.dap.runtime.inflight += 1
 
     def _run(self, endpoint: Endpoint, kwargs: dict[str, Any]) -> Any:
         principal = self._principal
@@ -237,6 +250,8 @@ class DapHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         if error.http_status == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="dap"')
+        if error.retry_after_s is not None:
+            self.set_header("Retry-After", str(max(1, math.ceil(error.retry_after_s))))
         self.finish(json.dumps({"error": error.code, "message": error.message}))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -251,7 +266,18 @@ class DapHandler(APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"error": f"http_{status_code}", "message": message}))
 
+    def _count_out(self) -> None:
+        if getattr(self, "_counted", False):
+            self._counted = False
+            self.dap.runtime.inflight -= 1
+
+    def on_connection_close(self) -> None:
+        """The caller left: nobody waits for this answer any more (nor does a shutdown)."""
+        self._count_out()
+        super().on_connection_close()
+
     def on_finish(self) -> None:
+        self._count_out()
         elapsed = time.perf_counter() - getattr(self, "_t0", time.perf_counter())
         status = self.get_status()
         method = self.request.method or ""

@@ -46,6 +46,17 @@ class Health(BaseModel):
     checks: dict[str, str] = Field(description="One line per dependency checked.")
 
 
+class Live(BaseModel):
+    status: Literal["live"] = Field(description="The server process answers requests.")
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = Field(
+        description="The metadata store and the engine answer and the service is not stopping."
+    )
+    checks: dict[str, str] = Field(description="`ok` per dependency checked.")
+
+
 class WhoAmI(BaseModel):
     user: str
     kind: str
@@ -271,6 +282,13 @@ class ApiKeyCreate(Request):
     )
     expires_in_days: float | None = Field(default=None, gt=0, le=3650)
     user: str | None = Field(default=None, description="Create for another user (managers only).")
+    rate_limit_per_min: int | None = Field(
+        default=None,
+        ge=0,
+        le=1_000_000,
+        description="Requests a minute this key may send (0 = no limit; default: the service's "
+        "DAP_RATE_LIMIT_PER_MIN). Managers only.",
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -282,6 +300,9 @@ class ApiKeyOut(BaseModel):
     created_at: Timestamp
     expires_at: Timestamp | None
     last_used_at: Timestamp | None
+    rate_limit_per_min: int | None = Field(
+        default=None, description="The key's own rate limit (None: the service's default)."
+    )
 
 
 class ApiKeyCreated(ApiKeyOut):

@@ -13,7 +13,7 @@ from pydantic.json_schema import models_json_schema
 import dap_kernel
 
 from .api import Endpoint, Router, full_path, router
-from .models import ErrorBody
+from .models import ErrorBody, Health
 
 _REF = "#/components/schemas/{model}"
 _STATUS_TEXT = {
@@ -23,9 +23,9 @@ _STATUS_TEXT = {
     404: "Not found",
     408: "The query ran past its time limit",
     409: "Conflict (cancelled, already exists)",
-    429: "Too many queries at once",
+    429: "Too many queries at once, or too many requests a minute (see Retry-After)",
     500: "Server error (details only in the server log)",
-    503: "Not ready",
+    503: "Not ready, or shutting down (see Retry-After)",
 }
 
 
@@ -68,10 +68,12 @@ def _operation(endpoint: Endpoint, refs: Refs) -> dict[str, Any]:
     error = {"content": {"application/json": {"schema": refs[(ErrorBody, "serialization")]}}}
     statuses = set(endpoint.errors) | {400, 500}
     if not endpoint.public:
-        statuses |= {401}
+        statuses |= {401, 429}  # 429: the caller's rate limit (dap_kernel.ratelimit)
+    if endpoint.pool == "query":
+        statuses |= {503}  # a draining service admits no new query
     responses: dict[str, Any] = {str(endpoint.status): success}
     for status in sorted(statuses):
-        if status == 503 and endpoint.public:  # health answers its own model when not ready
+        if status == 503 and endpoint.response is Health:  # health answers its own model
             responses["503"] = {"description": _STATUS_TEXT[503], "content": success["content"]}
             continue
         responses[str(status)] = {"description": _STATUS_TEXT[status], **error}

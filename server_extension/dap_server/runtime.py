@@ -8,22 +8,27 @@ another user's id is unknown to you, and you may reuse it for your own query.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 
 from dap_kernel.admission import FairPool, FairShare, effective_timeout
 from dap_kernel.errors import DapError, QueryCancelled, QueryIdInUse, UnknownQuery
+from dap_kernel.ratelimit import Rate, RateLimiter
 from dap_kernel.session import QueryResult
 from dap_kernel.settings import Settings
 
 from .metrics import Metrics
 from .scheduling import ServiceScheduler
+
+CANCELLED_AT_SHUTDOWN = "the service is shutting down: the query was cancelled"
 
 
 @dataclass
@@ -88,6 +93,10 @@ class QueryRegistry:
             raise UnknownQuery(f"no query {query_id} of yours is known to this server")
         return state
 
+    def running(self) -> list[QueryState]:
+        with self._lock:
+            return [s for s in self._states.values() if s.status == "running"]
+
     def _trim(self) -> None:
         if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
             return
@@ -134,6 +143,11 @@ class Runtime:
         self.settings = settings or Settings.from_env()
         self.started = time.time()
         self.scheduler: ServiceScheduler | None = None  # set by the extension once it listens
+        # Per process (issue 17 moves it to a shared store): see dap_kernel.ratelimit.
+        self.limiter = RateLimiter(Rate(self.settings.rate_limit_per_min))
+        self.draining = False  # stopping: readiness 503, no new query admitted
+        self.inflight = 0  # identified requests being served (touched on the event loop only)
+        self._grace_cut = False
 
     def timeout(self, requested: float | None) -> float:
         """The seconds a REST query may run: the caller's wish, capped by the server's maximum."""
@@ -143,6 +157,40 @@ class Runtime:
         """A run was queued: let this server's scheduler start it now, not at its next tick."""
         if self.scheduler is not None:
             self.scheduler.wake()
+
+    def begin_drain(self) -> None:
+        """Refuse new queries and fail readiness from now on (a load balancer stops sending)."""
+        self.draining = True
+        self.query_pool.drain()
+
+    def cut_grace(self) -> None:
+        """A second stop signal: cancel what runs now rather than at the end of the grace."""
+        self._grace_cut = True
+
+    def busy(self) -> bool:
+        return self.inflight > 0 or self.query_pool.active() > 0
+
+    async def drain(self, grace_s: float, cancel: Callable[[str], object]) -> int:
+        """Let admitted work finish for up to ``grace_s`` seconds, then cancel the queries still
+        running (``cancel(engine_id)``; their callers get QueryCancelled) and fail those still
+        waiting for a worker. Runs on the event loop, which goes on serving the answers.
+        Returns how many queries were cancelled."""
+        self.begin_drain()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        while self.busy() and loop.time() < deadline and not self._grace_cut:
+            await asyncio.sleep(0.05)
+        cancelled = 0
+        if self.busy():
+            cancelled = self.query_pool.fail_waiting(QueryCancelled(CANCELLED_AT_SHUTDOWN))
+            for state in self.queries.running():
+                cancel(state.engine_id)
+                cancelled += 1
+            deadline = loop.time() + 10  # an interrupted query stops within moments
+            while self.busy() and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)  # the last answers leave before the loop stops
+        return cancelled
 
     def close(self) -> None:
         if self.scheduler is not None:

@@ -92,6 +92,29 @@ class DapServiceApp(ServerApp):
         # Jupyter's token opens nothing here: never print one.
         return super()._get_urlparts(path, include_token=False, ip=ip)
 
+    def stop(self, from_signal: bool = False) -> None:
+        """Jupyter's stop (SIGTERM), except that the service keeps listening while it drains.
+
+        Jupyter closes the listening socket first; a load balancer then sees refused
+        connections rather than a failing readiness, and a client's new query a connection
+        error rather than a 503 it can retry elsewhere. Here the socket stays open until the
+        extension's drain (its ``stop_extension``, run by Jupyter's cleanup) is over; Jupyter's
+        cleanup closes it then. A second signal cuts the grace period short.
+        """
+        state = self.web_app.settings.get("dap_state") if hasattr(self, "web_app") else None
+        if state is None:
+            super().stop(from_signal=from_signal)
+            return
+        if self._stopping:
+            state.runtime.cut_grace()
+            return
+        self._stopping = True
+        state.runtime.begin_drain()
+        if from_signal:
+            self.io_loop.add_callback_from_signal(self._stop)
+        else:
+            self.io_loop.add_callback(self._stop)
+
     def find_server_extensions(self) -> None:
         """Only DAP, whatever else is installed and enabled for Jupyter."""
         self.jpserver_extensions = {"dap_server": True}

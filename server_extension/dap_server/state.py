@@ -38,6 +38,16 @@ class DapState:
                 self._workspace = Workspace(self.settings)
             return self._workspace
 
+    async def drain(self) -> int:
+        """Stop taking queries; let the running ones finish within the grace period. Returns
+        how many were cancelled after it."""
+
+        def cancel(engine_id: str) -> None:
+            if self._workspace is not None:  # no workspace opened: nothing can be running
+                self._workspace.engine.cancel(engine_id)
+
+        return await self.runtime.drain(self.settings.shutdown_grace_s, cancel)
+
     def close(self) -> None:
         self.runtime.close()
         if self._workspace is not None:

@@ -181,3 +181,26 @@ def test_shutdown_cancels_what_waits(gate: Gate) -> None:
     assert waiting.cancelled()
     gate.release()
     assert running.result(WAIT_S) == "a"
+
+
+def test_a_draining_pool_admits_nothing_and_fails_the_queued() -> None:
+    import threading
+
+    from dap_kernel.admission import FairPool, FairShare
+    from dap_kernel.errors import QueryCancelled, ShuttingDown
+
+    pool = FairPool(FairShare(workers=2, per_user=8, reserve=1))
+    release = threading.Event()
+    running = pool.submit("ann", release.wait)
+    queued = pool.submit("ann", lambda: "never")  # ann's share is one running query
+    assert pool.active() == 2
+    pool.drain()
+    with pytest.raises(ShuttingDown):
+        pool.submit("raj", lambda: 1)
+    assert pool.fail_waiting(QueryCancelled("shutting down")) == 1
+    with pytest.raises(QueryCancelled):
+        queued.result(timeout=5)
+    release.set()
+    assert running.result(timeout=5) is True  # admitted before the drain: it finishes
+    pool.shutdown()
+    assert pool.active() == 0

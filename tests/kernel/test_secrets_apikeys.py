@@ -17,6 +17,7 @@ from dap_kernel.governance.apikeys import ApiKeyError
 from dap_kernel.governance.secrets import SecretError, SecretStore
 from dap_kernel.meta.models import ApiKey
 from dap_kernel.session import Workspace
+from dap_kernel.settings import Settings
 
 
 def test_secret_is_encrypted_at_rest_and_key_file_is_private(workspace: Workspace) -> None:
@@ -151,3 +152,41 @@ def test_cli_audit_verify_and_apikeys(tmp_path: Path) -> None:
 def test_help(command: str, tmp_path: Path) -> None:
     result = dap(command, "--help", home=tmp_path)
     assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_a_key_carries_its_own_rate_limit_which_only_a_manager_sets(governed: Workspace) -> None:
+    from dap_kernel.errors import QueryRefused
+    from dap_kernel.governance.apikeys import KeyAdmin
+    from dap_kernel.governance.identity import Principal
+
+    def admin_of(name: str) -> KeyAdmin:
+        return KeyAdmin(governed.apikeys, governed.policy, Principal(name), audit=governed.audit)
+
+    with pytest.raises(QueryRefused, match="may not set a key's rate limit"):
+        admin_of("ann").create(None, "fast", rate_limit_per_min=100_000)
+    _, plain = admin_of("ann").create(None, "plain")  # without one: anyone, as before
+    assert governed.apikeys.authenticate(plain).rate_limit_per_min is None
+    info, token = admin_of("tester").create("ann", "slow", rate_limit_per_min=60)
+    assert info.rate_limit_per_min == 60
+    principal = governed.apikeys.authenticate(token)
+    assert (principal.name, principal.key_id, principal.rate_limit_per_min) == (
+        "ann",
+        info.key_id,
+        60,
+    )
+    with pytest.raises(DapError, match="0 \\(no limit\\) or more"):
+        governed.apikeys.create("ann", "negative", rate_limit_per_min=-1)
+
+
+def test_cli_creates_a_key_with_a_rate_limit(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    created = dap("apikey", "create", "--name", "bot", "--rate-limit", "60", home=home)
+    assert created.returncode == 0, created.stderr
+    assert "60 requests a minute" in created.stderr
+    ws = Workspace(Settings(home=home, user="cli-user"))
+    try:
+        assert ws.apikeys.authenticate(created.stdout.strip()).rate_limit_per_min == 60
+    finally:
+        ws.close()
+    refused = dap("apikey", "create", "--name", "bad", "--rate-limit", "-5", home=home)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr

@@ -30,6 +30,8 @@ PIPELINE = {
 }
 EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "health": ({}, None, 200),
+    "health_live": ({}, None, 200),
+    "health_ready": ({}, None, 200),
     "whoami": ({}, None, 200),
     "metrics": ({}, None, 403),  # an admin's (or the metrics token's): they tell what others do
     "openapi": ({}, None, 200),

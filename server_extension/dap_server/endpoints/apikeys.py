@@ -21,6 +21,7 @@ def _out(info: ApiKeyInfo) -> ApiKeyOut:
         created_at=info.created_at,
         expires_at=info.expires_at,
         last_used_at=info.last_used_at,
+        rate_limit_per_min=info.rate_limit_per_min,
     )
 
 
@@ -47,7 +48,11 @@ def list_keys(call: Call) -> ApiKeyList:
 def create_key(call: Call, body: ApiKeyCreate) -> ApiKeyCreated:
     """A new key; the response holds the only copy of its secret."""
     info, token = _admin(call).create(
-        body.user, body.name, scopes=list(body.scopes), expires_in_days=body.expires_in_days
+        body.user,
+        body.name,
+        scopes=list(body.scopes),
+        expires_in_days=body.expires_in_days,
+        rate_limit_per_min=body.rate_limit_per_min,
     )
     return ApiKeyCreated(**_out(info).model_dump(), token=token)
 

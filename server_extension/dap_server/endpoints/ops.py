@@ -1,4 +1,5 @@
-"""Operations: health (no identity needed), who am I, metrics, and the OpenAPI document."""
+"""Operations: health, liveness and readiness (no identity needed), who am I, metrics, and
+the OpenAPI document."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from typing import Any
 from pydantic import BaseModel, RootModel
 
 import dap_kernel
+from dap_kernel.errors import NotReady, ShuttingDown
 from dap_kernel.governance.policy import GrantPolicy
 
 from ..api import METRICS_SOURCE, Call, RawBody, Reply, router
-from ..models import Health, WhoAmI
+from ..models import Health, Live, Ready, WhoAmI
 
 
 class OpenApiDocument(RootModel[dict[str, Any]]):
@@ -19,23 +21,13 @@ class OpenApiDocument(RootModel[dict[str, Any]]):
 
 @router.get("health", response=Health, public=True, pool="light", tag="operations", errors=(503,))
 def health(call: Call) -> Health | Reply:
-    """Liveness and readiness: is the metadata store reachable, can the engine run a query?"""
-    checks: dict[str, str] = {}
-    ready = True
-    try:
-        workspace = call.workspace  # opening it runs the migrations check too
-        workspace.meta.ping()
-        checks["metadata"] = "ok"
-    except Exception as e:
-        checks["metadata"] = f"unavailable: {type(e).__name__}"
+    """Liveness and readiness in one: is the metadata store reachable, can the engine run a
+    query, is the service not stopping? (`health/live` and `health/ready` ask one each.)"""
+    checks = _dependencies(call)
+    ready = all(v == "ok" for v in checks.values())
+    if call.runtime.draining:
+        checks["shutdown"] = "draining"
         ready = False
-    if ready:
-        try:
-            workspace.engine.execute("SELECT 1")
-            checks["engine"] = "ok"
-        except Exception as e:
-            checks["engine"] = f"unavailable: {type(e).__name__}"
-            ready = False
     answer = Health(
         status="ok" if ready else "unavailable",
         live=True,
@@ -44,6 +36,50 @@ def health(call: Call) -> Health | Reply:
         checks=checks,
     )
     return answer if ready else Reply(answer, 503)
+
+
+@router.get("health/live", response=Live, public=True, pool="loop", tag="operations")
+def health_live(call: Call) -> Live:
+    """Liveness: the process serves requests. No dependency is asked, so an outage of the
+    metadata database never gets a healthy process restarted."""
+    return Live(status="live")
+
+
+@router.get(
+    "health/ready", response=Ready, public=True, pool="light", tag="operations", errors=(503,)
+)
+def health_ready(call: Call) -> Ready:
+    """Readiness: the metadata store and the engine answer and the service is not stopping
+    (503 with a one-line reason otherwise): what a load balancer routes by."""
+    if call.runtime.draining:
+        raise ShuttingDown()
+    checks = _dependencies(call)
+    failing = [name for name, state in checks.items() if state != "ok"]
+    if failing:
+        raise NotReady(f"not ready: the {_DEPENDENCY[failing[0]]} does not answer")
+    return Ready(status="ready", checks=checks)
+
+
+_DEPENDENCY = {"metadata": "metadata store", "engine": "query engine"}
+
+
+def _dependencies(call: Call) -> dict[str, str]:
+    """One line per dependency: ``ok``, or ``unavailable: <error class>`` (never its message,
+    which may quote a URL or a path)."""
+    checks: dict[str, str] = {}
+    try:
+        workspace = call.workspace  # opening it runs the migrations check too
+        workspace.meta.ping()
+        checks["metadata"] = "ok"
+    except Exception as e:
+        checks["metadata"] = f"unavailable: {type(e).__name__}"
+        return checks
+    try:
+        workspace.engine.execute("SELECT 1")
+        checks["engine"] = "ok"
+    except Exception as e:
+        checks["engine"] = f"unavailable: {type(e).__name__}"
+    return checks
 
 
 @router.get("whoami", response=WhoAmI, tag="operations")

@@ -1,0 +1,116 @@
+"""Rate limits: how many requests one caller may send, whatever door they come through.
+
+A token bucket per caller: the bucket holds at most ``burst`` tokens (a sixth of the minute's
+rate by default, so a dashboard opening with a dozen requests at once goes through), refills at
+``per_min / 60`` tokens a second, and each request takes one. An empty bucket refuses with
+:class:`~dap_kernel.errors.RateLimited`, which says when the next token is due (the REST
+``Retry-After``).
+
+The caller is the API key when one was used (each key its own bucket, so a runaway report's key
+does not starve its owner's notebook), else the user. A key may carry its own rate
+(``api_keys.rate_limit_per_min``, set by an administrator); ``0`` means no limit.
+
+The buckets live in the process: several replicas each count on their own (a caller may send
+the rate to each). Moving them to a shared store is issue 17's; the rule stays here.
+
+Why not a library: the usual ones (pyrate-limiter, limits) count requests in sliding or fixed
+windows; a bucket with a burst is the rule wanted here, and it is a few lines.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .errors import RateLimited
+
+BURST_DIVISOR = 6  # burst = the minute's rate / 6: ten seconds' worth at once
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``per_min`` requests a minute, at most ``burst`` at once (0 = no limit)."""
+
+    per_min: float
+    burst: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.burst <= 0 and self.per_min > 0:
+            object.__setattr__(self, "burst", max(1.0, self.per_min / BURST_DIVISOR))
+
+    @property
+    def unlimited(self) -> bool:
+        return self.per_min <= 0
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """Token buckets by caller key, thread-safe; the least recently used are forgotten beyond
+    ``max_callers`` (a forgotten caller starts again with a full bucket, which only errs on the
+    side of letting a request through once)."""
+
+    def __init__(
+        self,
+        default: Rate,
+        *,
+        max_callers: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.default = default
+        self.max_callers = max_callers
+        self._clock = clock
+        self._buckets: OrderedDict[tuple[str, float, float], _Bucket] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def rate_for(self, override_per_min: float | None) -> Rate:
+        """The caller's rate: a key's own, else the service's default."""
+        if override_per_min is None:
+            return self.default
+        return Rate(float(override_per_min))
+
+    def take(self, caller: str, override_per_min: float | None = None) -> None:
+        """Spend one token of ``caller``'s bucket, or raise :class:`RateLimited`."""
+        rate = self.rate_for(override_per_min)
+        if rate.unlimited:
+            return
+        # A changed rate (a key's limit edited) starts a bucket of its own.
+        key = (caller, rate.per_min, rate.burst)
+        now = self._clock()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(tokens=rate.burst, updated=now)
+                while len(self._buckets) > self.max_callers:
+                    self._buckets.popitem(last=False)
+            else:
+                self._buckets.move_to_end(key)
+                refill = (now - bucket.updated) * rate.per_min / 60.0
+                bucket.tokens = min(rate.burst, bucket.tokens + refill)
+                bucket.updated = now
+            if bucket.tokens >= 1.0:
+                bucket.tokens -= 1.0
+                return
+            wait = (1.0 - bucket.tokens) * 60.0 / rate.per_min
+        raise RateLimited(
+            f"too many requests: the limit is {_count(rate.per_min)} a minute "
+            f"(bursts of {_count(rate.burst)}); try again in {math.ceil(wait)} s",
+            retry_after_s=wait,
+        )
+
+
+def caller_key(principal_name: str, api_key_id: str = "") -> str:
+    """Whose bucket a request spends: its API key's, else its user's."""
+    return f"key:{api_key_id}" if api_key_id else f"user:{principal_name}"
+
+
+def _count(n: float) -> str:
+    return str(int(n)) if float(n).is_integer() else f"{n:g}"
