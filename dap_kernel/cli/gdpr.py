@@ -130,3 +130,62 @@ def gdpr_requests() -> None:
         typer.echo(
             f"{r['request']}\t{r['status']}\t{r['started_at']}\t{r['certificate'] or r['error']}"
         )
+
+
+@gdpr_app.command("processing")
+def gdpr_processing(
+    name: Annotated[
+        str | None, typer.Argument(help="The record to file or replace (omit to list).")
+    ] = None,
+    purpose: Annotated[str, typer.Option(help="Why the personal data is processed.")] = "",
+    legal_basis: Annotated[
+        str,
+        typer.Option(
+            help="consent, contract, legal_obligation, vital_interests, public_task or "
+            "legitimate_interests (GDPR Art. 6)."
+        ),
+    ] = "",
+    tables: Annotated[str, typer.Option(help="The tables it processes, comma-separated.")] = "",
+    subjects: Annotated[str, typer.Option(help="Categories of data subjects.")] = "",
+    recipients: Annotated[str, typer.Option(help="Who receives the data.")] = "",
+    remove: Annotated[bool, typer.Option(help="Delete the record.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="The register as JSON.")] = False,
+) -> None:
+    """The register of processing activities (Art. 30): list it, or file a record (needs
+    MANAGE_GRANTS on each of its tables)."""
+    import json
+
+    from ..gdpr.processing import processing_records, record_processing, remove_processing
+
+    session = _workspace().session(channel="cli")
+    if name is not None and remove:
+        gone = remove_processing(session, name)
+        typer.echo(f"{name}: {'removed' if gone else 'no such record'}")
+        return
+    if name is not None:
+        listed = [t.strip() for t in tables.split(",") if t.strip()]
+        record = record_processing(
+            session,
+            name,
+            purpose=purpose,
+            legal_basis=legal_basis,
+            tables=listed,
+            subjects=subjects,
+            recipients=recipients,
+        )
+        typer.echo(f"{record.name}: {record.legal_basis}, {len(record.tables)} tables")
+        return
+    records = processing_records(session)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in records], indent=2))
+        return
+    if not records:
+        typer.echo("no processing records: file one with dap gdpr processing NAME --purpose …")
+    for r in records:
+        typer.echo(f"{r.name}\t{r.legal_basis}\t{r.purpose}")
+        for t in r.tables:
+            key = "no subject key" if t.subject_key is None else f"key {t.subject_key or 'none'}"
+            kept = ", ".join(f"{k} {v}" for k, v in t.retention.items()) or "no retention policy"
+            personal = ", ".join(t.personal_columns) or "no PII-tagged column"
+            dropped = "" if t.exists else " (dropped)"
+            typer.echo(f"  {t.table}{dropped}\t{key}\t{personal}\t{kept}")

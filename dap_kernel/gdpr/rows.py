@@ -1,4 +1,4 @@
-"""The GDPR tables of the metadata database (created by migration ``0011_gdpr``)."""
+"""The GDPR tables of the metadata database (migrations ``0011_gdpr``, ``0013_gdpr_processing``)."""
 
 from __future__ import annotations
 
@@ -43,3 +43,21 @@ class ErasureRow(Base):
     certificate: Mapped[str] = mapped_column(Text, default="")  # path of the certificate
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ProcessingRow(Base):
+    """One processing activity of the register (GDPR Art. 30): why personal data is processed,
+    on which legal basis, in which tables."""
+
+    __tablename__ = "gdpr_processing"
+    __table_args__ = (UniqueConstraint("name", name="uq_gdpr_processing_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    purpose: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(String(40))
+    tables: Mapped[list[str]] = mapped_column(JSON, default=list)  # schema.table, lower-case
+    subjects: Mapped[str] = mapped_column(Text, default="")  # categories of data subjects
+    recipients: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
