@@ -71,7 +71,7 @@ class ErasureIncomplete(DapError):
 @dataclass
 class Erasure:
     request_id: str
-    subject_sha256: str
+    subject_hmac: str
     status: str
     steps: dict[str, dict[str, Any]]
     proofs: list[Proof] = field(default_factory=list)
@@ -87,8 +87,8 @@ class Erasure:
 def erase_subject(session: Session, subject: str, *, allow_uncovered: bool = False) -> Erasure:
     """Erase ``subject`` from every table in scope and certify it; administrators only."""
     subject = check_subject(subject)
-    digest = subject_hash(subject)
-    what = f"gdpr erase of subject sha256:{digest[:16]}"
+    digest = subject_hash(session.workspace.secrets, subject)
+    what = f"gdpr erase of subject hmac:{digest[:16]}"
     with session.audit_change("gdpr_erase", (), statement=what) as change:
         require_admin(session, "erase a data subject's rows")
         scope = plan_scope(session)
@@ -147,7 +147,7 @@ def erasures(session: Session) -> list[dict[str, Any]]:
         return [
             {
                 "request": r.id,
-                "subject_sha256": r.subject_sha256,
+                "subject_hmac": r.subject_sha256,
                 "by": r.principal,
                 "status": r.status,
                 "started_at": r.started_at.isoformat(timespec="seconds"),
@@ -276,7 +276,7 @@ def _write_certificate(session: Session, erasure: Erasure, scope: Scope) -> Path
     body = {
         "certificate": "erasure of a data subject's rows",
         "request_id": erasure.request_id,
-        "subject_sha256": erasure.subject_sha256,
+        "subject_hmac": erasure.subject_hmac,
         "erased_by": session.principal.name,
         "issued_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "resumed_after_failure": erasure.resumed,

@@ -42,7 +42,7 @@ class TableRows:
 @dataclass
 class SubjectExport:
     path: Path
-    subject_sha256: str
+    subject_hmac: str
     tables: list[TableRows] = field(default_factory=list)
     not_searchable: list[Target] = field(default_factory=list)
     unkeyed: list[tuple[str, str]] = field(default_factory=list)
@@ -85,8 +85,8 @@ def export_subject(session: Session, subject: str, out: str | Path) -> SubjectEx
     path = Path(out).expanduser()
     if path.suffix.lower() not in (".json", ".zip"):
         raise DapError(f"--out must end in .json or .zip, not {path.name!r}")
-    digest = subject_hash(subject)
-    what = f"gdpr export of subject sha256:{digest[:16]} to {path.name}"
+    digest = subject_hash(session.workspace.secrets, subject)
+    what = f"gdpr export of subject hmac:{digest[:16]} to {path.name}"
     with session.audit_change("gdpr_export", (), statement=what) as change:
         require_admin(session, "export a data subject's rows")
         scope = plan_scope(session)
@@ -100,7 +100,7 @@ def export_subject(session: Session, subject: str, out: str | Path) -> SubjectEx
 
 def _write(result: SubjectExport, by: str) -> None:
     manifest: dict[str, Any] = {
-        "subject_sha256": result.subject_sha256,
+        "subject_hmac": result.subject_hmac,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "exported_by": by,
         "row_count": result.row_count,

@@ -11,21 +11,38 @@ text, so its rows are decoded and their key compared the same way.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import hmac
 import json
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import DapError
+
+if TYPE_CHECKING:
+    from ..governance.secrets import SecretStore
 
 RECORD = "_dap_record"  # the quarantine's JSON text of the row (dap_kernel.quarantine)
 
 
-def subject_hash(subject: str) -> str:
-    """What the audit log, the job record and the certificate keep instead of the subject."""
-    return hashlib.sha256(subject.encode()).hexdigest()
+SUBJECT_KEY_SECRET = "dap.gdpr.subject_key"
+
+
+def subject_hash(secrets: SecretStore, subject: str) -> str:
+    """What the audit log, the job record and the certificate keep instead of the subject: an
+    HMAC-SHA256 under a random key of the workspace (in the encrypted secret store, made on
+    first use). A subject's identifier is often guessable (``42``, an e-mail address), so a
+    plain hash of it would tell anyone who reads the audit log whom a request was about."""
+    if SUBJECT_KEY_SECRET not in secrets.names():
+        with contextlib.suppress(SQLAlchemyError):  # another process made it first
+            secrets.add(SUBJECT_KEY_SECRET, os.urandom(32).hex())
+    key = bytes.fromhex(secrets.get(SUBJECT_KEY_SECRET))  # undecryptable: an error, not a new key
+    return hmac.new(key, subject.encode(), hashlib.sha256).hexdigest()
 
 
 def check_subject(subject: str) -> str:

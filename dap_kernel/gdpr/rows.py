@@ -28,8 +28,9 @@ class ErasureRow(Base):
     """One erasure request: what was done table by table, so a rerun after a failure resumes
     it under the same id and its certificate counts every row deleted, in either attempt.
 
-    The subject is kept only as a SHA-256: the metadata database must not become one more
-    copy of the identifier it was asked to forget."""
+    The subject is kept only as a keyed hash (HMAC-SHA256 under the workspace's subject key,
+    :func:`~dap_kernel.gdpr.matching.subject_hash`; the column keeps its first name): the
+    metadata database must not become one more copy of the identifier it was asked to forget."""
 
     __tablename__ = "gdpr_erasures"
     __table_args__ = (Index("ix_gdpr_erasures_subject", "subject_sha256"),)

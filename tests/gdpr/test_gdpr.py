@@ -3,6 +3,7 @@ history, the certificate, and who may ask."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -221,6 +222,11 @@ def test_erase_removes_the_subject_from_data_copies_and_history(shop: Workspace)
     assert {p["table"] for p in cert["proof"]} == set(listed)
     record = [r for r in _audit(shop) if r["action"] == "gdpr_erase"][-1]
     assert record["decision"] == "allowed" and "certificate sha256:" in record["statement"]
+    # Whom it was about cannot be found by hashing guesses: the hash is keyed per workspace.
+    plain = hashlib.sha256(SUBJECT.encode()).hexdigest()
+    assert plain[:16] not in record["statement"] and plain not in json.dumps(cert)
+    assert cert["subject_hmac"] == erasure.subject_hmac and len(erasure.subject_hmac) == 64
+    assert f"hmac:{erasure.subject_hmac[:16]}" in record["statement"]
     # A second request finds nothing left and certifies that too.
     again = erase_subject(s, SUBJECT)
     assert again.status == "certified" and again.rows_deleted == 0
