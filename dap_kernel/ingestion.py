@@ -56,6 +56,7 @@ class IngestResult:
     # A new table's columns that look like personal data: (column, tag, confidence), kept
     # with the table for a steward to confirm (``dap pii confirm``); nothing is tagged.
     pii_suggested: tuple[tuple[str, str, float], ...] = ()
+    notes: tuple[str, ...] = ()  # what the reader chose (which sheet of a workbook …)
 
     @property
     def quarantine_table(self) -> str:
@@ -68,6 +69,8 @@ class IngestResult:
             loaded += f"; {_rows(self.rows_quarantined)} quarantined in {self.quarantine_table}"
         else:
             loaded += "; 0 rows quarantined"
+        for note in self.notes:
+            loaded += f"\nnote: {note}"
         if self.pii_suggested:
             found = ", ".join(f"{c} ({t} {p:.0%})" for c, t, p in self.pii_suggested)
             loaded += (
@@ -184,7 +187,7 @@ def _ingest(
             rows, info = _load_stream(
                 session, plan, qualified, schema_out, mode, keys, created, description, show
             )
-    bad_rows = plan.bad
+    bad_rows, notes = plan.bad, tuple(plan.notes)
 
     run_id = uuid.uuid4().hex
     bad = bad_rows.with_columns(pl.lit(run_id).alias("_dap_run_id"))
@@ -202,6 +205,7 @@ def _ingest(
         created=created,
         run_id=run_id,
         pii_suggested=tuple((f.column, f.tag, round(f.confidence, 2)) for f in found),
+        notes=notes,
     )
 
 

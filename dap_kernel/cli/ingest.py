@@ -28,7 +28,12 @@ def ingest_command(
     delimiter: Annotated[
         str | None, typer.Option(help="CSV field delimiter (default: detected); 'tab' or '\\t'.")
     ] = None,
-    sheet: Annotated[str | None, typer.Option(help="Excel sheet (default: all sheets).")] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option(
+            help="Excel sheet (default: the first with data; all: every sheet, same columns)."
+        ),
+    ] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detected).")] = None,
 ) -> None:
     """Load a file, folder or glob into a lake table; malformed rows go to TABLE__quarantine."""

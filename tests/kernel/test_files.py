@@ -16,6 +16,8 @@ import zstandard
 
 from dap_kernel.connectors.files import list_files, read_files
 from dap_kernel.errors import SchemaMismatch, SourceError
+from dap_kernel.ingestion import ingest
+from dap_kernel.session import Workspace
 
 
 def frame(extracted_data: pa.Table | pa.RecordBatchReader) -> pl.DataFrame:
@@ -294,18 +296,57 @@ def workbook(path: Path) -> None:
     book.close()
 
 
-def test_xlsx_named_sheet_and_all_sheets(tmp_path: Path) -> None:
+def test_xlsx_first_sheet_named_sheet_and_all_sheets(tmp_path: Path) -> None:
     path = tmp_path / "book.xlsx"
     workbook(path)
     feb = read_files(path, options={"sheet": "Feb"})
     assert frame(feb.data).to_dict(as_series=False) == {"id": [100], "amount": [1.0]}
-    every = read_files(path)
+    first = read_files(path)  # the first sheet only: a second sheet is not more of the same
+    assert frame(first.data).height == 39 and frame(first.data)["id"].max() == 40
+    every = read_files(path, options={"sheet": "all"})
     df = frame(every.data)
     assert df.height == 40 and df.schema["amount"] == pl.Float64
     assert every.bad["_dap_line"].to_list() == [10]  # Excel row 10 (row 1 is the header)
     assert every.bad["_dap_reason"].to_list() == ["amount: 'oops' is not a number (sheet Jan)"]
     with pytest.raises(SourceError, match="no sheet 'Mar'; sheets: Jan, Feb"):
         read_files(path, options={"sheet": "Mar"})
+
+
+def test_xlsx_all_sheets_must_agree_and_an_ingest_says_which_sheet_it_loaded(
+    tmp_path: Path, workspace: Workspace
+) -> None:
+    path = tmp_path / "report.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    data = book.add_worksheet("Orders")
+    data.write_row(0, 0, ["id", "amount"])
+    data.write_row(1, 0, [1, 2.5])
+    summary = book.add_worksheet("Summary")
+    summary.write_row(0, 0, ["region", "total", "share"])
+    summary.write_row(1, 0, ["EMEA", 2.5, 1.0])
+    book.close()
+    with pytest.raises(SourceError, match="do not have the same columns: 'Orders' has id, amount"):
+        read_files(path, options={"sheet": "all"})
+
+    result = ingest(path, "orders_book", session=workspace.session())
+
+    assert workspace.session().sql("SELECT * FROM orders_book").columns == ["id", "amount"]
+    assert "note: report.xlsx: loaded sheet 'Orders', not 'Summary'" in result.summary()
+
+
+def test_decimal_commas_in_a_semicolon_file_are_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "prices.csv"
+    path.write_text("id;price;code\n1;9,99;007\n2;10,5;008\n3;7;009\n", encoding="utf-8")
+    table = read_files(path).to_table()
+    assert table.column("price").to_pylist() == [9.99, 10.5, 7.0]
+    assert table.column("code").to_pylist() == ["007", "008", "009"]  # not numbers to us
+    kept = read_files(path, options={"decimal_separator": "."}).to_table()  # said otherwise
+    assert kept.column("price").to_pylist() == ["9,99", "10,5", "7"]
+    # A comma-separated file, or one that also writes 9.99, is left as it is.
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_text("id;a;b\n1;9,99;1.5\n2;3,5;2.5\n", encoding="utf-8")
+    assert read_files(mixed).to_table().column("a").to_pylist() == ["9,99", "3,5"]
+    with pytest.raises(SourceError, match="decimal separator"):
+        read_files(path, options={"decimal_separator": ";"})
 
 
 # -- several files ---------------------------------------------------------------------------------

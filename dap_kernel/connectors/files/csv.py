@@ -20,7 +20,14 @@ import pyarrow as pa
 from ...errors import SchemaMismatch, SourceError
 from ...lake import ColumnStats, ParquetFile
 from ...quarantine import empty_quarantine, quarantine_frame
-from .dialect import delimiter_option, detect_delimiter, guess_delimiter, split_line
+from .dialect import (
+    decimal_comma,
+    decimal_option,
+    delimiter_option,
+    detect_delimiter,
+    guess_delimiter,
+    split_line,
+)
 from .listing import SourceFile, source_file
 from .parts import BATCH_ROWS, PARSE_RULE, TYPE_TOLERANCE, Part, ReadState, first_line
 from .quotes import MAX_STRAY_QUOTES, REASON, UNTERMINATED, cut_at
@@ -103,6 +110,11 @@ def plan_csv(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataT
         sniff_args["header"] = bool(header)
     if "escape" in state.options:
         sniff_args["escape"] = str(state.options["escape"])
+    decimal = decimal_option(state.options.get("decimal_separator"))
+    if decimal is None and decimal_comma(text, delimiter, quote):
+        decimal = ","  # 9,99 in a ;-separated file is a number
+    if decimal is not None:
+        sniff_args["decimal_separator"] = decimal
     found = sniff(state, source, read_path, compressed, sniff_args)
     read_path, compressed, sample_path = found.read_path, found.compression, found.sample_path
     has_header, columns, escape, date_format, ts_format, comment = found.dialect
@@ -133,6 +145,8 @@ def plan_csv(state: ReadState, file: SourceFile, declared: Mapping[str, pa.DataT
         "encoding": duck_encoding,
         "max_line_size": max_line,
     }
+    if decimal is not None:
+        csv_args["decimal_separator"] = decimal
     if date_format:
         csv_args["dateformat"] = date_format
     if ts_format:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,6 +50,54 @@ def guess_delimiter(text: str, quote: str) -> str | None:
         if score > best_score:
             best, best_score = delimiter, score
     return best
+
+
+_COMMA_NUMBER = re.compile(r"[+-]?\d+,\d+")
+_DOT_NUMBER = re.compile(r"[+-]?\d*\.\d+")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def decimal_option(value: Any) -> str | None:
+    if value is None:
+        return None
+    if str(value) not in (",", "."):
+        raise SourceError(f"the decimal separator is ',' or '.', not {value!r}")
+    return str(value)
+
+
+def decimal_comma(text: str, delimiter: str, quote: str) -> bool:
+    """Does a ``;``-separated sample write its numbers with a decimal comma (``9,99``)?
+
+    Where the comma is the decimal mark, spreadsheets export CSV with ``;`` between fields:
+    a column whose values are all integers or ``digits,digits`` (at least one of them) is
+    such a number. A sample that also writes ``9.99`` somewhere is left alone: it mixes
+    conventions, and its text stays text rather than being guessed.
+    """
+    if delimiter != ";":
+        return False
+    lines = text.splitlines(keepends=True)
+    sample = "".join(lines[:-1] if len(lines) > 1 else lines)  # the last line may be cut
+    try:
+        rows = [
+            r
+            for _, r in zip(
+                range(500),
+                csv.reader(io.StringIO(sample), delimiter=";", quotechar=quote or '"'),
+                strict=False,
+            )
+            if r
+        ]
+    except csv.Error:
+        return False
+    found = False
+    for column in zip(*rows[1:], strict=False):  # row 0 may be the header
+        values = [v.strip() for v in column if v.strip()]
+        if any(_DOT_NUMBER.fullmatch(v) for v in values):
+            return False
+        commas = sum(1 for v in values if _COMMA_NUMBER.fullmatch(v))
+        if commas and all(_COMMA_NUMBER.fullmatch(v) or _INTEGER.fullmatch(v) for v in values):
+            found = True
+    return found
 
 
 def split_line(text: str, csv_args: Mapping[str, Any]) -> list[str]:

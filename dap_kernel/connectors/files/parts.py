@@ -45,6 +45,7 @@ class ReadState:
     options: dict[str, Any]
     parts: list[Part] = field(default_factory=list)
     bad: list[pl.DataFrame] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what a reader chose that a person should know
     _con: duckdb.DuckDBPyConnection | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = None
     scans: int = 0  # CSV scans so far: each keeps its rejects in tables of its own

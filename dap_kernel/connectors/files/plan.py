@@ -34,6 +34,7 @@ _OPTIONS = {
     "names",
     "type_tolerance",
     "max_line_size",
+    "decimal_separator",
 }
 
 
@@ -94,6 +95,7 @@ class FilePlan:
         self.source = source
         self.schema = schema
         self.files = [str(f.path) for f in reader.files]
+        self.notes = reader.notes  # e.g. which sheet of a workbook was loaded
         self._reader = reader
         self.bad: pl.DataFrame = empty_quarantine()
 
