@@ -38,6 +38,10 @@ def init(
 def demo(
     scale: Annotated[float, typer.Option(help="1 ≈ one million rows; 0.01 for a quick try.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same data.")] = 42,
+    tour: Annotated[
+        bool,
+        typer.Option(help="Also quality rules, a derived table and the sales dashboard."),
+    ] = True,
 ) -> None:
     """Build the deterministic retail demo data set as catalog tables."""
     from .. import demo as demo_data
@@ -53,3 +57,7 @@ def demo(
         change.rows = sum(t.row_count or 0 for t in tables)
     total = sum(t.row_count or 0 for t in tables)
     typer.echo(f"demo data ready: {len(tables)} tables, {total:,} rows")
+    if tour:
+        from ..demo_tour import tour as add_tour
+
+        add_tour(session, progress=typer.echo)

@@ -26,7 +26,20 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = dap("demo", "--scale", "0.01", home=home)
     assert result.returncode == 0, result.stderr
     assert "demo data ready: 6 tables" in result.stdout
+    assert "dashboard sales published" in result.stdout
     return home
+
+
+def test_the_demo_has_a_tour_rules_lineage_and_a_dashboard(home: Path) -> None:
+    rules = dap("quality", "show", "customers", home=home)
+    assert rules.returncode == 0 and "unique_customer_id" in rules.stdout, rules.stdout
+    assert "not been checked" not in rules.stdout  # checked once already
+    lineage = dap("lineage", "orders", home=home)
+    assert "downstream:\n  main.daily_sales" in lineage.stdout
+    dashboards = dap("dashboard", "list", home=home)
+    assert dashboards.stdout.startswith("sales\tSales")
+    revenue = dap("sql", "SELECT sum(revenue) > 0 AS ok FROM daily_sales", "-f", "csv", home=home)
+    assert revenue.stdout == "ok\ntrue\n"
 
 
 def test_catalog_list_prints_one_table_per_line(home: Path) -> None:
@@ -35,6 +48,7 @@ def test_catalog_list_prints_one_table_per_line(home: Path) -> None:
     names = [line.split("\t")[0] for line in result.stdout.splitlines()]
     assert names == [
         "main.customers",
+        "main.daily_sales",
         "main.experiment_exposures",
         "main.order_lines",
         "main.orders",
