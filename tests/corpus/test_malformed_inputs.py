@@ -187,6 +187,12 @@ CASES = [
         error="cannot read",
     ),
     Case(
+        "a JSON key with a NUL character",
+        "z.ndjson",
+        lambda p: p.write_text('{"id": 1, "x": {"\\u0000C\\u00e4": 2}}\n'),
+        error="has a key with a NUL character",
+    ),
+    Case(
         "JSON integers past 64 bits load as their text",
         "i.json",
         lambda p: p.write_text('[{"id": 1180591620717411303423}, {"id": 1}]'),

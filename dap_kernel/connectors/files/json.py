@@ -90,6 +90,8 @@ def _summary(record: dict[str, Any]) -> str:
 def _records_frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
     if not records:
         return pl.DataFrame()
+    if any(_nul_key(r) for r in records):  # polars panics on such a column name
+        raise SourceError(f"{source} has a key with a NUL character (\\u0000) in it")
     try:
         frame = pl.DataFrame(records, infer_schema_length=None)
         if not any(_beyond_arrow(t) for t in frame.dtypes):
@@ -106,6 +108,20 @@ def _records_frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
         return pl.DataFrame(texts, infer_schema_length=None)
     except (pl.exceptions.PolarsError, TypeError, ValueError) as e:
         raise SourceError(f"cannot read the records of {source}: {first_line(e)}") from e
+
+
+def _nul_key(value: Any) -> bool:
+    """Whether an object (or one nested in it) has a key with a NUL character."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if any("\0" in k for k in item):
+                return True
+            stack.extend(v for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, dict | list))
+    return False
 
 
 def _beyond_arrow(dtype: PolarsDataType) -> bool:
