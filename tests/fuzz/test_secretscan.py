@@ -100,7 +100,9 @@ INNER_OUTPUT = pytest.mark.secret_output_ok("the inner run's planted leaks", whe
 
 
 @INNER_OUTPUT
-def test_each_planted_leak_fails_its_test(outcome: pytest.RunResult) -> None:
+def test_each_planted_leak_fails_its_test_and_no_report_shows_it(
+    outcome: pytest.RunResult,
+) -> None:
     text = outcome.stdout.str()
     errored = {
         line.split("::")[1].split(" ")[0]
@@ -119,11 +121,7 @@ def test_each_planted_leak_fails_its_test(outcome: pytest.RunResult) -> None:
     assert "a DAP API key dap_… (64 characters), in the HTTP answer to GET /leak" in text
     assert "a password in a URL" in text
     outcome.assert_outcomes(passed=8, errors=6)
-
-
-@INNER_OUTPUT
-def test_the_report_never_shows_the_secret(outcome: pytest.RunResult) -> None:
-    """Where and what kind, never the value (the test file's own source aside)."""
+    # Where and what kind, never the value (the captured output of the inner tests aside).
     report = [
         line
         for line in outcome.outlines
