@@ -150,12 +150,14 @@ def _install_hooks() -> None:
     _patch(SecretStore, "put", stored)
     _patch(SecretStore, "add", stored)
     try:
-        from tornado.web import RequestHandler
+        from tornado.web import RequestHandler, StaticFileHandler
     except ImportError:  # pragma: no cover - tornado comes with jupyter_server
         return
 
     def write(original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(self: Any, chunk: Any) -> Any:
+            if isinstance(self, StaticFileHandler):  # the lab's bundles: megabytes, no data
+                return original(self, chunk)
             request = getattr(self, "request", None)
             where = f"the HTTP answer to {request.method} {request.path}" if request else "HTTP"
             shown = chunk
