@@ -170,7 +170,14 @@ class Lake:
                 partition_by=partition_by,
                 schema_mode="overwrite",
             )
-        return self._write(schema, table, data, mode="error", partition_by=partition_by)
+        folder = self.path(schema, table)
+        before = set(folder.iterdir()) if folder.is_dir() else None
+        try:
+            return self._write(schema, table, data, mode="error", partition_by=partition_by)
+        except BaseException:
+            if not self.exists(schema, table):
+                _remove_uncommitted(folder, before)
+            raise
 
     def append(
         self, schema: str, table: str, data: Data, *, metadata: dict[str, str] | None = None
@@ -361,6 +368,21 @@ def _remove_if_empty(folder: Path) -> None:
 
 
 # -- Delta statistics of Parquet files written by DuckDB -----------------------------------------
+
+
+def _remove_uncommitted(folder: Path, before: set[Path] | None) -> None:
+    """After a first write that never committed: remove what it left in the table's folder
+    (its Parquet files, the folder itself if it made it), so a failed create leaves no trace.
+    Entries that were there before the write are kept."""
+    if not folder.is_dir():
+        return
+    for entry in set(folder.iterdir()) - (before or set()):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    if before is None and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def _add_action(root: Path, file: ParquetFile, schema: pa.Schema) -> AddAction:

@@ -28,7 +28,8 @@ from dap_kernel.settings import Settings
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+# tests.secretscan: no secret in any test's logs, output or HTTP answers.
+pytest_plugins = ["pytest_jupyter.jupyter_server", "pytester", "tests.secretscan"]
 
 DEMO_SCALE = 0.02
 

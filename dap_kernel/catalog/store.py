@@ -138,21 +138,29 @@ class Catalog(CatalogBindings):
         schema, table = split_name(name)
         self._ensure_new(schema, table, replace)
         self.discard_unregistered(name)
+        new = not self.lake.exists(schema, table)
         version = self.lake.create(schema, table, data, exist_ok=replace)
-        return self._register(
-            schema,
-            table,
-            kind="delta",
-            # Relative to the lake root, so moving or restoring DAP_HOME keeps it valid.
-            location=f"lake:{schema}/{table}",
-            version=version,
-            description=description,
-            owner=owner,
-            tags=list(tags),
-            column_descriptions=column_descriptions or {},
-            column_tags=column_tags or {},
-            options={},
-        )
+        try:
+            return self._register(
+                schema,
+                table,
+                kind="delta",
+                # Relative to the lake root, so moving or restoring DAP_HOME keeps it valid.
+                location=f"lake:{schema}/{table}",
+                version=version,
+                description=description,
+                owner=owner,
+                tags=list(tags),
+                column_descriptions=column_descriptions or {},
+                column_tags=column_tags or {},
+                options={},
+            )
+        except BaseException:
+            # The data was committed but the catalog cannot take it (the engine cannot read
+            # what Delta wrote, say): a table only the lake knows would be a half-written one.
+            if new and f"{schema}.{table}" not in self.known_names():
+                self.lake.drop(schema, table)
+            raise
 
     def write(
         self,

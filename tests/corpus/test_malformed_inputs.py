@@ -170,6 +170,34 @@ CASES = [
         lambda p: p.write_bytes(workbook(merge=True)),
         loaded=4,
     ),
+    # Found by tests/fuzz/test_file_fuzz.py: each of these used to leave a half-written table.
+    Case(
+        "JSON keys that differ only in case",
+        "k.ndjson",
+        lambda p: p.write_text('{"id": 1, "ID": 2}\n'),
+        error="Duplicate field name (case-insensitive): 'ID'",
+    ),
+    Case(
+        "JSON objects the engine cannot read back from the lake",
+        "n.ndjson",
+        lambda p: p.write_text(
+            '{"id": false, "name": ""}\n'
+            '{"x": {"": null, "\\u0006\\u00df": [2.79e+16], "\\u00f1": null}, "a.b": -4}\n'
+        ),
+        error="cannot read",
+    ),
+    Case(
+        "a JSON key with a NUL character",
+        "z.ndjson",
+        lambda p: p.write_text('{"id": 1, "x": {"\\u0000C\\u00e4": 2}}\n'),
+        error="has a key with a NUL character",
+    ),
+    Case(
+        "JSON integers past 64 bits load as their text",
+        "i.json",
+        lambda p: p.write_text('[{"id": 1180591620717411303423}, {"id": 1}]'),
+        loaded=2,
+    ),
     Case(
         "an empty file",
         "e.csv",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
@@ -21,6 +21,9 @@ from .frames import coerce, frame_part
 from .listing import SourceFile
 from .parts import PARSE_RULE, Part, ReadState, first_line
 from .raw import read_all
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 MAX_NESTING = 64
 TOO_DEEP = f"nested more than {MAX_NESTING} levels deep"
@@ -87,21 +90,49 @@ def _summary(record: dict[str, Any]) -> str:
 def _records_frame(records: list[dict[str, Any]], source: str) -> pl.DataFrame:
     if not records:
         return pl.DataFrame()
+    if any(_nul_key(r) for r in records):  # polars panics on such a column name
+        raise SourceError(f"{source} has a key with a NUL character (\\u0000) in it")
     try:
-        return pl.DataFrame(records, infer_schema_length=None)
+        frame = pl.DataFrame(records, infer_schema_length=None)
+        if not any(_beyond_arrow(t) for t in frame.dtypes):
+            return frame
     except (pl.exceptions.PolarsError, TypeError, ValueError):
-        # Mixed types in a column: read every scalar as text, the coercion sorts it out.
-        texts = [
-            {
-                k: None if v is None else v if isinstance(v, str) else json.dumps(v)
-                for k, v in r.items()
-            }
-            for r in records
-        ]
-        try:
-            return pl.DataFrame(texts, infer_schema_length=None)
-        except (pl.exceptions.PolarsError, TypeError, ValueError) as e:
-            raise SourceError(f"cannot read the records of {source}: {first_line(e)}") from e
+        pass
+    # Mixed types in a column, or integers past 64 bits (polars' Int128 has no Arrow type):
+    # read every scalar as text, the coercion sorts it out.
+    texts = [
+        {k: None if v is None else v if isinstance(v, str) else json.dumps(v) for k, v in r.items()}
+        for r in records
+    ]
+    try:
+        return pl.DataFrame(texts, infer_schema_length=None)
+    except (pl.exceptions.PolarsError, TypeError, ValueError) as e:
+        raise SourceError(f"cannot read the records of {source}: {first_line(e)}") from e
+
+
+def _nul_key(value: Any) -> bool:
+    """Whether an object (or one nested in it) has a key with a NUL character."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if any("\0" in k for k in item):
+                return True
+            stack.extend(v for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, dict | list))
+    return False
+
+
+def _beyond_arrow(dtype: PolarsDataType) -> bool:
+    """Whether a column type (or a type nested in it) has no Arrow equivalent to write."""
+    if dtype == pl.Int128:
+        return True
+    if isinstance(dtype, pl.List | pl.Array):
+        return _beyond_arrow(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return any(_beyond_arrow(f.dtype) for f in dtype.fields)
+    return False
 
 
 def _ndjson(data: bytes, source: str) -> tuple[pl.DataFrame, list[int | None], pl.DataFrame]:
