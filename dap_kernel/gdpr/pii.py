@@ -51,8 +51,11 @@ _NAMES: tuple[tuple[str, str, float], ...] = (
 )
 
 
+_DIGITS = frozenset("0123456789")
+
+
 def _luhn(text: str) -> bool:
-    digits = [int(c) for c in text if c.isdigit()]
+    digits = [int(c) for c in text if c in _DIGITS]  # not str.isdigit: "²" is a digit too
     if not 13 <= len(digits) <= 19:
         return False
     total = 0
@@ -65,7 +68,7 @@ def _luhn(text: str) -> bool:
 
 def _ipv4(text: str) -> bool:
     parts = text.split(".")
-    return len(parts) == 4 and all(p.isdigit() and 0 <= int(p) <= 255 for p in parts)
+    return len(parts) == 4 and all(p and set(p) <= _DIGITS and int(p) <= 255 for p in parts)
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -77,7 +80,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def _phone(v: str) -> bool:
-    return _PHONE.match(v) is not None and sum(c.isdigit() for c in v) >= 7 and not _DATE.match(v)
+    return _PHONE.match(v) is not None and sum(c in _DIGITS for c in v) >= 7 and not _DATE.match(v)
 
 
 # Value patterns: kind -> (a test of one value as text, how much a full match says). A phone

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from dap_kernel.cli import app
 from dap_kernel.errors import QueryRefused
-from dap_kernel.gdpr.pii import confirm_tag, pending, scan_table
+from dap_kernel.gdpr.pii import confirm_tag, pending, scan_table, value_scores
 from dap_kernel.governance.identity import Principal
 from dap_kernel.ingestion import ingest
 from dap_kernel.session import Workspace
@@ -104,3 +104,10 @@ def test_an_ingest_suggests_tags_and_keeps_them_for_a_steward(
     assert pending(workspace.session()) == {}
     # An append finds the table made: no second scan.
     assert ingest(csv, "signups", session=workspace.session()).pii_suggested == ()
+
+
+def test_value_patterns_take_ascii_digits_only() -> None:
+    """``"²".isdigit()`` is true and ``int("²")`` fails: found by the file fuzzer, where a
+    column of superscripts broke the scan of an ingest."""
+    assert value_scores(["²³⁴⁵⁶⁷⁸⁹¹²³⁴⁵"] * 10) == {}
+    assert "card_number" in value_scores(["4111 1111 1111 1111"] * 10)

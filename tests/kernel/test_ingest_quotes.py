@@ -105,3 +105,22 @@ def test_the_sample_scan_finds_the_line_whose_quote_stays_open() -> None:
     assert unclosed_line(b'a\n"he said ""hi"""\n1,"open', '"', '"') == 2
     assert unclosed_line(b'a\n1,\\"x\n', '"', "\\") is None
     assert without_line(text, 3) == b'a,b\n1,"x\ny"\n3,w'
+
+
+@pytest.mark.parametrize(
+    ("content", "rows", "line"),
+    [(b'"', 0, 1), (b'a,b\n1,2\n"', 1, 3)],
+    ids=["a file of one quote", "a lone quote as the last line"],
+)
+def test_a_quote_open_at_the_very_end_is_quarantined_on_its_line(
+    content: bytes, rows: int, line: int, tmp_path: Path
+) -> None:
+    """DuckDB places such a reject at the end of the file, past every newline: the line
+    lookup gave nothing there and the ingest raised a KeyError (found by the file fuzzer)."""
+    from dap_kernel.connectors.files import read_files
+
+    path = tmp_path / "end.csv"
+    path.write_bytes(content)
+    result = read_files(path)
+    assert result.to_table().num_rows == rows
+    assert result.bad["_dap_line"].to_list() == [line]

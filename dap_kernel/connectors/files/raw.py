@@ -241,4 +241,7 @@ def physical_lines(path: Path, compression: str | None, positions: Sequence[int]
                 target = next(wanted, None)
             line += int(np.count_nonzero(newlines[done:size]))
             offset = end
+    while target is not None:  # at or past the end (DuckDB's place for a quote left open)
+        result[target] = line
+        target = next(wanted, None)
     return result
