@@ -15,6 +15,7 @@ from typing import Any
 from .errors import DapError
 
 _factory: Callable[[str], Any] | None = None
+_adapter: Callable[[Any], Any] | None = None
 
 
 def set_default_client(factory: Callable[[str], Any]) -> None:
@@ -29,3 +30,20 @@ def default_client(channel: str = "python") -> Any:
     if _factory is None:  # fails closed: never a client made up down here
         raise DapError("no DAP client is configured: import dap_kernel first")
     return _factory(channel)
+
+
+def set_client_adapter(adapter: Callable[[Any], Any]) -> None:
+    """Install ``adapter(session)``: the client of a session a caller passed in (a bare
+    in-process session is wrapped; a client is itself). Done by the client, like the factory."""
+    global _adapter
+    _adapter = adapter
+
+
+def client_of(session: Any | None, channel: str = "python") -> Any:
+    """The client of ``session``, or the caller's default client when there is none: what a
+    feature calls for the operations a client offers per door (``.models``, ``.streams``)."""
+    if session is None:
+        return default_client(channel)
+    if _adapter is None:  # fails closed, as above
+        raise DapError("no DAP client is configured: import dap_kernel first")
+    return _adapter(session)

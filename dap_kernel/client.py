@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from .caller import set_default_client
+from .caller import set_client_adapter, set_default_client
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .ingestion import IngestResult
     from .lake import Data as TableData
     from .lineage.graph import LineageGraph
+    from .ml.registry import ModelRegistry
     from .quality import QualityReport, Rule
     from .quality.view import QualityStatus
     from .scheduler.model import ScheduleClient
@@ -123,6 +124,9 @@ class DapClient(Protocol):
     @property
     def streams(self) -> StreamClient: ...
 
+    @property
+    def models(self) -> ModelRegistry: ...
+
     def ingest(
         self,
         path: str | Path,
@@ -214,6 +218,7 @@ def as_client(session: Session | DapClient) -> DapClient:
 # Looked up at each call, so a replaced ``client.connect`` (tests, embedders) is what the
 # shortcuts use too.
 set_default_client(lambda channel: connect(channel))
+set_client_adapter(lambda session: as_client(session))
 
 
 # One HttpSession per configuration, so its connections stay alive from cell to cell; a change

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .export.formats import Data, Exported
     from .ingestion import IngestResult
     from .lineage.graph import LineageGraph
+    from .ml.registry import LocalModels
     from .quality import QualityReport, Rule
     from .quality.view import QualityStatus
     from .scheduler.api import Schedules
@@ -117,6 +118,13 @@ class LocalClient(Session):
         from .streams.supervisor import shared
 
         return GovernedStreams(self.session, shared(self.session.workspace.settings))
+
+    @property
+    def models(self) -> LocalModels:
+        """The model registry (``dap.ml``): changes audited in this workspace's chain."""
+        from .ml.registry import LocalModels
+
+        return LocalModels(self.session)
 
     def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported:
         """Write ``data`` (or governed SQL) as CSV, xlsx or PDF; the file is audited as a copy

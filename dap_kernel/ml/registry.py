@@ -10,12 +10,13 @@ the same hash chain as queries; a refused promotion is recorded too.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ..caller import client_of
+from ..errors import QueryRefused
 from .access import MANAGE, USE, model_name, require
-from .data import ModelSession, session_of
+from .data import ModelSession
 from .errors import MLError, PromotionRefused, UnknownModel
 from .tracking import (
     CHALLENGER,
@@ -31,6 +32,7 @@ from .tracking import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from contextlib import AbstractContextManager
 
     from .results import TrainedModel
@@ -61,21 +63,76 @@ def parse_reference(reference: str) -> tuple[str, str]:
     return model_name(text), f"@{CHAMPION}"
 
 
-def _audit(session: ModelSession, action: str, statement: str) -> AbstractContextManager[Any]:
-    """The session's audit of a change. Registry changes are only made where the audit log
-    is (an in-process session): a client without one is refused rather than unaudited."""
-    audit_change: Callable[..., AbstractContextManager[Any]] | None = getattr(
-        session, "audit_change", None
-    )
-    if audit_change is None:
-        raise MLError(
-            "registry changes are recorded in the workspace's audit log: make them with an "
-            "in-process session of the workspace"
+class Session(ModelSession, Protocol):
+    """An in-process session: a model session that also writes the workspace's audit chain
+    (what :class:`~dap_kernel.session.Session` is; named here so that ``ml`` stays below it)."""
+
+    def audit_change(
+        self, action: str, tables: Iterable[str] = (), *, statement: str = ""
+    ) -> AbstractContextManager[Any]: ...
+
+
+class ModelRegistry(Protocol):
+    """The registry changes a client offers: in process (:class:`LocalModels`, audited in the
+    workspace's chain) or on the DAP service (``dap_kernel.remote_models``, which asks the
+    service to make the same calls). ``dap.ml`` calls this, never asking which it holds."""
+
+    def prepare(self, name: str) -> None:
+        """Refuse now, before any training, a name the caller could not register."""
+
+    def record(self, model: TrainedModel) -> TrainedModel: ...
+
+    def alias(self, name: str, alias_name: str, version: int) -> None: ...
+
+    def promote(
+        self, name: str, version: int, *, metric: str | None, min_improvement: float
+    ) -> Promotion: ...
+
+
+class LocalModels:
+    """:class:`ModelRegistry` of an in-process session: the functions below, on it."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def prepare(self, name: str) -> None:
+        store = store_for(self._session)
+        with active(store) as mlflow:
+            owner = owner_of(mlflow, store, name)
+        if owner is None:
+            return
+        try:
+            require(self._session, MANAGE, name, owner)
+        except QueryRefused:  # audited as the registration it refuses
+            with _audit(self._session, "model_register", f"register model:{name}"):
+                raise
+
+    def record(self, model: TrainedModel) -> TrainedModel:
+        return record(model, self._session)
+
+    def alias(self, name: str, alias_name: str, version: int) -> None:
+        set_alias_of(self._session, name, alias_name, version)
+
+    def promote(
+        self, name: str, version: int, *, metric: str | None, min_improvement: float
+    ) -> Promotion:
+        return promote_version(
+            self._session, name, version, metric=metric, min_improvement=min_improvement
         )
-    return audit_change(action, [], statement=statement)
 
 
-def record(model: TrainedModel, session: ModelSession) -> TrainedModel:
+def registry_of(session: ModelSession | None) -> ModelRegistry:
+    """The registry of ``session``'s client (the caller's own when None)."""
+    found: ModelRegistry = client_of(session).models
+    return found
+
+
+def _audit(session: Session, action: str, statement: str) -> AbstractContextManager[Any]:
+    """The session's audit of a registry change, in the workspace's hash chain."""
+    return session.audit_change(action, [], statement=statement)
+
+
+def record(model: TrainedModel, session: Session) -> TrainedModel:
     """Log ``model`` to MLflow; when it has a name, register a new version (``@challenger``,
     and ``@champion`` if the model had none), audited. Refused before anything is written
     when the name is someone else's and the caller holds no MODIFY on it."""
@@ -119,13 +176,17 @@ def resolve(reference: str, session: ModelSession, privilege: str = USE) -> Vers
 def alias(name: str, alias_name: str, version: int, *, session: ModelSession | None = None) -> None:
     """Point ``name@alias_name`` at ``version`` (needs ownership or MODIFY; audited).
     ``@champion`` is set by :func:`promote` only, against its threshold."""
-    governed = session_of(session)
+    registry_of(session).alias(name, alias_name, int(version))
+
+
+def set_alias_of(session: Session, name: str, alias_name: str, version: int) -> None:
+    """:func:`alias` in the session's own workspace (what every door ends in)."""
     if alias_name == CHAMPION:
         raise MLError("@champion is set by dap.ml.promote, which checks the metric threshold")
-    store = store_for(governed)
+    store = store_for(session)
     statement = f"alias model:{name}@{alias_name} = v{version}"
-    with _audit(governed, "model_alias", statement):
-        info = resolve(f"{name}/{int(version)}", governed, MANAGE)
+    with _audit(session, "model_alias", statement):
+        info = resolve(f"{name}/{int(version)}", session, MANAGE)
         with active(store) as mlflow:
             set_alias(mlflow, store, info.name, alias_name, info.version)
 
@@ -168,7 +229,15 @@ def promote(
     ``min_improvement`` (lower is better for rmse and mae); otherwise
     :class:`PromotionRefused`. Needs ownership or MODIFY on ``model:NAME``; the attempt,
     granted or refused, is in the audit log."""
-    governed = session_of(session)
+    return registry_of(session).promote(
+        name, int(version), metric=metric, min_improvement=min_improvement
+    )
+
+
+def promote_version(
+    governed: Session, name: str, version: int, *, metric: str | None, min_improvement: float
+) -> Promotion:
+    """:func:`promote` in the session's own workspace (what every door ends in)."""
     if min_improvement < 0:
         raise MLError("min_improvement is a margin of at least 0")
     store = store_for(governed)

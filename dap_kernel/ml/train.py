@@ -105,8 +105,9 @@ def train(
     governed = session_of(session)
     if name is not None:
         from .access import model_name
+        from .registry import registry_of
 
-        model_name(name)
+        registry_of(governed).prepare(model_name(name))  # refused before any row is read
     data = read(source, governed, params)
     frame = data.frame
     if target not in frame.columns:
@@ -159,9 +160,9 @@ def train(
         if name is not None:
             raise MLError("a named model is registered in MLflow: leave track=True")
         return trained
-    from .registry import record
+    from .registry import registry_of
 
-    return record(trained, governed)
+    return registry_of(governed).record(trained)  # in process, or refused by the service
 
 
 def _cross_validate(

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..lineage.graph import LineageGraph
     from ..quality import QualityReport, Rule
     from ..quality.view import QualityStatus
+    from ..remote_models import HttpModels
     from ..remote_schedules import HttpSchedules
     from ..remote_streams import HttpStreams
     from ..session import QueryResult
@@ -293,6 +294,13 @@ class HttpSession(RestConnection):
         from ..remote_streams import HttpStreams
 
         return HttpStreams(self)
+
+    @property
+    def models(self) -> HttpModels:
+        """The model registry on the service (REST ``models/{name}/…``)."""
+        from ..remote_models import HttpModels
+
+        return HttpModels(self)
 
     def export(self, data: Data | None, to: str, path: str | Path, **options: Any) -> Exported:
         """Write the file in this kernel; its SQL runs (and is audited) on the service."""

@@ -25,7 +25,7 @@ def test_postgres_metadata_restores_into_postgres_and_into_sqlite(
         m = result.manifest
         assert m.metadata["backend"] == "postgresql"
         assert m.metadata["method"] == "repeatable-read-json"
-        assert m.metadata["table_rows"]["catalog_tables"] == 8  # the demo (with its tour) and events
+        assert m.metadata["table_rows"]["catalog_tables"] == 8  # the demo, its tour, events
         assert "s3cret" not in (tmp_path / "backup/metadata/secrets.jsonl").read_text()
 
         # a database that is not empty is refused, before anything is written

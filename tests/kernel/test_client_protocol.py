@@ -18,6 +18,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from dap_kernel.client import DapClient, as_client, close_http_sessions, connect
+from dap_kernel.errors import DapError
 from dap_kernel.governance.identity import Principal
 from dap_kernel.local import LocalClient
 from dap_kernel.magics import DapMagics
@@ -130,8 +131,13 @@ def test_no_feature_asks_which_session_it_holds() -> None:
         for number, line in enumerate(text.splitlines(), start=1):
             if branching.search(line) and relative != "pipelines/runner.py":
                 found.append(f"{relative}:{number}: {line.strip()}")
-            # The HTTP transport itself (of the session, its schedules and streams) may.
-            transport = ("transport/session.py", "remote_schedules.py", "remote_streams.py")
+            # The HTTP transport itself (of the session, its schedules, streams, models) may.
+            transport = (
+                "transport/session.py",
+                "remote_schedules.py",
+                "remote_streams.py",
+                "remote_models.py",
+            )
             if private.search(line) and relative not in transport:
                 found.append(f"{relative}:{number}: {line.strip()}")
     assert found == []
@@ -208,6 +214,13 @@ def test_features_over_http_go_through_the_protocol(remote: Service) -> None:
         client.ingest("sales.csv", "main.sales")
     with pytest.raises(NotAvailableOverHttp):
         client.register_file("ext", "x.csv")
+    # Registry changes are the service's; a model file from the kernel is never sent to it.
+    from dap_kernel import ml
+
+    with pytest.raises(NotAvailableOverHttp, match="never loads model files"):
+        ml.train("customers", "segment", name="churn")  # refused before a row is read
+    with pytest.raises(DapError, match="no registered model nothing"):
+        ml.alias("nothing", "challenger", 1)  # asked of the service: it knows no such model
 
 
 @pytest.mark.slow

@@ -81,6 +81,28 @@ async def test_train_register_alias_load_and_score_the_same_everywhere(
     with pytest.raises(QueryRefused):  # ann may use the model, not manage it
         ml.alias("churn", "challenger", 2, session=ann)
 
+    # The same changes over REST end in the same functions: refused, checked, audited alike.
+    moved = await api("POST", "models/churn/aliases/challenger", as_="tester", body={"version": 2})
+    assert moved.status == 200, moved.body
+    assert ml.predict("churn@challenger", query, session=ann).equals(
+        ml.predict("churn/2", query, session=ann)
+    )
+    refused = await api("POST", "models/churn/aliases/challenger", as_="ann", body={"version": 1})
+    assert refused.status == 403 and refused.body["error"] == "query_refused"
+    champion = await api("POST", "models/churn/aliases/champion", as_="tester", body={"version": 2})
+    assert champion.status == 400 and "dap.ml.promote" in champion.body["message"]
+    better = second.metric("accuracy") > model.metric("accuracy")
+    promoted = await api(
+        "POST", "models/churn/promote", as_="tester", body={"version": 2, "metric": "accuracy"}
+    )
+    assert promoted.status == (200 if better else 409), promoted.body
+    if better:
+        assert promoted.body["previous"] == 1 and promoted.body["version"] == 2
+    else:
+        assert promoted.body["error"] == "promotion_refused"
+    rest = [r for r in data.ws.audit.tail(50, action="model_alias") if r.channel == "rest"]
+    assert {(r.principal, r.decision) for r in rest} >= {("tester", "allowed"), ("ann", "refused")}
+
 
 def test_batch_scores_into_a_lake_table_through_the_governed_write(data: Data) -> None:
     tester = data.session()

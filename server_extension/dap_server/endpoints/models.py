@@ -54,3 +54,76 @@ def predict_model(call: Call, name: str, body: PredictRequest) -> PredictResult:
     else:
         reference = f"{name}@{body.alias or 'champion'}"
     return PredictResult(**score_rows(reference, body.rows, call.session))
+
+
+class AliasRequest(Request):
+    version: int = Field(ge=1, description="The version the alias points at.")
+
+
+class AliasResult(BaseModel):
+    model: str
+    alias: str
+    version: int
+
+
+@router.post(
+    "models/{name}/aliases/{alias}",
+    body=AliasRequest,
+    response=AliasResult,
+    pool="light",
+    scope="admin",
+    tag="models",
+    errors=(400, 403, 404),
+)
+def set_model_alias(call: Call, name: str, alias: str, body: AliasRequest) -> AliasResult:
+    """Point `NAME@ALIAS` at a version (needs MODIFY on `model:NAME` or ownership; audited).
+    `@champion` is set by `promote` only."""
+    from dap_kernel.ml.registry import set_alias_of
+
+    set_alias_of(call.session, name, alias, body.version)
+    return AliasResult(model=name, alias=alias, version=body.version)
+
+
+class PromoteRequest(Request):
+    version: int = Field(ge=1, description="The version to make `@champion`.")
+    metric: str | None = Field(
+        default=None, description="The metric compared (default: ROC AUC, or R² for regression)."
+    )
+    min_improvement: float = Field(
+        default=0.0, ge=0, description="By how much it must beat the champion."
+    )
+
+
+class PromoteResult(BaseModel):
+    name: str
+    version: int
+    metric: str
+    value: float
+    previous: int | None = Field(description="The champion before, if any.")
+    previous_value: float | None
+
+
+@router.post(
+    "models/{name}/promote",
+    body=PromoteRequest,
+    response=PromoteResult,
+    pool="light",
+    scope="admin",
+    tag="models",
+    errors=(400, 403, 404, 409),
+)
+def promote_model(call: Call, name: str, body: PromoteRequest) -> PromoteResult:
+    """Make a version `@champion` if its metric beats the champion's by more than
+    `min_improvement` (409 otherwise); needs MODIFY on `model:NAME` or ownership; audited."""
+    import dataclasses
+
+    from dap_kernel.ml.registry import promote_version
+
+    done = promote_version(
+        call.session,
+        name,
+        body.version,
+        metric=body.metric,
+        min_improvement=body.min_improvement,
+    )
+    return PromoteResult(**dataclasses.asdict(done))
