@@ -5,6 +5,7 @@ version it wrote (ingest, CTAS, INSERT, merge, overwrite, pipelines, stream appe
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def distinct(info: TableInfo) -> dict[str, tuple[int | None, bool]]:
 
 
 @pytest.fixture
-def low(tmp_path: Path) -> Workspace:
+def low(tmp_path: Path) -> Iterator[Workspace]:
     """A workspace whose threshold makes every table above 100 rows an estimate."""
     ws = Workspace(Settings(home=tmp_path / "low", user="tester", exact_distinct_rows=100))
     yield ws
