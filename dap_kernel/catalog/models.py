@@ -64,8 +64,8 @@ class TableInfo:
         return "row count not shown" if self.row_count is None else f"{self.row_count:,} rows"
 
     def columns_frame(self) -> pl.DataFrame:
-        """The columns with their statistics, as shown by ``dap catalog show`` and
-        ``%dap describe``."""
+        """The columns with their statistics, as data (``dap catalog show`` and ``%dap
+        describe`` show them designed: :class:`~dap_kernel.catalog.views.TableDescription`)."""
         return pl.DataFrame(
             [
                 {
@@ -73,6 +73,7 @@ class TableInfo:
                     "type": c.data_type,
                     "nulls": c.null_count,
                     "distinct": c.distinct_count,
+                    "distinct_approx": c.distinct_approx,
                     "min": c.min_value,
                     "max": c.max_value,
                     "tags": ", ".join(c.tags),
