@@ -7,6 +7,7 @@ location and read at query time.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -21,7 +22,7 @@ from ..engines.base import Binding
 from ..engines.duckdb import DuckDBEngine
 from ..errors import DapError, SourceError, TableExists, UnknownTable
 from ..lake import Data, Lake, split_name
-from ..meta import CatalogTable, MetaStore
+from ..meta import CatalogColumn, CatalogTable, MetaStore
 from ..meta.models import PolicyState
 from ..meta.store import redact_url
 from .models import FILE_KINDS, ColumnInfo, TableInfo, column_info, column_rows, table_info
@@ -362,6 +363,7 @@ class Catalog(CatalogBindings):
         description: str = "",
         owner: str = "",
         tags: Iterable[str] = (),
+        recount: bool = True,
     ) -> TableInfo:
         """Record a lake commit made outside :meth:`create_table`/:meth:`write` (ingestion's
         Parquet files), with the statistics the writer measured instead of a rescan.
@@ -370,11 +372,12 @@ class Catalog(CatalogBindings):
         ``overwrite`` take them as the table's, ``append`` adds them to the statistics of the
         version before (row and null counts add up, min/max widen). Distinct counts neither
         come from the writer nor add up, so one pass over the committed version counts them
-        (exact up to :attr:`exact_distinct_rows` rows, estimates above) — except for an append
-        that leaves the table above that size: each stream batch is an append, and a full
-        HyperLogLog pass per batch would cost more than the batch; those counts stay unknown
-        until the next :meth:`refresh` (a compaction, an overwrite). An append on top of a
-        version the catalog did not profile falls back to :meth:`refresh`.
+        exactly (up to :attr:`exact_distinct_rows` rows). An append that leaves the table
+        larger than that, or that asks for no ``recount`` (a stream, whose batches come every
+        second, recounts now and then), keeps the counts of the version before, marked as
+        estimates: they are a lower bound of the new ones, until the next recount or
+        :meth:`refresh`. An append on top of a version the catalog did not profile falls back
+        to :meth:`refresh`.
         """
         schema, table = split_name(name)
         if mode == "create":
@@ -420,8 +423,10 @@ class Catalog(CatalogBindings):
             else:
                 stale = False
             if not stale:
-                if mode != "append" or row_count <= self.exact_distinct_rows:
+                if mode != "append" or (recount and row_count <= self.exact_distinct_rows):
                     columns = self._with_distinct(schema, table, version, row_count, columns)
+                else:  # the counts of the version before: a lower bound, so an estimate
+                    columns = [_carried(c, old.get(c.name)) for c in columns]
                 row.version = version
                 row.row_count = row_count
                 row.updated_at = datetime.now(UTC)
@@ -515,6 +520,14 @@ class Catalog(CatalogBindings):
             self.secrets.delete(secret)
         if purge and kind == "delta":
             self.lake.drop(schema, table)
+
+
+def _carried(column: ColumnInfo, before: CatalogColumn | None) -> ColumnInfo:
+    """``column`` after an append that did not recount: the distinct count of the version
+    before (a lower bound of the new one), marked as an estimate; unknown if there was none."""
+    if before is None or before.distinct_count is None:
+        return column
+    return dataclasses.replace(column, distinct_count=before.distinct_count, distinct_approx=True)
 
 
 def _bump_policy_version(session: Session) -> None:
