@@ -106,15 +106,12 @@ def _text_table(
     text_at = next((i for i, (_t, kind) in enumerate(headers) if kind == "text"), None)
     below: list[list[str]] = []
     if text_at is not None:
-        used = sum(w for i, w in enumerate(sizes) if i != text_at) + GAP * (len(headers) - 1)
-        room = width - used
-        if not any(r[text_at] for r in rows):
-            room = 0  # nothing to say: no empty column
-        elif room >= MIN_TEXT:
-            sizes[text_at] = min(room, natural(text_at, headers[text_at][0]))
-        else:
-            below = [[r[0], r[text_at]] for r in rows if r[text_at]]
-        if room < MIN_TEXT or not any(r[text_at] for r in rows):
+        others = sum(w for i, w in enumerate(sizes) if i != text_at) + GAP * (len(headers) - 1)
+        said = [r for r in rows if r[text_at]]
+        if said and width - others >= MIN_TEXT:
+            sizes[text_at] = min(width - others, natural(text_at, headers[text_at][0]))
+        else:  # nothing to say (no empty column), or no room: below the table
+            below = [[r[0], r[text_at]] for r in said]
             headers = [h for i, h in enumerate(headers) if i != text_at]
             rows = [[c for i, c in enumerate(r) if i != text_at] for r in rows]
             sizes = [w for i, w in enumerate(sizes) if i != text_at]
@@ -143,9 +140,11 @@ def _text_table(
     out = _render(main, max(width, sum(sizes) + GAP * len(sizes)))
     if below:
         first = max(cell_len(headers[0][0]), *(cell_len(r[0]) for r in below))
-        notes = table([(headers[0][0], "fixed"), ("description", "text")], [first, 0])
         longest = max(cell_len(r[1]) for r in below)
-        notes.columns[1].width = max(MIN_TEXT, min(longest, width - first - GAP))
+        notes = table(
+            [(headers[0][0], "fixed"), ("description", "text")],
+            [first, max(MIN_TEXT, min(longest, width - first - GAP))],
+        )
         for row in below:
             notes.add_row(*(Text(cell) for cell in row))
         out += "\n\n" + _render(notes, max(width, first + GAP + MIN_TEXT))
