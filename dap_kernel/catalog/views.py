@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 DASH = "–"  # a statistic that is unknown, or not shown to this caller
 ESTIMATE_NOTE = "≈ estimated distinct count (HyperLogLog): the table was too large to count exactly"
+HIDDEN_NOTE = "– not known, or not shown to you (a masked column, a row-filtered table)"
 TEXT_WIDTH = 120  # the plain-text repr's width; the CLI uses the terminal's
 
 
@@ -195,6 +196,17 @@ class TableDescription:
     def estimated(self) -> bool:
         return any(c.distinct_approx and c.distinct_count is not None for c in self.info.columns)
 
+    @property
+    def gaps(self) -> bool:
+        """Some statistic is missing: unknown, or hidden from this caller."""
+        return any(
+            None in (c.null_count, c.distinct_count, c.min_value, c.max_value)
+            for c in self.info.columns
+        )
+
+    def notes(self) -> list[str]:
+        return [n for n, on in ((ESTIMATE_NOTE, self.estimated), (HIDDEN_NOTE, self.gaps)) if on]
+
     def heading(self) -> str:
         i = self.info
         return f"{i.qualified_name} · {i.kind} · {i.rows_label} · version {i.version}"
@@ -230,8 +242,8 @@ class TableDescription:
             for c in i.columns
         ]
         lines += ["", _text_table(headers, rows, width)]
-        if self.estimated:
-            lines += ["", ESTIMATE_NOTE]
+        if self.notes():
+            lines += ["", *self.notes()]
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -266,7 +278,7 @@ class TableDescription:
                 f"<td{_CELL}>{html.escape(c.description)}</td>"
                 "</tr>"
             )
-        note = f"<div><small>{html.escape(ESTIMATE_NOTE)}</small></div>" if self.estimated else ""
+        note = "".join(f"<div><small>{html.escape(n)}</small></div>" for n in self.notes())
         return (
             f'<div class="dap-describe">{head}<table class="dap-columns">'
             f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}</div>"

@@ -145,6 +145,7 @@ def test_magics_describe_and_catalog(ws: Workspace) -> None:
         [str(x.frame.to_dicts()) + x.text() + x._repr_html_() for x in (described, listed, found)]
     )
     assert "row count not shown" in described.text() and "<table" in described._repr_html_()
+    assert "not shown to you" in described.text()
     assert leaked(text) == []
     ip = InteractiveShell.instance()
     ip.register_magics(DapMagics(shell=ip, session_factory=lambda: as_user(ws, "bob", "magic")))
