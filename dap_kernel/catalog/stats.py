@@ -22,6 +22,7 @@ from .models import ColumnInfo
 EXACT_DISTINCT_ROWS = 5_000_000
 
 _NESTED = ("STRUCT", "[]", "MAP", "UNION")
+_TEXT_FILES = ("csv", "json")  # counting their rows means reading them
 
 
 def profile_table(
@@ -36,14 +37,23 @@ def profile_table(
 
     Distinct counts are exact up to ``exact_distinct_rows`` rows and marked as estimates
     above; ``distinct=False`` skips them (a stream batch: they do not add up across batches).
+    Where counting rows is cheap (Parquet footers, Delta, Arrow) the count decides first how
+    distinct values are counted; a CSV or JSON file would be read twice for it, so it is
+    profiled with estimates in one pass, and counted exactly in a second only when small.
     """
     with _bound(engine, binding, kind) as target:
         described = _query(engine, f"DESCRIBE {target}", binding, kind)
-        rows = int(
-            next(iter(_query(engine, f"SELECT count(*) FROM {target}", binding, kind)[0].values()))
-        )
-        exact = rows <= exact_distinct_rows
-        stats: list[str] = []
+        rows: int | None = None
+        if kind not in _TEXT_FILES:
+            rows = int(
+                next(
+                    iter(
+                        _query(engine, f"SELECT count(*) FROM {target}", binding, kind)[0].values()
+                    )
+                )
+            )
+        exact = rows is not None and rows <= exact_distinct_rows
+        stats: list[str] = ["count(*)"]
         for col in described:
             q = quote_ident(col["column_name"])
             nested = any(t in col["column_type"] for t in _NESTED)
@@ -51,28 +61,29 @@ def profile_table(
             stats.append("NULL" if nested or not distinct else _distinct(q, exact))
             stats.append("NULL" if nested else f"min({q})::VARCHAR")
             stats.append("NULL" if nested else f"max({q})::VARCHAR")
-        row_values: list[Any] = []
-        if stats:
-            # Each statistic under its own name: repeated NULLs must not share a key.
-            select = ", ".join(f"{e} AS s{i}" for i, e in enumerate(stats))
-            row_values = list(
-                _query(engine, f"SELECT {select} FROM {target}", binding, kind)[0].values()
-            )
-    columns = []
-    for i, col in enumerate(described):
-        non_null, count, low, high = row_values[4 * i : 4 + 4 * i]
-        columns.append(
-            ColumnInfo(
-                name=col["column_name"],
-                data_type=col["column_type"],
-                nullable=col.get("null", "YES") != "NO",
-                null_count=rows - int(non_null),
-                distinct_count=None if count is None else int(count),
-                distinct_approx=count is not None and not exact,
-                min_value=clip(low),
-                max_value=clip(high),
-            )
+        # Each statistic under its own name: repeated NULLs must not share a key.
+        select = ", ".join(f"{e} AS s{i}" for i, e in enumerate(stats))
+        row_values = list(
+            _query(engine, f"SELECT {select} FROM {target}", binding, kind)[0].values()
         )
+        rows = int(row_values[0])
+        columns = []
+        for i, col in enumerate(described):
+            non_null, count, low, high = row_values[1 + 4 * i : 5 + 4 * i]
+            columns.append(
+                ColumnInfo(
+                    name=col["column_name"],
+                    data_type=col["column_type"],
+                    nullable=col.get("null", "YES") != "NO",
+                    null_count=rows - int(non_null),
+                    distinct_count=None if count is None else int(count),
+                    distinct_approx=count is not None and not exact,
+                    min_value=clip(low),
+                    max_value=clip(high),
+                )
+            )
+        if distinct and not exact and rows <= exact_distinct_rows:  # a small text file
+            columns = _count_distinct(engine, binding, kind, target, columns, exact=True)
     return rows, columns
 
 
@@ -87,17 +98,30 @@ def distinct_counts(
     """``columns`` (of a table of ``rows`` rows) with their distinct counts measured: for
     statistics that did not come from :func:`profile_table` (a writer's measurements, an
     append's merged figures). Exact up to ``exact_distinct_rows`` rows, estimates above."""
+    with _bound(engine, binding, "delta") as target:
+        return _count_distinct(
+            engine, binding, "delta", target, columns, exact=rows <= exact_distinct_rows
+        )
+
+
+def _count_distinct(
+    engine: DuckDBEngine,
+    binding: Binding,
+    kind: str,
+    target: str,
+    columns: Sequence[ColumnInfo],
+    *,
+    exact: bool,
+) -> list[ColumnInfo]:
+    """``columns`` with the distinct counts of bound relation ``target`` (nested types have
+    none)."""
     wanted = [c for c in columns if not any(t in c.data_type for t in _NESTED)]
     if not wanted:
         return list(columns)
-    exact = rows <= exact_distinct_rows
-    with _bound(engine, binding, "delta") as target:
-        select = ", ".join(
-            f"{_distinct(quote_ident(c.name), exact)} AS s{i}" for i, c in enumerate(wanted)
-        )
-        values = list(
-            _query(engine, f"SELECT {select} FROM {target}", binding, "delta")[0].values()
-        )
+    select = ", ".join(
+        f"{_distinct(quote_ident(c.name), exact)} AS s{i}" for i, c in enumerate(wanted)
+    )
+    values = list(_query(engine, f"SELECT {select} FROM {target}", binding, kind)[0].values())
     found = {c.name: int(v) for c, v in zip(wanted, values, strict=True) if v is not None}
     return [
         replace(c, distinct_count=found[c.name], distinct_approx=not exact)

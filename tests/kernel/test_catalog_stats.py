@@ -65,6 +65,24 @@ def test_above_the_threshold_counts_are_estimates_and_say_so(low: Workspace) -> 
     assert distinct(small)["id"] == (50, False)  # up to the threshold: exact again
 
 
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_registered_files_are_profiled_the_same_way(
+    workspace: Workspace, low: Workspace, tmp_path: Path, kind: str
+) -> None:
+    """A CSV is profiled in one pass with estimates, then counted exactly when small; a
+    Parquet file's row count comes from its footer first."""
+    path = tmp_path / f"keys.{kind}"
+    if kind == "csv":
+        keyed().write_csv(path)
+    else:
+        keyed().write_parquet(path)
+    exact = workspace.catalog.register_file("keys", path)
+    assert distinct(exact) == {"id": (KEYS, False), "grp": (7, False), "email": (KEYS, False)}
+    estimated = low.catalog.register_file("keys", path)
+    assert estimated.row_count == KEYS and all(a for _n, a in distinct(estimated).values())
+    assert [c.min_value for c in estimated.columns] == [c.min_value for c in exact.columns]
+
+
 def test_the_threshold_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DAP_EXACT_DISTINCT_ROWS", "1000")
     assert Settings.from_env().exact_distinct_rows == 1000
