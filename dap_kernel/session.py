@@ -84,7 +84,13 @@ class Workspace:
             self.meta, settings.home / "secrets.key", env_keys=settings.secret_key
         )
         self.apikeys = ApiKeys(self.meta, settings.provider_identity_max_age_s)
-        self.catalog = Catalog(self.meta, self.lake, self.engine, secrets=self.secrets)
+        self.catalog = Catalog(
+            self.meta,
+            self.lake,
+            self.engine,
+            secrets=self.secrets,
+            exact_distinct_rows=settings.exact_distinct_rows,
+        )
         self.audit = AuditLog(self.meta, statement_max_chars=settings.audit_sql_max_chars)
         self.policy: Policy = policy or GrantPolicy(self.meta)
         self.resolved_policies = ResolvedPolicies()

@@ -105,6 +105,9 @@ class Settings:
     # DAP_SHUTDOWN_GRACE_S: seconds a stopping service lets running queries finish before it
     # cancels them.
     shutdown_grace_s: float = 30.0
+    # DAP_EXACT_DISTINCT_ROWS: catalog statistics count distinct values exactly in tables up to
+    # this many rows; larger tables get HyperLogLog estimates, shown as ≈ (0: always estimate).
+    exact_distinct_rows: int = 5_000_000
 
     def __post_init__(self) -> None:
         if not self.meta_url:
@@ -163,5 +166,6 @@ class Settings:
             ),
             rate_limit_per_min=_number("DAP_RATE_LIMIT_PER_MIN", "600"),
             shutdown_grace_s=_number("DAP_SHUTDOWN_GRACE_S", "30"),
+            exact_distinct_rows=int(_number("DAP_EXACT_DISTINCT_ROWS", "5000000")),
         )
         return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]

@@ -81,7 +81,14 @@ def governed_table(
 def _column(c: ColumnInfo, *, hide: bool) -> ColumnInfo:
     if not hide:
         return c
-    return replace(c, null_count=None, distinct_count=None, min_value=None, max_value=None)
+    return replace(
+        c,
+        null_count=None,
+        distinct_count=None,
+        distinct_approx=False,
+        min_value=None,
+        max_value=None,
+    )
 
 
 class GovernedCatalog:

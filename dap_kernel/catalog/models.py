@@ -26,6 +26,16 @@ class ColumnInfo:
     distinct_count: int | None = None
     min_value: str | None = None
     max_value: str | None = None
+    # ``distinct_count`` is a HyperLogLog estimate (the table had more rows than
+    # DAP_EXACT_DISTINCT_ROWS when it was profiled), shown as ``≈9,442``.
+    distinct_approx: bool = False
+
+    @property
+    def distinct_label(self) -> str:
+        """``12,345``, ``≈12,345`` for an estimate, or ``""`` when unknown or hidden."""
+        if self.distinct_count is None:
+            return ""
+        return f"{'≈' if self.distinct_approx else ''}{self.distinct_count:,}"
 
 
 @dataclass(frozen=True)
@@ -54,8 +64,8 @@ class TableInfo:
         return "row count not shown" if self.row_count is None else f"{self.row_count:,} rows"
 
     def columns_frame(self) -> pl.DataFrame:
-        """The columns with their statistics, as shown by ``dap catalog show`` and
-        ``%dap describe``."""
+        """The columns with their statistics, as data (``dap catalog show`` and ``%dap
+        describe`` show them designed: :class:`~dap_kernel.catalog.views.TableDescription`)."""
         return pl.DataFrame(
             [
                 {
@@ -63,6 +73,7 @@ class TableInfo:
                     "type": c.data_type,
                     "nulls": c.null_count,
                     "distinct": c.distinct_count,
+                    "distinct_approx": c.distinct_approx,
                     "min": c.min_value,
                     "max": c.max_value,
                     "tags": ", ".join(c.tags),
@@ -103,6 +114,7 @@ def table_info(row: CatalogTable) -> TableInfo:
                 tags=list(c.tags or []),
                 null_count=c.null_count,
                 distinct_count=c.distinct_count,
+                distinct_approx=bool(c.distinct_approx),
                 min_value=c.min_value,
                 max_value=c.max_value,
             )
@@ -121,6 +133,7 @@ def column_info(row: CatalogColumn | None) -> ColumnInfo | None:
         nullable=row.nullable,
         null_count=row.null_count,
         distinct_count=row.distinct_count,
+        distinct_approx=bool(row.distinct_approx),
         min_value=row.min_value,
         max_value=row.max_value,
     )

@@ -4,7 +4,9 @@ writer, or combined for an append (row and null counts add up, min/max widen).""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -14,11 +16,128 @@ from ..errors import QueryFailed, SourceError
 from ..lake import ColumnStats, ParquetFile
 from .models import ColumnInfo
 
+# Up to this many rows, distinct counts are exact (count(DISTINCT …)); above it they are
+# HyperLogLog estimates (approx_count_distinct, a few per cent off) and flagged as such.
+# DAP_EXACT_DISTINCT_ROWS sets it (Settings.exact_distinct_rows).
+EXACT_DISTINCT_ROWS = 5_000_000
+
+_NESTED = ("STRUCT", "[]", "MAP", "UNION")
+_TEXT_FILES = ("csv", "json")  # counting their rows means reading them
+
 
 def profile_table(
-    engine: DuckDBEngine, binding: Binding, kind: str
+    engine: DuckDBEngine,
+    binding: Binding,
+    kind: str,
+    *,
+    exact_distinct_rows: int = EXACT_DISTINCT_ROWS,
+    distinct: bool = True,
 ) -> tuple[int, list[ColumnInfo]]:
-    """Row count and per-column statistics, computed by the engine over the real data."""
+    """Row count and per-column statistics, computed by the engine over the real data.
+
+    Distinct counts are exact up to ``exact_distinct_rows`` rows and marked as estimates
+    above; ``distinct=False`` skips them (a stream batch: they do not add up across batches).
+    Where counting rows is cheap (Parquet footers, Delta, Arrow) the count decides first how
+    distinct values are counted; a CSV or JSON file would be read twice for it, so it is
+    profiled with estimates in one pass, and counted exactly in a second only when small.
+    """
+    with _bound(engine, binding, kind) as target:
+        described = _query(engine, f"DESCRIBE {target}", binding, kind)
+        rows: int | None = None
+        if kind not in _TEXT_FILES:
+            rows = int(
+                next(
+                    iter(
+                        _query(engine, f"SELECT count(*) FROM {target}", binding, kind)[0].values()
+                    )
+                )
+            )
+        exact = rows is not None and rows <= exact_distinct_rows
+        stats: list[str] = ["count(*)"]
+        for col in described:
+            q = quote_ident(col["column_name"])
+            nested = any(t in col["column_type"] for t in _NESTED)
+            stats.append(f"count({q})")
+            stats.append("NULL" if nested or not distinct else _distinct(q, exact))
+            stats.append("NULL" if nested else f"min({q})::VARCHAR")
+            stats.append("NULL" if nested else f"max({q})::VARCHAR")
+        # Each statistic under its own name: repeated NULLs must not share a key.
+        select = ", ".join(f"{e} AS s{i}" for i, e in enumerate(stats))
+        row_values = list(
+            _query(engine, f"SELECT {select} FROM {target}", binding, kind)[0].values()
+        )
+        rows = int(row_values[0])
+        columns = []
+        for i, col in enumerate(described):
+            non_null, count, low, high = row_values[1 + 4 * i : 5 + 4 * i]
+            columns.append(
+                ColumnInfo(
+                    name=col["column_name"],
+                    data_type=col["column_type"],
+                    nullable=col.get("null", "YES") != "NO",
+                    null_count=rows - int(non_null),
+                    distinct_count=None if count is None else int(count),
+                    distinct_approx=count is not None and not exact,
+                    min_value=clip(low),
+                    max_value=clip(high),
+                )
+            )
+        if distinct and not exact and rows <= exact_distinct_rows:  # a small text file
+            columns = _count_distinct(engine, binding, kind, target, columns, exact=True)
+    return rows, columns
+
+
+def distinct_counts(
+    engine: DuckDBEngine,
+    binding: Binding,
+    columns: Sequence[ColumnInfo],
+    rows: int,
+    *,
+    exact_distinct_rows: int = EXACT_DISTINCT_ROWS,
+) -> list[ColumnInfo]:
+    """``columns`` (of a table of ``rows`` rows) with their distinct counts measured: for
+    statistics that did not come from :func:`profile_table` (a writer's measurements, an
+    append's merged figures). Exact up to ``exact_distinct_rows`` rows, estimates above."""
+    with _bound(engine, binding, "delta") as target:
+        return _count_distinct(
+            engine, binding, "delta", target, columns, exact=rows <= exact_distinct_rows
+        )
+
+
+def _count_distinct(
+    engine: DuckDBEngine,
+    binding: Binding,
+    kind: str,
+    target: str,
+    columns: Sequence[ColumnInfo],
+    *,
+    exact: bool,
+) -> list[ColumnInfo]:
+    """``columns`` with the distinct counts of bound relation ``target`` (nested types have
+    none)."""
+    wanted = [c for c in columns if not any(t in c.data_type for t in _NESTED)]
+    if not wanted:
+        return list(columns)
+    select = ", ".join(
+        f"{_distinct(quote_ident(c.name), exact)} AS s{i}" for i, c in enumerate(wanted)
+    )
+    values = list(_query(engine, f"SELECT {select} FROM {target}", binding, kind)[0].values())
+    found = {c.name: int(v) for c, v in zip(wanted, values, strict=True) if v is not None}
+    return [
+        replace(c, distinct_count=found[c.name], distinct_approx=not exact)
+        if c.name in found
+        else c
+        for c in columns
+    ]
+
+
+def _distinct(quoted: str, exact: bool) -> str:
+    return f"count(DISTINCT {quoted})" if exact else f"approx_count_distinct({quoted})"
+
+
+@contextmanager
+def _bound(engine: DuckDBEngine, binding: Binding, kind: str) -> Iterator[str]:
+    """``binding`` bound under a private name for the duration, as the relation to read."""
     probe = Binding(
         schema="__dap_profile",
         name=f"t_{uuid.uuid4().hex[:12]}",
@@ -29,46 +148,22 @@ def profile_table(
         arrow=binding.arrow,
         options=binding.options,
     )
-    target = engine.relation(probe.schema, probe.name)
     try:
         engine.bind([probe])
-        described = engine.execute_internal(f"DESCRIBE {target}").to_pylist()
     except QueryFailed as e:
         raise SourceError(f"cannot read {binding.location} as {kind}: {e}") from e
-    stats: list[str] = ["count(*)"]
-    for col in described:
-        q = quote_ident(col["column_name"])
-        nested = any(t in col["column_type"] for t in ("STRUCT", "[]", "MAP", "UNION"))
-        stats.append(f"count({q})")
-        stats.append("NULL" if nested else f"approx_count_distinct({q})")
-        stats.append("NULL" if nested else f"min({q})::VARCHAR")
-        stats.append("NULL" if nested else f"max({q})::VARCHAR")
     try:
-        values = engine.execute_internal(
-            # Each statistic under its own name: repeated NULLs must not share a key.
-            f"SELECT {', '.join(f'{e} AS s{i}' for i, e in enumerate(stats))} FROM {target}"
-        ).to_pylist()[0]
-    except QueryFailed as e:
-        raise SourceError(f"cannot read {binding.location} as {kind}: {e}") from e
+        yield engine.relation(probe.schema, probe.name)
     finally:
         engine.unbind(probe)
-    row_values = list(values.values())
-    rows = int(row_values[0])
-    columns = []
-    for i, col in enumerate(described):
-        non_null, distinct, low, high = row_values[1 + 4 * i : 5 + 4 * i]
-        columns.append(
-            ColumnInfo(
-                name=col["column_name"],
-                data_type=col["column_type"],
-                nullable=col.get("null", "YES") != "NO",
-                null_count=rows - int(non_null),
-                distinct_count=None if distinct is None else int(distinct),
-                min_value=clip(low),
-                max_value=clip(high),
-            )
-        )
-    return rows, columns
+
+
+def _query(engine: DuckDBEngine, sql: str, binding: Binding, kind: str) -> list[dict[str, Any]]:
+    try:
+        rows: list[dict[str, Any]] = engine.execute_internal(sql).to_pylist()
+    except QueryFailed as e:
+        raise SourceError(f"cannot read {binding.location} as {kind}: {e}") from e
+    return rows
 
 
 _INTEGERS = frozenset(
@@ -124,6 +219,7 @@ def merge_column_stats(a: ColumnInfo | None, b: ColumnInfo | None) -> ColumnInfo
         nullable=a.nullable or b.nullable,
         null_count=nulls,
         distinct_count=None,
+        distinct_approx=False,
         min_value=pick(a.min_value, b.min_value, True),
         max_value=pick(a.max_value, b.max_value, False),
     )

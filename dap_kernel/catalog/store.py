@@ -7,6 +7,7 @@ location and read at query time.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -17,15 +18,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..connectors.files import sniff_delimiter
+from ..engines.base import Binding
 from ..engines.duckdb import DuckDBEngine
 from ..errors import DapError, SourceError, TableExists, UnknownTable
 from ..lake import Data, Lake, split_name
-from ..meta import CatalogTable, MetaStore
+from ..meta import CatalogColumn, CatalogTable, MetaStore
 from ..meta.models import PolicyState
 from ..meta.store import redact_url
 from .models import FILE_KINDS, ColumnInfo, TableInfo, column_info, column_rows, table_info
 from .resolve import CatalogBindings
-from .stats import merge_column_stats, profile_table
+from .stats import EXACT_DISTINCT_ROWS, distinct_counts, merge_column_stats, profile_table
 
 if TYPE_CHECKING:
     from ..governance.secrets import SecretStore
@@ -52,9 +54,13 @@ class Catalog(CatalogBindings):
         lake: Lake,
         engine: DuckDBEngine,
         secrets: SecretStore | None = None,
+        *,
+        exact_distinct_rows: int = EXACT_DISTINCT_ROWS,
     ) -> None:
         super().__init__(meta, lake, secrets)
         self.engine = engine
+        # Tables up to this many rows get exact distinct counts, larger ones estimates.
+        self.exact_distinct_rows = exact_distinct_rows
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -304,7 +310,7 @@ class Catalog(CatalogBindings):
                 options=options,
             )
             # Read the source before touching the metadata: a bad file registers nothing.
-            profile = profile_table(self.engine, self._binding(probe), kind)
+            profile = self._profile(self._binding(probe), kind)
         row_count, columns = profile
         with self.meta.session() as s:
             row = s.execute(
@@ -326,6 +332,11 @@ class Catalog(CatalogBindings):
             s.flush()
             return table_info(row)
 
+    def _profile(self, binding: Binding, kind: str) -> tuple[int, list[ColumnInfo]]:
+        return profile_table(
+            self.engine, binding, kind, exact_distinct_rows=self.exact_distinct_rows
+        )
+
     def refresh(self, name: str) -> TableInfo:
         """Re-read version, schema and statistics after the data changed."""
         schema, table = split_name(name)
@@ -334,7 +345,7 @@ class Catalog(CatalogBindings):
             if row.kind == "delta":
                 row.version = self.lake.version(schema, table)
             binding = self._binding(row)
-            row_count, columns = profile_table(self.engine, binding, row.kind)
+            row_count, columns = self._profile(binding, row.kind)
             old = {c.name: c for c in row.columns}
             row.columns.clear()
             s.flush()  # delete the old column rows before inserting their successors
@@ -360,15 +371,21 @@ class Catalog(CatalogBindings):
         description: str = "",
         owner: str = "",
         tags: Iterable[str] = (),
+        recount: bool = True,
     ) -> TableInfo:
         """Record a lake commit made outside :meth:`create_table`/:meth:`write` (ingestion's
         Parquet files), with the statistics the writer measured instead of a rescan.
 
         ``row_count`` and ``columns`` describe the rows of that commit: ``create`` and
         ``overwrite`` take them as the table's, ``append`` adds them to the statistics of the
-        version before (row and null counts add up, min/max widen). Distinct counts are not
-        measured by the writer, so they are None (unknown) until :meth:`refresh`. An append
-        on top of a version the catalog did not profile falls back to :meth:`refresh`.
+        version before (row and null counts add up, min/max widen). Distinct counts neither
+        come from the writer nor add up, so one pass over the committed version counts them
+        exactly (up to :attr:`exact_distinct_rows` rows). An append that leaves the table
+        larger than that, or that asks for no ``recount`` (a stream, whose batches come every
+        second, recounts now and then), keeps the counts of the version before, marked as
+        estimates: they are a lower bound of the new ones, until the next recount or
+        :meth:`refresh`. An append on top of a version the catalog did not profile falls back
+        to :meth:`refresh`.
         """
         schema, table = split_name(name)
         if mode == "create":
@@ -383,7 +400,10 @@ class Catalog(CatalogBindings):
                 owner=owner,
                 tags=list(tags),
                 options={},
-                profile=(row_count, list(columns)),
+                profile=(
+                    row_count,
+                    self._with_distinct(schema, table, version, row_count, columns),
+                ),
             )
         with self.meta.session() as s:
             row = self._row(s, name)
@@ -411,6 +431,10 @@ class Catalog(CatalogBindings):
             else:
                 stale = False
             if not stale:
+                if mode != "append" or (recount and row_count <= self.exact_distinct_rows):
+                    columns = self._with_distinct(schema, table, version, row_count, columns)
+                else:  # the counts of the version before: a lower bound, so an estimate
+                    columns = [_carried(c, old.get(c.name)) for c in columns]
                 row.version = version
                 row.row_count = row_count
                 row.updated_at = datetime.now(UTC)
@@ -425,6 +449,28 @@ class Catalog(CatalogBindings):
                 s.flush()
                 return table_info(row)
         return self.refresh(name)
+
+    def _with_distinct(
+        self, schema: str, table: str, version: int, rows: int, columns: Sequence[ColumnInfo]
+    ) -> list[ColumnInfo]:
+        """``columns`` of lake table version ``version`` with their distinct counts measured."""
+        if not rows or all(c.distinct_count is not None for c in columns):
+            return list(columns)
+        probe = CatalogTable(
+            schema_name=schema,
+            name=table,
+            kind="delta",
+            location=f"lake:{schema}/{table}",
+            version=version,
+            options={},
+        )
+        return distinct_counts(
+            self.engine,
+            self._binding(probe),
+            columns,
+            rows,
+            exact_distinct_rows=self.exact_distinct_rows,
+        )
 
     def set_option(self, name: str, key: str, value: Any) -> TableInfo:
         """Keep a table setting (e.g. its retention policy) with the table; None removes it.
@@ -482,6 +528,14 @@ class Catalog(CatalogBindings):
             self.secrets.delete(secret)
         if purge and kind == "delta":
             self.lake.drop(schema, table)
+
+
+def _carried(column: ColumnInfo, before: CatalogColumn | None) -> ColumnInfo:
+    """``column`` after an append that did not recount: the distinct count of the version
+    before (a lower bound of the new one), marked as an estimate; unknown if there was none."""
+    if before is None or before.distinct_count is None:
+        return column
+    return dataclasses.replace(column, distinct_count=before.distinct_count, distinct_approx=True)
 
 
 def _bump_policy_version(session: Session) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..errors import DapError
-from ._app import _print_frame, _workspace, app
+from ._app import _workspace, app
 
 catalog_app = typer.Typer(
     help="List, show, search and register catalog tables.", no_args_is_help=True
@@ -37,12 +37,9 @@ def catalog_show(
     if json_out:
         typer.echo(json.dumps(info.to_dict(), indent=2, default=str))
         return
-    typer.echo(f"{info.qualified_name} ({info.kind}, {info.rows_label}, version {info.version})")
-    if info.description:
-        typer.echo(info.description)
-    if info.owner or info.tags:
-        typer.echo(f"owner: {info.owner or '-'}  tags: {', '.join(info.tags) or '-'}")
-    _print_frame(info.columns_frame(), "table")
+    from ..catalog.views import TableDescription, terminal_width
+
+    typer.echo(TableDescription(info).text(terminal_width()))
 
 
 @catalog_app.command("search")

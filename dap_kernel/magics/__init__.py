@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import html
 import importlib
 import shlex
 import time
@@ -22,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.display import HTML, display
+from IPython.display import display
 from traitlets import Bool, Float, Int
 
+from ..catalog.views import TableDescription, TableListing
 from ..client import DapClient, as_client, connect
 from ..errors import DapError, MissingParameter
 from ..session import QueryResult
@@ -191,24 +191,9 @@ class DapMagics(Magics):
             return None
         return frame
 
-    def _catalog(self, rest: str, _cell: str | None) -> pl.DataFrame:
-        tables = self.session.visible_tables(rest)
-        return pl.DataFrame(
-            {
-                "table": [t.qualified_name for t in tables],
-                "kind": [t.kind for t in tables],
-                "rows": [t.row_count for t in tables],
-                "tags": [", ".join(t.tags) for t in tables],
-                "description": [t.description for t in tables],
-            },
-            schema={
-                "table": pl.String,
-                "kind": pl.String,
-                "rows": pl.Int64,
-                "tags": pl.String,
-                "description": pl.String,
-            },
-        )
+    def _catalog(self, rest: str, _cell: str | None) -> TableListing:
+        """A designed listing in the notebook; ``.frame`` is the DataFrame."""
+        return TableListing(tuple(self.session.visible_tables(rest)), term=rest.strip())
 
     def _grants(self, rest: str, _cell: str | None) -> pl.DataFrame:
         from ..catalog import split_name
@@ -219,21 +204,13 @@ class DapMagics(Magics):
         schema = {"kind": pl.String, "rule": pl.String, "applies_to": pl.String}
         return pl.DataFrame(rows, schema=schema)
 
-    def _describe(self, rest: str, _cell: str | None) -> pl.DataFrame:
+    def _describe(self, rest: str, _cell: str | None) -> TableDescription:
+        """The table as this caller may see it (governed in the core), designed; ``.frame`` is
+        the DataFrame of its columns."""
         name = rest.strip()
         if not name:
             raise UsageError("%dap describe TABLE: name a table")
-        info = self.session.describe(name)  # as this caller may see it: governed in the core
-        owner = f" · owner {info.owner}" if info.owner else ""
-        tags = f" · tags {', '.join(info.tags)}" if info.tags else ""
-        display(
-            HTML(
-                f"<b>{html.escape(info.qualified_name)}</b> ({html.escape(info.kind)}, "
-                f"{info.rows_label}, version {info.version}{html.escape(owner + tags)})"
-                f"<br>{html.escape(info.description)}"
-            )
-        )
-        return info.columns_frame()
+        return TableDescription(self.session.describe(name))
 
     # -- helpers ----------------------------------------------------------------------------
 

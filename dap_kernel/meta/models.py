@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -102,6 +103,8 @@ class CatalogColumn(Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     null_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     distinct_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The distinct count is a HyperLogLog estimate (a table above DAP_EXACT_DISTINCT_ROWS).
+    distinct_approx: Mapped[bool] = mapped_column(default=False, server_default=false())
     min_value: Mapped[str | None] = mapped_column(Text, nullable=True)
     max_value: Mapped[str | None] = mapped_column(Text, nullable=True)
 

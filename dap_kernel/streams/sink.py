@@ -16,6 +16,7 @@ checked before every commit, so a revoked grant stops the stream at its next bat
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ from ..quarantine import SCHEMA as QUARANTINE_SCHEMA
 from ..quarantine import quarantine_name
 from .decode import Decoded, source_of
 from .spec import StreamSpec
+
+# Seconds between two recounts of a streamed table's distinct values (one pass over the table).
+RECOUNT_S = 30.0
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -64,6 +68,7 @@ class StreamSink:
         self._table: DeltaTable | None = None
         self._quarantine: DeltaTable | None = None
         self.run_id = uuid.uuid4().hex
+        self._recounted: float | None = None  # when the catalog last recounted distincts
 
     # -- the table --------------------------------------------------------------------------
 
@@ -193,8 +198,17 @@ class StreamSink:
             signature=uuid.uuid4().hex,
             arrow=rows,
         )
-        count, columns = profile_table(self.ws.engine, probe, "delta")
-        self.ws.catalog.register_committed(self.spec.table, version, count, columns, mode="append")
+        # The batch's distinct counts do not add up: the catalog counts the table's own.
+        count, columns = profile_table(self.ws.engine, probe, "delta", distinct=False)
+        # Recounting the table's distinct values costs a pass over all of it: not every
+        # second, but every RECOUNT_S (the counts in between are marked as estimates).
+        now = time.monotonic()
+        recount = self._recounted is None or now - self._recounted >= RECOUNT_S
+        self.ws.catalog.register_committed(
+            self.spec.table, version, count, columns, mode="append", recount=recount
+        )
+        if recount:
+            self._recounted = now
 
     def _commit_quarantine(self, bad: pl.DataFrame) -> int:
         if bad.is_empty():

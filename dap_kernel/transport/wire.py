@@ -94,6 +94,7 @@ def table_info(data: Mapping[str, Any]) -> TableInfo:
                 tags=list(c.get("tags") or []),
                 null_count=c.get("null_count"),
                 distinct_count=c.get("distinct_count"),
+                distinct_approx=bool(c.get("distinct_approx", False)),
                 min_value=c.get("min_value"),
                 max_value=c.get("max_value"),
             )

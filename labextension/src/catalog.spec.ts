@@ -282,20 +282,23 @@ describe('parseTableDetail', () => {
           max_value: null
         },
         { name: 'id', type: 'BIGINT', min_value: 1, max_value: 200 },
+        { name: 'n', type: 'BIGINT', distinct_count: 9442, distinct_approx: true },
         { type: 'no name' }
       ],
       sample_columns: ['id', 'email'],
       sample_rows: [[1, '***@example.com'], 'bad row']
     });
     expect(detail.row_filtered).toBe(true);
-    expect(detail.columns.map(c => c.name)).toEqual(['email', 'id']);
+    expect(detail.columns.map(c => c.name)).toEqual(['email', 'id', 'n']);
+    expect(detail.columns[2]).toMatchObject({ distinct_count: 9442, distinct_approx: true });
     expect(detail.columns[0]).toMatchObject({ masked: true, tags: ['pii'] });
     expect(detail.columns[1]).toMatchObject({
       masked: false,
       nullable: true,
       min_value: '1',
       max_value: '200',
-      null_count: null
+      null_count: null,
+      distinct_approx: false
     });
     expect(detail.sample_rows).toEqual([[1, '***@example.com']]);
     expect(detail.sample_columns).toEqual(['id', 'email']);

@@ -181,6 +181,8 @@ export interface IColumnInfo {
   masked: boolean;
   null_count: number | null;
   distinct_count: number | null;
+  /** `distinct_count` is an estimate (HyperLogLog), shown as `≈12,345`. */
+  distinct_approx?: boolean;
   min_value: string | null;
   max_value: string | null;
 }
@@ -255,6 +257,7 @@ function parseColumn(entry: unknown): IColumnInfo | null {
     masked: entry.masked === true,
     null_count: finiteOrNull(entry.null_count),
     distinct_count: finiteOrNull(entry.distinct_count),
+    distinct_approx: entry.distinct_approx === true,
     min_value: text(entry.min_value),
     max_value: text(entry.max_value)
   };

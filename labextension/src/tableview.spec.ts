@@ -14,6 +14,7 @@ import {
   ROW_FILTER_TEXT,
   TableView,
   VIEW_CSS,
+  distinctText,
   formatCell,
   formatFreshness,
   renderColumns,
@@ -140,6 +141,18 @@ describe('rendering', () => {
     expect(rows[1].querySelector(`.${TREE_CSS.pii}`)).not.toBeNull();
     expect(rows[1].querySelector(`.${TREE_CSS.masked}`)).not.toBeNull();
     expect(rows[0].querySelector(`.${TREE_CSS.pii}`)).toBeNull();
+  });
+
+  it('marks estimated distinct counts with ≈ and groups thousands', () => {
+    const [key, email] = DETAIL.columns;
+    const estimated = { ...key, distinct_count: 9442, distinct_approx: true };
+    const exact = { ...key, distinct_count: 10000, distinct_approx: false };
+    expect(distinctText(estimated)).toBe('≈9,442');
+    expect(distinctText(exact)).toBe('10,000');
+    expect(distinctText({ ...email, distinct_approx: true })).toBe('—');
+    const section = renderColumns({ ...DETAIL, columns: [estimated, email] });
+    const first = section.querySelector('tbody tr');
+    expect(first?.children[4].textContent).toBe('≈9,442');
   });
 
   it('renders the governed sample exactly as sent', () => {

@@ -12,6 +12,7 @@ import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import {
+  IColumnInfo,
   ILineage,
   ITableDetail,
   formatRowCount,
@@ -182,7 +183,14 @@ function grid(
   return table;
 }
 
-const stat = (n: number | null): string => (n === null ? '—' : String(n));
+const stat = (n: number | null): string => (n === null ? '—' : n.toLocaleString('en-US'));
+
+/** A distinct count: `≈` marks an estimate (the server counts exactly up to a size). */
+export function distinctText(c: IColumnInfo): string {
+  return c.distinct_count !== null && c.distinct_approx
+    ? `≈${stat(c.distinct_count)}`
+    : stat(c.distinct_count);
+}
 
 /** Header: name, description, and the facts list (owner, rows, freshness …). */
 export function renderHeader(detail: ITableDetail, doc: Document = document): HTMLElement {
@@ -237,7 +245,7 @@ export function renderColumns(detail: ITableDetail, doc: Document = document): H
       c.type,
       c.description,
       stat(c.null_count),
-      stat(c.distinct_count),
+      distinctText(c),
       c.min_value ?? '—',
       c.max_value ?? '—'
     ];

@@ -81,6 +81,10 @@ class ColumnOut(BaseModel):
     masked: bool = Field(default=False, description="Values reach this caller masked.")
     null_count: int | None = None
     distinct_count: int | None = None
+    distinct_approx: bool = Field(
+        default=False,
+        description="`distinct_count` is a HyperLogLog estimate (shown as ≈), not an exact count.",
+    )
     min_value: str | None = None
     max_value: str | None = None
 

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 import dap_kernel as dap
 from dap_kernel.catalog import TableInfo
 from dap_kernel.catalog.governed import GovernedCatalog
+from dap_kernel.catalog.views import TableDescription, TableListing
 from dap_kernel.cli import app
 from dap_kernel.errors import QueryRefused, UnknownTable
 from dap_kernel.governance.identity import Principal
@@ -136,15 +137,20 @@ def test_magics_describe_and_catalog(ws: Workspace) -> None:
         found = ip.run_line_magic("dap", "catalog pay")
     finally:
         InteractiveShell.clear_instance()
-    assert isinstance(described, pl.DataFrame) and described["min"].null_count() == 5
-    assert listed["table"].to_list() == ["archive.payments", "main.payments"]
-    assert listed["rows"].to_list() == [None, None]
-    text = str(described.to_dicts()) + str(listed.to_dicts()) + str(found.to_dicts())
+    assert isinstance(described, TableDescription) and isinstance(listed, TableListing)
+    assert described.frame["min"].null_count() == 5
+    assert listed.frame["table"].to_list() == ["archive.payments", "main.payments"]
+    assert listed.frame["rows"].to_list() == [None, None]
+    text = "".join(
+        [str(x.frame.to_dicts()) + x.text() + x._repr_html_() for x in (described, listed, found)]
+    )
+    assert "row count not shown" in described.text() and "<table" in described._repr_html_()
+    assert "not shown to you" in described.text()
     assert leaked(text) == []
     ip = InteractiveShell.instance()
     ip.register_magics(DapMagics(shell=ip, session_factory=lambda: as_user(ws, "bob", "magic")))
     try:
-        assert ip.run_line_magic("dap", "catalog").height == 0
+        assert len(ip.run_line_magic("dap", "catalog")) == 0
         with pytest.raises(UsageError, match="bob may not SELECT"):
             ip.run_line_magic("dap", "describe payments")
     finally:

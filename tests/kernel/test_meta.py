@@ -52,7 +52,48 @@ def test_migrations_create_the_schema_and_are_idempotent(meta_url: str) -> None:
     store.migrate()  # second run: already at head, changes nothing
     assert set(store.table_names()) >= EXPECTED_TABLES
     with store.engine.connect() as con:
-        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0013"
+        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0014"
+    store.dispose()
+
+
+def test_distinct_counts_stored_before_0014_are_marked_as_estimates(meta_url: str) -> None:
+    """Every count recorded before revision 0014 came from approx_count_distinct."""
+    from alembic import command
+    from alembic.config import Config
+
+    from dap_kernel.meta.store import MIGRATIONS_DIR
+
+    store = MetaStore(meta_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0013")
+    with store.engine.begin() as con:
+        con.execute(
+            text(
+                "INSERT INTO catalog_tables (schema_name, name, kind, location, description,"
+                " owner, tags, options, version, created_at, updated_at)"
+                " VALUES ('main', 't', 'delta', 'lake:main/t', '', '', '[]', '{}', 0,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        table_id = con.execute(text("SELECT id FROM catalog_tables")).scalar()
+        for position, (name, count) in enumerate([("a", 9442), ("b", None)]):
+            con.execute(
+                text(
+                    "INSERT INTO catalog_columns (table_id, position, name, data_type, nullable,"
+                    " description, tags, distinct_count)"
+                    " VALUES (:t, :p, :n, 'BIGINT', true, '', '[]', :d)"
+                ),
+                {"t": table_id, "p": position, "n": name, "d": count},
+            )
+    store.migrate()
+    with store.engine.connect() as con:
+        flags = con.execute(
+            text("SELECT name, distinct_approx FROM catalog_columns ORDER BY name")
+        ).all()
+    assert [(name, bool(flag)) for name, flag in flags] == [("a", True), ("b", False)]
     store.dispose()
 
 

@@ -67,6 +67,28 @@ async def test_table_detail_is_governed(api: Api) -> None:
     assert "@" in admin.body["sample_rows"][0][admin.body["sample_columns"].index("email")]
 
 
+async def test_table_detail_says_which_distinct_counts_are_estimates(
+    api: Api, governed: Workspace
+) -> None:
+    exact = await api("GET", "catalog/main.products")
+    columns = {c["name"]: c for c in exact.body["columns"]}
+    assert columns["product_id"]["distinct_count"] == exact.body["row_count"]
+    assert not any(c["distinct_approx"] for c in columns.values())
+    governed.catalog.exact_distinct_rows = 10  # as DAP_EXACT_DISTINCT_ROWS=10 would
+    governed.catalog.refresh("main.products")
+    estimated = await api("GET", "catalog/main.products")
+    assert all(c["distinct_approx"] for c in estimated.body["columns"])
+    assert all(c["distinct_count"] is not None for c in estimated.body["columns"])
+    # A masked column's statistics stay hidden, estimate flag included.
+    ann = await api("GET", "catalog/main.customers", as_="ann")
+    email = next(c for c in ann.body["columns"] if c["name"] == "email")
+    assert (email["distinct_count"], email["distinct_approx"], email["min_value"]) == (
+        None,
+        False,
+        None,
+    )
+
+
 async def test_table_detail_errors(api: Api) -> None:
     denied = await api("GET", "catalog/main.customers", as_="bob")
     assert denied.status == 403 and denied.body["error"] == "query_refused"

@@ -84,6 +84,7 @@ def get_table(call: Call, table: str, query: TableDetailQuery) -> TableDetail:
             masked=c.name in entry.masked,
             null_count=c.null_count,
             distinct_count=c.distinct_count,
+            distinct_approx=c.distinct_approx,
             min_value=c.min_value,
             max_value=c.max_value,
         )
