@@ -8,17 +8,21 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..engines.base import Binding
-from ..engines.duckdb import DuckDBEngine, quote_ident
-from ..errors import QueryFailed, SourceError
+from ..engines.base import Binding, Engine
+from ..engines.names import quote_ident
+from ..errors import ConfigError, QueryFailed, SourceError
 from ..lake import ColumnStats, ParquetFile
 from .models import ColumnInfo
 
 
-def profile_table(
-    engine: DuckDBEngine, binding: Binding, kind: str
-) -> tuple[int, list[ColumnInfo]]:
-    """Row count and per-column statistics, computed by the engine over the real data."""
+def profile_table(engine: Engine, binding: Binding, kind: str) -> tuple[int, list[ColumnInfo]]:
+    """Row count and per-column statistics, computed by the engine over the real data.
+
+    Its SQL is DuckDB's: the workspace profiles on its embedded DuckDB engine
+    (``Workspace.local_engine``) whatever engine serves queries, so statistics read alike.
+    """
+    if engine.dialect != "duckdb":
+        raise ConfigError(f"statistics are computed by DuckDB, not by {engine.name}")
     probe = Binding(
         schema="__dap_profile",
         name=f"t_{uuid.uuid4().hex[:12]}",

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..connectors.files import sniff_delimiter
-from ..engines.duckdb import DuckDBEngine
+from ..engines.base import Engine
 from ..errors import DapError, SourceError, TableExists, UnknownTable
 from ..lake import Data, Lake, split_name
 from ..meta import CatalogTable, MetaStore
@@ -50,11 +50,11 @@ class Catalog(CatalogBindings):
         self,
         meta: MetaStore,
         lake: Lake,
-        engine: DuckDBEngine,
+        engine: Engine,
         secrets: SecretStore | None = None,
     ) -> None:
         super().__init__(meta, lake, secrets)
-        self.engine = engine
+        self.engine = engine  # profiles sources (DuckDB SQL: the workspace's local engine)
 
     # -- lookups -----------------------------------------------------------------------------
 

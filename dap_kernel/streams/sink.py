@@ -193,7 +193,7 @@ class StreamSink:
             signature=uuid.uuid4().hex,
             arrow=rows,
         )
-        count, columns = profile_table(self.ws.engine, probe, "delta")
+        count, columns = profile_table(self.ws.local_engine, probe, "delta")
         self.ws.catalog.register_committed(self.spec.table, version, count, columns, mode="append")
 
     def _commit_quarantine(self, bad: pl.DataFrame) -> int:
