@@ -31,9 +31,10 @@ from .catalog.resolve import CatalogResolver, InputResolver
 from .changes import CatalogChanges
 from .deadlines import shared_deadlines
 from .engine_errors import with_suggestion
-from .engines import create_engine
+from .engines import ENGINES, create_engine
 from .engines.base import Binding, Engine
 from .errors import (
+    ConfigError,
     DapError,
     QueryCancelled,
     QueryFailed,
@@ -110,6 +111,8 @@ class Workspace:
         """The workspace's engine called ``name`` (None: the default, ``DAP_ENGINE``), opened
         on first use and kept: one per process, as engines hold their bound relations."""
         name = name or self.settings.engine
+        if name not in ENGINES:
+            raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
         with self._engines_lock:
             engine = self._engines.get(name)
             if engine is None:

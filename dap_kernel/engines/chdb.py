@@ -15,8 +15,11 @@ Fail closed here as on DuckDB, by a different construction, since chDB (like
   ``SETTINGS`` of its own, no scalar function that reaches outside (the scalar ``file()``,
   ``url*``, ``getSetting``, ``dictGet``…), and every schema-qualified table is a private bound
   relation. A rewrite bug that let any of these through is an error, not data.
-- ``join_use_nulls=1`` on every query: ClickHouse otherwise fills an outer join's non-matches
-  with default values (0, ''), not NULL, and answers would differ from DuckDB's.
+- SQL's answers, not ClickHouse's defaults, on every query: ``join_use_nulls=1`` (otherwise
+  an outer join's non-matches get default values, 0 or '', not NULL) and
+  ``aggregate_functions_null_for_empty=1`` (otherwise ``sum`` of no rows is 0, not NULL;
+  ``count`` stays 0). UPPER/LOWER/REVERSE become their UTF-8 forms (ClickHouse's plain ones
+  change ASCII letters only).
 
 chDB runs one embedded server per process (one data path), so every :class:`ChdbEngine` of the
 process shares one chDB session; each keeps its relations under its own random token and drops
@@ -45,8 +48,8 @@ from ..errors import ConfigError, QueryCancelled, QueryFailed
 from .base import CANCEL, STREAM, Binding, Engine, Params
 from .names import RelationNames, quote_ident
 
-# Run with every governed statement (the engine's lock, and SQL's outer-join semantics).
-QUERY_SETTINGS = "SETTINGS readonly=1, join_use_nulls=1"
+# Run with every governed statement: the engine's lock, and SQL's NULLs (see above).
+QUERY_SETTINGS = "SETTINGS readonly=1, join_use_nulls=1, aggregate_functions_null_for_empty=1"
 
 # Scalar functions of ClickHouse that read files, the network, dictionaries, settings or the
 # server's configuration. Lower-cased; a prefix ends in ``*``.

@@ -44,6 +44,11 @@ QUERIES = [
     "SELECT region FROM customers UNION SELECT 'EMEA'",
     "SELECT count(*) AS n FROM web_events e JOIN customers c USING (customer_id)",
     "SELECT * FROM customers WHERE customer_id = 1",  # maybe filtered away: an empty answer
+    # Aggregates of no rows: NULL (count: 0), as SQL says, not ClickHouse's default 0.
+    "SELECT sum(quantity) AS s, avg(unit_price) AS a, max(discount) AS m, count(*) AS n, "
+    "count(DISTINCT product_id) AS d FROM order_lines WHERE quantity < 0",
+    "SELECT c.customer_id, sum(o.order_id) AS s FROM customers c "
+    "LEFT JOIN orders o ON o.customer_id = c.customer_id AND false GROUP BY 1",
 ]
 
 
