@@ -15,11 +15,15 @@ Fail closed here as on DuckDB, by a different construction, since chDB (like
   ``SETTINGS`` of its own, no scalar function that reaches outside (the scalar ``file()``,
   ``url*``, ``getSetting``, ``dictGet``…), and every schema-qualified table is a private bound
   relation. A rewrite bug that let any of these through is an error, not data.
+- ``prefer_column_name_to_alias=1`` on every query: ClickHouse otherwise resolves a name in
+  ``WHERE`` to a ``SELECT`` alias of that name first — in a secured source, a row filter on a
+  masked column would test the *masked* value (``region <> 'APAC'`` on a redacted region lets
+  every row through). With it, filters see the stored columns, as in DuckDB and SQL.
 - SQL's answers, not ClickHouse's defaults, on every query: ``join_use_nulls=1`` (otherwise
   an outer join's non-matches get default values, 0 or '', not NULL) and
   ``aggregate_functions_null_for_empty=1`` (otherwise ``sum`` of no rows is 0, not NULL;
   ``count`` stays 0). UPPER/LOWER/REVERSE become their UTF-8 forms (ClickHouse's plain ones
-  change ASCII letters only).
+  change ASCII letters only), and ``sha256`` gives DuckDB's hex text, so hash masks agree.
 
 chDB runs one embedded server per process (one data path), so every :class:`ChdbEngine` of the
 process shares one chDB session; each keeps its relations under its own random token and drops
@@ -49,7 +53,10 @@ from .base import CANCEL, STREAM, Binding, Engine, Params
 from .names import RelationNames, quote_ident
 
 # Run with every governed statement: the engine's lock, and SQL's NULLs (see above).
-QUERY_SETTINGS = "SETTINGS readonly=1, join_use_nulls=1, aggregate_functions_null_for_empty=1"
+QUERY_SETTINGS = (
+    "SETTINGS readonly=1, join_use_nulls=1, aggregate_functions_null_for_empty=1, "
+    "prefer_column_name_to_alias=1"
+)
 
 # Scalar functions of ClickHouse that read files, the network, dictionaries, settings or the
 # server's configuration. Lower-cased; a prefix ends in ``*``.
@@ -133,10 +140,23 @@ def checked_statement(sql: str, names: RelationNames) -> str:
             name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
             if _reaches_outside(name):
                 raise QueryFailed(f"function {name}() is not allowed: it reaches outside")
-            utf8 = _UTF8_FORMS.get(type(node)) or _UTF8_NAMES.get(name.lower())
-            if utf8 is not None:
-                node.replace(exp.Anonymous(this=utf8, expressions=list(_arguments(node))))
+            _as_duckdb_computes(node, name)
     return tree.sql(dialect="clickhouse")
+
+
+def _as_duckdb_computes(node: exp.Func, name: str) -> None:
+    """Rewrite a function ClickHouse computes differently into the form that gives DuckDB's
+    value (masks must come out the same on every engine)."""
+    utf8 = _UTF8_FORMS.get(type(node)) or _UTF8_NAMES.get(name.lower())
+    if utf8 is not None:
+        node.replace(exp.Anonymous(this=utf8, expressions=list(_arguments(node))))
+    elif isinstance(node, exp.Encode):
+        node.replace(node.this)  # ClickHouse strings are bytes already (UTF-8)
+    elif isinstance(node, exp.SHA2) and str(node.args.get("length", 256)) == "256":
+        # DuckDB's sha256() is lower-case hex text; ClickHouse's SHA256() the 32 raw bytes.
+        digest = exp.Anonymous(this="SHA256", expressions=[node.this])
+        hexed = exp.Anonymous(this="hex", expressions=[digest])
+        node.replace(exp.Anonymous(this="lower", expressions=[hexed]))
 
 
 def _arguments(func: exp.Func) -> list[exp.Expr]:
@@ -403,6 +423,8 @@ def _clickhouse_message(error: Exception) -> str:
         text = text.removeprefix(prefix)
     if "DB::Exception: " in text:
         text = text.split("DB::Exception: ", 1)[1]
+    # "In scope SELECT …" repeats the statement: literals of masks, the hash key.
+    text = text.split(" In scope ", 1)[0].split(": In scope ", 1)[0]
     return text.split(". (", 1)[0] if text.endswith(")") else text
 
 

@@ -7,9 +7,13 @@ restricted analyst (ann: EMEA rows, masked e-mails) and for the unrestricted own
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
 from dap_kernel.session import Workspace
+from dap_kernel.settings import Settings
 
 from .conftest import as_user, outcome, same_rows
 
@@ -47,6 +51,7 @@ QUERIES = [
     # Aggregates of no rows: NULL (count: 0), as SQL says, not ClickHouse's default 0.
     "SELECT sum(quantity) AS s, avg(unit_price) AS a, max(discount) AS m, count(*) AS n, "
     "count(DISTINCT product_id) AS d FROM order_lines WHERE quantity < 0",
+    "SELECT customer_id * 2 AS d FROM customers WHERE d > 10",  # an alias in WHERE
     "SELECT c.customer_id, sum(o.order_id) AS s FROM customers c "
     "LEFT JOIN orders o ON o.customer_id = c.customer_id AND false GROUP BY 1",
 ]
@@ -100,3 +105,28 @@ def test_the_audit_names_the_engine(engines_ws: Workspace) -> None:
     newest, before = engines_ws.audit.tail(limit=2, principal="ann")
     assert (newest.reason, before.reason) == ("", "engine chdb")
     assert newest.decision == before.decision == "allowed"
+
+
+def test_row_filters_test_stored_values_under_a_mask(governed_home: Path, tmp_path: Path) -> None:
+    """A row filter on a masked column tests the stored value on every engine (ClickHouse
+    would otherwise resolve the name to the masked column's alias: '***' <> 'APAC' for every
+    row, the APAC rows included), and hash masks hash alike."""
+    home = tmp_path / "home"
+    shutil.copytree(governed_home, home)
+    ws = Workspace(Settings(home=home, user="tester"))
+    try:
+        admin = ws.admin("tester")
+        admin.add_row_filter("main.customers", "region <> 'APAC'")
+        admin.set_mask("main.customers.region", "redact")
+        admin.set_mask("main.customers.city", "hash")
+        admin.set_mask("main.customers.country", "partial")
+        ann = as_user(ws, "ann")
+        sql = "SELECT customer_id, region, city, country FROM customers"
+        duck, ch = (outcome(ann, sql, e) for e in ("duckdb", "chdb"))
+        assert duck[0] == ch[0] == "rows", (duck, ch)
+        assert duck[1] and same_rows(duck[1], ch[1])
+        assert {r[1] for r in ch[1]} == {"***"} and len({r[2] for r in ch[1]}) > 1
+        total = as_user(ws, "tester").sql("SELECT count(*) AS n FROM customers").item()
+        assert len(ch[1]) < total
+    finally:
+        ws.close()
