@@ -9,8 +9,8 @@ Fail closed here as on DuckDB, by a different construction, since chDB (like
   :mod:`.names`). No SQL the engine runs names a lake path, so no SQL can vary one.
 - **Every statement runs read-only**: ``SETTINGS readonly=1`` on each query, which refuses
   every table function (``file``, ``url``, ``s3``, ``remote``, ``Python``…), writes and
-  ``SET``. The governed rewrite refuses table functions before (``rewrite.qualify_tables``);
-  this is the engine's own lock.
+  ``SET`` — but not ``INTO OUTFILE`` (which the check below refuses). The governed rewrite
+  refuses table functions before (``rewrite.qualify_tables``); this is the engine's own lock.
 - **The final SQL is checked** (:func:`checked_statement`) before it runs: no table function, no
   ``SETTINGS`` of its own, no scalar function that reaches outside (the scalar ``file()``,
   ``url*``, ``getSetting``, ``dictGet``…), and every schema-qualified table is a private bound
@@ -128,6 +128,9 @@ def checked_statement(sql: str, names: RelationNames) -> str:
     for node in list(tree.walk()):
         if node.args.get("settings"):
             raise QueryFailed("a statement may not carry ClickHouse SETTINGS")
+        if node.args.get("into") or node.args.get("format"):
+            # INTO OUTFILE writes a file even under readonly=1 (checked: chDB 4.4).
+            raise QueryFailed("a statement may not write INTO anything or choose a FORMAT")
         if isinstance(node, exp.Table):
             if not isinstance(node.this, exp.Identifier):
                 raise QueryFailed("table functions are not allowed")

@@ -62,12 +62,15 @@ def test_bound_relations_answer_under_their_private_name(engine: ChdbEngine) -> 
         "SELECT 1 AS x SETTINGS readonly = 0",
         "SELECT * FROM (SELECT 1 AS x SETTINGS readonly = 0)",
         "SELECT 1; SELECT 2",
+        "SELECT 1 AS x FORMAT CSV",
+        "SELECT 1 AS x INTO OUTFILE '/tmp/dap-chdb-outfile.csv'",  # readonly=1 allows it
         "DROP TABLE x",
     ],
 )
 def test_the_engine_refuses_sql_that_reaches_outside(engine: ChdbEngine, sql: str) -> None:
     with pytest.raises(QueryFailed):
         engine.execute(sql)
+    assert not Path("/tmp/dap-chdb-outfile.csv").exists()
 
 
 def test_every_query_runs_read_only(engine: ChdbEngine) -> None:
@@ -123,12 +126,18 @@ def test_close_drops_the_engines_relations(tmp_path: Path) -> None:
     other.close()
 
 
-def test_governance_refuses_table_functions_before_chdb(workspace: Workspace) -> None:
-    session = workspace.session(Principal("tester", source="test"))
+def test_governance_refuses_table_functions_before_chdb(engines_ws: Workspace) -> None:
+    session = engines_ws.session(Principal("tester", source="test"))
+    before = session.sql("SELECT count(*) AS n FROM orders").item()
     for sql in (
         "SELECT * FROM file('/etc/passwd')",
         "SELECT * FROM read_csv('/etc/passwd')",
         "SELECT * FROM url('http://127.0.0.1:9/x')",
+        # sqlglot writes SELECT … INTO as CREATE TABLE … AS SELECT for ClickHouse
+        "SELECT * INTO orders FROM customers",
+        "SELECT * INTO new_table FROM customers",
     ):
-        with pytest.raises((QueryRefused, UnknownTable)):  # before any engine sees it
+        with pytest.raises((QueryRefused, UnknownTable, QueryFailed)):
             session.query(sql, engine="chdb")
+    assert "main.new_table" not in engines_ws.catalog.known_names()
+    assert session.sql("SELECT count(*) AS n FROM orders", engine="chdb").item() == before

@@ -130,3 +130,26 @@ def test_row_filters_test_stored_values_under_a_mask(governed_home: Path, tmp_pa
         assert len(ch[1]) < total
     finally:
         ws.close()
+
+
+def test_time_travel_and_input_tables_on_chdb(engines_ws: Workspace) -> None:
+    """``as_of`` binds a table's past snapshot under its own private schema; ``inputs`` bind
+    the caller's Arrow tables for one statement (and are unbound after it)."""
+    import pyarrow as pa
+
+    ann = as_user(engines_ws, "ann")
+    sql = "SELECT region, count(*) AS n FROM customers FOR VERSION AS OF 0 GROUP BY 1"
+    answers = [outcome(ann, sql, e) for e in ("duckdb", "chdb")]
+    assert answers[0][0] == answers[1][0] == "rows", answers
+    assert same_rows(answers[0][1], answers[1][1])
+    batch = pa.table({"customer_id": [1, 7, 9999]})
+    joined = [
+        ann.query(
+            "SELECT b.customer_id, c.region FROM batch b LEFT JOIN customers c USING "
+            "(customer_id) ORDER BY 1",
+            inputs={"batch": batch},
+            engine=e,
+        ).table.to_pylist()
+        for e in ("duckdb", "chdb")
+    ]
+    assert joined[0] == joined[1] and joined[1][-1] == {"customer_id": 9999, "region": None}
