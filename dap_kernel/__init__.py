@@ -72,14 +72,17 @@ def sql(
     *,
     limit: int | None = None,
     as_of: int | str | datetime | None = None,
+    engine: str | None = None,
 ) -> pl.DataFrame:
     """Run one governed SQL query on the catalog and return a polars DataFrame.
 
     Parameters are bound, never pasted: ``dap.sql("… WHERE id = :id", {"id": 7})``.
     ``as_of`` reads the tables as they were at a Delta version or a point in time; in SQL,
     ``FROM orders FOR VERSION AS OF 3`` / ``FOR TIMESTAMP AS OF '2026-11-01'`` does it per table.
+    ``engine`` (``"duckdb"``, ``"chdb"``) runs it on another engine than ``DAP_ENGINE``: the same
+    governed statement, transpiled to that engine's dialect.
     """
-    return _client.connect().sql(query, params, limit=limit, as_of=as_of)
+    return _client.connect().sql(query, params, limit=limit, as_of=as_of, engine=engine)
 
 
 def whoami() -> dict[str, Any]:

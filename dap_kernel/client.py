@@ -69,6 +69,7 @@ class DapClient(Protocol):
         *,
         limit: int | None = None,
         as_of: int | str | datetime | None = None,
+        engine: str | None = None,
     ) -> pl.DataFrame: ...
 
     def query(
@@ -82,6 +83,7 @@ class DapClient(Protocol):
         cache: bool = False,
         timeout_s: float | None = None,
         as_of: int | str | datetime | None = None,
+        engine: str | None = None,
     ) -> QueryResult: ...
 
     def cancel(self, query_id: str) -> bool: ...

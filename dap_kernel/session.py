@@ -31,10 +31,10 @@ from .catalog.resolve import CatalogResolver, InputResolver
 from .changes import CatalogChanges
 from .deadlines import shared_deadlines
 from .engine_errors import with_suggestion
-from .engines import create_engine
-from .engines.base import Binding
-from .engines.duckdb import DuckDBEngine
+from .engines import ENGINES, create_engine
+from .engines.base import Binding, Engine
 from .errors import (
+    ConfigError,
     DapError,
     QueryCancelled,
     QueryFailed,
@@ -72,14 +72,12 @@ class Workspace:
         self.meta = MetaStore(settings.meta_url)
         self.meta.migrate()
         self.lake = Lake(settings.lake_dir)
-        engine = create_engine(
-            settings.engine,
-            lake_dir=settings.lake_dir,
-            threads=settings.threads,
-            memory_limit=settings.memory_limit,
-        )
-        assert isinstance(engine, DuckDBEngine)
-        self.engine = engine
+        self._engines: dict[str, Engine] = {}
+        self._engines_lock = threading.Lock()
+        # The engine of queries that name none (DAP_ENGINE), and the embedded DuckDB engine
+        # that profiles sources for the catalog's statistics (the same one by default).
+        self.engine: Engine = self.engine_named(settings.engine)
+        self.local_engine: Engine = self.engine_named("duckdb")
         self.secrets = SecretStore(
             self.meta, settings.home / "secrets.key", env_keys=settings.secret_key
         )
@@ -87,7 +85,7 @@ class Workspace:
         self.catalog = Catalog(
             self.meta,
             self.lake,
-            self.engine,
+            self.local_engine,
             secrets=self.secrets,
             exact_distinct_rows=settings.exact_distinct_rows,
         )
@@ -115,16 +113,52 @@ class Workspace:
         """How ``principal`` sees ``table``, with its own values bound (cached per version)."""
         return self.resolved_policies.get(self.policy, principal, table)
 
-    def governor(self) -> Governor:
+    def engine_named(self, name: str | None) -> Engine:
+        """The workspace's engine called ``name`` (None: the default, ``DAP_ENGINE``), opened
+        on first use and kept: one per process, as engines hold their bound relations."""
+        name = name or self.settings.engine
+        if name not in ENGINES:
+            raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+        with self._engines_lock:
+            engine = self._engines.get(name)
+            if engine is None:
+                engine = create_engine(
+                    name,
+                    lake_dir=self.settings.lake_dir,
+                    threads=self.settings.threads,
+                    memory_limit=self.settings.memory_limit,
+                )
+                self._engines[name] = engine
+            return engine
+
+    def open_engines(self) -> list[Engine]:
+        """The engines opened so far (a cancel or a shutdown reaches every one)."""
+        with self._engines_lock:
+            return list(self._engines.values())
+
+    def cancel(self, query_id: str) -> bool:
+        """Cancel ``query_id`` on whichever engine runs it."""
+        return any([engine.cancel(query_id) for engine in self.open_engines()])
+
+    def progress(self, query_id: str) -> float | None:
+        for engine in self.open_engines():
+            value = engine.progress(query_id)
+            if value is not None:
+                return value
+        return None
+
+    def governor(self, engine: Engine | None = None) -> Governor:
         """What the govern step needs of this workspace, made per statement (the policy may be
-        replaced): policy, resolved policies, engine names and dialect, the hash-mask key."""
+        replaced): policy, resolved policies, the engine's private names and dialect (the
+        secured statement is written in it), the hash-mask key."""
+        engine = engine or self.engine
         return Governor(
             self.policy,
             self.resolved_policies,
-            self.engine.names,
-            self.engine.dialect,
+            engine.names,
+            engine.dialect,
             mask_key=lambda: self.mask_key,
-            shown=self.shown_sql,
+            shown=lambda sql: self.shown_sql(sql, engine),
         )
 
     @functools.cached_property
@@ -139,10 +173,10 @@ class Workspace:
         secret = self.secrets.get(MASK_KEY_SECRET)
         return MaskKey.from_secret(bytes.fromhex(secret))
 
-    def shown_sql(self, sql: str) -> str:
+    def shown_sql(self, sql: str, engine: Engine | None = None) -> str:
         """Engine SQL as it may be shown or logged: without the engine's private names and
         without the hash-mask key."""
-        sql = self.engine.names.scrub(sql)
+        sql = (engine or self.engine).names.scrub(sql)
         key = self.__dict__.get("mask_key")  # only if this process has read it
         if isinstance(key, MaskKey):
             sql = sql.replace(key.inner, "…").replace(key.outer, "…")
@@ -168,7 +202,8 @@ class Workspace:
 
     def close(self) -> None:
         self.audit.close()
-        self.engine.close()
+        for engine in self.open_engines():
+            engine.close()
         self.meta.dispose()
 
 
@@ -196,9 +231,12 @@ class Session(CatalogChanges):
         limit: int | None = None,
         as_of: int | str | datetime | None = None,
         inputs: Mapping[str, pa.Table | pl.DataFrame] | None = None,
+        engine: str | None = None,
     ) -> pl.DataFrame:
         """Run one governed query and return a polars DataFrame."""
-        return self.query(sql, params, limit=limit, as_of=as_of, inputs=inputs).to_polars()
+        return self.query(
+            sql, params, limit=limit, as_of=as_of, inputs=inputs, engine=engine
+        ).to_polars()
 
     def query(
         self,
@@ -212,6 +250,7 @@ class Session(CatalogChanges):
         timeout_s: float | None = None,
         as_of: int | str | datetime | None = None,
         inputs: Mapping[str, pa.Table | pl.DataFrame] | None = None,
+        engine: str | None = None,
     ) -> QueryResult:
         """Run one governed query and return the Arrow result with its timing.
 
@@ -220,34 +259,50 @@ class Session(CatalogChanges):
         ``timeout_s`` lowers ``DAP_QUERY_TIMEOUT`` for this query (never past
         ``DAP_MAX_QUERY_TIMEOUT``). ``as_of`` (a Delta version number or a point in time)
         reads every table as it was then. ``inputs`` are the caller's own tables, visible to
-        this one statement by name (a pipeline's batch).
+        this one statement by name (a pipeline's batch). ``engine`` names the engine that runs
+        it (default ``DAP_ENGINE``): the same governed statement, transpiled to its dialect.
         ``CREATE TABLE … AS SELECT`` and ``INSERT INTO … SELECT`` write lake tables (governed
         read, one commit, lineage recorded).
         """
         if is_write(sql):
             return run_write(
-                self, sql, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs
+                self,
+                sql,
+                params,
+                query_id=query_id,
+                timeout_s=timeout_s,
+                inputs=inputs,
+                engine=engine,
             )
         query_id = query_id or uuid.uuid4().hex
         started = time.perf_counter()
+        runner = self.workspace.engine_named(engine)
         travel = as_of_point(as_of)
         resolver = self._resolver(inputs, query_id)
         own = resolver.input_tables if isinstance(resolver, InputResolver) else set()
         pins = self._pins if travel is None else ()
         trail = Trail()  # what the audit records if the statement stops partway
         try:
-            governed = self.workspace.governor().govern(
+            governed = self.workspace.governor(runner).govern(
                 sql, params, self.principal, resolver, own=own, as_of=travel, pins=pins, trail=trail
             )
             table, cached = self._run(
-                sql, governed, resolver, query_id, limit, on_batch, timeout_s, cache and not own
+                sql,
+                governed,
+                resolver,
+                query_id,
+                limit,
+                on_batch,
+                timeout_s,
+                cache and not own,
+                runner,
             )
         except DapError as e:
             self.audit_statement(
                 sql,
                 trail.tables,
                 "refused" if isinstance(e, QueryRefused) else "failed",
-                reason=f"{e.code}: {e.message}",
+                reason=_on_engine(f"{e.code}: {e.message}", runner),
                 started=started,
                 rewritten=trail.shown_sql,
             )
@@ -255,7 +310,13 @@ class Session(CatalogChanges):
         elapsed_ms = (time.perf_counter() - started) * 1000
         tables, shown = governed.tables, governed.shown_sql
         self.audit_statement(
-            sql, tables, "allowed", rows=table.num_rows, started=started, rewritten=shown
+            sql,
+            tables,
+            "allowed",
+            rows=table.num_rows,
+            started=started,
+            rewritten=shown,
+            reason=_on_engine("", runner),
         )
         return QueryResult(table, query_id, elapsed_ms, tables, shown, cached=cached)
 
@@ -279,6 +340,7 @@ class Session(CatalogChanges):
         on_batch: Callable[[int], None] | None,
         timeout_s: float | None,
         cache: bool,
+        engine: Engine,
     ) -> tuple[pa.Table, bool]:
         """The engine step: bind what the statement reads, answer from the result cache or run
         it, word an engine error for what the caller may see. Also whether it was cached."""
@@ -288,13 +350,14 @@ class Session(CatalogChanges):
         bindings += [self.catalog.binding_at(t) for t in prepared.travels]
         if self.principal.run:
             self._record_reads(governed.tables, bindings, prepared)
+        # The engine's SQL differs by dialect and private names: no answer crosses engines.
         key = cache_key(prepared.sql, (bound, limit), bindings) if cache else None
         cached = ws.results.get(key) if key is not None else None
         if cached is not None:
             return cached, True
-        ws.engine.bind(bindings)
+        engine.bind(bindings)
         try:
-            table = self._execute(prepared.sql, bound, query_id, limit, on_batch, timeout_s)
+            table = self._execute(engine, prepared.sql, bound, query_id, limit, on_batch, timeout_s)
         except QueryFailed as e:
             failed = with_suggestion(e, sql, lambda: self._visible_columns(governed.tables))
             raise (
@@ -303,7 +366,7 @@ class Session(CatalogChanges):
         finally:
             if isinstance(resolver, InputResolver):
                 for binding in resolver.input_bindings():
-                    ws.engine.unbind(binding)
+                    engine.unbind(binding)
         if key is not None:
             ws.results.put(key, table)
         return table, False
@@ -347,6 +410,7 @@ class Session(CatalogChanges):
 
     def _execute(
         self,
+        engine: Engine,
         sql: str,
         params: Mapping[str, Any] | Sequence[Any] | None,
         query_id: str,
@@ -355,7 +419,6 @@ class Session(CatalogChanges):
         timeout_s: float | None = None,
     ) -> pa.Table:
         """Run on the engine, stopped after ``DAP_QUERY_TIMEOUT`` seconds when that is set."""
-        engine = self.workspace.engine
         # The caller may lower the timeout, never raise it past the configured maximum.
         timeout = effective_timeout(timeout_s, self.workspace.settings)
         if timeout <= 0:
@@ -379,10 +442,10 @@ class Session(CatalogChanges):
             deadline.cancel()
 
     def cancel(self, query_id: str) -> bool:
-        return self.workspace.engine.cancel(query_id)
+        return self.workspace.cancel(query_id)
 
     def progress(self, query_id: str) -> float | None:
-        return self.workspace.engine.progress(query_id)
+        return self.workspace.progress(query_id)
 
     def audit_statement(
         self,
@@ -468,6 +531,14 @@ class Session(CatalogChanges):
             "engine": self.workspace.settings.engine,
             "policy": type(self.workspace.policy).__name__,
         }
+
+
+def _on_engine(reason: str, engine: Engine) -> str:
+    """The audit reason of a statement, naming the engine unless it ran on the embedded
+    default (DuckDB): which engine answered is part of what was decided."""
+    if engine.name == "duckdb":
+        return reason
+    return f"{reason} (engine {engine.name})" if reason else f"engine {engine.name}"
 
 
 _default: Workspace | None = None

@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-ENGINES = ("duckdb",)
+# The engines DAP_ENGINE, `dap sql --engine` and `dap.sql(..., engine=…)` may name.
+ENGINES = ("duckdb", "chdb")
 
 
 def _env(name: str, default: str) -> str:

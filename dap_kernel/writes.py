@@ -128,6 +128,7 @@ class Writer(Protocol):
         query_id: str | None = None,
         timeout_s: float | None = None,
         inputs: Inputs = None,
+        engine: str | None = None,
     ) -> QueryResult: ...
 
     def audit_statement(
@@ -151,6 +152,7 @@ def run_write(
     query_id: str | None,
     timeout_s: float | None,
     inputs: Inputs,
+    engine: str | None = None,
 ) -> QueryResult:
     """``CREATE [OR REPLACE] TABLE t AS SELECT …`` / ``INSERT INTO t [(cols)] SELECT …``.
 
@@ -174,7 +176,12 @@ def run_write(
             if exists and write.if_not_exists:
                 return _written(session, target, 0, query_id, started, (), write.select)
         result = session.query(
-            write.select, params, query_id=query_id, timeout_s=timeout_s, inputs=inputs
+            write.select,
+            params,
+            query_id=query_id,
+            timeout_s=timeout_s,
+            inputs=inputs,
+            engine=engine,
         )
         data = result.table
         if write.kind == "create":

@@ -10,9 +10,9 @@ from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..engines.base import Binding
-from ..engines.duckdb import DuckDBEngine, quote_ident
-from ..errors import QueryFailed, SourceError
+from ..engines.base import Binding, Engine
+from ..engines.names import quote_ident
+from ..errors import ConfigError, QueryFailed, SourceError
 from ..lake import ColumnStats, ParquetFile
 from .models import ColumnInfo
 
@@ -26,7 +26,7 @@ _TEXT_FILES = ("csv", "json")  # counting their rows means reading them
 
 
 def profile_table(
-    engine: DuckDBEngine,
+    engine: Engine,
     binding: Binding,
     kind: str,
     *,
@@ -40,7 +40,12 @@ def profile_table(
     Where counting rows is cheap (Parquet footers, Delta, Arrow) the count decides first how
     distinct values are counted; a CSV or JSON file would be read twice for it, so it is
     profiled with estimates in one pass, and counted exactly in a second only when small.
+
+    Its SQL is DuckDB's: the workspace profiles on its embedded DuckDB engine
+    (``Workspace.local_engine``) whatever engine serves queries, so statistics read alike.
     """
+    if engine.dialect != "duckdb":
+        raise ConfigError(f"statistics are computed by DuckDB, not by {engine.name}")
     with _bound(engine, binding, kind) as target:
         described = _query(engine, f"DESCRIBE {target}", binding, kind)
         rows: int | None = None
@@ -88,7 +93,7 @@ def profile_table(
 
 
 def distinct_counts(
-    engine: DuckDBEngine,
+    engine: Engine,
     binding: Binding,
     columns: Sequence[ColumnInfo],
     rows: int,
@@ -105,7 +110,7 @@ def distinct_counts(
 
 
 def _count_distinct(
-    engine: DuckDBEngine,
+    engine: Engine,
     binding: Binding,
     kind: str,
     target: str,
@@ -136,7 +141,7 @@ def _distinct(quoted: str, exact: bool) -> str:
 
 
 @contextmanager
-def _bound(engine: DuckDBEngine, binding: Binding, kind: str) -> Iterator[str]:
+def _bound(engine: Engine, binding: Binding, kind: str) -> Iterator[str]:
     """``binding`` bound under a private name for the duration, as the relation to read."""
     probe = Binding(
         schema="__dap_profile",
@@ -158,7 +163,7 @@ def _bound(engine: DuckDBEngine, binding: Binding, kind: str) -> Iterator[str]:
         engine.unbind(probe)
 
 
-def _query(engine: DuckDBEngine, sql: str, binding: Binding, kind: str) -> list[dict[str, Any]]:
+def _query(engine: Engine, sql: str, binding: Binding, kind: str) -> list[dict[str, Any]]:
     try:
         rows: list[dict[str, Any]] = engine.execute_internal(sql).to_pylist()
     except QueryFailed as e:

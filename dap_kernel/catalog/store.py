@@ -18,8 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..connectors.files import sniff_delimiter
-from ..engines.base import Binding
-from ..engines.duckdb import DuckDBEngine
+from ..engines.base import Binding, Engine
 from ..errors import DapError, SourceError, TableExists, UnknownTable
 from ..lake import Data, Lake, split_name
 from ..meta import CatalogColumn, CatalogTable, MetaStore
@@ -52,13 +51,13 @@ class Catalog(CatalogBindings):
         self,
         meta: MetaStore,
         lake: Lake,
-        engine: DuckDBEngine,
+        engine: Engine,
         secrets: SecretStore | None = None,
         *,
         exact_distinct_rows: int = EXACT_DISTINCT_ROWS,
     ) -> None:
         super().__init__(meta, lake, secrets)
-        self.engine = engine
+        self.engine = engine  # profiles sources (DuckDB SQL: the workspace's local engine)
         # Tables up to this many rows get exact distinct counts, larger ones estimates.
         self.exact_distinct_rows = exact_distinct_rows
 

@@ -21,6 +21,10 @@ def sql(
     as_of: Annotated[
         str | None, typer.Option(help="Read the tables at a Delta version or an ISO time.")
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(help="The engine that runs it: duckdb or chdb (default DAP_ENGINE)."),
+    ] = None,
 ) -> None:
     """Run one governed query (or CREATE TABLE … AS SELECT / INSERT INTO … SELECT)."""
     if param and any("=" not in p for p in param):
@@ -29,5 +33,5 @@ def sql(
     from ..client import connect
 
     # The CLI's client, like dap.sql's: the DAP service of DAP_SERVICE_URL if one is set.
-    frame = connect(channel="cli").sql(query, params, limit=limit, as_of=as_of)
+    frame = connect(channel="cli").sql(query, params, limit=limit, as_of=as_of, engine=engine)
     _print_frame(frame, format)

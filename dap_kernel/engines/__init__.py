@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..settings import ENGINES
 from .base import Binding, Engine
 
-__all__ = ["Binding", "Engine", "create_engine"]
+__all__ = ["ENGINES", "Binding", "Engine", "create_engine"]
 
 
-def create_engine(name: str, **options: object) -> Engine:
+def create_engine(name: str, *, lake_dir: Path, threads: int = 0, memory_limit: str = "") -> Engine:
     """Engines are chosen by name (``DAP_ENGINE``) so deployments swap them by config."""
     if name == "duckdb":
         from .duckdb import DuckDBEngine
 
-        return DuckDBEngine(**options)  # type: ignore[arg-type]
+        return DuckDBEngine(lake_dir=lake_dir, threads=threads, memory_limit=memory_limit)
+    if name == "chdb":
+        from .chdb import ChdbEngine
+
+        return ChdbEngine(lake_dir=lake_dir, threads=threads, memory_limit=memory_limit)
     from ..errors import ConfigError
 
-    raise ConfigError(f"unknown engine {name!r}")
+    raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

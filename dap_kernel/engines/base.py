@@ -1,4 +1,23 @@
-"""The engine interface: run already-governed SQL and return Arrow."""
+"""The engine contract: everything the governed core needs of an engine, and nothing more.
+
+An engine runs SQL that the governed core already produced (the *secured statement*: every
+catalog table replaced by its filtered, masked source, transpiled by sqlglot to
+:attr:`Engine.dialect`). It never sees a user's own SQL. What it must provide:
+
+- **bind / unbind**: make catalog tables visible under private names (:attr:`Engine.names`)
+  that user SQL cannot spell, from a :class:`Binding` (a Delta snapshot's files, a registered
+  file, or Arrow data);
+- **execute**: run one statement and return Arrow, stopping after ``limit`` rows and telling
+  ``on_batch`` how many rows have arrived;
+- **cancel / progress** of a running query by its id (:attr:`Engine.capabilities` says whether
+  they do anything);
+- **execute_internal**: trusted SQL written by DAP itself, in the engine's dialect.
+
+Fail closed on every engine: the only way from an engine's SQL to a governed table's rows is a
+bound private relation, and the engine itself is locked down so SQL cannot read files, the
+network or settings on its own (DuckDB: ``enable_external_access=false``; chDB: read-only
+queries and a check of the final SQL — see each engine's module).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +28,15 @@ from typing import Any
 
 import pyarrow as pa
 
+from .names import RelationNames
+
 Params = Mapping[str, Any] | Sequence[Any] | None
+
+# What an engine can do beyond running a statement (``Engine.capabilities``).
+CANCEL = "cancel"  # cancel() interrupts a running query
+PROGRESS = "progress"  # progress() reports a percentage
+STREAM = "stream"  # results arrive in batches (on_batch is called as they do)
+PARAMS = "params"  # placeholders are bound by the engine (else substituted as literals)
 
 
 @dataclass(frozen=True)
@@ -37,11 +64,22 @@ class Binding:
 class Engine(ABC):
     """What the governed session needs from an engine. Implementations never see raw user SQL."""
 
-    dialect: str
+    name: str  # what DAP_ENGINE and ``--engine`` call it
+    dialect: str  # the sqlglot dialect the secured statement is transpiled to
+    capabilities: frozenset[str] = frozenset()
+    names: RelationNames  # the private names of bound relations (random per engine)
 
     @abstractmethod
     def bind(self, bindings: Sequence[Binding]) -> None:
         """Make these catalog tables visible to the next ``execute``."""
+
+    @abstractmethod
+    def unbind(self, binding: Binding) -> None:
+        """Forget one bound relation (a caller's input table, a profiling probe)."""
+
+    @abstractmethod
+    def relation(self, schema: str, name: str) -> str:
+        """The engine's own (quoted) name of a bound relation, for SQL written by DAP itself."""
 
     @abstractmethod
     def execute(
@@ -54,6 +92,10 @@ class Engine(ABC):
         on_batch: Callable[[int], None] | None = None,
     ) -> pa.Table:
         """Run one statement and return its result; ``limit`` stops fetching after N rows."""
+
+    def execute_internal(self, sql: str) -> pa.Table:
+        """Trusted SQL written by DAP itself (statistics, health checks), never by a user."""
+        return self.execute(sql)
 
     @abstractmethod
     def cancel(self, query_id: str) -> bool:

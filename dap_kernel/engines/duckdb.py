@@ -29,12 +29,8 @@ import pyarrow as pa
 
 from ..engine_errors import engine_error
 from ..errors import QueryCancelled, QueryFailed
-from .base import Binding, Engine, Params
-from .names import RelationNames
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+from .base import CANCEL, PARAMS, PROGRESS, STREAM, Binding, Engine, Params
+from .names import RelationNames, quote_ident
 
 
 def quote_literal(value: str) -> str:
@@ -57,7 +53,9 @@ def _allowed_root(kind: str, path: str) -> tuple[str, str] | None:
 
 
 class DuckDBEngine(Engine):
+    name = "duckdb"
     dialect = "duckdb"
+    capabilities = frozenset({CANCEL, PROGRESS, STREAM, PARAMS})
 
     def __init__(
         self,
@@ -233,10 +231,6 @@ class DuckDBEngine(Engine):
             self._con.execute(f"DROP {kind} IF EXISTS {target}")
             self._materialized.discard(binding.qualified_name)
             self._views.pop(binding.qualified_name, None)
-
-    def execute_internal(self, sql: str) -> pa.Table:
-        """Trusted SQL written by DAP itself (statistics), never by a user."""
-        return self.execute(sql)
 
     def cancel(self, query_id: str) -> bool:
         """Interrupt until the query is gone: an interrupt that lands before DuckDB has started

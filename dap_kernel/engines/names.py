@@ -20,6 +20,11 @@ import secrets
 from sqlglot import exp
 
 
+def quote_ident(name: str) -> str:
+    """A double-quoted SQL identifier (DuckDB, ClickHouse and standard SQL read it alike)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 class RelationNames:
     """The private naming of one engine's raw relations (one random token per engine)."""
 

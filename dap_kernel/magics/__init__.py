@@ -68,6 +68,7 @@ def _sql_parser() -> ArgumentParser:
     parser.add_argument("--name", "-n", default=None)
     parser.add_argument("--limit", "-l", type=int, default=None)
     parser.add_argument("--as-of", dest="as_of", default=None)
+    parser.add_argument("--engine", "-e", default=None)
     parser.add_argument("query", nargs=argparse.REMAINDER)
     return parser
 
@@ -164,7 +165,7 @@ class DapMagics(Magics):
     def _sql(self, rest: str, cell: str | None) -> pl.DataFrame | None:
         try:
             if cell is not None and not rest.strip():  # a bare %%dap sql: nothing to parse
-                args = argparse.Namespace(name=None, limit=None, as_of=None, query=[])
+                args = argparse.Namespace(name=None, limit=None, as_of=None, engine=None, query=[])
             else:
                 args = _sql_parser().parse_args(
                     shlex.split(rest, posix=True) if cell is not None else _split_options(rest)
@@ -176,7 +177,9 @@ class DapMagics(Magics):
             raise UsageError("%dap sql: no SQL given")
         try:
             # The session takes only the names the statement uses from the namespace.
-            result = self._run(query, self.user_ns, args.limit, as_of=args.as_of)
+            result = self._run(
+                query, self.user_ns, args.limit, as_of=args.as_of, engine=args.engine
+            )
         except MissingParameter as e:
             names = ", ".join(e.names)
             raise UsageError(
@@ -221,6 +224,7 @@ class DapMagics(Magics):
         limit: int | None,
         *,
         as_of: str | None = None,
+        engine: str | None = None,
     ) -> QueryResult:
         """Run on a worker thread so a progress bar can show and Ctrl-C can cancel."""
         session = self.session
@@ -228,7 +232,13 @@ class DapMagics(Magics):
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dap-query")
         future = self._executor.submit(
-            session.query, query, params, limit=limit, query_id=query_id, as_of=as_of
+            session.query,
+            query,
+            params,
+            limit=limit,
+            query_id=query_id,
+            as_of=as_of,
+            engine=engine,
         )
         bar = None
         started = time.perf_counter()

@@ -199,7 +199,7 @@ class StreamSink:
             arrow=rows,
         )
         # The batch's distinct counts do not add up: the catalog counts the table's own.
-        count, columns = profile_table(self.ws.engine, probe, "delta", distinct=False)
+        count, columns = profile_table(self.ws.local_engine, probe, "delta", distinct=False)
         # Recounting the table's distinct values costs a pass over all of it: not every
         # second, but every RECOUNT_S (the counts in between are marked as estimates).
         now = time.monotonic()

@@ -84,9 +84,10 @@ class HttpSession(RestConnection):
         *,
         limit: int | None = None,
         as_of: int | str | datetime | None = None,
+        engine: str | None = None,
     ) -> pl.DataFrame:
         """Run one governed query on the service and return a polars DataFrame."""
-        return self.query(sql, params, limit=limit, as_of=as_of).to_polars()
+        return self.query(sql, params, limit=limit, as_of=as_of, engine=engine).to_polars()
 
     def query(
         self,
@@ -99,6 +100,7 @@ class HttpSession(RestConnection):
         cache: bool = False,
         timeout_s: float | None = None,
         as_of: int | str | datetime | None = None,
+        engine: str | None = None,
     ) -> QueryResult:
         """Run one governed query on the service; the result comes back as an Arrow stream.
 
@@ -120,6 +122,8 @@ class HttpSession(RestConnection):
             body["timeout"] = timeout_s
         if as_of is not None:
             body["as_of"] = as_of.isoformat() if isinstance(as_of, datetime) else as_of
+        if engine is not None:
+            body["engine"] = engine
         started = time.perf_counter()
         try:
             request = self._client.build_request(

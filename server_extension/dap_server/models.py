@@ -177,6 +177,10 @@ class QueryRequest(Request):
         default=None,
         description="Read the tables as of a Delta version (number) or a time (ISO 8601).",
     )
+    engine: Literal["duckdb", "chdb"] | None = Field(
+        default=None,
+        description="The engine that runs the governed statement (default: the server's).",
+    )
 
 
 class ColumnType(BaseModel):

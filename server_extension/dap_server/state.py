@@ -44,7 +44,7 @@ class DapState:
 
         def cancel(engine_id: str) -> None:
             if self._workspace is not None:  # no workspace opened: nothing can be running
-                self._workspace.engine.cancel(engine_id)
+                self._workspace.cancel(engine_id)
 
         return await self.runtime.drain(self.settings.shutdown_grace_s, cancel)
 

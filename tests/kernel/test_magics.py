@@ -163,5 +163,6 @@ def test_a_bare_cell_magic_has_the_parser_defaults() -> None:
         "name": None,
         "limit": None,
         "as_of": None,
+        "engine": None,
         "query": [],
     }

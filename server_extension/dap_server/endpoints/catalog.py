@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dap_kernel.catalog import TableInfo
 from dap_kernel.catalog.governed import GovernedTable
-from dap_kernel.engines.duckdb import quote_ident
+from dap_kernel.engines.names import quote_ident
 
 from ..api import Call, router
 from ..models import (

@@ -116,6 +116,7 @@ def _execute(call: Call, body: QueryRequest) -> tuple[QueryState, QueryResult, b
                 cache=body.cache,
                 timeout_s=runtime.timeout(body.timeout),
                 as_of=body.as_of,
+                engine=body.engine,
             )
         except DapError as e:
             runtime.queries.fail(state, e)

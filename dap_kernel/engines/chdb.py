@@ -1,0 +1,436 @@
+"""ClickHouse in process (chDB): the same governed statements, transpiled to ClickHouse SQL.
+
+Fail closed here as on DuckDB, by a different construction, since chDB (like
+``clickhouse-local``) reads any path the process can through ``file()``, ``url()`` or ``s3()``:
+
+- **Governed data arrives as bound inputs, never as a path.** :meth:`ChdbEngine.bind` reads the
+  files of a table's current Delta snapshot (the list the core hands over) with pyarrow and
+  copies them into a ``Memory`` table under a private database (``"main#<token>"``, see
+  :mod:`.names`). No SQL the engine runs names a lake path, so no SQL can vary one.
+- **Every statement runs read-only**: ``SETTINGS readonly=1`` on each query, which refuses
+  every table function (``file``, ``url``, ``s3``, ``remote``, ``Python``…), writes and
+  ``SET`` — but not ``INTO OUTFILE`` (which the check below refuses). The governed rewrite
+  refuses table functions before (``rewrite.qualify_tables``); this is the engine's own lock.
+- **The final SQL is checked** (:func:`checked_statement`) before it runs: no table function, no
+  ``SETTINGS`` of its own, no scalar function that reaches outside (the scalar ``file()``,
+  ``url*``, ``getSetting``, ``dictGet``…), and every schema-qualified table is a private bound
+  relation. A rewrite bug that let any of these through is an error, not data.
+- ``prefer_column_name_to_alias=1`` on every query: ClickHouse otherwise resolves a name in
+  ``WHERE`` to a ``SELECT`` alias of that name first — in a secured source, a row filter on a
+  masked column would test the *masked* value (``region <> 'APAC'`` on a redacted region lets
+  every row through). With it, filters see the stored columns, as in DuckDB and SQL.
+- SQL's answers, not ClickHouse's defaults, on every query: ``join_use_nulls=1`` (otherwise
+  an outer join's non-matches get default values, 0 or '', not NULL) and
+  ``aggregate_functions_null_for_empty=1`` (otherwise ``sum`` of no rows is 0, not NULL;
+  ``count`` stays 0). UPPER/LOWER/REVERSE become their UTF-8 forms (ClickHouse's plain ones
+  change ASCII letters only), and ``sha256`` gives DuckDB's hex text, so hash masks agree.
+
+chDB runs one embedded server per process (one data path), so every :class:`ChdbEngine` of the
+process shares one chDB session; each keeps its relations under its own random token and drops
+them on :meth:`~ChdbEngine.close`. Queries are serialized on that session.
+
+Cancel works between result chunks: a cancelled query stops when its next chunk arrives
+(chDB has no interrupt of a query that has not produced one yet). Progress is not reported.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import sqlglot
+from sqlglot import TokenType, exp
+
+from ..engine_errors import engine_error
+from ..errors import ConfigError, QueryCancelled, QueryFailed
+from .base import CANCEL, STREAM, Binding, Engine, Params
+from .names import RelationNames, quote_ident
+
+# Run with every governed statement: the engine's lock, and SQL's NULLs (see above).
+QUERY_SETTINGS = (
+    "SETTINGS readonly=1, join_use_nulls=1, aggregate_functions_null_for_empty=1, "
+    "prefer_column_name_to_alias=1"
+)
+
+# Scalar functions of ClickHouse that read files, the network, dictionaries, settings or the
+# server's configuration. Lower-cased; a prefix ends in ``*``.
+_OUTSIDE = (
+    "file",
+    "url*",
+    "s3*",
+    "hdfs*",
+    "azure*",
+    "remote*",
+    "cluster*",
+    "mysql*",
+    "postgresql*",
+    "mongodb*",
+    "executable*",
+    "input",
+    "getsetting*",
+    "getmacro",
+    "getserverport",
+    "getclientsetting*",
+    "dictget*",
+    "dicthas",
+    "dictisin",
+    "joinget*",
+    "catboostevaluate",
+    "filesystem*",
+    "currentprofiles",
+    "currentroles",
+    "enabledroles",
+    "defaultroles",
+    "hostname",
+    "fqdn",
+    "getoscpu",
+    "uptime",
+    "shardnum",
+    "shardcount",
+)
+
+
+def _reaches_outside(name: str) -> bool:
+    low = name.lower()
+    return any(low.startswith(p[:-1]) if p.endswith("*") else low == p for p in _OUTSIDE)
+
+
+# ClickHouse's UPPER/LOWER/REVERSE change ASCII letters only and count bytes; DuckDB's work on
+# characters. sqlglot writes the plain names: the UTF-8 forms give DuckDB's answers.
+_UTF8_FORMS: dict[type[exp.Expr], str] = {
+    exp.Upper: "upperUTF8",
+    exp.Lower: "lowerUTF8",
+    exp.Reverse: "reverseUTF8",
+}
+_UTF8_NAMES = {"reverse": "reverseUTF8"}
+
+
+def checked_statement(sql: str, names: RelationNames) -> str:
+    """The ClickHouse SQL to run, once checked: nothing but the bound private relations read.
+
+    Run on the secured statement after transpiling (and with its parameters in), so it sees
+    what chDB will run; the SQL returned is generated from the checked tree itself.
+    """
+    try:
+        trees = [t for t in sqlglot.parse(sql, read="clickhouse") if t is not None]
+    except sqlglot.errors.SqlglotError as e:
+        raise QueryFailed(f"the ClickHouse statement could not be checked: {e}") from None
+    if len(trees) != 1 or not isinstance(trees[0], exp.Query):
+        raise QueryFailed("the ClickHouse engine runs exactly one SELECT")
+    tree = trees[0]
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for node in list(tree.walk()):
+        if node.args.get("settings"):
+            raise QueryFailed("a statement may not carry ClickHouse SETTINGS")
+        if node.args.get("into") or node.args.get("format"):
+            # INTO OUTFILE writes a file even under readonly=1 (checked: chDB 4.4).
+            raise QueryFailed("a statement may not write INTO anything or choose a FORMAT")
+        if isinstance(node, exp.Table):
+            if not isinstance(node.this, exp.Identifier):
+                raise QueryFailed("table functions are not allowed")
+            if node.db:
+                if not names.is_hidden(node.db):
+                    raise QueryFailed(f"table {node.name} is not a secured catalog table")
+            elif node.name.lower() not in ctes:
+                raise QueryFailed(f"table {node.name} is not a secured catalog table")
+        elif isinstance(node, exp.Func):
+            name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
+            if _reaches_outside(name):
+                raise QueryFailed(f"function {name}() is not allowed: it reaches outside")
+            _as_duckdb_computes(node, name)
+    return tree.sql(dialect="clickhouse")
+
+
+def _as_duckdb_computes(node: exp.Func, name: str) -> None:
+    """Rewrite a function ClickHouse computes differently into the form that gives DuckDB's
+    value (masks must come out the same on every engine)."""
+    utf8 = _UTF8_FORMS.get(type(node)) or _UTF8_NAMES.get(name.lower())
+    if utf8 is not None:
+        node.replace(exp.Anonymous(this=utf8, expressions=list(_arguments(node))))
+    elif isinstance(node, exp.Encode):
+        node.replace(node.this)  # ClickHouse strings are bytes already (UTF-8)
+    elif isinstance(node, exp.SHA2) and str(node.args.get("length", 256)) == "256":
+        # DuckDB's sha256() is lower-case hex text; ClickHouse's SHA256() the 32 raw bytes.
+        digest = exp.Anonymous(this="SHA256", expressions=[node.this])
+        hexed = exp.Anonymous(this="hex", expressions=[digest])
+        node.replace(exp.Anonymous(this="lower", expressions=[hexed]))
+
+
+def _arguments(func: exp.Func) -> list[exp.Expr]:
+    if isinstance(func, exp.Anonymous):
+        return list(func.expressions)
+    return [func.this]
+
+
+def inline_parameters(sql: str, params: Params) -> str:
+    """Put bound values into ClickHouse SQL in place of its ``{name: }`` / ``{1: }`` holes.
+
+    sqlglot writes DuckDB's ``$name`` / ``$1`` / ``?`` as these untyped holes; ClickHouse's
+    own parameters need a type, so values go in as literals (quoted by sqlglot, found by
+    the tokenizer: a hole's text inside a string literal is left alone).
+    """
+    if not params:
+        return sql
+    tokens = sqlglot.Dialect.get_or_raise("clickhouse").tokenize(sql)
+    out: list[str] = []
+    last = 0
+    question = 0
+    i = 0
+    while i < len(tokens):
+        t = tokens[i]
+        if (
+            t.token_type == TokenType.L_BRACE
+            and i + 3 < len(tokens)
+            and tokens[i + 2].token_type == TokenType.COLON
+            and tokens[i + 3].token_type == TokenType.R_BRACE
+        ):
+            key = tokens[i + 1].text
+            value = _param_value(key, params, question)
+            if key == "?":
+                question += 1
+            out.append(sql[last : t.start])
+            out.append(exp.convert(value).sql(dialect="clickhouse"))
+            last = tokens[i + 3].end + 1
+            i += 4
+            continue
+        i += 1
+    out.append(sql[last:])
+    return "".join(out)
+
+
+def _param_value(key: str, params: Mapping[str, Any] | Sequence[Any], question: int) -> Any:
+    if isinstance(params, Mapping):
+        if key not in params:
+            raise QueryFailed(f"no value for parameter :{key}")
+        return params[key]
+    index = question if key == "?" else int(key) - 1
+    if not 0 <= index < len(params):
+        raise QueryFailed(f"no value for parameter {index + 1}")
+    return params[index]
+
+
+class _Shared:
+    """The process's one chDB session (chDB allows one embedded server per process)."""
+
+    lock = threading.RLock()
+    session: Any = None
+    users = 0
+
+    @classmethod
+    def acquire(cls) -> Any:
+        with cls.lock:
+            if cls.session is None:
+                try:
+                    from chdb import session as chdb_session
+                except ImportError as e:
+                    raise ConfigError(
+                        "the chdb engine needs the chdb package: pip install 'dap[clickhouse]'"
+                    ) from e
+                cls.session = chdb_session.Session()  # type: ignore[no-untyped-call]
+                # Closed before the interpreter tears down what chDB's shutdown still uses.
+                atexit.register(cls.session.close)
+            cls.users += 1
+            return cls.session
+
+
+class ChdbEngine(Engine):
+    """Governed SQL on ClickHouse (chDB, in process), over bound copies of the lake's data."""
+
+    name = "chdb"
+    dialect = "clickhouse"
+    capabilities = frozenset({CANCEL, STREAM})
+
+    def __init__(self, lake_dir: Any = None, threads: int = 0, memory_limit: str = "") -> None:
+        self.lake_dir = lake_dir
+        self.threads = threads
+        self.memory_limit = memory_limit
+        self.names = RelationNames()
+        self._session = _Shared.acquire()
+        self._bound: dict[str, str] = {}  # qualified name -> signature
+        self._databases: set[str] = set()
+        self._running: dict[str, threading.Event] = {}
+        self._early_cancels: dict[str, float] = {}
+        self._closed = False
+
+    # -- binding -----------------------------------------------------------------------------
+
+    def relation(self, schema: str, name: str) -> str:
+        return f"{quote_ident(self.names.schema(schema))}.{quote_ident(name)}"
+
+    def bind(self, bindings: Sequence[Binding]) -> None:
+        with _Shared.lock:
+            for binding in bindings:
+                if self._bound.get(binding.qualified_name) == binding.signature:
+                    continue
+                self._load(binding, _read_binding(binding))
+                self._bound[binding.qualified_name] = binding.signature
+
+    def _load(self, binding: Binding, data: pa.Table) -> None:
+        database = quote_ident(self.names.schema(binding.schema))
+        target = self.relation(binding.schema, binding.name)
+        self._run_trusted(f"CREATE DATABASE IF NOT EXISTS {database}")
+        self._databases.add(self.names.schema(binding.schema))
+        self._run_trusted(f"DROP TABLE IF EXISTS {target}")
+        # chDB's Python() table function reads a local variable of its caller by name: the
+        # data is handed over in memory, never as a path.
+        dap_bound_rows = data  # noqa: F841 (read by chDB through this frame)
+        try:
+            self._session.query(
+                f"CREATE TABLE {target} ENGINE = Memory AS SELECT * FROM Python(dap_bound_rows)",
+                "CSV",
+            )
+        except Exception as e:  # chDB raises RuntimeError/ChdbError with its message
+            raise engine_error(self.names.scrub(_clickhouse_message(e))) from None
+
+    def unbind(self, binding: Binding) -> None:
+        with _Shared.lock:
+            self._run_trusted(f"DROP TABLE IF EXISTS {self.relation(binding.schema, binding.name)}")
+            self._bound.pop(binding.qualified_name, None)
+
+    def _run_trusted(self, sql: str) -> None:
+        try:
+            self._session.query(sql, "CSV")
+        except Exception as e:  # chDB raises RuntimeError/ChdbError with its message
+            raise engine_error(self.names.scrub(_clickhouse_message(e))) from None
+
+    # -- running -----------------------------------------------------------------------------
+
+    def execute(
+        self,
+        sql: str,
+        params: Params = None,
+        *,
+        query_id: str | None = None,
+        limit: int | None = None,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> pa.Table:
+        sql = checked_statement(inline_parameters(sql, params), self.names)
+        text = f"{sql} {QUERY_SETTINGS}"
+        stop = threading.Event()
+        with _Shared.lock:
+            if query_id:
+                if self._early_cancels.pop(query_id, None) is not None:
+                    raise QueryCancelled("the query was cancelled")
+                self._running[query_id] = stop
+            try:
+                return self._stream(text, stop, limit, on_batch)
+            finally:
+                if query_id:
+                    self._running.pop(query_id, None)
+
+    def execute_internal(self, sql: str) -> pa.Table:
+        """Trusted ClickHouse SQL of DAP itself (a health check); still read-only."""
+        return self._stream(f"{sql} {QUERY_SETTINGS}", threading.Event(), None, None)
+
+    def _stream(
+        self,
+        text: str,
+        stop: threading.Event,
+        limit: int | None,
+        on_batch: Callable[[int], None] | None,
+    ) -> pa.Table:
+        try:
+            stream = self._session.send_query(text, "Arrow")
+            reader = stream.record_batch(rows_per_batch=100_000)
+            batches: list[pa.RecordBatch] = []
+            rows = 0
+            try:
+                for batch in reader:
+                    if stop.is_set():
+                        raise QueryCancelled("the query was cancelled")
+                    if limit is not None and rows + batch.num_rows > limit:
+                        batch = batch.slice(0, limit - rows)
+                    batches.append(batch)
+                    rows += batch.num_rows
+                    if on_batch is not None:
+                        on_batch(rows)
+                    if limit is not None and rows >= limit:
+                        break
+            finally:
+                with contextlib.suppress(Exception):
+                    stream.cancel()  # frees the stream; a no-op once exhausted
+            if stop.is_set():
+                raise QueryCancelled("the query was cancelled")
+            if not batches:
+                # An empty stream carries no schema: the one-shot form of the same statement
+                # does (run again: an empty answer is cheap to repeat, mostly).
+                empty: pa.Table = self._session.query(text, "ArrowTable")
+                return empty
+            return pa.Table.from_batches(batches, schema=reader.schema)
+        except QueryCancelled:
+            raise
+        except Exception as e:  # chDB's errors carry ClickHouse's message
+            raise engine_error(self.names.scrub(_clickhouse_message(e))) from None
+
+    def cancel(self, query_id: str) -> bool:
+        stop = self._running.get(query_id)
+        if stop is None:
+            now = time.monotonic()
+            self._early_cancels = {q: t for q, t in self._early_cancels.items() if now - t < 300}
+            self._early_cancels[query_id] = now
+            return False
+        stop.set()
+        return True
+
+    def progress(self, query_id: str) -> float | None:
+        return None  # chDB reports no progress of a running query
+
+    def close(self) -> None:
+        with _Shared.lock:
+            if self._closed:
+                return
+            self._closed = True
+            for database in sorted(self._databases):
+                with contextlib.suppress(QueryFailed):
+                    self._run_trusted(f"DROP DATABASE IF EXISTS {quote_ident(database)}")
+            self._databases.clear()
+            self._bound.clear()
+
+
+def _read_binding(b: Binding) -> pa.Table:
+    """A binding's rows as Arrow: the Delta snapshot's files, a registered Parquet file, or
+    the Arrow data the core bound (an empty table, a caller's input, a database source)."""
+    if b.arrow is not None:
+        return b.arrow
+    try:
+        if b.kind == "delta":
+            hive = "hive" if b.options.get("partition_columns") else None
+            parts = [
+                ds.dataset(
+                    [f], format="parquet", partitioning=hive, partition_base_dir=b.location
+                ).to_table()
+                for f in b.files
+            ]
+            # By name: after schema evolution old files lack the new columns (read as null).
+            return pa.concat_tables(parts, promote_options="permissive")
+        if b.kind == "parquet":
+            return ds.dataset(b.location, format="parquet").to_table()
+    except (OSError, pa.ArrowException) as e:
+        raise QueryFailed(f"cannot read {b.schema}.{b.name}: {e}") from None
+    raise QueryFailed(
+        f"the chdb engine reads lake tables and Parquet sources, not {b.kind!r} sources: "
+        "run this query on duckdb"
+    )
+
+
+def _clickhouse_message(error: Exception) -> str:
+    """ClickHouse's message without its code prefix, stack or version suffix."""
+    text = _first_line(error)
+    for prefix in ("Streaming query failed: ",):
+        text = text.removeprefix(prefix)
+    if "DB::Exception: " in text:
+        text = text.split("DB::Exception: ", 1)[1]
+    # "In scope SELECT …" repeats the statement: literals of masks, the hash key.
+    text = text.split(" In scope ", 1)[0].split(": In scope ", 1)[0]
+    return text.split(". (", 1)[0] if text.endswith(")") else text
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,25 @@
+"""The engine of a REST query: ``engine`` in the body, the same governed answer on each."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.server.conftest import Api
+
+pytest.importorskip("chdb")
+
+SQL = "SELECT region, count(*) AS n, min(email) AS e FROM customers GROUP BY region"
+
+
+async def test_a_query_names_its_engine(api: Api) -> None:
+    answers = {}
+    for engine in ("duckdb", "chdb"):
+        reply = await api("POST", "query", as_="ann", body={"sql": SQL, "engine": engine})
+        assert reply.status == 200, reply.body
+        answers[engine] = reply.body["rows"]
+    assert answers["chdb"] == answers["duckdb"]
+    assert [row[0] if isinstance(row, list) else row["region"] for row in answers["chdb"]] == [
+        "EMEA"
+    ]
+    wrong = await api("POST", "query", as_="ann", body={"sql": SQL, "engine": "spark"})
+    assert wrong.status == 400
