@@ -59,6 +59,25 @@ def workspace(settings: Settings) -> Iterator[Workspace]:
     ws.close()
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Let the run end when its tests have: every IPython shell a test made registered an exit
+    handler that resets it, and each reset runs a full ``gc.collect()``; hundreds of them over
+    the run's heap kept the process busy for minutes after the last test. At exit the shells
+    only close their history (what must not be lost); the process frees the rest."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    def close_history(shell: InteractiveShell) -> None:
+        if getattr(shell, "_atexit_once_called", False):
+            return
+        shell._atexit_once_called = True
+        if shell.history_manager is not None:
+            shell.history_manager.end_session()
+            shell.history_manager.close()
+            shell.history_manager = None
+
+    InteractiveShell._atexit_once = close_history  # type: ignore[method-assign]
+
+
 @pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One demo data set per run, copied by tests that need it."""
