@@ -13,6 +13,7 @@ outside the allowed set reopens the database with the wider set.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import queue
@@ -116,22 +117,46 @@ class DuckDBEngine(Engine):
                 self._allowed_files.add(path)
                 widened = True
         if widened:
-            old = self._con
+            self._reconnect(self._con)
+
+    def _reconnect(self, failed: duckdb.DuckDBPyConnection) -> None:
+        """A new locked-down connection in place of ``failed`` (if no one replaced it yet);
+        every relation is bound again on its next use."""
+        with self._lock:
+            if self._con is not failed:
+                return
             self._con = self._connect()
             self._views.clear()
             self._materialized.clear()
-            old.close()
+            # An invalidated database may refuse even to close: it is dropped anyway.
+            with contextlib.suppress(duckdb.Error):
+                failed.close()
+
+    def _fatal(self, failed: duckdb.DuckDBPyConnection, error: duckdb.Error) -> QueryFailed:
+        """DuckDB marks its database invalid after an internal error, and every later
+        statement on it fails: reconnect, so one bad statement does not stop the service."""
+        self._reconnect(failed)
+        return QueryFailed(
+            "the engine hit an internal error and was restarted; run the statement again "
+            f"({self.names.scrub(_first_line(error))})"
+        )
 
     # -- views over catalog tables -----------------------------------------------------------
 
     def bind(self, bindings: Sequence[Binding]) -> None:
         with self._lock:
             self._allow(bindings)
-            for binding in bindings:
-                if self._views.get(binding.qualified_name) == binding.signature:
-                    continue
-                self._create_view(binding)
-                self._views[binding.qualified_name] = binding.signature
+            con = self._con
+            try:
+                for binding in bindings:
+                    if self._views.get(binding.qualified_name) == binding.signature:
+                        continue
+                    self._create_view(binding)
+                    self._views[binding.qualified_name] = binding.signature
+            except duckdb.FatalException as e:
+                raise self._fatal(con, e) from e
+            except duckdb.Error as e:  # CREATE SCHEMA, the Arrow copy: one line, never raw
+                raise engine_error(self.names.scrub(_first_line(e))) from e
 
     def relation(self, schema: str, name: str) -> str:
         """The engine's own (quoted) name of a bound relation, for SQL written by DAP itself."""
@@ -191,7 +216,8 @@ class DuckDBEngine(Engine):
         on_batch: Callable[[int], None] | None = None,
     ) -> pa.Table:
         with self._lock:
-            cursor = self._con.cursor()
+            con = self._con
+            cursor = con.cursor()
             if query_id:
                 if self._early_cancels.pop(query_id, None) is not None:
                     cursor.close()
@@ -216,12 +242,15 @@ class DuckDBEngine(Engine):
             return run()
         except duckdb.InterruptException as e:
             raise QueryCancelled("the query was cancelled") from e
+        except duckdb.FatalException as e:
+            raise self._fatal(con, e) from e
         except duckdb.Error as e:
             raise engine_error(self.names.scrub(_first_line(e))) from e
         finally:
             if query_id:
                 self._running.pop(query_id, None)
-            cursor.close()
+            with contextlib.suppress(duckdb.Error):  # the cursor of an invalidated database
+                cursor.close()
 
     def unbind(self, binding: Binding) -> None:
         """Drop a temporary view (used when profiling a source before registering it)."""

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -112,3 +113,46 @@ def test_ctrl_c_before_the_helper_begins_never_runs_the_query(
     monkeypatch.undo()
     # A job already queued either ran to a stop or never ran; the engine is free for the next.
     assert engine.execute("SELECT 7 AS x").column("x").to_pylist() == [7]
+
+
+class _Invalidated:
+    """A connection after DuckDB's "database has been invalidated": every statement fails.
+
+    DuckDB invalidates its database after an internal error (seen once while fuzzing the
+    readers); no statement triggers one on purpose, so the connection is replaced by this."""
+
+    def cursor(self) -> _Invalidated:
+        return self
+
+    def sql(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise duckdb.FatalException("FATAL Error: database has been invalidated")
+
+    execute = sql
+
+    def interrupt(self) -> None:
+        pass
+
+    def close(self) -> None:
+        raise duckdb.FatalException("FATAL Error: database has been invalidated")
+
+
+def test_an_invalidated_database_is_one_error_then_a_new_locked_connection(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    workspace.catalog.create_table("t", pl.DataFrame({"x": [1, 2, 3]}))
+    session = workspace.session()
+    assert session.sql("SELECT sum(x) AS s FROM t")["s"][0] == 6
+    engine = workspace.local_engine
+    assert isinstance(engine, DuckDBEngine)
+    engine._con = _Invalidated()  # type: ignore[assignment]
+
+    with pytest.raises(QueryFailed, match="internal error and was restarted") as failed:
+        session.sql("SELECT sum(x) AS s FROM t")
+    assert "\n" not in str(failed.value)
+
+    # The next statement runs on a new connection: tables bound again, lockdown in force.
+    assert session.sql("SELECT sum(x) AS s FROM t")["s"][0] == 6
+    with pytest.raises(QueryFailed, match="[Pp]ermission|disabled"):
+        engine.execute("SELECT * FROM read_text('/etc/passwd')")
+    with pytest.raises(QueryFailed, match="locked"):
+        engine.execute("SET enable_external_access = true")
