@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 import yaml
 from markdown_it import MarkdownIt
 
+from dap_kernel.pipelines.spec import PipelineSpecError, parse_spec
+
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
@@ -88,7 +90,7 @@ def sections(path: Path) -> list[Section]:
         elif token.type == "html_block":
             markers = [m["body"] for m in MARKER.finditer(token.content)]
             if "readme-test" in token.content and not markers:
-                raise ValueError(f"malformed readme-test marker near line {token.map[0] + 1}")
+                raise ValueError(f"malformed readme-test marker: {token.content.strip()!r}")
             pending += markers
         elif token.type in ("paragraph_open", "table_open"):
             pending = []
@@ -129,12 +131,21 @@ class Runner:
         elif block.lang in ("bash", "sh", "shell"):
             self._bash(block, block.code)
         elif block.lang == "yaml":
-            try:
-                yaml.safe_load(block.code)
-            except yaml.YAMLError as e:
-                raise BlockFailed(f"{block.where}: not YAML: {e}") from None
+            self._yaml(block)
         else:
             raise BlockFailed(f"{block.where}: no runner for {block.lang!r} (mark it skip)")
+
+    def _yaml(self, block: Block) -> None:
+        """YAML parses; a pipeline (a mapping with ``extract``) is a valid pipeline spec."""
+        try:
+            data = yaml.safe_load(block.code)
+        except yaml.YAMLError as e:
+            raise BlockFailed(f"{block.where}: not YAML: {e}") from None
+        if isinstance(data, dict) and "extract" in data:
+            try:
+                parse_spec(data, origin=block.where)
+            except PipelineSpecError as e:
+                raise BlockFailed(f"{block.where}: {e}") from None
 
     def _python(self, block: Block, code: str, what: str = "block") -> None:
         result = self.shell.run_cell(code, store_history=False)
@@ -151,7 +162,7 @@ class Runner:
         script = "set -eo pipefail\n" + "\n".join(kept) + "\n"
         env = {**self.env, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
         # Its own session, so a command that outlives the timeout goes with its children.
-        with subprocess.Popen(  # noqa: S603 - the README's own commands, in a temp dir
+        with subprocess.Popen(
             ["/bin/bash", "-c", script],
             cwd=self.cwd,
             env=env,

@@ -40,14 +40,12 @@ def readme_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env.update({"DAP_HOME": str(home), "DAP_USER": "tester"})
     dap = str(Path(sys.executable).parent / "dap")
     for args in (["init"], ["demo", "--scale", "0.01"]):
-        subprocess.run([dap, *args], env=env, check=True, capture_output=True)  # noqa: S603
+        subprocess.run([dap, *args], env=env, check=True, capture_output=True)
     return home
 
 
 @pytest.fixture
-def runner(
-    readme_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Runner]:
+def runner(readme_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runner]:
     from IPython.core.interactiveshell import InteractiveShell
 
     home = tmp_path / "dap-home"  # the DAP_HOME the autouse fixture set
@@ -61,8 +59,8 @@ def runner(
     monkeypatch.chdir(work)
     monkeypatch.setenv("DAP_HOME", str(home))
     reset_default_workspace()
+    InteractiveShell.clear_instance()  # a fresh namespace per section
     shell = InteractiveShell.instance()
-    shell.user_ns.clear()
     yield Runner(shell, work, dict(os.environ))
     InteractiveShell.clear_instance()
     reset_default_workspace()
