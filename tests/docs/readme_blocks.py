@@ -72,7 +72,7 @@ def _apply_marker(block: Block, body: str) -> None:
     elif m := EXIT.fullmatch(body):
         block.exit_status = int(m["status"])
     elif m := SETUP.fullmatch(body):
-        block.setup += m["code"]
+        block.setup += m["code"] + "\n"
     else:
         raise ValueError(f"unknown readme-test marker: {body!r}")
 
@@ -145,7 +145,7 @@ class Runner:
             try:
                 parse_spec(data, origin=block.where)
             except PipelineSpecError as e:
-                raise BlockFailed(f"{block.where}: {e}") from None
+                raise BlockFailed(str(e)) from None  # origin= names the block
 
     def _python(self, block: Block, code: str, what: str = "block") -> None:
         result = self.shell.run_cell(code, store_history=False)
