@@ -12,7 +12,7 @@ import pyarrow as pa
 from ..caller import default_client
 from .columns import Columns, as_list, require_columns
 from .errors import ChartError
-from .infer import infer_kind
+from .infer import fill_columns, infer_kind
 from .registry import check_options
 from .registry import get as get_kind
 from .theme import empty_figure, merge_meta, style
@@ -54,6 +54,7 @@ def chart(
         kind, x, y = infer_kind(frame, x, y)
     fn = get_kind(kind)
     kind = kind.strip().lower()
+    x, y = fill_columns(frame, kind, x, y)
     check_options(kind, fn, options)
     heading = auto_title(kind, x, y) if title is None else title
     if frame.height == 0:

@@ -108,3 +108,30 @@ def _from_pair(x_kind: str, y_kind: str, x: str, y: Any) -> tuple[str, str | Non
     if y_kind == "numeric":
         return "bar", x, y
     return "scatter", x, y
+
+
+# The built-in kinds whose x and y mean what inference chooses (categories or time on x,
+# measures on y); the others (kpi, cohort, funnel, waterfall, registered kinds) take only what
+# the caller names.
+FILLED = frozenset({"bar", "line", "area", "scatter", "histogram", "box", "pie", "heatmap"})
+
+
+def fill_columns(
+    frame: pl.DataFrame, kind: str, x: str | None, y: Columns
+) -> tuple[str | None, Any]:
+    """For a kind the caller named without ``x``, the columns :func:`infer_kind` would choose:
+    ``chart(sql, "bar")`` draws the first label column against the first number, as
+    ``chart(sql)`` would. A named ``x`` is left as it is (without ``y``: rows are counted)."""
+    if kind not in FILLED or x is not None:  # a named x without y: rows counted per x
+        return x, y
+    kinds = column_kinds(frame)
+    if kind == "histogram":  # of one numeric column: the first, unless named
+        return (
+            x if x is not None else next((c for c, k in kinds.items() if k == "numeric"), None)
+        ), y
+    inferred, ix, iy = infer_kind(frame, x, y)
+    if inferred == "heatmap" and kind != "heatmap":  # its y is a label column, not a measure
+        iy = next((c for c, k in kinds.items() if k == "numeric" and c != ix), None)
+    if inferred == "histogram":
+        return x, y  # one number and no labels: the kind's own message says what it needs
+    return ix, (y if as_list(y) else iy)

@@ -356,6 +356,23 @@ def test_inferred_chart_uses_the_inferred_columns() -> None:
     assert ys(figure.data[0]) == [34.0, 12.5, 5.0]
 
 
+def test_a_named_kind_gets_the_columns_it_leaves_out_as_inference_chooses_them() -> None:
+    """``chart(sql, "bar")`` is a bar of the first label column against the first number (it
+    failed with "a bar chart needs x=": a named kind turned inference off)."""
+    frame = SALES.select("region", "revenue")
+    bar = chart(frame, "bar")
+    assert (meta(bar)["x"], meta(bar)["y"]) == ("region", "revenue")
+    assert ys(bar.data[0]) == ys(chart(frame).data[0])
+    pie = chart(frame, "pie")
+    assert meta(pie)["x"] == "region" and meta(pie)["y"] == "revenue"
+    histogram = chart(frame, "histogram")
+    assert meta(histogram)["x"] == "revenue"  # of the number, not of the labels
+    named = chart(frame, "bar", y="revenue")  # what is named is kept
+    assert meta(named)["x"] == "region"
+    counted = chart(frame, "bar", x="region")  # a named x alone: rows counted, as before
+    assert meta(counted)["y"] is None and ys(counted.data[0]) == [2, 2, 1]
+
+
 # -- registry, look, errors -------------------------------------------------------------------
 
 
@@ -437,8 +454,8 @@ def test_unknown_columns_and_options_are_one_clear_error() -> None:
         ChartError, match="takes a polars DataFrame, a pyarrow Table or a SQL string, not list"
     ):
         chart([1, 2, 3])
-    with pytest.raises(ChartError, match="a bar chart needs x="):
-        chart(SALES, "bar")
+    with pytest.raises(ChartError, match="a bar chart needs x="):  # no label column to take
+        chart(SALES.select("revenue"), "bar")
     with pytest.raises(ChartError, match="cannot sum column 'segment' of type String"):
         chart(SALES, "bar", x="region", y="segment")
     counted = chart(SALES, "bar", x="region", y="segment", agg="count")
