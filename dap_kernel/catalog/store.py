@@ -160,9 +160,11 @@ class Catalog(CatalogBindings):
                 column_tags=column_tags or {},
                 options={},
             )
-        except BaseException:
+        except Exception:
             # The data was committed but the catalog cannot take it (the engine cannot read
             # what Delta wrote, say): a table only the lake knows would be a half-written one.
+            # (A process killed here leaves it instead: the next create of the name removes it,
+            # discard_unregistered above.)
             if new and f"{schema}.{table}" not in self.known_names():
                 self.lake.drop(schema, table)
             raise

@@ -66,14 +66,23 @@ def test_random_kills_during_ctas_leave_no_half_table(tmp_path: Path, rng: rando
     )
     ws.close()
     env = dap_env(home)
-    kills = 0
-    for attempt in range(KILLS):
-        target = f"main.copy{attempt}"
-        sql = (
+
+    def ctas(target: str) -> str:
+        return (
             f"CREATE TABLE {target} AS SELECT s.id * {FAN_OUT} + f.id AS id, s.v "
             f"FROM main.src s, (SELECT id FROM main.src WHERE id < {FAN_OUT}) f"
         )
-        outcome = run_and_kill([DAP, "sql", sql], env, rng.uniform(0.7, 3.5))
+
+    # Kill points within the time a whole run takes on this machine now (a fixed window
+    # missed the write on a fast or idle machine: the run had ended before the kill).
+    started = time.monotonic()
+    assert run([DAP, "sql", ctas("main.timed")], env).returncode == 0
+    whole = time.monotonic() - started
+    kills = 0
+    for attempt in range(KILLS):
+        target = f"main.copy{attempt}"
+        sql = ctas(target)
+        outcome = run_and_kill([DAP, "sql", sql], env, rng.uniform(0.3, 0.9) * whole)
         kills += outcome.killed
         ws = _workspace(home)
         try:
