@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from dap_kernel.cli import app
 from dap_kernel.errors import QueryRefused
-from dap_kernel.gdpr.pii import confirm_tag, pending, scan_table, value_scores
+from dap_kernel.gdpr.pii import confirm_tag, pending, scan_table, suggested, value_scores
 from dap_kernel.governance.identity import Principal
 from dap_kernel.ingestion import ingest
 from dap_kernel.session import Workspace
@@ -95,6 +95,16 @@ def test_an_ingest_suggests_tags_and_keeps_them_for_a_steward(
     assert pending(workspace.session()) == {
         "main.signups": [{"column": "contact", "tag": "email", "confidence": 0.95}]
     }
+    # Only stewards see them: an analyst reading the table, or someone with no grant, gets none.
+    admin = workspace.admin("tester")
+    admin.set_multi_user(True)
+    admin.add_user("ann")
+    admin.add_user("bob")
+    admin.grant("SELECT", "main.signups", "user", "ann")
+    assert pending(workspace.session(Principal("ann"))) == {}
+    assert pending(workspace.session(Principal("bob"))) == {}
+    with pytest.raises(QueryRefused):
+        suggested(workspace.session(Principal("ann")), "signups")
     # Nothing is tagged until a steward confirms: a guess changes no one's access.
     assert not any(c.tags for c in workspace.catalog.get("signups").columns)
     monkeypatch.setenv("DAP_HOME", str(workspace.settings.home))
