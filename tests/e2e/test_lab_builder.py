@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from dap_kernel.dashboards.store import published_notebook
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
 
@@ -53,6 +54,15 @@ def delete(lab: Lab, path: str) -> None:
     )
     with contextlib.suppress(OSError):
         urllib.request.urlopen(request, timeout=10).close()
+
+
+def published(lab: Lab, name: str) -> tuple[Any, bytes]:
+    """A published dashboard and its notebook, read in-process as its owner."""
+    ws = Workspace(Settings(home=lab.home, user="tester"))
+    try:
+        return published_notebook(ws.session(), name)
+    finally:
+        ws.close()
 
 
 def grid_rows(builder: Any) -> list[list[str]]:
@@ -118,6 +128,7 @@ def test_builder_runs_a_grouped_query_and_inserts_it_as_a_cell(browser: Browser,
             timeout=30_000,
         )
         seen["sql"] = builder.locator(".dap-builder-sql").inner_text()
+        seen["limit_box"] = builder.get_by_label("Rows at most").input_value()
         seen["keywords"] = builder.locator(".dap-builder-sql .dap-sql-keyword").count()
 
         builder.get_by_role("button", name="Run").click()
@@ -130,6 +141,21 @@ def test_builder_runs_a_grouped_query_and_inserts_it_as_a_cell(browser: Browser,
         seen["line"] = builder.locator(".dap-chart-svg path.dap-chart-line").count()
         builder.get_by_label("Chart", exact=True).select_option("bar")
         screenshot(page, "lab-query-builder")
+
+        # Save as dashboard: JupyterLab's input dialog asks for the name, the chart goes along.
+        seen["save_enabled"] = builder.get_by_role("button", name="Save as dashboard").is_enabled()
+        builder.get_by_role("button", name="Save as dashboard").click()
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator("input").wait_for(timeout=30_000)
+        seen["suggested_name"] = dialog.locator("input").input_value()
+        dialog.locator("input").fill("web-orders")
+        dialog.get_by_role("button", name="Publish").click()
+        page.wait_for_function(
+            "document.querySelector('.dap-builder:not(.lm-mod-hidden) .dap-builder-status')"
+            "?.textContent.startsWith('Published dashboard')",
+            timeout=30_000,
+        )
+        seen["saved_status"] = builder.locator(".dap-builder-status").inner_text()
 
         # Insert as cell: below the active cell of the notebook, then run everything.
         seen["insert_title_with_notebook"] = builder.get_by_role(
@@ -176,12 +202,13 @@ def test_builder_runs_a_grouped_query_and_inserts_it_as_a_cell(browser: Browser,
             delete(lab, path)
 
     assert seen["table"] == "main.orders"
-    assert seen["save_disabled"] is True
-    assert seen["save_title"] == "dashboards arrive with the dashboards feature"
+    assert seen["save_disabled"] is False  # the table alone is a query
+    assert seen["save_title"] == "Publish this query and its chart as a dashboard you own"
     assert seen["insert_title"] == "Insert the query as a %%dap sql cell below the active cell"
     assert seen["values"] == ["mobile", "store", "web"]
     assert "WHERE" in seen["sql"] and "t0.channel = 'web'" in seen["sql"]
     assert "COUNT(*) AS count" in seen["sql"]
+    assert seen["limit_box"] == "1000" and seen["sql"].rstrip().endswith("LIMIT 1000")
     assert seen["keywords"] >= 6
 
     # The grid shows what the governed core computes in-process.
@@ -191,6 +218,17 @@ def test_builder_runs_a_grouped_query_and_inserts_it_as_a_cell(browser: Browser,
     assert seen["page_info"] == f"Rows 1–{n} of {n}"
     assert seen["bars"] == n
     assert seen["line"] == 1
+
+    # The saved dashboard is published, owned by the user, with the query and the bar chart.
+    assert seen["save_enabled"] is True and seen["suggested_name"] == "orders-by-status"
+    assert seen["saved_status"] == (
+        "Published dashboard web-orders (Orders by status): dap dashboard serve web-orders"
+    )
+    info, notebook = published(lab, "web-orders")
+    assert info.owner == "tester" and info.title == "Orders by status"
+    code = "".join(json.loads(notebook)["cells"][0]["source"])
+    assert "d.chart(kind='bar', x='status', y='count'" in code
+    assert "channel = 'web'" in code
 
     # The notebook cell is the same query and prints the same numbers.
     assert seen["cell"].startswith("%%dap sql\nSELECT")

@@ -65,6 +65,7 @@ EXAMPLES: dict[str, tuple[dict[str, str], Any, int]] = {
     "list_dashboards": ({}, None, 200),  # bob's gallery is empty
     "get_dashboard": ({"name": "sales"}, None, 403),
     "get_dashboard_notebook": ({"name": "sales"}, None, 403),
+    "publish_from_query": ({}, {"name": "bobs", "spec": SPEC}, 403),  # bob may read nothing
     # A model bob holds no grant on: refused whether or not it exists (tests/ml trains one).
     "predict_model": ({"name": "churn"}, {"rows": [{"x": 1}]}, 403),
     "set_model_alias": ({"name": "churn", "alias": "challenger"}, {"version": 1}, 403),

@@ -45,3 +45,29 @@ async def test_gallery_and_one_dashboard(api: Api, governed: Workspace) -> None:
     assert missing.status == 404 and missing.body["error"] == "unknown_dashboard"
     anonymous = await api("GET", "dashboards", as_=None)
     assert anonymous.status == 401
+
+
+async def test_a_builder_query_is_published_as_a_dashboard(api: Api, governed: Workspace) -> None:
+    spec = {"table": "main.customers", "group_by": ["region"], "aggregates": [{"func": "count"}]}
+    body = {
+        "name": "by-region",
+        "title": "Customers by region",
+        "spec": spec,
+        "chart": {"kind": "bar", "x": "region", "y": "count"},
+        "grants": ["user:bob"],
+    }
+    made = await api("POST", "dashboards", body=body)
+    assert made.status == 201, made.body
+    assert made.body["title"] == "Customers by region" and made.body["grants"] == ["user:bob"]
+    notebook = await api("GET", "dashboards/by-region/notebook", as_="bob")
+    assert notebook.status == 200
+    assert "d.chart(kind='bar', x='region', y='count'" in "".join(
+        notebook.body["notebook"]["cells"][0]["source"]
+    )
+    wrong = await api(
+        "POST", "dashboards", body=body | {"chart": {"kind": "bar", "x": "region", "y": "nope"}}
+    )
+    assert wrong.status == 400 and "not a column of the query" in wrong.body["message"]
+    refused = await api("POST", "dashboards", as_="bob", body=body | {"name": "bobs"})
+    assert refused.status == 403
+    assert [d["name"] for d in (await api("GET", "dashboards")).body["dashboards"]] == ["by-region"]

@@ -34,6 +34,22 @@ export interface IQueryPage {
   error?: { error: string; message: string } | null;
 }
 
+/** What "Save as dashboard" sends (REST `POST dashboards`). */
+export interface IDashboardRequest {
+  name: string;
+  title: string;
+  spec: IQuerySpec;
+  chart: { kind: string; x: string; y: string } | null;
+}
+
+/** A published dashboard, as REST `dashboards/{name}` describes it. */
+export interface IPublishedDashboard {
+  name: string;
+  title: string;
+  owner: string;
+  url: string;
+}
+
 export type { IColumnEdge, ILineage, ILineageEdge, ILineageNode } from '../catalog';
 
 export interface IBuilderApi {
@@ -46,6 +62,8 @@ export interface IBuilderApi {
   page(queryId: string, offset: number, pageSize: number): Promise<IQueryPage>;
   /** Lineage of a table, or of one of its columns (`?column=`). */
   lineage(table: string, column?: string): Promise<ILineage>;
+  /** Publish a builder query as a dashboard the caller owns. */
+  publishDashboard(request: IDashboardRequest): Promise<IPublishedDashboard>;
 }
 
 function get<T>(endPoint: string): Promise<T> {
@@ -86,6 +104,9 @@ export const restApi: IBuilderApi = {
         `query/${encodeURIComponent(queryId)}?offset=${offset}&page_size=${pageSize}`
       )
     );
+  },
+  publishDashboard(request) {
+    return post<IPublishedDashboard>('dashboards', request);
   },
   async lineage(table, column) {
     const query = column ? `?column=${encodeURIComponent(column)}` : '';

@@ -37,6 +37,7 @@ function fakeApi(): jest.Mocked<IBuilderApi> {
     build: jest.fn(),
     run: jest.fn(),
     page: jest.fn(),
+    publishDashboard: jest.fn(),
     lineage: jest.fn(async (t: string) => {
       if (!GRAPH[t]) {
         throw Object.assign(new Error(`tester may not read ${t}`), { response: { status: 403 } });
@@ -337,6 +338,7 @@ describe('LineageWidget with edges', () => {
       build: jest.fn(),
       run: jest.fn(),
       page: jest.fn(),
+      publishDashboard: jest.fn(),
       lineage: jest.fn(async (t: string, column?: string) => {
         if (column) {
           return columnAnswer(column);

@@ -2,11 +2,25 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
+import { ICommandPalette, InputDialog, MainAreaWidget } from '@jupyterlab/apputils';
 import { INotebookTracker, NotebookActions } from '@jupyterlab/notebook';
 
 import { LineageWidget } from './lineage';
+import type { DashboardPrompt } from './save';
 import { QueryBuilderWidget, type INotebookTarget } from './widget';
+
+/** "Save as dashboard" asks for the name in JupyterLab's own input dialog. */
+const askDashboard: DashboardPrompt = async suggested => {
+  const answer = await InputDialog.getText({
+    title: `Save “${suggested.title}” as a dashboard`,
+    label: 'Dashboard name (lower-case letters, digits, - and _)',
+    text: suggested.name,
+    okLabel: 'Publish'
+  });
+  return answer.button.accept && answer.value !== null
+    ? { name: answer.value, title: suggested.title }
+    : null;
+};
 
 /** Command: open a new visual query builder (args: optional `{table}`). */
 export const OPEN_BUILDER_COMMAND = 'dap:open-builder';
@@ -96,6 +110,7 @@ const builderPlugin: JupyterFrontEndPlugin<void> = {
         const content = new QueryBuilderWidget({
           table: tableArg(args),
           notebook: notebookTarget(app, tracker),
+          askDashboard,
           openLineage: table =>
             void app.commands.execute(OPEN_LINEAGE_COMMAND, { table })
         });

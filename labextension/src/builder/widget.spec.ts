@@ -6,6 +6,7 @@ import type { IQuerySpec } from './state';
 import {
   NO_NOTEBOOK_TOOLTIP,
   QueryBuilderWidget,
+  NO_SAVE_TOOLTIP,
   SAVE_DASHBOARD_TOOLTIP,
   type INotebookTarget
 } from './widget';
@@ -60,6 +61,12 @@ function fakeApi(overrides: Partial<IBuilderApi> = {}): jest.Mocked<IBuilderApi>
     ),
     page: jest.fn(async (_id, offset: number) => page([['c', 3]], offset, 3)),
     lineage: jest.fn(),
+    publishDashboard: jest.fn(async request => ({
+      name: request.name,
+      title: request.title,
+      owner: 'ann',
+      url: `dap dashboard serve ${request.name}`
+    })),
     ...overrides
   } as jest.Mocked<IBuilderApi>;
 }
@@ -281,8 +288,8 @@ describe('QueryBuilderWidget', () => {
     expect(target.inserted).toEqual(['%%dap sql\nSELECT * FROM main.orders\n']);
   });
 
-  it('has a disabled "Save as dashboard" with its tooltip', async () => {
-    widget = new QueryBuilderWidget({ api: fakeApi(), debounceMs: 0 });
+  it('has "Save as dashboard" off until there is a query, and off without a prompt', async () => {
+    widget = new QueryBuilderWidget({ api: fakeApi(), debounceMs: 0, askDashboard: async () => null });
     await widget.ready;
     const save = buttonNamed(widget, 'Save as dashboard');
     expect(save.disabled).toBe(true);
@@ -290,6 +297,69 @@ describe('QueryBuilderWidget', () => {
     expect(save.parentElement?.title).toBe(SAVE_DASHBOARD_TOOLTIP);
     expect(q(widget, '.dap-builder-sql').textContent).toBe('Choose a table to start a query.');
     expect(buttonNamed(widget, 'Run').disabled).toBe(true);
+    widget.dispose();
+    widget = new QueryBuilderWidget({ api: fakeApi(), table: 'main.orders', debounceMs: 0 });
+    await widget.ready;
+    await tick();
+    expect(buttonNamed(widget, 'Save as dashboard').disabled).toBe(true);
+    expect(buttonNamed(widget, 'Save as dashboard').title).toBe(NO_SAVE_TOOLTIP);
+  });
+
+  it('saves the query and its chart as a dashboard', async () => {
+    const api = fakeApi();
+    const asked: { name: string; title: string }[] = [];
+    widget = new QueryBuilderWidget({
+      api,
+      table: 'main.orders',
+      debounceMs: 0,
+      askDashboard: async suggested => {
+        asked.push(suggested);
+        return { name: 'orders-page', title: 'Orders page' };
+      }
+    });
+    await widget.ready;
+    await tick();
+    await widget.run();
+    const save = buttonNamed(widget, 'Save as dashboard');
+    expect(save.disabled).toBe(false);
+    save.click();
+    await tick();
+    expect(asked).toEqual([{ name: 'orders', title: 'Orders' }]);
+    expect(api.publishDashboard).toHaveBeenCalledWith({
+      name: 'orders-page',
+      title: 'Orders page',
+      spec: expect.objectContaining({ table: 'main.orders' }),
+      chart: { kind: 'bar', x: 'status', y: 'count' }
+    });
+    expect(q(widget, '.dap-builder-status').textContent).toBe(
+      'Published dashboard orders-page (Orders page): dap dashboard serve orders-page'
+    );
+  });
+
+  it('says why a dashboard was not saved, and saves nothing on cancel', async () => {
+    const api = fakeApi({
+      publishDashboard: jest.fn(async () => {
+        throw new Error('ann may not replace dashboard sales: it belongs to bob');
+      })
+    });
+    const answers = [null, { name: 'Bad Name', title: '' }, { name: 'sales', title: 'Sales' }];
+    widget = new QueryBuilderWidget({
+      api,
+      table: 'main.orders',
+      debounceMs: 0,
+      askDashboard: async () => answers.shift() ?? null
+    });
+    await widget.ready;
+    await tick();
+    expect(await widget.saveDashboard()).toBe(false);
+    expect(api.publishDashboard).not.toHaveBeenCalled();
+    expect(await widget.saveDashboard()).toBe(false);
+    expect(q(widget, '.dap-builder-run-error').textContent).toContain("use lower-case letters");
+    expect(api.publishDashboard).not.toHaveBeenCalled();
+    expect(await widget.saveDashboard()).toBe(false);
+    expect(q(widget, '.dap-builder-run-error').textContent).toBe(
+      'ann may not replace dashboard sales: it belongs to bob'
+    );
   });
 
   it('labels every form control', async () => {

@@ -18,6 +18,7 @@ import { CHART_KINDS, chooseAxes, drawChart, numericColumns, type ChartKind } fr
 import { button, focusKey, h, labeled, restoreFocus, select } from './dom';
 import { FORM_CLASS, renderForm, type IFormContext } from './form';
 import { pageLabel, renderGrid } from './grid';
+import { chartOf, publishedLabel, saveAsDashboard, type DashboardPrompt } from './save';
 import { renderSql } from './sql';
 import {
   addJoin,
@@ -54,9 +55,12 @@ export interface IQueryBuilderOptions {
   /** Rows per page of the result grid. */
   pageSize?: number;
   openLineage?: (table: string) => void;
+  /** Asks for a dashboard's name and title ("Save as dashboard"); none: saving is off. */
+  askDashboard?: DashboardPrompt;
 }
 
-export const SAVE_DASHBOARD_TOOLTIP = 'dashboards arrive with the dashboards feature';
+export const SAVE_DASHBOARD_TOOLTIP = 'Publish this query and its chart as a dashboard you own';
+export const NO_SAVE_TOOLTIP = 'Saving dashboards needs JupyterLab';
 export const NO_NOTEBOOK_TOOLTIP = 'Open a notebook to insert the query as a cell';
 export const INSERT_TOOLTIP = 'Insert the query as a %%dap sql cell below the active cell';
 
@@ -70,6 +74,7 @@ export class QueryBuilderWidget extends Widget {
     this._debounceMs = options.debounceMs ?? 300;
     this._pageSize = options.pageSize ?? 100;
     this._openLineage = options.openLineage;
+    this._askDashboard = options.askDashboard;
     this.id = `dap-query-builder-${++counter}`;
     this.addClass('dap-builder');
     this.title.label = 'New query';
@@ -103,14 +108,15 @@ export class QueryBuilderWidget extends Widget {
     this._insertButton = button(doc, 'Insert as cell', () => void this.insertCell(), {
       className: 'jp-mod-reject dap-builder-insert'
     });
-    const save = button(doc, 'Save as dashboard', () => undefined, {
+    const saveTip = this._askDashboard ? SAVE_DASHBOARD_TOOLTIP : NO_SAVE_TOOLTIP;
+    this._saveButton = button(doc, 'Save as dashboard', () => void this.saveDashboard(), {
       className: 'jp-mod-reject dap-builder-save',
-      title: SAVE_DASHBOARD_TOOLTIP,
-      'aria-description': SAVE_DASHBOARD_TOOLTIP
+      title: saveTip,
+      'aria-description': saveTip
     });
-    save.disabled = true;
+    this._saveButton.disabled = true;
     // A disabled button gets no pointer events in every browser: the wrapper shows the tooltip.
-    const saveWrap = h(doc, 'span', { className: 'dap-builder-save-wrap', title: SAVE_DASHBOARD_TOOLTIP }, save);
+    const saveWrap = h(doc, 'span', { className: 'dap-builder-save-wrap', title: saveTip }, this._saveButton);
     this._status = h(doc, 'div', { className: 'dap-builder-status', 'aria-live': 'polite' });
     this._runError = h(doc, 'div', { className: 'dap-builder-error dap-builder-run-error', role: 'alert' });
     const actions = h(
@@ -323,6 +329,28 @@ export class QueryBuilderWidget extends Widget {
     return true;
   }
 
+  /** Publish the query and its chart as a dashboard; the status line says where it is. */
+  async saveDashboard(): Promise<boolean> {
+    const spec = specFromState(this._state);
+    if (!spec || !this._askDashboard) {
+      return false;
+    }
+    this._runError.textContent = '';
+    try {
+      const chart = chartOf(this._page, this._axes, this._chartKind);
+      const saved = await saveAsDashboard(this._api, this._askDashboard, spec, chart);
+      if (saved && !this.isDisposed) {
+        this._status.textContent = publishedLabel(saved);
+      }
+      return saved !== null;
+    } catch (error) {
+      if (!this.isDisposed) {
+        this._runError.textContent = describeError(error);
+      }
+      return false;
+    }
+  }
+
   // -- private --------------------------------------------------------------------------
 
   private async _start(table: string): Promise<void> {
@@ -462,6 +490,7 @@ export class QueryBuilderWidget extends Widget {
     const notebook = this._notebook?.available ?? false;
     this._insertButton.disabled = !notebook || !canRun;
     this._insertButton.title = !notebook ? NO_NOTEBOOK_TOOLTIP : INSERT_TOOLTIP;
+    this._saveButton.disabled = !this._askDashboard || !canRun;
     this._runButton.setAttribute('aria-busy', String(!ready && !!this._state.table));
   }
 
@@ -546,6 +575,7 @@ export class QueryBuilderWidget extends Widget {
   private _debounceMs: number;
   private _pageSize: number;
   private _openLineage?: (table: string) => void;
+  private _askDashboard?: DashboardPrompt;
   private _state: IBuilderState;
   private _tables: ITableSummary[] = [];
   private _valueLists = new Map<string, string[] | 'loading' | 'error'>();
@@ -566,6 +596,7 @@ export class QueryBuilderWidget extends Widget {
   private _sqlError: HTMLDivElement;
   private _runButton: HTMLButtonElement;
   private _insertButton: HTMLButtonElement;
+  private _saveButton: HTMLButtonElement;
   private _status: HTMLDivElement;
   private _runError: HTMLDivElement;
   private _results: HTMLDivElement;

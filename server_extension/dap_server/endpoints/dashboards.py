@@ -9,9 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from dap_kernel.dashboards.generated import CHART_KINDS, ChartChoice, publish_query
 from dap_kernel.dashboards.store import DashboardInfo, gallery, get, published_notebook
+from dap_kernel.querybuild import QuerySpec
 
 from ..api import Call, router
 from ..models import Timestamp
@@ -40,6 +42,29 @@ class DashboardNotebook(BaseModel):
 
 class DashboardList(BaseModel):
     dashboards: list[DashboardOut]
+
+
+class ChartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(description=f"One of {', '.join(CHART_KINDS)}.")
+    x: str = Field(max_length=300, description="An output column of the query.")
+    y: str = Field(max_length=300, description="An output column of the query.")
+
+
+class DashboardFromQuery(BaseModel):
+    """A query builder query to publish as a dashboard (the builder's "Save as dashboard")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=100, description="Lower-case letters, digits, '-' and '_'.")
+    title: str = Field(default="", max_length=200)
+    description: str = Field(default="", max_length=1000)
+    spec: QuerySpec
+    chart: ChartIn | None = None
+    grants: list[str] = Field(
+        default_factory=list, max_length=100, description="`group:NAME`, `user:NAME`."
+    )
 
 
 def _out(info: DashboardInfo) -> dict[str, object]:
@@ -75,3 +100,27 @@ def get_dashboard_notebook(call: Call, name: str) -> DashboardNotebook:
     you, asked for with your credential so the grant is checked per view."""
     info, data = published_notebook(call.session, name)
     return DashboardNotebook(name=info.name, sha256=info.sha256, notebook=json.loads(data))
+
+
+@router.post(
+    "dashboards",
+    body=DashboardFromQuery,
+    response=DashboardDetail,
+    status=201,
+    scope="admin",
+    tag="dashboards",
+    errors=(400, 403, 404),
+)
+def publish_from_query(call: Call, body: DashboardFromQuery) -> DashboardDetail:
+    """Publish a query builder query as a dashboard you own; its queries run as each viewer."""
+    chart = ChartChoice(**body.chart.model_dump()) if body.chart else None
+    info = publish_query(
+        call.session,
+        body.name,
+        body.spec,
+        title=body.title,
+        description=body.description,
+        chart=chart,
+        grants=body.grants,
+    )
+    return DashboardDetail(**_out(info), grants=list(info.grants), sha256=info.sha256)  # type: ignore[arg-type]
