@@ -88,13 +88,20 @@ lint: setup
 	$(BIN)/bandit -q -c pyproject.toml -r dap_kernel server_extension/dap_server hub_config
 	$(JLPM) lint:tsc
 
-bench: setup
+# Packages only benchmarks compare against (JupySQL) go to a folder of their own, which
+# bench/magics.py alone puts on its path: the workbench `make up` serves never loads them.
+BENCH_SITE := .bench-site
+$(BENCH_SITE)/.stamp: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --target $(BENCH_SITE) "jupysql>=0.10"
+	touch $@
+
+bench: setup $(BENCH_SITE)/.stamp
 	$(BIN)/python bench/tpch.py
 	$(BIN)/python bench/magics.py
 	$(BIN)/python bench/governance.py
 
 clean:
-	rm -rf $(VENV) node_modules hub_config/node_modules lib server_extension/dap_server/labextension tsconfig.tsbuildinfo
+	rm -rf $(VENV) $(BENCH_SITE) node_modules hub_config/node_modules lib server_extension/dap_server/labextension tsconfig.tsbuildinfo
 
 .PHONY: bench-load
 bench-load: setup  # REST API load test, 500 users (bench/load_rest.py)

@@ -27,3 +27,17 @@ def test_server_extension_is_enabled() -> None:
 def test_lab_extension_is_enabled() -> None:
     out = run("labextension", "list")
     assert re.search(r"@dap/labextension v\S+ enabled\s+OK", out)
+
+
+def test_benchmark_only_packages_stay_out_of_the_workbench() -> None:
+    """JupySQL is compared against in bench/ only: its lab plugin must not load into the
+    workbench `make up` serves (it threw in the browser console and added a toolbar button)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    assert "jupysql" not in run("labextension", "list")
+    for name in ("jupysql", "jupysql-plugin"):
+        try:
+            distribution(name)
+        except PackageNotFoundError:
+            continue
+        raise AssertionError(f"{name} is installed in the workbench's environment")

@@ -113,7 +113,7 @@ class DapMagics(Magics):
     @line_cell_magic
     def dap(self, line: str, cell: str | None = None) -> Any:
         """DAP: governed SQL and catalog. ``%dap help`` lists the commands."""
-        words = line.strip().split(None, 1)
+        words = strip_comment(line).split(None, 1)
         command = words[0].lower() if words else "help"
         rest = words[1] if len(words) > 1 else ""
         handlers: dict[str, Callable[[str, str | None], Any]] = {
@@ -270,6 +270,20 @@ class DapMagics(Magics):
         finally:
             if bar is not None:
                 bar.close()
+
+
+def strip_comment(line: str) -> str:
+    """The magic's line without a trailing ``# comment`` (as Python would read the line): a
+    ``#`` inside quotes, or glued to a word (``#1``), is kept."""
+    quote = ""
+    for i, ch in enumerate(line):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].strip()
+    return line.strip()
 
 
 def _split_options(rest: str) -> list[str]:

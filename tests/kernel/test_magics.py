@@ -166,3 +166,27 @@ def test_a_bare_cell_magic_has_the_parser_defaults() -> None:
         "engine": None,
         "query": [],
     }
+
+
+def test_a_trailing_comment_is_not_an_argument(shell: InteractiveShell) -> None:
+    assert run(shell, "describe customers  # the shop's customers")["column"].to_list()
+    assert run(shell, "catalog pii # tagged tables")["table"].to_list() == ["main.customers"]
+    frame = run(shell, "sql SELECT '# kept' AS a, 1 AS b  # dropped")
+    assert frame.to_dicts() == [{"a": "# kept", "b": 1}]
+    assert run(shell, "sql --limit 1  # one row", "SELECT * FROM main.orders").height == 1
+
+
+@pytest.mark.parametrize(
+    ("line", "stripped"),
+    [
+        ("describe t # why", "describe t"),
+        ("# only a comment", ""),
+        ("sql SELECT '#' AS h # c", "sql SELECT '#' AS h"),
+        ('sql SELECT "a # b" # c', 'sql SELECT "a # b"'),
+        ("catalog tag#1", "catalog tag#1"),
+    ],
+)
+def test_strip_comment(line: str, stripped: str) -> None:
+    from dap_kernel.magics import strip_comment
+
+    assert strip_comment(line) == stripped
