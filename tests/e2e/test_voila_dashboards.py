@@ -157,6 +157,51 @@ def _no_horizontal_overflow(page: Any) -> None:
     assert wide == 0
 
 
+def _contents_fit_their_cards(page: Any) -> None:
+    """Every card's text fits inside its card, uncut (a KPI value is not clipped), and no two
+    tick labels of one chart axis overlap."""
+    clipped = page.evaluate(
+        """() => {
+            const bad = [];
+            for (const card of document.querySelectorAll('.dap-card')) {
+                const box = card.getBoundingClientRect();
+                for (const e of card.querySelectorAll(
+                        '.dap-card-title, .dap-kpi-value, .dap-kpi-label, .dap-kpi-delta')) {
+                    const r = e.getBoundingClientRect();
+                    if (e.scrollWidth > e.clientWidth + 1 || r.left < box.left - 1
+                            || r.right > box.right + 1) {
+                        bad.push(e.className + ': ' + e.textContent.trim());
+                    }
+                }
+            }
+            return bad;
+        }"""
+    )
+    assert clipped == [], clipped
+    overlapping = page.evaluate(
+        """() => {
+            const bad = [];
+            for (const card of document.querySelectorAll('.dap-card')) {
+                for (const axis of card.querySelectorAll('.xaxislayer-above, .yaxislayer-above')) {
+                    const boxes = Array.from(axis.querySelectorAll('text'))
+                        .map(t => t.getBoundingClientRect()).filter(r => r.width > 0);
+                    for (let i = 1; i < boxes.length; i++) {
+                        for (let j = 0; j < i; j++) {
+                            const a = boxes[i], b = boxes[j];
+                            if (a.left < b.right - 1 && b.left < a.right - 1
+                                    && a.top < b.bottom - 1 && b.top < a.bottom - 1) {
+                                bad.push(card.querySelector('.dap-card-title')?.textContent);
+                            }
+                        }
+                    }
+                }
+            }
+            return [...new Set(bad)];
+        }"""
+    )
+    assert overlapping == [], f"overlapping axis labels in {overlapping}"
+
+
 def test_sales_on_desktop_and_phone(browser: Browser, voila: Voila) -> None:
     def steps(page: Any) -> None:
         _open(page, voila, "sales.ipynb", "tester", width=1280)
@@ -169,6 +214,7 @@ def test_sales_on_desktop_and_phone(browser: Browser, voila: Voila) -> None:
         assert page.locator(".dap-card .dap-export-csv").count() >= 3
         assert "Refreshed" in page.locator(".dap-status").inner_text()
         assert "data as of" in page.locator(".dap-status").inner_text()
+        _contents_fit_their_cards(page)
         _shoot(page, "sales", 1280)
         page.set_viewport_size({"width": 375, "height": 800})
         time.sleep(0.8)
@@ -178,6 +224,18 @@ def test_sales_on_desktop_and_phone(browser: Browser, voila: Voila) -> None:
                 .map(e => Math.round(e.getBoundingClientRect().left))"""
         )
         assert len(set(lefts)) == 1  # one column
+        _contents_fit_their_cards(page)
+        # What `make up` shows (scale 1): a revenue of eight digits still fits its tile.
+        page.evaluate(
+            """() => document.querySelectorAll('.dap-kpi-value').forEach(
+                e => { e.textContent = '$50,780,912.25'; })"""
+        )
+        _contents_fit_their_cards(page)
+        kpi_lefts = page.evaluate(
+            """Array.from(document.querySelectorAll('.dap-card.dap-kpi'))
+                .map(e => Math.round(e.getBoundingClientRect().left))"""
+        )
+        assert len(kpi_lefts) == 4 and len(set(kpi_lefts)) == 1
         _shoot(page, "sales", 375)
 
     browser.run(steps, timeout=400)
