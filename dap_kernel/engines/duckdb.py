@@ -53,6 +53,10 @@ def _allowed_root(kind: str, path: str) -> tuple[str, str] | None:
     return None
 
 
+# Queries at once that report their progress (one cursor each, made at connect).
+PROGRESS_CURSORS = 8
+
+
 class DuckDBEngine(Engine):
     name = "duckdb"
     dialect = "duckdb"
@@ -75,6 +79,10 @@ class DuckDBEngine(Engine):
         self._views: dict[str, str] = {}
         self._materialized: set[str] = set()
         self._running: dict[str, duckdb.DuckDBPyConnection] = {}
+        # Cursors that report progress (see _connect), free for the next query; and those a
+        # cancel may still interrupt, which are never handed to another query.
+        self._progress_cursors: list[duckdb.DuckDBPyConnection] = []
+        self._interrupted: set[int] = set()
         # Cancels that arrived before their query started (a REST DELETE racing the POST).
         self._early_cancels: dict[str, float] = {}
         self._con = self._connect()
@@ -96,6 +104,11 @@ class DuckDBEngine(Engine):
         con.execute("SET autoinstall_known_extensions=false")
         con.execute("SET autoload_known_extensions=false")
         con.execute("SET enable_external_access=false")
+        # Progress is a setting of each cursor (DuckDB does not share it between cursors), and
+        # after the lock below no cursor may change a setting: the cursors that report progress
+        # are made now. Queries beyond them run on plain cursors, without progress.
+        self._progress_cursors = [_progress_cursor(con) for _ in range(PROGRESS_CURSORS)]
+        con.execute("SET enable_progress_bar_print=false")  # DAP's own bars; no text on stdout
         con.execute("SET lock_configuration=true")
         return con
 
@@ -125,6 +138,7 @@ class DuckDBEngine(Engine):
         with self._lock:
             if self._con is not failed:
                 return
+            self._close_idle_cursors()
             self._con = self._connect()
             self._views.clear()
             self._materialized.clear()
@@ -217,7 +231,8 @@ class DuckDBEngine(Engine):
     ) -> pa.Table:
         with self._lock:
             con = self._con
-            cursor = con.cursor()
+            pooled = bool(query_id and self._progress_cursors)
+            cursor = self._progress_cursors.pop() if pooled else con.cursor()
             if query_id:
                 if self._early_cancels.pop(query_id, None) is not None:
                     cursor.close()
@@ -247,10 +262,27 @@ class DuckDBEngine(Engine):
         except duckdb.Error as e:
             raise engine_error(self.names.scrub(_first_line(e))) from e
         finally:
+            self._release(con, cursor, query_id, pooled)
+
+    def _release(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        cursor: duckdb.DuckDBPyConnection,
+        query_id: str | None,
+        pooled: bool,
+    ) -> None:
+        """A progress cursor goes back for the next query unless a cancel may still interrupt
+        it or its connection was replaced; every other cursor is closed."""
+        with self._lock:
             if query_id:
                 self._running.pop(query_id, None)
-            with contextlib.suppress(duckdb.Error):  # the cursor of an invalidated database
-                cursor.close()
+            interrupted = id(cursor) in self._interrupted
+            self._interrupted.discard(id(cursor))
+            if pooled and not interrupted and con is self._con:
+                self._progress_cursors.append(cursor)
+                return
+        with contextlib.suppress(duckdb.Error):  # the cursor of an invalidated database
+            cursor.close()
 
     def unbind(self, binding: Binding) -> None:
         """Drop a temporary view (used when profiling a source before registering it)."""
@@ -273,6 +305,7 @@ class DuckDBEngine(Engine):
                 }
                 self._early_cancels[query_id] = now
                 return False
+            self._interrupted.add(id(cursor))
 
         def keep_interrupting() -> None:
             deadline = time.monotonic() + 30
@@ -297,7 +330,21 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         with self._lock:
+            self._close_idle_cursors()
             self._con.close()
+
+    def _close_idle_cursors(self) -> None:
+        for cursor in self._progress_cursors:
+            with contextlib.suppress(duckdb.Error):
+                cursor.close()
+        self._progress_cursors = []
+
+
+def _progress_cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    cursor = con.cursor()
+    cursor.execute("SET enable_progress_bar=true")  # keeps query_progress() current
+    cursor.execute("SET enable_progress_bar_print=false")  # without drawing on stdout
+    return cursor
 
 
 def _interruptible(work: Callable[[], pa.Table], interrupt: Callable[[], None]) -> pa.Table:

@@ -79,6 +79,55 @@ def test_cancel_interrupts_a_running_query(engine: DuckDBEngine) -> None:
     assert isinstance(outcome.get("error"), QueryCancelled)
 
 
+def test_a_running_query_reports_its_progress(engine: DuckDBEngine) -> None:
+    """DuckDB keeps a query's progress only on cursors set up for it (before the lockdown):
+    what the `%%dap sql` bar and REST `progress` show moves while the query runs."""
+    engine.execute(
+        "CREATE TABLE big AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(6000000)"
+    )
+    seen: list[float] = []
+    worker = threading.Thread(
+        target=lambda: engine.execute(
+            "SELECT count(DISTINCT md5(s || i::VARCHAR)) FROM big", query_id="slow"
+        )
+    )
+    worker.start()
+    while worker.is_alive():
+        value = engine.progress("slow")
+        if value is not None:
+            seen.append(value)
+        time.sleep(0.02)
+    assert any(0 < v < 100 for v in seen), seen
+    assert seen == sorted(seen) or max(seen) > 0  # an estimate: it may pause, never stay at 0
+    assert engine.progress("slow") is None  # finished: nothing running under that id
+    for sql in ("SET enable_progress_bar = false", "SET enable_external_access = true"):
+        with pytest.raises(QueryFailed, match="locked"):
+            engine.execute(sql, query_id="set")  # a progress cursor is locked down too
+
+
+def test_a_cancelled_querys_cursor_is_not_handed_on(engine: DuckDBEngine) -> None:
+    """A cancel keeps interrupting its cursor for a moment: the next query gets another one."""
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            engine.execute(
+                "SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3",
+                query_id="doomed",
+            )
+        except BaseException as e:
+            outcome["error"] = e
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    while not engine.cancel("doomed"):
+        time.sleep(0.01)
+    worker.join(30)
+    assert isinstance(outcome.get("error"), QueryCancelled)
+    for n in range(20):
+        assert engine.execute(f"SELECT {n} AS n", query_id=f"next{n}").column("n")[0].as_py() == n
+
+
 def test_lake_table_stays_readable_under_lockdown(workspace: Workspace) -> None:
     workspace.catalog.create_table("t", pl.DataFrame({"x": [1, 2, 3]}))
     assert workspace.session().sql("SELECT sum(x) AS s FROM t")["s"][0] == 6
@@ -145,6 +194,7 @@ def test_an_invalidated_database_is_one_error_then_a_new_locked_connection(
     engine = workspace.local_engine
     assert isinstance(engine, DuckDBEngine)
     engine._con = _Invalidated()  # type: ignore[assignment]
+    engine._progress_cursors = [_Invalidated()]  # type: ignore[list-item]
 
     with pytest.raises(QueryFailed, match="internal error and was restarted") as failed:
         session.sql("SELECT sum(x) AS s FROM t")
