@@ -58,7 +58,9 @@ export interface IBuilderApi {
   /** Columns of one table. */
   columns(table: string): Promise<IColumnInfo[]>;
   build(spec: IQuerySpec): Promise<IBuiltQuery>;
-  run(built: IBuiltQuery, pageSize: number): Promise<IQueryPage>;
+  run(built: IBuiltQuery, pageSize: number, queryId?: string): Promise<IQueryPage>;
+  /** Percent done of a running query of the caller's; `null` without an estimate. */
+  progress(queryId: string): Promise<number | null>;
   page(queryId: string, offset: number, pageSize: number): Promise<IQueryPage>;
   /** Lineage of a table, or of one of its columns (`?column=`). */
   lineage(table: string, column?: string): Promise<ILineage>;
@@ -89,14 +91,21 @@ export const restApi: IBuilderApi = {
   build(spec) {
     return post<IBuiltQuery>('query/build', spec);
   },
-  async run(built, pageSize) {
+  async run(built, pageSize, queryId) {
     return checkPage(
       await post<IQueryPage>('query', {
         sql: built.sql,
         params: built.params,
-        page_size: pageSize
+        page_size: pageSize,
+        ...(queryId ? { query_id: queryId } : {})
       })
     );
+  },
+  async progress(queryId) {
+    const page = await get<IQueryPage & { progress?: number | null }>(
+      `query/${encodeURIComponent(queryId)}?page_size=1`
+    );
+    return page.status === 'running' && typeof page.progress === 'number' ? page.progress : null;
   },
   async page(queryId, offset, pageSize) {
     return checkPage(

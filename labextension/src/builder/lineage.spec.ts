@@ -37,6 +37,7 @@ function fakeApi(): jest.Mocked<IBuilderApi> {
     build: jest.fn(),
     run: jest.fn(),
     page: jest.fn(),
+    progress: jest.fn(async (_id: string): Promise<number | null> => null),
     publishDashboard: jest.fn(),
     lineage: jest.fn(async (t: string) => {
       if (!GRAPH[t]) {
@@ -338,7 +339,8 @@ describe('LineageWidget with edges', () => {
       build: jest.fn(),
       run: jest.fn(),
       page: jest.fn(),
-      publishDashboard: jest.fn(),
+      progress: jest.fn(async (_id: string): Promise<number | null> => null),
+    publishDashboard: jest.fn(),
       lineage: jest.fn(async (t: string, column?: string) => {
         if (column) {
           return columnAnswer(column);

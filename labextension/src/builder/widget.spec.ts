@@ -61,6 +61,7 @@ function fakeApi(overrides: Partial<IBuilderApi> = {}): jest.Mocked<IBuilderApi>
     ),
     page: jest.fn(async (_id, offset: number) => page([['c', 3]], offset, 3)),
     lineage: jest.fn(),
+    progress: jest.fn(async (_id: string): Promise<number | null> => null),
     publishDashboard: jest.fn(async request => ({
       name: request.name,
       title: request.title,
@@ -169,7 +170,11 @@ describe('QueryBuilderWidget', () => {
 
     buttonNamed(widget, 'Run').click();
     await tick();
-    expect(api.run).toHaveBeenLastCalledWith(expect.objectContaining({ sql: 'SELECT … FROM main.orders' }), 2);
+    expect(api.run).toHaveBeenLastCalledWith(
+      expect.objectContaining({ sql: 'SELECT … FROM main.orders' }),
+      2,
+      expect.stringMatching(/^[0-9a-f]{32}$/)
+    );
     expect(q<HTMLElement>(widget, '.dap-builder-results').hidden).toBe(false);
     const cells = [...widget.node.querySelectorAll('.dap-builder-grid tbody td')].map(td => td.textContent);
     expect(cells).toEqual(['a', '1', 'b', '2']);
@@ -305,6 +310,29 @@ describe('QueryBuilderWidget', () => {
     expect(buttonNamed(widget, 'Save as dashboard').title).toBe(NO_SAVE_TOOLTIP);
   });
 
+  it('shows the progress of a running query, then hides the bar', async () => {
+    let finish: (p: IQueryPage) => void = () => undefined;
+    const api = fakeApi({
+      run: jest.fn(() => new Promise<IQueryPage>(resolve => (finish = resolve))),
+      progress: jest.fn(async (_id: string): Promise<number | null> => 42)
+    });
+    widget = new QueryBuilderWidget({ api, table: 'main.orders', debounceMs: 0 });
+    await widget.ready;
+    await tick();
+    const running = widget.run();
+    const bar = q<HTMLProgressElement>(widget, '.dap-builder-progress');
+    for (let i = 0; i < 100 && !bar.hasAttribute('value'); i++) {
+      await new Promise(r => setTimeout(r, 10));
+    }
+    expect(bar.hidden).toBe(false);
+    expect(bar.value).toBe(42);
+    const [, , queryId] = api.run.mock.calls[0];
+    expect(api.progress).toHaveBeenCalledWith(queryId);
+    finish(page([['a', 1]]));
+    await running;
+    expect(bar.hidden).toBe(true);
+  });
+
   it('saves the query and its chart as a dashboard', async () => {
     const api = fakeApi();
     const asked: { name: string; title: string }[] = [];
@@ -338,7 +366,8 @@ describe('QueryBuilderWidget', () => {
 
   it('says why a dashboard was not saved, and saves nothing on cancel', async () => {
     const api = fakeApi({
-      publishDashboard: jest.fn(async () => {
+      progress: jest.fn(async (_id: string): Promise<number | null> => null),
+    publishDashboard: jest.fn(async () => {
         throw new Error('ann may not replace dashboard sales: it belongs to bob');
       })
     });

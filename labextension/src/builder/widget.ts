@@ -18,6 +18,7 @@ import { CHART_KINDS, chooseAxes, drawChart, numericColumns, type ChartKind } fr
 import { button, focusKey, h, labeled, restoreFocus, select } from './dom';
 import { FORM_CLASS, renderForm, type IFormContext } from './form';
 import { pageLabel, renderGrid } from './grid';
+import { newQueryId, watchProgress } from './progress';
 import { chartOf, publishedLabel, saveAsDashboard, type DashboardPrompt } from './save';
 import { renderSql } from './sql';
 import {
@@ -118,6 +119,7 @@ export class QueryBuilderWidget extends Widget {
     // A disabled button gets no pointer events in every browser: the wrapper shows the tooltip.
     const saveWrap = h(doc, 'span', { className: 'dap-builder-save-wrap', title: saveTip }, this._saveButton);
     this._status = h(doc, 'div', { className: 'dap-builder-status', 'aria-live': 'polite' });
+    this._progress = h(doc, 'progress', { className: 'dap-builder-progress', hidden: true, 'aria-label': 'Query progress' });
     this._runError = h(doc, 'div', { className: 'dap-builder-error dap-builder-run-error', role: 'alert' });
     const actions = h(
       doc,
@@ -126,6 +128,7 @@ export class QueryBuilderWidget extends Widget {
       this._runButton,
       this._insertButton,
       saveWrap,
+      this._progress,
       this._status
     );
 
@@ -279,8 +282,10 @@ export class QueryBuilderWidget extends Widget {
     this._runError.textContent = '';
     this._status.textContent = 'Running…';
     this._updateButtons();
+    const queryId = newQueryId();
+    const stopProgress = watchProgress(id => this._api.progress(id), queryId, this._progress);
     try {
-      const page = await this._api.run(built, this._pageSize);
+      const page = await this._api.run(built, this._pageSize, queryId);
       if (token !== this._runToken || this.isDisposed) {
         return;
       }
@@ -297,6 +302,7 @@ export class QueryBuilderWidget extends Widget {
       this._status.textContent = '';
       this._runError.textContent = describeError(error);
     } finally {
+      stopProgress();
       if (token === this._runToken && !this.isDisposed) {
         this._running = false;
         this._updateButtons();
@@ -598,6 +604,7 @@ export class QueryBuilderWidget extends Widget {
   private _insertButton: HTMLButtonElement;
   private _saveButton: HTMLButtonElement;
   private _status: HTMLDivElement;
+  private _progress: HTMLProgressElement;
   private _runError: HTMLDivElement;
   private _results: HTMLDivElement;
   private _chartControls: HTMLDivElement;
