@@ -10,7 +10,6 @@ from __future__ import annotations
 import errno
 import json
 import math
-import re
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,33 +26,11 @@ from deltalake.exceptions import DeltaError, SchemaMismatchError, TableNotFoundE
 from deltalake.transaction import AddAction, RemoveAction, create_table_with_add_actions
 
 from .errors import DapError, SchemaMismatch, StorageFull, TableExists, UnknownTable
+from .names import check_name as check_name  # lake names are catalog names
+from .names import split_name as split_name
 
 Data: TypeAlias = pa.Table | pl.DataFrame | pa.RecordBatchReader
 ORPHAN_HOURS = 24  # uncommitted files younger than this may belong to a running load
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-
-
-def check_name(name: str, what: str = "table") -> str:
-    """Lake names become folder names: allow plain identifiers only."""
-    if not _NAME.match(name):
-        raise DapError(
-            f"invalid {what} name {name!r}: use letters, digits and underscores, "
-            "starting with a letter or underscore"
-        )
-    return name
-
-
-def split_name(name: str, default_schema: str = "main") -> tuple[str, str]:
-    """``"orders"`` → ``("main", "orders")``; ``"tpch.lineitem"`` → ``("tpch", "lineitem")``.
-
-    Catalog names are lake names (:mod:`dap_kernel.catalog` re-exports this), so modules below
-    the catalog, such as the quarantine the connectors write to, can name tables too."""
-    parts = name.split(".")
-    if len(parts) == 1:
-        return default_schema, check_name(parts[0])
-    if len(parts) == 2:
-        return check_name(parts[0], "schema"), check_name(parts[1])
-    raise DapError(f"invalid table name {name!r}: use TABLE or SCHEMA.TABLE")
 
 
 def disk_full(error: BaseException) -> bool:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import builtins
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..caller import default_client
-from ..lake import Data, split_name
+from ..names import split_name
 from .models import ColumnInfo, TableInfo
-from .store import Catalog
+
+if TYPE_CHECKING:
+    from ..lake import Data
+    from .store import Catalog
 
 __all__ = [
     "Catalog",
@@ -29,6 +32,16 @@ __all__ = [
     "search",
     "split_name",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``Catalog`` on first use: the package's reads (``dap catalog list``) need neither the
+    lake's nor an engine's libraries, which the store's writes do."""
+    if name == "Catalog":
+        from .store import Catalog
+
+        return Catalog
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CatalogClient(Protocol):

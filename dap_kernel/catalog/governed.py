@@ -31,9 +31,9 @@ from dataclasses import dataclass, field, replace
 from ..errors import QueryRefused, UnknownTable
 from ..governance.identity import Principal
 from ..governance.policy import Policy, TablePolicy
-from ..lake import split_name
+from ..names import split_name
+from .index import CatalogIndex
 from .models import ColumnInfo, TableInfo
-from .store import Catalog
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ class GovernedCatalog:
     same answer in-process as over HTTP.
     """
 
-    def __init__(self, catalog: Catalog, policy: Policy, principal: Principal) -> None:
+    def __init__(self, catalog: CatalogIndex, policy: Policy, principal: Principal) -> None:
         self.catalog = catalog
         self.policy = policy
         self.principal = principal

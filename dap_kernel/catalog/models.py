@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from ..meta import CatalogColumn, CatalogTable
 from ..meta.store import redact_url
+
+if TYPE_CHECKING:
+    import polars as pl
 
 FILE_KINDS = ("parquet", "csv", "json")
 DATABASE_KINDS = ("sqlite", "postgres")
@@ -66,6 +67,8 @@ class TableInfo:
     def columns_frame(self) -> pl.DataFrame:
         """The columns with their statistics, as data (``dap catalog show`` and ``%dap
         describe`` show them designed: :class:`~dap_kernel.catalog.views.TableDescription`)."""
+        import polars as pl  # the catalog's reads (``dap catalog list``) need no polars
+
         return pl.DataFrame(
             [
                 {

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from sqlalchemy import select
 
 from ..connectors.sql import read_sql
 from ..engines.base import Binding
 from ..errors import DapError, QueryRefused, SourceError, UnknownTable
 from ..lake import Lake, check_name, split_name
-from ..meta import CatalogTable, MetaStore
+from ..meta import MetaStore
+from .index import CatalogIndex
 from .models import DATABASE_KINDS
 
 if TYPE_CHECKING:
@@ -28,12 +28,12 @@ if TYPE_CHECKING:
     from ..governance.secrets import SecretStore
 
 
-class CatalogBindings:
+class CatalogBindings(CatalogIndex):
     """The catalog's rows as the engine binds them (the base of
     :class:`~dap_kernel.catalog.store.Catalog`, which adds registration and documentation)."""
 
     def __init__(self, meta: MetaStore, lake: Lake, secrets: SecretStore | None = None) -> None:
-        self.meta = meta
+        super().__init__(meta)
         self.secrets = secrets
         self.lake = lake
         self._files: dict[tuple[str, int], tuple[str, ...]] = {}
@@ -43,11 +43,6 @@ class CatalogBindings:
         self._rows_at: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
 
     # -- lookups ----------------------------------------------------------------------------
-
-    def known_names(self) -> set[str]:
-        with self.meta.session() as s:
-            rows = s.execute(select(CatalogTable.schema_name, CatalogTable.name)).all()
-        return {f"{schema}.{name}" for schema, name in rows}
 
     # -- engine bindings (the query path) -----------------------------------------------------
 

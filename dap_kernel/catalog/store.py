@@ -8,7 +8,6 @@ location and read at query time.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..connectors.files import sniff_delimiter
 from ..engines.base import Binding, Engine
-from ..errors import DapError, SourceError, TableExists, UnknownTable
+from ..errors import DapError, SourceError, TableExists
 from ..lake import Data, Lake, split_name
 from ..meta import CatalogColumn, CatalogTable, MetaStore
 from ..meta.models import PolicyState
@@ -60,52 +59,6 @@ class Catalog(CatalogBindings):
         self.engine = engine  # profiles sources (DuckDB SQL: the workspace's local engine)
         # Tables up to this many rows get exact distinct counts, larger ones estimates.
         self.exact_distinct_rows = exact_distinct_rows
-
-    # -- lookups -----------------------------------------------------------------------------
-
-    def _row(self, s: Session, name: str) -> CatalogTable:
-        schema, table = split_name(name)
-        row = s.execute(
-            select(CatalogTable).where(
-                CatalogTable.schema_name == schema, CatalogTable.name == table
-            )
-        ).scalar_one_or_none()
-        if row is None:
-            known = sorted(self.known_names())
-            close = difflib.get_close_matches(f"{schema}.{table}", known, n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise UnknownTable(f"table {schema}.{table} is not in the catalog{hint}")
-        return row
-
-    def get(self, name: str) -> TableInfo:
-        with self.meta.session() as s:
-            return table_info(self._row(s, name))
-
-    def list_tables(self, schema: str | None = None) -> list[TableInfo]:
-        with self.meta.session() as s:
-            query = select(CatalogTable).order_by(CatalogTable.schema_name, CatalogTable.name)
-            if schema:
-                query = query.where(CatalogTable.schema_name == schema)
-            return [table_info(r) for r in s.execute(query).scalars()]
-
-    def search(self, term: str) -> list[TableInfo]:
-        """Tables whose name, description, tags or columns (name, description, tags) match.
-
-        Matched in Python over one read of the catalog: tags are JSON lists, and this way
-        SQLite and PostgreSQL behave the same.
-        """
-        needle = term.strip().lower()
-        tables = self.list_tables()
-        if not needle:
-            return tables
-
-        def texts(t: TableInfo) -> list[str]:
-            found = [t.qualified_name, t.description, *t.tags]
-            for c in t.columns:
-                found += [c.name, c.description, *c.tags]
-            return found
-
-        return [t for t in tables if any(needle in x.lower() for x in texts(t))]
 
     def _ensure_new(self, schema: str, table: str, replace: bool) -> None:
         if not replace and f"{schema}.{table}" in self.known_names():

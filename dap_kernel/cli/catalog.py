@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import DapError
 from ._app import _workspace, app
+
+if TYPE_CHECKING:
+    from ..catalog.governed import GovernedCatalog
 
 catalog_app = typer.Typer(
     help="List, show, search and register catalog tables.", no_args_is_help=True
@@ -16,12 +19,20 @@ catalog_app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 
 
+def _reader() -> GovernedCatalog:
+    """The caller's catalog reads without opening the workspace (quick: no lake, no engine)."""
+    from ..catalog.listing import governed_reader
+    from ..settings import Settings
+
+    return governed_reader(Settings.from_env())
+
+
 @catalog_app.command("list")
 def catalog_list(
     schema: Annotated[str | None, typer.Option(help="Only this schema.")] = None,
 ) -> None:
     """One table per line: name, kind, rows, description (the tables you may read)."""
-    tables = _workspace().session(channel="cli").visible_tables()
+    tables = _reader().search("")
     for t in (t for t in tables if schema is None or t.schema == schema):
         rows = "?" if t.row_count is None else f"{t.row_count}"
         typer.echo(f"{t.qualified_name}\t{t.kind}\t{rows}\t{t.description}")
@@ -45,7 +56,7 @@ def catalog_show(
 @catalog_app.command("search")
 def catalog_search(term: Annotated[str, typer.Argument(help="Name, tag, column or word.")]) -> None:
     """Find the tables you may read by name, tag, column or description."""
-    for t in _workspace().session(channel="cli").visible_tables(term):
+    for t in _reader().search(term):
         typer.echo(f"{t.qualified_name}\t{t.kind}\t{t.description}")
 
 

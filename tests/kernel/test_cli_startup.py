@@ -7,8 +7,11 @@ The figures themselves are measured by bench/cli_startup.py; here only what gets
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,10 +42,15 @@ print(json.dumps(loaded))
 """
 
 
-def _probe(*args: str) -> dict[str, object]:
+def _probe(*args: str, env: dict[str, str] | None = None) -> dict[str, object]:
     code = f"HEAVY = {HEAVY!r}\nARGS = {list(args)!r}\n{_PROBE}"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env=env,
     )
     loaded: dict[str, object] = json.loads(out.stdout)
     return loaded
@@ -68,6 +76,20 @@ def test_help_loads_no_heavy_module(args: list[str], shown: str) -> None:
     assert loaded["exit_code"] == 0, loaded["output"]
     assert shown in str(loaded["output"])  # the help was really printed
     assert loaded["import"] == [] and loaded["run"] == []
+
+
+def test_catalog_list_reads_the_catalog_without_the_lake_or_an_engine(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    """`dap catalog list` lists the demo's tables with the metadata database alone."""
+    home = tmp_path / "home"
+    shutil.copytree(demo_home, home)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAP_")}
+    env.update(DAP_HOME=str(home), DAP_USER="tester")
+    loaded = _probe("catalog", "list", env=env)
+    assert loaded["exit_code"] == 0, loaded["output"]
+    assert "main.orders\tdelta" in str(loaded["output"])
+    assert set(loaded["run"]) <= {"sqlalchemy"}, loaded["run"]  # type: ignore[arg-type]
 
 
 def test_the_probe_sees_heavy_modules_when_they_load() -> None:

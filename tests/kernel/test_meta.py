@@ -46,6 +46,22 @@ EXPECTED_TABLES = {
 }
 
 
+def test_the_fast_head_check_agrees_with_alembic() -> None:
+    """`migrate` answers a current database from the file names alone (no Alembic import):
+    they must name Alembic's own head."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from dap_kernel.meta.store import MIGRATIONS_DIR, newest_revision
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    scripts = ScriptDirectory.from_config(config)
+    assert newest_revision() == scripts.get_current_head()
+    for script in scripts.walk_revisions():
+        assert Path(script.path).name.startswith(f"{script.revision}_"), script.path
+
+
 def test_migrations_create_the_schema_and_are_idempotent(meta_url: str) -> None:
     store = MetaStore(meta_url)
     store.migrate()
