@@ -30,6 +30,7 @@ from .catalog.governed import GovernedCatalog
 from .catalog.resolve import CatalogResolver, InputResolver
 from .changes import CatalogChanges
 from .deadlines import shared_deadlines
+from .engine_choice import engine_of_tables
 from .engine_errors import with_suggestion
 from .engines import ENGINES, create_engine
 from .engines.base import Binding, Engine
@@ -283,8 +284,8 @@ class Session(CatalogChanges):
         pins = self._pins if travel is None else ()
         trail = Trail()  # what the audit records if the statement stops partway
         try:
-            governed = self.workspace.governor(runner).govern(
-                sql, params, self.principal, resolver, own=own, as_of=travel, pins=pins, trail=trail
+            runner, governed = self._govern(
+                sql, params, runner, resolver, own, travel, pins, trail, choose=engine is None
             )
             table, cached = self._run(
                 sql,
@@ -319,6 +320,38 @@ class Session(CatalogChanges):
             reason=_on_engine("", runner),
         )
         return QueryResult(table, query_id, elapsed_ms, tables, shown, cached=cached)
+
+    def _govern(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | Sequence[Any] | None,
+        runner: Engine,
+        resolver: CatalogResolver | InputResolver,
+        own: set[str],
+        travel: tuple[str, str] | None,
+        pins: tuple[tuple[str, int], ...],
+        trail: Trail,
+        *,
+        choose: bool,
+    ) -> tuple[Engine, Governed]:
+        """The secured statement for ``runner``, or (``choose``: the statement named no engine)
+        for the engine its tables are set to (:mod:`.engine_choice`), governed again in that
+        engine's dialect. One policy version for both."""
+        ws = self.workspace
+        with ws.policy.pinned():
+            governed = ws.governor(runner).govern(
+                sql, params, self.principal, resolver, own=own, as_of=travel, pins=pins, trail=trail
+            )
+            if not choose:
+                return runner, governed
+            chosen = engine_of_tables(self.catalog, governed.tables, ws.catalog_version())
+            if chosen is None or chosen == runner.name:
+                return runner, governed
+            runner = ws.engine_named(chosen)
+            governed = ws.governor(runner).govern(
+                sql, params, self.principal, resolver, own=own, as_of=travel, pins=pins, trail=trail
+            )
+            return runner, governed
 
     def _resolver(
         self, inputs: Mapping[str, pa.Table | pl.DataFrame] | None, query_id: str

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ..connectors.sql import read_sql
-from ..engines.base import Binding
+from ..engines.base import TABLE_ENGINE_OPTION, Binding
 from ..errors import DapError, QueryRefused, SourceError, UnknownTable
 from ..lake import Lake, check_name, split_name
 from ..meta import MetaStore
@@ -135,7 +135,7 @@ class CatalogBindings(CatalogIndex):
             kind=row.kind,
             location=row.location,
             signature=f"{row.kind}:{row.location}:{row.version}",
-            options=row.options or {},
+            options={k: v for k, v in (row.options or {}).items() if k != TABLE_ENGINE_OPTION},
         )
 
     def binding_at(self, travel: Travel) -> Binding:

@@ -90,3 +90,26 @@ def catalog_register(
         f"registered {info.qualified_name}: {info.row_count or 0:,} rows, "
         f"{len(info.columns)} columns"
     )
+
+
+@catalog_app.command("engine")
+def catalog_engine(
+    name: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE")],
+    engine: Annotated[
+        str | None, typer.Argument(help="duckdb, chdb, … (none: show the setting)")
+    ] = None,
+    default: Annotated[
+        bool, typer.Option("--default", help="Clear the setting: DAP_ENGINE runs it.")
+    ] = False,
+) -> None:
+    """The engine that runs statements over TABLE when they name none (needs MODIFY)."""
+    from ..engine_choice import set_engine
+    from ..engines.base import TABLE_ENGINE_OPTION
+
+    session = _workspace().session(channel="cli")
+    if engine is None and not default:
+        chosen = session.governed_catalog.find(name).options.get(TABLE_ENGINE_OPTION)
+        typer.echo(chosen or "default (DAP_ENGINE)")
+        return
+    set_engine(session, name, None if default else engine)
+    typer.echo(f"{name}: {'default (DAP_ENGINE)' if default else engine}")

@@ -38,6 +38,10 @@ PROGRESS = "progress"  # progress() reports a percentage
 STREAM = "stream"  # results arrive in batches (on_batch is called as they do)
 PARAMS = "params"  # placeholders are bound by the engine (else substituted as literals)
 
+# The catalog option that sets the engine of a table (dap_kernel.engine_choice): DAP's own,
+# never handed to an engine's file reader with the table's reader options.
+TABLE_ENGINE_OPTION = "engine"
+
 
 @dataclass(frozen=True)
 class Binding:

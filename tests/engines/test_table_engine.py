@@ -1,0 +1,112 @@
+"""A table set to an engine runs there when a statement names none (`dap catalog engine`),
+with the same governance as on the default engine."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dap_kernel.engine_choice import set_engine
+from dap_kernel.errors import DapError, QueryFailed, QueryRefused
+from dap_kernel.session import Workspace
+from dap_kernel.settings import Settings
+
+from .conftest import as_user
+
+
+@pytest.fixture
+def ws(governed_home: Path, tmp_path: Path) -> Iterator[Workspace]:
+    home = tmp_path / "home"
+    shutil.copytree(governed_home, home)
+    workspace = Workspace(Settings(home=home, user="tester"))
+    yield workspace
+    workspace.close()
+
+
+def engine_of_last(ws: Workspace, user: str) -> str:
+    return ws.audit.tail(limit=1, principal=user)[-1].reason
+
+
+def test_a_statement_runs_on_its_tables_engine(ws: Workspace) -> None:
+    tester = ws.session()
+    on_duckdb = tester.sql("SELECT count(*) AS n, sum(order_id) AS s FROM orders")
+    assert set_engine(tester, "orders", "chdb") == "chdb"
+    assert ws.catalog.get("orders").options["engine"] == "chdb"
+    on_chdb = tester.sql("SELECT count(*) AS n, sum(order_id) AS s FROM orders")
+    assert on_chdb.to_dicts() == on_duckdb.to_dicts()
+    assert engine_of_last(ws, "tester") == "engine chdb"
+    # A table without a setting follows the one that has it; naming an engine wins.
+    tester.sql("SELECT count(*) AS n FROM orders o JOIN customers c USING (customer_id)")
+    assert engine_of_last(ws, "tester") == "engine chdb"
+    tester.sql("SELECT count(*) AS n FROM orders", engine="duckdb")
+    assert engine_of_last(ws, "tester") == ""
+    tester.sql("SELECT count(*) AS n FROM customers")
+    assert engine_of_last(ws, "tester") == ""
+    set_engine(tester, "orders", None)
+    tester.sql("SELECT count(*) AS n FROM orders")
+    assert engine_of_last(ws, "tester") == ""
+
+
+def test_governance_holds_on_the_tables_engine(ws: Workspace) -> None:
+    sql = "SELECT region, email FROM customers ORDER BY email"
+    before = as_user(ws, "ann").sql(sql)
+    set_engine(ws.session(), "customers", "chdb")
+    after = as_user(ws, "ann").sql(sql)
+    assert engine_of_last(ws, "ann") == "engine chdb"
+    assert after.to_dicts() == before.to_dicts()
+    assert set(after["region"]) == {"EMEA"}  # ann's row filter
+    raw = set(ws.session().sql("SELECT email FROM customers")["email"])
+    assert after.height > 0 and set(after["email"]).isdisjoint(raw)  # ann's mask
+    with pytest.raises(QueryRefused):
+        as_user(ws, "bob").sql(sql)
+
+
+def test_tables_on_different_engines_need_a_named_one(ws: Workspace) -> None:
+    tester = ws.session()
+    set_engine(tester, "orders", "chdb")
+    set_engine(tester, "customers", "duckdb")
+    sql = "SELECT count(*) AS n FROM orders o JOIN customers c USING (customer_id)"
+    with pytest.raises(QueryFailed, match=r"main\.customers on duckdb, main\.orders on chdb"):
+        tester.sql(sql)
+    assert tester.sql(sql, engine="duckdb")["n"][0] > 0
+
+
+def test_setting_an_engine_needs_modify_and_a_known_engine(ws: Workspace) -> None:
+    with pytest.raises(QueryRefused):
+        set_engine(as_user(ws, "ann"), "orders", "chdb")
+    with pytest.raises(DapError, match="unknown engine 'oracle'"):
+        set_engine(ws.session(), "orders", "oracle")
+    assert "engine" not in ws.catalog.get("orders").options
+    records = ws.audit.tail(limit=5, action="table_engine")
+    assert records and records[0].decision == "refused"
+
+
+def test_a_registered_csv_with_an_engine_still_reads(ws: Workspace, tmp_path: Path) -> None:
+    """The engine setting is DAP's own option, never handed to a file reader."""
+    csv = tmp_path / "rates.csv"
+    csv.write_text("code;rate\nEUR;1.0\nUSD;1.1\n")
+    tester = ws.session()
+    tester.register_file("rates", csv)
+    set_engine(tester, "rates", "duckdb")
+    assert tester.sql("SELECT count(*) AS n FROM rates")["n"][0] == 2
+
+
+def test_the_cli_sets_shows_and_clears_a_tables_engine(ws: Workspace) -> None:
+    from tests.kernel.test_cli import dap
+
+    home = ws.settings.home
+    assert (
+        dap("catalog", "engine", "orders", "chdb", home=home, DAP_USER="tester").stdout
+        == "orders: chdb\n"
+    )
+    assert dap("catalog", "engine", "orders", home=home, DAP_USER="tester").stdout == "chdb\n"
+    ran = dap("sql", "SELECT count(*) AS n FROM orders", home=home, DAP_USER="tester")
+    assert ran.returncode == 0, ran.stderr
+    assert ws.audit.tail(limit=1, principal="tester")[0].reason == "engine chdb"
+    cleared = dap("catalog", "engine", "orders", "--default", home=home, DAP_USER="tester")
+    assert cleared.stdout == "orders: default (DAP_ENGINE)\n"
+    wrong = dap("catalog", "engine", "orders", "oracle", home=home, DAP_USER="tester")
+    assert wrong.returncode == 1 and "unknown engine 'oracle'" in wrong.stderr
