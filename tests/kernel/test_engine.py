@@ -55,28 +55,30 @@ def test_limit_stops_fetching(engine: DuckDBEngine) -> None:
     assert table.column("i").to_pylist() == [0, 1, 2, 3, 4]
 
 
-def test_cancel_interrupts_a_running_query(engine: DuckDBEngine) -> None:
+def cancelled(engine: DuckDBEngine, sql: str, query_id: str) -> BaseException | None:
+    """Run ``sql`` on a thread, cancel it once it runs; what the query raised."""
     outcome: dict[str, BaseException] = {}
 
     def run() -> None:
         try:
-            engine.execute(
-                "SELECT count(*) FROM range(100000000000) a, range(10) b "
-                "WHERE a.range % 7 = b.range",
-                query_id="q1",
-            )
+            engine.execute(sql, query_id=query_id)
         except BaseException as e:
             outcome["error"] = e
 
     worker = threading.Thread(target=run)
     worker.start()
     deadline = time.monotonic() + 10
-    while not engine.cancel("q1"):
+    while not engine.cancel(query_id):
         assert time.monotonic() < deadline, "query never started"
         time.sleep(0.01)
     worker.join(30)
     assert not worker.is_alive()
-    assert isinstance(outcome.get("error"), QueryCancelled)
+    return outcome.get("error")
+
+
+def test_cancel_interrupts_a_running_query(engine: DuckDBEngine) -> None:
+    sql = "SELECT count(*) FROM range(100000000000) a, range(10) b WHERE a.range % 7 = b.range"
+    assert isinstance(cancelled(engine, sql, "q1"), QueryCancelled)
 
 
 def test_a_running_query_reports_its_progress(engine: DuckDBEngine) -> None:
@@ -107,23 +109,8 @@ def test_a_running_query_reports_its_progress(engine: DuckDBEngine) -> None:
 
 def test_a_cancelled_querys_cursor_is_not_handed_on(engine: DuckDBEngine) -> None:
     """A cancel keeps interrupting its cursor for a moment: the next query gets another one."""
-    outcome: dict[str, BaseException] = {}
-
-    def run() -> None:
-        try:
-            engine.execute(
-                "SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3",
-                query_id="doomed",
-            )
-        except BaseException as e:
-            outcome["error"] = e
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    while not engine.cancel("doomed"):
-        time.sleep(0.01)
-    worker.join(30)
-    assert isinstance(outcome.get("error"), QueryCancelled)
+    sql = "SELECT count(*) FROM range(100000000000) a WHERE a.range % 7 = 3"
+    assert isinstance(cancelled(engine, sql, "doomed"), QueryCancelled)
     for n in range(20):
         assert engine.execute(f"SELECT {n} AS n", query_id=f"next{n}").column("n")[0].as_py() == n
 
