@@ -82,7 +82,22 @@ def sql(
     ``engine`` (``"duckdb"``, ``"chdb"``) runs it on another engine than ``DAP_ENGINE``: the same
     governed statement, transpiled to that engine's dialect.
     """
-    return _client.connect().sql(query, params, limit=limit, as_of=as_of, engine=engine)
+    frame = _client.connect().sql(query, params, limit=limit, as_of=as_of, engine=engine)
+    _grid_in_notebook()
+    return frame
+
+
+def _grid_in_notebook() -> None:
+    """In a notebook, results display through the DAP grid (once per kernel); elsewhere
+    nothing is imported."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        from .grid import install
+
+        install(shell)
 
 
 def whoami() -> dict[str, Any]:
@@ -107,3 +122,6 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     magics = DapMagics(shell=shell)  # nosec B604
     shell.register_magics(magics)
     shell.configurables.append(magics)  # type: ignore[arg-type]  # %config DapMagics.x
+    from .grid import install
+
+    install(shell)  # results display through the DAP grid
