@@ -16,6 +16,9 @@ from dap_kernel.grid.bundle import PAGE_ROWS
 from dap_kernel.grid.columns import column_view, float_decimals, json_page
 from dap_kernel.grid.html import format_number
 from dap_kernel.grid.pages import MAX_PAGE_ROWS, answer, frame_bundle, install
+from dap_kernel.magics import DapMagics
+from dap_kernel.session import Workspace
+from tests.payments import as_user
 
 
 def money_frame(n: int = 1000) -> pl.DataFrame:
@@ -191,3 +194,26 @@ def test_a_shell_shows_frames_through_the_grid_with_a_handle_only_when_paged() -
         assert big[MIME]["handle"] and len(big[MIME]["rows"]) == PAGE_ROWS
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_a_governed_result_shows_masked_values_and_only_rows_the_caller_may_see(
+    governed: Workspace,
+) -> None:
+    """The bundle is a copy saved in the notebook: ann's masked emails stay masked in it
+    (rows, HTML, sparkline), and APAC customers she may not see are not in it."""
+    raw = governed.session().sql("SELECT email, region FROM main.customers")
+    shell = InteractiveShell.instance()
+    try:
+        shell.register_magics(
+            DapMagics(shell=shell, session_factory=lambda: as_user(governed, "ann"))
+        )
+        install(shell)
+        frame = shell.run_line_magic("dap", "sql SELECT email, region FROM main.customers")
+        bundle, _ = shell.display_formatter.format(frame)
+    finally:
+        InteractiveShell.clear_instance()
+    text = json.dumps(bundle[MIME]) + bundle["text/html"]
+    emails = {e for e in raw["email"].to_list() if e}
+    assert emails and not [e for e in emails if e in text]
+    assert {row[1] for row in bundle[MIME]["rows"]} == {"EMEA"}
+    assert "APAC" not in text

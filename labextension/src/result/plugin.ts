@@ -20,9 +20,10 @@ export const resultPlugin: JupyterFrontEndPlugin<void> = {
   id: '@dap/labextension:result-grid',
   description: 'DAP query results as a virtualized, sortable grid',
   autoStart: true,
-  requires: [INotebookTracker],
-  activate: (_app: JupyterFrontEnd, notebooks: INotebookTracker) => {
-    notebooks.widgetAdded.connect((_, panel) => {
+  // optional: front ends without notebooks (Voilà) load this extension too
+  optional: [INotebookTracker],
+  activate: (_app: JupyterFrontEnd, notebooks: INotebookTracker | null) => {
+    notebooks?.widgetAdded.connect((_, panel) => {
       const source = new KernelPageSource(panel.sessionContext);
       panel.content.rendermime.addFactory(
         resultRendererFactory(source),

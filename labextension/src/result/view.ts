@@ -257,9 +257,12 @@ export class ResultView extends Panel {
       },
       copyConfig: {
         separator: '\t',
+        // raw values, as the Copy button; the header rows hold sparklines
         format: ({ value }) =>
-          value === null || value === undefined ? '' : String(value),
-        headers: 'all',
+          value === null || value === undefined || typeof value === 'object'
+            ? ''
+            : String(value),
+        headers: 'none',
         warningThreshold: 1e6
       }
     });
