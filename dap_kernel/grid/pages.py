@@ -156,7 +156,6 @@ def answer(pages: ResultPages, message: Any) -> dict[str, Any]:
 
 
 PAGES = ResultPages()
-_INSTALLED: set[int] = set()
 
 
 def frame_bundle(frame: pl.DataFrame, *, served: bool = True) -> dict[str, Any]:
@@ -171,12 +170,16 @@ def frame_bundle(frame: pl.DataFrame, *, served: bool = True) -> dict[str, Any]:
 def install(shell: Any) -> None:
     """Show polars frames in ``shell`` through the DAP grid and serve their pages; once per
     shell. Without a kernel (plain IPython) only the HTML form is used."""
-    if shell is None or id(shell) in _INSTALLED:
+    if shell is None:
         return
-    _INSTALLED.add(id(shell))
+    formatter = shell.display_formatter.mimebundle_formatter
+    try:
+        if getattr(formatter.lookup_by_type(pl.DataFrame), "func", None) is frame_bundle:
+            return
+    except KeyError:
+        pass
     kernel = getattr(shell, "kernel", None)
     manager = getattr(kernel, "comm_manager", None)
-    formatter = shell.display_formatter.mimebundle_formatter
     formatter.for_type(pl.DataFrame, functools.partial(frame_bundle, served=manager is not None))
     if manager is None:
         return

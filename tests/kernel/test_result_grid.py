@@ -217,3 +217,15 @@ def test_a_governed_result_shows_masked_values_and_only_rows_the_caller_may_see(
     assert emails and not [e for e in emails if e in text]
     assert {row[1] for row in bundle[MIME]["rows"]} == {"EMEA"}
     assert "APAC" not in text
+
+
+def test_dap_sql_in_a_notebook_turns_the_grid_on() -> None:
+    import dap_kernel
+
+    shell = InteractiveShell.instance()
+    try:
+        dap_kernel._grid_in_notebook()
+        bundle, _ = shell.display_formatter.format(money_frame(3))
+        assert MIME in bundle
+    finally:
+        InteractiveShell.clear_instance()
