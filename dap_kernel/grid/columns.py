@@ -124,14 +124,15 @@ def sparkline(series: pl.Series, kind: str, *, sampled: bool = False) -> dict[st
             counts[0] = len(numbers)
         else:
             bins = ((numbers - lo) / (hi - lo) * BINS).floor().clip(0, BINS - 1).cast(pl.Int32)
-            for b, n in bins.value_counts().iter_rows():
+            for b, n in bins.rename("bin").value_counts(name="n").iter_rows():
                 counts[int(b)] = int(n)
         low, high = _label(values.min()), _label(values.max())
         return {"kind": "histogram", "counts": counts, "min": low, "max": high, "sampled": sampled}
     if kind in ("string", "bool"):
         if values.is_empty():
             return None
-        top = values.value_counts(sort=True).head(TOP_VALUES)
+        # renamed: a column named "count" would clash with value_counts' own column
+        top = values.rename("value").value_counts(sort=True, name="n").head(TOP_VALUES)
         shown = [(_label(v), int(n)) for v, n in top.iter_rows()]
         other = len(values) - sum(n for _, n in shown)
         return {"kind": "top", "values": shown, "other": other, "sampled": sampled}

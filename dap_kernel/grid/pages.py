@@ -13,6 +13,7 @@ malformed number is an error reply, never data.
 from __future__ import annotations
 
 import functools
+import logging
 import secrets
 import threading
 import time
@@ -156,12 +157,17 @@ def answer(pages: ResultPages, message: Any) -> dict[str, Any]:
 
 
 PAGES = ResultPages()
+_log = logging.getLogger(__name__)
 
 
 def frame_bundle(frame: pl.DataFrame, *, served: bool = True) -> dict[str, Any]:
     """IPython's mimebundle formatter for polars frames: the grid's bundle; kept for paging
     when a comm serves pages (``served``) and there are rows beyond the first page."""
-    bundle = result_bundle(frame, None)
+    try:
+        bundle = result_bundle(frame, None)
+    except Exception:  # a display must not break the cell: polars' own forms remain
+        _log.exception("the DAP result grid could not show a frame")
+        return {}
     if served and frame.height > bundle[MIME]["page_size"]:
         bundle[MIME]["handle"] = PAGES.register(frame)
     return bundle

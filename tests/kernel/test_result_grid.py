@@ -229,3 +229,18 @@ def test_dap_sql_in_a_notebook_turns_the_grid_on() -> None:
         assert MIME in bundle
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_columns_named_like_polars_helper_columns_are_shown() -> None:
+    frame = pl.DataFrame({"count": [1, 2, 2], "n": ["a", "b", "b"], "bin": [0.5, 1.5, 2.5]})
+    data = result_bundle(frame, None)[MIME]
+    assert [c["sparkline"]["kind"] for c in data["columns"]] == ["histogram", "top", "histogram"]
+    assert data["columns"][1]["sparkline"]["values"][0] == ("b", 2)
+
+
+def test_a_frame_the_grid_cannot_show_falls_back_to_polars_own_forms() -> None:
+    class Odd(pl.DataFrame):
+        def iter_columns(self):  # type: ignore[override]
+            raise RuntimeError("boom")
+
+    assert frame_bundle(Odd({"a": [1]})) == {}

@@ -145,6 +145,9 @@ describe('ResultView and the renderer', () => {
     expect(node.querySelector('.dap-result-status')?.textContent).toBe(
       '1,000,000 rows'
     );
+    expect(node.querySelector('.dap-result-summary')?.textContent).toBe(
+      'Columns: id (Int64), revenue (Float64), label (String)'
+    );
     expect(node.querySelector('.dap-result-copy')).not.toBeNull();
     expect(node.querySelector('.dap-result-download')).not.toBeNull();
     expect(node.querySelector('.dap-result-grid canvas')).not.toBeNull();

@@ -40,7 +40,8 @@ export const RESULT_CSS = {
   status: 'dap-result-status',
   copy: 'dap-result-copy',
   download: 'dap-result-download',
-  grid: 'dap-result-grid'
+  grid: 'dap-result-grid',
+  summary: 'dap-result-summary'
 } as const;
 
 export const ROW_HEIGHT = 22;
@@ -149,7 +150,13 @@ export class ResultView extends Panel {
       () => void this.download()
     );
     download.title = 'Download the whole result, in its current order, as CSV';
-    bar.append(this._status, copy, download);
+    // the grid is a canvas: its columns in words, for screen readers (and find)
+    const summary = document.createElement('span');
+    summary.className = RESULT_CSS.summary;
+    summary.textContent =
+      'Columns: ' +
+      bundle.columns.map(c => `${c.name} (${c.type})`).join(', ');
+    bar.append(this._status, summary, copy, download);
     this.addWidget(new Widget({ node: bar }));
 
     this.model = new ResultModel(bundle, source, text => this._showStatus(text));
@@ -224,6 +231,12 @@ export class ResultView extends Panel {
   }
 
   protected onAfterAttach(): void {
+    // a theme switch changes the CSS variables the canvas colours come from
+    this._themeObserver = new MutationObserver(() => this._theme(this.grid));
+    this._themeObserver.observe(document.body, {
+      attributes: true,
+      attributeFilter: ['data-jp-theme-name']
+    });
     if (typeof ResizeObserver !== 'undefined') {
       this._observer = new ResizeObserver(() =>
         MessageLoop.sendMessage(this.grid, Widget.ResizeMessage.UnknownSize)
@@ -236,24 +249,17 @@ export class ResultView extends Panel {
   protected onBeforeDetach(): void {
     this._observer?.disconnect();
     this._observer = null;
+    this._themeObserver?.disconnect();
+    this._themeObserver = null;
   }
 
   private _makeGrid(): DataGrid {
-    const header = cssVar('--jp-layout-color2', '#eeeeee');
     const grid = new DataGrid({
       defaultSizes: {
         rowHeight: ROW_HEIGHT,
         columnWidth: 120,
         rowHeaderWidth: 64,
         columnHeaderHeight: HEADER_HEIGHTS[0]
-      },
-      style: {
-        ...DataGrid.defaultStyle,
-        backgroundColor: cssVar('--jp-layout-color0', '#ffffff'),
-        headerBackgroundColor: header,
-        gridLineColor: cssVar('--jp-border-color3', '#eeeeee'),
-        headerGridLineColor: cssVar('--jp-border-color2', '#e0e0e0'),
-        voidColor: cssVar('--jp-layout-color0', '#ffffff')
       },
       copyConfig: {
         separator: '\t',
@@ -272,13 +278,33 @@ export class ResultView extends Panel {
     grid.keyHandler = new BasicKeyHandler();
     grid.mouseHandler = new SortingMouseHandler(c => void this.sortBy(c));
     grid.selectionModel = new BasicSelectionModel({ dataModel: this.model });
+    this._theme(grid);
+    this._fitColumns(grid);
+    grid.node.title = this.model.columns
+      .map(c => (c.sparkline ? `${c.name}: ${sparklineTitle(c.sparkline)}` : ''))
+      .filter(Boolean)
+      .join('\n');
+    return grid;
+  }
 
+  /** Colours from the JupyterLab theme (a canvas cannot use CSS variables). */
+  private _theme(grid: DataGrid): void {
+    const header = cssVar('--jp-layout-color2', '#eeeeee');
+    grid.style = {
+      ...DataGrid.defaultStyle,
+      backgroundColor: cssVar('--jp-layout-color0', '#ffffff'),
+      headerBackgroundColor: header,
+      gridLineColor: cssVar('--jp-border-color3', '#eeeeee'),
+      headerGridLineColor: cssVar('--jp-border-color2', '#e0e0e0'),
+      voidColor: cssVar('--jp-layout-color0', '#ffffff'),
+      selectionFillColor: 'rgba(49, 119, 180, 0.2)',
+      headerSelectionFillColor: 'rgba(49, 119, 180, 0.2)'
+    };
     const text = cssVar('--jp-ui-font-color1', '#212121');
     const muted = cssVar('--jp-ui-font-color2', '#757575');
     const font = '12px system-ui, sans-serif';
     const body = new TextRenderer({
-      font: ({ value }) =>
-        value === null ? `italic ${font}` : font,
+      font: ({ value }) => (value === null ? `italic ${font}` : font),
       textColor: ({ value }) =>
         value === null || value === undefined ? muted : text,
       horizontalAlignment: ({ column }) =>
@@ -311,12 +337,6 @@ export class ResultView extends Panel {
       }),
       'corner-header': names
     });
-    this._fitColumns(grid);
-    grid.node.title = this.model.columns
-      .map(c => (c.sparkline ? `${c.name}: ${sparklineTitle(c.sparkline)}` : ''))
-      .filter(Boolean)
-      .join('\n');
-    return grid;
   }
 
   /** Column widths from the header and the first page's texts. */
@@ -355,4 +375,5 @@ export class ResultView extends Panel {
 
   private _status: HTMLSpanElement;
   private _observer: ResizeObserver | null = null;
+  private _themeObserver: MutationObserver | null = null;
 }
