@@ -6,7 +6,10 @@ so ``round(revenue, 2)`` reads ``11,303,000.00``, never ``1.1303e7``. Identifier
 (``id``, ``customer_id``, ``year``) are integers without thousands separators.
 
 The sparkline in a column header is a histogram (numbers, dates) or the most frequent values
-(text, booleans) of the first :data:`STATS_ROWS` rows; ``sampled`` says when that is not all.
+(text, booleans) of every row, or of every k-th row when there are more than :data:`STATS_ROWS`
+(an even sample over the whole result, so a sorted column is not judged by its head);
+``sampled`` says so. Float decimals are read from the same rows. A displayed result thus costs
+at most ~0.1 s per column however large it is.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 import polars as pl
 
 MAX_DECIMALS = 6
-STATS_ROWS = 2_000_000
+STATS_ROWS = 250_000
 BINS = 16
 TOP_VALUES = 6
 LABEL_CHARS = 40
@@ -84,7 +87,8 @@ def float_decimals(series: pl.Series) -> int:
 
 def column_view(series: pl.Series) -> ColumnView:
     kind = kind_of(series.dtype)
-    head = series.head(STATS_ROWS)
+    step = -(-len(series) // STATS_ROWS)
+    head = series.gather_every(step) if step > 1 else series
     decimals: int | None = None
     if kind == "int":
         decimals = 0
@@ -100,7 +104,7 @@ def column_view(series: pl.Series) -> ColumnView:
         grouped=kind in ("int", "float", "decimal")
         and not (kind == "int" and _IDENTIFIER.fullmatch(series.name)),
         nulls=int(series.null_count()),
-        sparkline=sparkline(head, kind, sampled=len(series) > len(head)),
+        sparkline=sparkline(head, kind, sampled=step > 1),
     )
 
 

@@ -65,6 +65,8 @@ def _sparkline_svg(spark: dict[str, Any] | None) -> str:
         title = f"{spark['min']} … {spark['max']}"
     else:
         title = ", ".join(f"{label}: {n:,}" for label, n in spark["values"])
+    if spark.get("sampled"):
+        title += " (of an even sample of the rows)"
     return (
         f'<svg class="dap-sparkline" width="{width * len(counts)}" height="16" '
         f'style="display:block;fill:#6a9fd4"><title>{html.escape(title)}</title>{bars}</svg>'

@@ -244,3 +244,14 @@ def test_a_frame_the_grid_cannot_show_falls_back_to_polars_own_forms() -> None:
             raise RuntimeError("boom")
 
     assert frame_bundle(Odd({"a": [1]})) == {}
+
+
+def test_a_large_column_is_judged_by_an_even_sample_not_by_its_head() -> None:
+    from dap_kernel.grid.columns import STATS_ROWS
+
+    ordered = pl.Series("n", range(4 * STATS_ROWS))  # sorted: its head is all small numbers
+    spark = column_view(ordered).sparkline
+    assert spark is not None and spark["sampled"] is True
+    assert spark["max"] == str(4 * STATS_ROWS - 4)  # the sample reaches the end
+    counts = spark["counts"]
+    assert max(counts) - min(counts) <= 1  # flat, as the whole column is

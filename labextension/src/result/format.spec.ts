@@ -89,7 +89,7 @@ describe('headers and sparklines', () => {
       sampled: true
     };
     expect(sparklineTitle(top)).toBe(
-      'EMEA: 3,000, other: 10 (of the first 2,000,000 rows)'
+      'EMEA: 3,000, other: 10 (of an even sample of the rows)'
     );
   });
 });

@@ -179,7 +179,7 @@ export function typeLine(column: IResultColumn): string {
 
 /** What a sparkline's tooltip says. */
 export function sparklineTitle(spark: IHistogram | ITopValues): string {
-  const note = spark.sampled ? ' (of the first 2,000,000 rows)' : '';
+  const note = spark.sampled ? ' (of an even sample of the rows)' : '';
   if (spark.kind === 'histogram') {
     return `${spark.min} … ${spark.max}${note}`;
   }
