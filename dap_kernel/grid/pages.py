@@ -6,6 +6,11 @@ seconds after its last use); the grid asks for pages over a Jupyter comm, which 
 the front ends of this kernel — a saved notebook opened elsewhere, or after a restart, has
 its first page and an expired handle. Sorting is done here, over all rows, never in a page.
 
+A download is an export: the whole result (in the order shown) is written to a temporary file
+by the ``exporter`` :func:`install` was given — DAP's audited export, the one ``%dap export``
+uses — and that file is what the browser receives, in chunks of whole lines; the file is removed
+once sent, or when its result expires.
+
 Requests are checked before anything is read: an unknown operation, handle, column or a
 malformed number is an error reply, never data.
 """
@@ -14,15 +19,20 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import secrets
+import tempfile
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from ..errors import DapError
 from .bundle import MIME, result_bundle
 from .columns import json_page
 
@@ -30,7 +40,8 @@ COMM_TARGET = "dap.result"
 KEEP = 16
 MAX_AGE = 4 * 3600.0
 MAX_PAGE_ROWS = 5_000
-CSV_CHUNK_ROWS = 100_000
+CSV_CHUNK_BYTES = 4 * 1024 * 1024
+Exporter = Callable[[pl.DataFrame, Path], None]
 
 
 class PageError(ValueError):
@@ -43,15 +54,25 @@ class _Entry:
     used: float
     sorted_by: tuple[tuple[int, bool], ...] = ()
     sorted_frame: pl.DataFrame | None = field(default=None, repr=False)
+    download: Path | None = None
+    download_at: int = 0  # the byte the next chunk starts at
+
+    def drop_download(self) -> None:
+        if self.download is not None:
+            self.download.unlink(missing_ok=True)
+            self.download, self.download_at = None, 0
 
 
 class ResultPages:
     """Displayed results by handle; thread-safe (comm messages and cells may interleave)."""
 
-    def __init__(self, keep: int = KEEP, max_age: float = MAX_AGE) -> None:
+    def __init__(
+        self, keep: int = KEEP, max_age: float = MAX_AGE, exporter: Exporter | None = None
+    ) -> None:
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._keep, self._max_age = keep, max_age
         self._lock = threading.Lock()
+        self.exporter = exporter
 
     def register(self, frame: pl.DataFrame) -> str:
         handle = secrets.token_hex(16)
@@ -68,13 +89,11 @@ class ResultPages:
     def _expire(self) -> None:
         now = time.monotonic()
         for handle in [h for h, e in self._entries.items() if now - e.used > self._max_age]:
-            del self._entries[handle]
+            self._entries.pop(handle).drop_download()
         while len(self._entries) > self._keep:
-            self._entries.popitem(last=False)
+            self._entries.popitem(last=False)[1].drop_download()
 
-    def _sorted(self, handle: Any, sort: Any) -> pl.DataFrame:
-        """The result behind ``handle`` in the order ``sort`` asks: ``[{"column": i, "desc":
-        bool}, …]`` (stable, nulls last); the last order asked is kept."""
+    def _entry(self, handle: Any) -> _Entry:
         with self._lock:
             self._expire()
             entry = self._entries.get(handle) if isinstance(handle, str) else None
@@ -82,6 +101,12 @@ class ResultPages:
                 raise PageError("this result has expired: run the cell again")
             entry.used = time.monotonic()
             self._entries.move_to_end(handle)
+            return entry
+
+    def _sorted(self, handle: Any, sort: Any) -> pl.DataFrame:
+        """The result behind ``handle`` in the order ``sort`` asks: ``[{"column": i, "desc":
+        bool}, …]`` (stable, nulls last); the last order asked is kept."""
+        entry = self._entry(handle)
         order = _sort_spec(sort, entry.frame.width)
         if not order:
             return entry.frame
@@ -104,14 +129,40 @@ class ResultPages:
         }
 
     def csv(self, handle: Any, offset: Any, sort: Any = None) -> dict[str, Any]:
-        """One chunk of the result as CSV (the header with the first), for the grid's
-        download."""
-        frame = self._sorted(handle, sort)
+        """One chunk of the result as CSV, for the grid's download: offset 0 exports the whole
+        result in ``sort`` order (audited, through :attr:`exporter`), each next chunk continues
+        where the last ended (``next``; None after the last)."""
         start = _count(offset, "offset")
-        chunk = frame.slice(start, CSV_CHUNK_ROWS)
-        text = chunk.write_csv(include_header=start == 0)
-        end = start + chunk.height
-        return {"offset": start, "next": end if end < frame.height else None, "csv": text}
+        frame = self._sorted(handle, sort)
+        entry = self._entry(handle)
+        if start == 0:
+            entry.drop_download()
+            fd, name = tempfile.mkstemp(prefix="dap-download-", suffix=".csv")
+            os.close(fd)
+            entry.download = Path(name)
+            try:
+                if self.exporter is not None:
+                    self.exporter(frame, entry.download)
+                else:
+                    frame.write_csv(entry.download)
+            except Exception as e:  # one line to the browser, never a traceback
+                entry.drop_download()
+                reason = str(e) if isinstance(e, DapError) else "the download failed"
+                raise PageError(reason) from None
+        elif entry.download is None or start != entry.download_at:
+            raise PageError("the download was interrupted: start it again")
+        assert entry.download is not None
+        with entry.download.open("rb") as file:
+            file.seek(start)
+            chunk = file.read(CSV_CHUNK_BYTES)
+            chunk += file.readline() if chunk and not chunk.endswith(b"\n") else b""
+        end = start + len(chunk)
+        done = len(chunk) == 0 or end >= entry.download.stat().st_size
+        if done:
+            entry.drop_download()
+        else:
+            entry.download_at = end
+        return {"offset": start, "next": None if done else end, "csv": chunk.decode("utf-8")}
 
 
 def _count(value: Any, what: str) -> int:
@@ -173,11 +224,14 @@ def frame_bundle(frame: pl.DataFrame, *, served: bool = True) -> dict[str, Any]:
     return bundle
 
 
-def install(shell: Any) -> None:
+def install(shell: Any, exporter: Exporter | None = None) -> None:
     """Show polars frames in ``shell`` through the DAP grid and serve their pages; once per
-    shell. Without a kernel (plain IPython) only the HTML form is used."""
+    shell. Without a kernel (plain IPython) only the HTML form is used. ``exporter`` writes a
+    download (DAP's audited export)."""
     if shell is None:
         return
+    if exporter is not None:
+        PAGES.exporter = exporter
     formatter = shell.display_formatter.mimebundle_formatter
     try:
         if getattr(formatter.lookup_by_type(pl.DataFrame), "func", None) is frame_bundle:

@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+from dap_kernel.session import Workspace
+from dap_kernel.settings import Settings
+
 from .conftest import ARTIFACTS, Browser, Lab, close_main_area, new_notebook, open_lab, screenshot
 from .test_lab_builder import delete
 
@@ -172,8 +175,15 @@ def test_a_million_row_result_scrolls_sorts_and_formats(browser: Browser, lab: L
     assert seen["desc_top"] == ["1000000", "11,303,000.00", "null"]
     assert seen["header"] == "revenue ▼"
     csv = seen.pop("csv")
-    assert len(csv) == ROWS + 1 and csv[0] == "id,revenue,label"
-    assert csv[1] == "1000000,11303000.0," and csv[-1] == "1,11.3,item 1"
+    assert len(csv) == ROWS + 1 and csv[0] == '"id","revenue","label"'
+    assert csv[1] == "1000000,11303000," and csv[-1] == '1,11.3,"item 1"'
+    # the download is DAP's export of those rows, audited as one
+    ws = Workspace(Settings(home=lab.home, user="tester"))
+    try:
+        exports = [r for r in ws.audit.tail(50) if r.action == "export"]
+    finally:
+        ws.close()
+    assert exports and exports[0].row_count == ROWS and exports[0].decision == "allowed"
     assert seen["scroll_after_sort"] == 0  # a new order shows from its top
 
     # The notebook keeps the first page only, with the HTML form for other front ends.

@@ -12,6 +12,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from dap_kernel.grid import MIME, ResultPages, result_bundle
+from dap_kernel.grid import pages as pages_module
 from dap_kernel.grid.bundle import PAGE_ROWS
 from dap_kernel.grid.columns import column_view, float_decimals, json_page
 from dap_kernel.grid.html import format_number
@@ -174,13 +175,64 @@ def test_results_expire_oldest_first_and_after_their_age() -> None:
     assert reply == {"id": 1, "ok": False, "error": "this result has expired: run the cell again"}
 
 
-def test_csv_download_comes_in_chunks_with_one_header() -> None:
+def test_csv_download_comes_in_chunks_of_whole_lines_with_one_header(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pages_module, "CSV_CHUNK_BYTES", 100)
     pages = ResultPages()
-    frame = money_frame(10)
+    frame = money_frame(50)
     handle = pages.register(frame)
-    reply = answer(pages, {"id": 2, "op": "csv", "handle": handle, "offset": 0})
+    sort = [{"column": 1, "desc": True}]
+    parts, offset = [], 0
+    while offset is not None:
+        reply = answer(
+            pages, {"id": 2, "op": "csv", "handle": handle, "offset": offset, "sort": sort}
+        )
+        assert reply["ok"] and reply["csv"].endswith("\n")
+        parts.append(reply["csv"])
+        offset = reply["next"]
+    assert len(parts) > 3
+    assert "".join(parts) == frame.sort("revenue", descending=True).write_csv()
+    again = answer(pages, {"id": 3, "op": "csv", "handle": handle, "offset": 7})
+    assert again == {"id": 3, "ok": False, "error": "the download was interrupted: start it again"}
+
+
+def test_a_download_is_an_audited_export_of_the_callers_rows(
+    governed: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dap_kernel
+    from dap_kernel.local import LocalClient
+    from tests.kernel.test_audit_changes import newest
+
+    ann = as_user(governed, "ann", channel="magic")
+    monkeypatch.setattr(dap_kernel._client, "connect", lambda channel="python": LocalClient(ann))
+    frame = ann.sql("SELECT customer_id, email FROM main.customers")
+    pages = ResultPages(exporter=dap_kernel._audited_download)
+    handle = pages.register(frame)
+    reply = answer(pages, {"id": 1, "op": "csv", "handle": handle, "offset": 0})
     assert reply["ok"] and reply["next"] is None
-    assert reply["csv"] == frame.write_csv()
+    assert reply["csv"].count("\n") == frame.height + 1
+    record = newest(governed, "export")
+    assert (record.principal, record.decision, record.row_count) == ("ann", "allowed", frame.height)
+
+
+def test_a_refused_download_says_why_in_one_line() -> None:
+    from dap_kernel.errors import QueryRefused
+
+    def refuse(frame: pl.DataFrame, path: Any) -> None:
+        raise QueryRefused("exports are not allowed here")
+
+    def crash(frame: pl.DataFrame, path: Any) -> None:
+        raise RuntimeError("/secret/path internal detail")
+
+    for exporter, message in (
+        (refuse, "exports are not allowed here"),
+        (crash, "the download failed"),
+    ):
+        pages = ResultPages(exporter=exporter)
+        handle = pages.register(money_frame(5))
+        reply = answer(pages, {"id": 1, "op": "csv", "handle": handle, "offset": 0})
+        assert reply == {"id": 1, "ok": False, "error": message}
 
 
 def test_a_shell_shows_frames_through_the_grid_with_a_handle_only_when_paged() -> None:
