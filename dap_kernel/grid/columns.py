@@ -89,6 +89,10 @@ def column_view(series: pl.Series) -> ColumnView:
     kind = kind_of(series.dtype)
     step = -(-len(series) // STATS_ROWS)
     head = series.gather_every(step) if step > 1 else series
+    if step > 1 and kind in ("int", "float", "decimal", "temporal"):
+        # the true extremes: the histogram's range, and the widest value the grid must fit
+        extremes = pl.Series(series.name, [series.min(), series.max()], dtype=series.dtype)
+        head = pl.concat([head, extremes])
     decimals: int | None = None
     if kind == "int":
         decimals = 0

@@ -20,6 +20,7 @@ from dap_kernel.settings import Settings
 
 from .conftest import ARTIFACTS, Browser, Lab, close_main_area, new_notebook, open_lab, screenshot
 from .test_lab_builder import delete
+from .test_lab_dark_theme import _theme
 
 pytestmark = pytest.mark.e2e
 
@@ -130,6 +131,17 @@ def test_a_million_row_result_scrolls_sorts_and_formats(browser: Browser, lab: L
             view.locator(".dap-result-download").click()
         seen["csv"] = download.value.path().read_text().splitlines()
 
+        # A theme switch recolours the canvas (it cannot use CSS variables itself).
+        background = f"{VIEW}.dapResultView.grid.style.backgroundColor"
+        seen["light_bg"] = page.evaluate(background)
+        _theme(page, "JupyterLab Dark")
+        try:
+            page.wait_for_function(f"{background} !== {json.dumps(seen['light_bg'])}")
+            seen["dark_bg"] = page.evaluate(background)
+            screenshot(page, "lab-result-grid-dark")
+        finally:
+            _theme(page, "JupyterLab Light")
+
         # Run the query again, warm: from execution to the new grid.
         seen["rerun_ms"] = page.evaluate(
             f"""async () => {{
@@ -185,6 +197,7 @@ def test_a_million_row_result_scrolls_sorts_and_formats(browser: Browser, lab: L
         ws.close()
     assert exports and exports[0].row_count == ROWS and exports[0].decision == "allowed"
     assert seen["scroll_after_sort"] == 0  # a new order shows from its top
+    assert (seen["light_bg"], seen["dark_bg"]) == ("white", "#111")  # --jp-layout-color0
 
     # The notebook keeps the first page only, with the HTML form for other front ends.
     result = next(o for o in seen["outputs"] if o["output_type"] == "execute_result")

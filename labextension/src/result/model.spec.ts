@@ -1,3 +1,4 @@
+import { MessageLoop } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { CellValue, IResultBundle, RESULT_MIME } from './format';
@@ -155,6 +156,20 @@ describe('ResultView and the renderer', () => {
       'revenue: 0 … 9'
     );
     Widget.detach(renderer);
+  });
+
+  it('sizes a number column for its largest value, not only the first page', () => {
+    const narrow = new ResultView(bundle(ROWS), new FakeKernel());
+    const wide = bundle(ROWS);
+    (wide.columns[1].sparkline as any).max = '11303000.0';
+    const fitted = new ResultView(wide, new FakeKernel());
+    MessageLoop.flush(); // the grid resizes columns on a posted message
+    expect(fitted.grid.columnSize('body', 1)).toBeGreaterThan(
+      narrow.grid.columnSize('body', 1)
+    );
+    expect(fitted.grid.columnSize('body', 1)).toBeGreaterThanOrEqual(
+      '11,303,000.00'.length * 7
+    );
   });
 
   it('copies the selected cells as raw tab-separated values', () => {

@@ -349,6 +349,13 @@ export class ResultView extends Panel {
       for (let r = 0; r < rows; r++) {
         chars = Math.max(chars, this.cellText(r, c).length);
       }
+      const spark = column.sparkline;
+      if (spark?.kind === 'histogram' && isNumeric(column)) {
+        // the extremes of all rows: a sort brings them to the top
+        for (const extreme of [spark.min, spark.max]) {
+          chars = Math.max(chars, (formatCell(extreme, column) ?? '').length);
+        }
+      }
       grid.resizeColumn('body', c, width(chars));
     });
     const label = formatNumber(this.model.rowCount('body'), 0);
