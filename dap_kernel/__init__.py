@@ -16,6 +16,8 @@ from .errors import DapError
 from .settings import Settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import polars as pl
     from IPython.core.interactiveshell import InteractiveShell
 
@@ -82,7 +84,27 @@ def sql(
     ``engine`` (``"duckdb"``, ``"chdb"``) runs it on another engine than ``DAP_ENGINE``: the same
     governed statement, transpiled to that engine's dialect.
     """
-    return _client.connect().sql(query, params, limit=limit, as_of=as_of, engine=engine)
+    frame = _client.connect().sql(query, params, limit=limit, as_of=as_of, engine=engine)
+    _grid_in_notebook()
+    return frame
+
+
+def _grid_in_notebook() -> None:
+    """In a notebook, results display through the DAP grid (once per kernel); elsewhere
+    nothing is imported."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None:
+        from .grid import install
+
+        install(shell, _audited_download)
+
+
+def _audited_download(frame: pl.DataFrame, path: Path) -> None:
+    """The grid's Download CSV is an export of the rows the kernel holds: audited as one."""
+    _client.connect(channel="magic").export(frame, "csv", path, overwrite=True)
 
 
 def whoami() -> dict[str, Any]:
@@ -107,3 +129,6 @@ def load_ipython_extension(shell: InteractiveShell) -> None:
     magics = DapMagics(shell=shell)  # nosec B604
     shell.register_magics(magics)
     shell.configurables.append(magics)  # type: ignore[arg-type]  # %config DapMagics.x
+    from .grid import install
+
+    install(shell, _audited_download)  # results display through the DAP grid

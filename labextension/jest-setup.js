@@ -8,3 +8,17 @@ if (typeof globalThis.DragEvent === 'undefined') {
     }
   };
 }
+
+// jsdom has no canvas (@lumino/datagrid draws on one, and measures text at
+// import time): a 2D context whose calls do nothing.
+const noCanvas = new Proxy(
+  {},
+  {
+    get: (_target, key) =>
+      key === 'measureText' ? () => ({ width: 10 }) : () => undefined,
+    set: () => true
+  }
+);
+HTMLCanvasElement.prototype.getContext = function getContext() {
+  return noCanvas;
+};

@@ -15,6 +15,7 @@ import { builderPlugins } from './builder/plugin';
 import { DapSqlCompletionProvider, SqlMetadataCache } from './completer';
 import { CatalogPanel } from './panel';
 import { reportsPlugins } from './reports/plugin';
+import { resultPlugin } from './result/plugin';
 import { dapSqlLanguage, sqlCellSource } from './sqlcell';
 import { ITableActions, TableView } from './tableview';
 
@@ -181,6 +182,7 @@ const sqlCellsPlugin: JupyterFrontEndPlugin<void> = {
 const plugins: JupyterFrontEndPlugin<any>[] = [
   catalogPlugin,
   sqlCellsPlugin,
+  resultPlugin,
   ...builderPlugins,
   ...reportsPlugins
 ];

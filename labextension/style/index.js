@@ -1,3 +1,4 @@
 import './base.css';
 import './builder.css';
 import './reports.css';
+import './result.css';

@@ -76,6 +76,14 @@ def _running_lab(home: Path, user: str, tmp_path_factory: pytest.TempPathFactory
             "JUPYTERLAB_SETTINGS_DIR": str(settings),
         }
     )
+    built = REPO / "server_extension" / "dap_server" / "labextension"
+    if (built / "package.json").exists():
+        # The lab extension this checkout built (`jlpm build`), ahead of an installed copy:
+        # JupyterLab takes the first @dap/labextension on its labextensions path.
+        share = tmp_path_factory.mktemp("lab-share")
+        (share / "labextensions" / "@dap").mkdir(parents=True)
+        (share / "labextensions" / "@dap" / "labextension").symlink_to(built)
+        env["JUPYTER_PATH"] = os.pathsep.join(p for p in (str(share), env.get("JUPYTER_PATH")) if p)
     log = (tmp_path_factory.mktemp("lab-log") / "lab.log").open("w")
     # The command `make up` runs, with test-only options passed through to JupyterLab.
     args = [
