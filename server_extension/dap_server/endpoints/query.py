@@ -100,13 +100,14 @@ def _execute(call: Call, body: QueryRequest) -> tuple[QueryState, QueryResult, b
     metrics; returns its state, its result (cut at the row limit) and whether it was cut."""
     runtime = call.runtime
     user = call.principal.name
+    named = bool(body.query_id)  # a named query may be polled or cancelled while it runs
     query_id = body.query_id or uuid.uuid4().hex
     limit = min(body.limit or runtime.max_rows, runtime.max_rows)
     started = time.perf_counter()
     outcome = "failed"
     runtime.metrics.running.inc()
     try:
-        state = runtime.queries.start(query_id, user)
+        state = runtime.queries.start(query_id, user, named=named)
         try:
             result = call.session.query(
                 body.sql,
@@ -140,12 +141,13 @@ def _cut(result: QueryResult, limit: int) -> QueryResult:
 
 
 def _page(call: Call, state: QueryState, offset: int, page_size: int) -> QueryPage:
-    elapsed = ((state.finished or time.monotonic()) - state.started) * 1000
+    elapsed = ((state.finished or time.time()) - state.started) * 1000
     if state.status == "running":
         return QueryPage.model_construct(
             query_id=state.query_id,
             status="running",
-            progress=call.session.progress(state.engine_id),
+            # Progress is known where the query runs; another worker says only that it runs.
+            progress=call.session.progress(state.engine_id) if state.local else None,
             elapsed_ms=elapsed,
         )
     if state.error is not None or state.result is None:
@@ -196,12 +198,15 @@ def get_query(call: Call, query_id: str, query: PageQuery) -> QueryPage:
 
 @router.delete("query/{query_id}", response=Cancelled, scope="query", tag="query", errors=(404,))
 def cancel_query(call: Call, query_id: str) -> Cancelled:
-    """Stop a running query of yours."""
+    """Stop a running query of yours (through any worker of the service)."""
     state = _state(call, query_id)
     if state.status != "running":
         return Cancelled(query_id=query_id, cancelled=False)
-    call.session.cancel(state.engine_id)  # stops it even if it has not reached the engine yet
-    return Cancelled(query_id=query_id, cancelled=True)
+    if state.local:
+        call.session.cancel(state.engine_id)  # stops it even before it reaches the engine
+        return Cancelled(query_id=query_id, cancelled=True)
+    # Running in another worker: it sees the request within moments and cancels it there.
+    return Cancelled(query_id=query_id, cancelled=call.runtime.queries.request_cancel(state))
 
 
 @router.post(
