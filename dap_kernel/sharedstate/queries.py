@@ -12,9 +12,12 @@ worker running the query looks for such requests (:meth:`SharedQueries.cancel_re
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -54,6 +57,52 @@ class QueryState:
     error: DapError | None = None
     finished: float | None = None
     local: bool = True  # running in this process (its progress and cancel are at hand)
+    stored: bool = False  # its row exists (written when it started)
+
+
+class GroupCommit:
+    """One writer thread that runs the writes queued meanwhile in one transaction: a busy
+    service commits once for many queries (each write still waits for its commit, so an answer
+    never names a query another worker cannot find yet)."""
+
+    def __init__(self, meta: MetaStore, max_batch: int = 64) -> None:
+        self.meta = meta
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Callable[[Connection], None], Future[None]]] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._loop, name="dap-shared-writes", daemon=True)
+        self._thread.start()
+
+    def write(self, op: Callable[[Connection], None]) -> None:
+        """Run ``op`` in a transaction with the others queued now; raise what it raised."""
+        done: Future[None] = Future()
+        self._queue.put((op, done))
+        done.result()
+
+    def _loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self.meta.connection() as con:
+                    for op, _ in batch:
+                        op(con)
+            except Exception:  # one bad write must not fail the others: each on its own
+                for op, done in batch:
+                    try:
+                        with self.meta.connection() as con:
+                            op(con)
+                        done.set_result(None)
+                    except Exception as e:
+                        done.set_exception(e)
+                continue
+            for _, done in batch:
+                done.set_result(None)
 
 
 class SharedQueries:
@@ -73,6 +122,7 @@ class SharedQueries:
         self._running: dict[tuple[str, str], QueryState] = {}  # this process's, by (owner, id)
         self._lock = threading.Lock()
         self._pruned = 0.0
+        self._writes = GroupCommit(meta)
 
     def start(self, query_id: str, owner: str, *, named: bool) -> QueryState:
         """Register a query of ``owner``; only the owner's own ids can clash (409)."""
@@ -84,6 +134,7 @@ class SharedQueries:
         if named:
             try:
                 self._insert_running(state)
+                state.stored = True
             except BaseException:
                 with self._lock:
                     self._running.pop((owner, query_id), None)
@@ -154,24 +205,30 @@ class SharedQueries:
             "expires_at": (state.finished or time.time()) + self.ttl_s,
         }
         key = (state.owner, state.query_id)
-        try:
-            with self.meta.connection() as con:
-                done = con.execute(
+
+        def write(con: Connection) -> None:
+            done = (
+                state.stored
+                and con.execute(
                     update(QUERIES)
                     .where(QUERIES.c.owner == state.owner, QUERIES.c.query_id == state.query_id)
                     .values(**values)
                 ).rowcount
-                if not done:
-                    con.execute(
-                        insert(QUERIES).values(
-                            owner=state.owner,
-                            query_id=state.query_id,
-                            engine_id=state.engine_id,
-                            started_at=state.started,
-                            **values,
-                        )
+            )
+            if not done:
+                con.execute(
+                    insert(QUERIES).values(
+                        owner=state.owner,
+                        query_id=state.query_id,
+                        engine_id=state.engine_id,
+                        started_at=state.started,
+                        **values,
                     )
-                self._prune(con)
+                )
+            self._prune(con)
+
+        try:
+            self._writes.write(write)
         finally:
             with self._lock:
                 self._running.pop(key, None)
