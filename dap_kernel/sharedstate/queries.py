@@ -74,11 +74,11 @@ class GroupCommit:
         self._thread = threading.Thread(target=self._loop, name="dap-shared-writes", daemon=True)
         self._thread.start()
 
-    def write(self, op: Callable[[Connection], None]) -> None:
-        """Run ``op`` in a transaction with the others queued now; raise what it raised."""
+    def submit(self, op: Callable[[Connection], None]) -> Future[None]:
+        """Queue ``op`` for a transaction with the others queued now; done once committed."""
         done: Future[None] = Future()
         self._queue.put((op, done))
-        done.result()
+        return done
 
     def _loop(self) -> None:
         while True:
@@ -171,15 +171,26 @@ class SharedQueries:
                         f"query id {state.query_id} is already in use: choose another"
                     ) from e
 
-    def fail(self, state: QueryState, error: DapError) -> None:
-        """Record why a query did not finish (failed, cancelled, timed out)."""
+    def fail(
+        self, state: QueryState, error: DapError, pending: list[Future[None]] | None = None
+    ) -> None:
+        """Record why a query did not finish (failed, cancelled, timed out). With ``pending``,
+        the write's future goes there instead of being waited for (see :meth:`keep`)."""
         state.finished = time.time()
         state.status = "cancelled" if type(error) is QueryCancelled else "failed"
         state.error = error
-        self._end(state, {"error_code": error.code, "error_message": error.message})
+        self._end(state, {"error_code": error.code, "error_message": error.message}, pending)
 
-    def keep(self, state: QueryState, result: QueryResult, truncated: bool) -> None:
-        """Hold a finished result for paging by its owner, through any worker."""
+    def keep(
+        self,
+        state: QueryState,
+        result: QueryResult,
+        truncated: bool,
+        pending: list[Future[None]] | None = None,
+    ) -> None:
+        """Hold a finished result for paging by its owner, through any worker. Waits for the
+        commit, unless ``pending`` collects it: a batch waits once for all of its queries
+        (:func:`wait_all`) before it answers."""
         state.finished = time.time()
         state.result, state.truncated, state.status = result, truncated, "finished"
         nbytes = int(result.table.nbytes)
@@ -195,9 +206,12 @@ class SharedQueries:
                 "nbytes": nbytes,
                 "result": sealed,
             },
+            pending,
         )
 
-    def _end(self, state: QueryState, values: dict[str, object]) -> None:
+    def _end(
+        self, state: QueryState, values: dict[str, object], pending: list[Future[None]] | None
+    ) -> None:
         values = {
             **values,
             "status": state.status,
@@ -227,11 +241,16 @@ class SharedQueries:
                 )
             self._prune(con)
 
-        try:
-            self._writes.write(write)
-        finally:
+        def forget(_: Future[None]) -> None:  # found in the database from now on
             with self._lock:
                 self._running.pop(key, None)
+
+        done = self._writes.submit(write)
+        done.add_done_callback(forget)
+        if pending is None:
+            done.result()
+        else:
+            pending.append(done)
 
     def _prune(self, con: Connection) -> None:
         """Drop what has expired, now and then (any worker's writes do it for all)."""
@@ -312,6 +331,12 @@ class SharedQueries:
                 )
             ).all()
         return [r.engine_id for r in rows]
+
+
+def wait_all(pending: list[Future[None]]) -> None:
+    """Wait for the writes :meth:`SharedQueries.keep` left pending; raise the first error."""
+    for done in pending:
+        done.result()
 
 
 def _result(table: pa.Table, engine_id: str, row: object) -> QueryResult:
