@@ -333,6 +333,17 @@ class SharedQueries:
         return [r.engine_id for r in rows]
 
 
+def forget_results(meta: MetaStore) -> int:
+    """Drop the rows of every finished REST query held for paging (an erasure: no copy of an
+    erased subject's rows may stay readable); their status stays, their pages are gone."""
+    with meta.connection() as con:
+        return int(
+            con.execute(
+                update(QUERIES).where(QUERIES.c.result.is_not(None)).values(result=None)
+            ).rowcount
+        )
+
+
 def wait_all(pending: list[Future[None]]) -> None:
     """Wait for the writes :meth:`SharedQueries.keep` left pending; raise the first error."""
     for done in pending:

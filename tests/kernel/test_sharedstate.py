@@ -13,7 +13,7 @@ from dap_kernel.meta import MetaStore
 from dap_kernel.ratelimit import Rate, RateLimiter
 from dap_kernel.results import QueryResult
 from dap_kernel.sharedstate.buckets import SharedBuckets
-from dap_kernel.sharedstate.queries import SharedQueries
+from dap_kernel.sharedstate.queries import SharedQueries, forget_results
 from dap_kernel.sharedstate.results import SharedResultCache
 
 KEY = MultiFernet([Fernet(Fernet.generate_key())])
@@ -98,3 +98,12 @@ def test_one_rate_across_workers(meta: MetaStore) -> None:
     with pytest.raises(RateLimited):
         one.take("user:ann")
     one.take("user:raj")  # a bucket of its own
+
+
+def test_an_erasure_drops_the_results_held_for_paging(meta: MetaStore) -> None:
+    one = SharedQueries(meta, KEY)
+    state = one.start("q-0000002", "ann", named=False)
+    one.keep(state, _result(["Lyon"]), truncated=False)
+    assert forget_results(meta) == 1
+    with pytest.raises(UnknownQuery, match="no longer held"):
+        SharedQueries(meta, KEY).get("q-0000002", "ann")
