@@ -253,8 +253,18 @@ def build_home(home: Path, scale: float, n_users: int) -> tuple[list[User], dict
         admin.set_mask("tag:pii", "redact")
         timings["users_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        users = [User(name, regions[name], ws.apikeys.create(name, "load")[1]) for name in regions]
-        users.append(User(ADMIN, "", ws.apikeys.create(ADMIN, "load-metrics")[1]))
+        # The probe's sequential repeats would exceed a user's rate: its key has no limit.
+        users = [
+            User(
+                name,
+                regions[name],
+                ws.apikeys.create(name, "load", rate_limit_per_min=0 if name == PROBE else None)[1],
+            )
+            for name in regions
+        ]
+        users.append(
+            User(ADMIN, "", ws.apikeys.create(ADMIN, "load-metrics", rate_limit_per_min=0)[1])
+        )
         timings["keys_s"] = time.perf_counter() - t
     finally:
         ws.close()
@@ -267,7 +277,9 @@ def build_home(home: Path, scale: float, n_users: int) -> tuple[list[User], dict
 class Server:
     """``dap serve`` in a subprocess of its own session; stderr (access log) to a file."""
 
-    def __init__(self, home: Path, port: int, server_args: list[str], profile: str = "") -> None:
+    def __init__(
+        self, home: Path, port: int, server_args: list[str], profile: str = "", workers: int = 1
+    ) -> None:
         self.home = home
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
@@ -278,9 +290,11 @@ class Server:
             cmd = [sys.executable, "-m", "cProfile", "-o", profile, "-m", "dap_server.service"]
             cmd += [f"--port={port}", *server_args]
         elif dap.exists():
-            cmd = [str(dap), "serve", f"--port={port}", "--", *server_args]
+            cmd = [str(dap), "serve", f"--port={port}", f"--workers={workers}", "--", *server_args]
         else:
-            cmd = [sys.executable, "-m", "dap_server.service", f"--port={port}", *server_args]
+            module = ["dap_server.workers", f"--workers={workers}"] if workers > 1 else []
+            cmd = [sys.executable, "-m", *(module or ["dap_server.service"]), f"--port={port}"]
+            cmd += server_args
         self.cmd = cmd
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
@@ -330,12 +344,19 @@ class Server:
         return records
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the server process (from /proc; the pid is the server's)."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return math.nan
+        """User + system CPU of the server process and its workers (from /proc)."""
+        pids = [self.proc.pid]
+        with suppress(OSError):
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+            pids += [int(p) for p in children.split()]
+        total = 0.0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            except (OSError, IndexError, ValueError):
+                return math.nan
+        return total
 
     def stop(self) -> int | None:
         if self.proc.poll() is None:
@@ -913,28 +934,50 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{len(all_users) - 1} users + filter + mask {timings['users_s']:.1f} s, "
             f"{len(all_users)} API keys {timings['keys_s']:.2f} s"
         )
-        users = [u for u in all_users if u.name not in (ADMIN, PROBE)]
-        admin = next(u for u in all_users if u.name == ADMIN)
         profile = str(Path(args.profile).resolve()) if args.profile else ""
-        server = Server(home, free_port(), server_args, profile)
-        try:
-            ready_s = server.wait_ready()
-            print(f"server: {' '.join(server.cmd[1:])} (healthy after {ready_s:.1f} s)")
-            think = "none" if args.think == (0, 0) else f"{args.think[0]:g}–{args.think[1]:g} s"
-            print(
-                f"load: {len(users)} users × report of {len(REPORT)} queries, client {kind}, "
-                f"warm-up {args.warmup:g} s + measured {args.duration:g} s, think {think}, "
-                f"cache {'off' if args.no_cache else 'on'}, {args.variants} date variant(s), "
-                f"{'one query/batch request' if args.batch else '5 parallel query requests'}"
-                " per report"
+        result["runs"] = {}
+        for workers in args.workers:
+            print(f"\n## {workers} worker{'s' if workers > 1 else ''}")
+            result["runs"][workers] = run_once(
+                args, home, server_args, profile, workers, all_users, kind
             )
-            probe = next(u for u in all_users if u.name == PROBE)
-            result["load"] = asyncio.run(load_phase(args, server, users, probe, admin, kind))
-        finally:
-            code = server.stop()
-            result["server_exit"] = code
-            if args.profile:
-                print(f"server profile written to {profile}")
+        result["load"] = result["runs"][args.workers[-1]]
+    return result
+
+
+def run_once(
+    args: argparse.Namespace,
+    home: Path,
+    server_args: list[str],
+    profile: str,
+    workers: int,
+    all_users: list[User],
+    kind: str,
+) -> dict[str, Any]:
+    """One server (``workers`` processes) under the load; the load phase's results."""
+    users = [u for u in all_users if u.name not in (ADMIN, PROBE)]
+    admin = next(u for u in all_users if u.name == ADMIN)
+    server = Server(home, free_port(), server_args, profile, workers)
+    result: dict[str, Any] = {}
+    try:
+        ready_s = server.wait_ready()
+        print(f"server: {' '.join(server.cmd[1:])} (healthy after {ready_s:.1f} s)")
+        think = "none" if args.think == (0, 0) else f"{args.think[0]:g}–{args.think[1]:g} s"
+        print(
+            f"load: {len(users)} users × report of {len(REPORT)} queries, client {kind}, "
+            f"warm-up {args.warmup:g} s + measured {args.duration:g} s, think {think}, "
+            f"cache {'off' if args.no_cache else 'on'}, {args.variants} date variant(s), "
+            f"{'one query/batch request' if args.batch else '5 parallel query requests'}"
+            " per report"
+        )
+        probe = next(u for u in all_users if u.name == PROBE)
+        result = asyncio.run(load_phase(args, server, users, probe, admin, kind))
+    finally:
+        result["server_exit"] = server.stop()
+        result["workers"] = workers
+        if args.profile:
+            print(f"server profile written to {profile}")
+    print_load({"load": result}, args)
     return result
 
 
@@ -942,6 +985,41 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_report(result: dict[str, Any], args: argparse.Namespace) -> None:
+    """The workers side by side (each run's own tables were printed after it)."""
+    runs: dict[int, dict[str, Any]] = result["runs"]
+    print()
+    print(f"### Workers side by side ({'query/batch' if args.batch else '5 separate requests'})")
+    print()
+    print(
+        "| workers | queries/s | + per added worker | query p50 ms | p95 | p99 | report p95 | "
+        "errors | server CPU s | CPU ms/query |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    first = min(runs)
+    for workers, load in sorted(runs.items()):
+        q = load["per_query"]["all"]
+        qps = load["queries_per_s"]
+        added = (
+            (qps - runs[first]["queries_per_s"]) / (workers - first)
+            if workers > first
+            else math.nan
+        )
+        cpu = load["cpu"]["server_s"]
+        done = qps * load["window_s"]
+        print(
+            f"| {workers} | {qps:.0f} | {fmt(added, 0) if workers > first else '—'} | "
+            f"{fmt(q['p50'])} | {fmt(q['p95'])} | {fmt(q['p99'])} | "
+            f"{fmt(load['report_ms']['p95'])} | {q['errors']} | {cpu:.1f} | "
+            f"{fmt(cpu / done * 1000 if done else math.nan, 2)} |"
+        )
+    print()
+    print(
+        "Server metrics (/dap/metrics) and the cached-repeat histogram are one worker's each "
+        "with several workers; client-side figures cover them all."
+    )
+
+
+def print_load(result: dict[str, Any], args: argparse.Namespace) -> None:
     load = result["load"]
     cpu = load["cpu"]
     print()
@@ -1086,6 +1164,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--client", choices=("auto", "aiohttp", "httpx"), default="auto")
     parser.add_argument("--connections", type=int, default=0, help="pool size (users × 5)")
     parser.add_argument("--timeout", type=float, default=60, help="per-request timeout (s)")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1],
+        help="service processes (dap serve --workers), one run each: e.g. 1,2,4 (default 1)",
+    )
     parser.add_argument("--query-workers", type=int, default=4)
     parser.add_argument("--api-workers", type=int, default=8)
     parser.add_argument("--per-user-queries", type=int, default=8)
@@ -1112,8 +1196,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2, default=str))
         print(f"results written to {args.out}")
-    load = result["load"]
-    return 0 if not load["errors"] else 1
+    return 0 if not any(r["errors"] for r in result["runs"].values()) else 1
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ The caller is the API key when one was used (each key its own bucket, so a runaw
 does not starve its owner's notebook), else the user. A key may carry its own rate
 (``api_keys.rate_limit_per_min``, set by an administrator); ``0`` means no limit.
 
-The buckets live in the process: several replicas each count on their own (a caller may send
-the rate to each). Moving them to a shared store is issue 17's; the rule stays here.
+The buckets live in the process, or, for the workers of one service, in a shared store
+(:class:`BucketStore`, :mod:`dap_kernel.sharedstate.buckets`): a worker then leases a tenth of a
+caller's burst at a time from the shared bucket and spends it locally, so the workers together
+let through no more than the rate, and the shared store is written once per lease.
 
 Why not a library: the usual ones (pyrate-limiter, limits) count requests in sliding or fixed
 windows; a bucket with a burst is the rule wanted here, and it is a few lines.
@@ -25,10 +27,27 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from .errors import RateLimited
 
 BURST_DIVISOR = 6  # burst = the minute's rate / 6: ten seconds' worth at once
+LEASE_DIVISOR = 10  # a worker takes a tenth of the burst from a shared bucket at once
+LEASE_TTL_S = 5.0  # tokens leased and not spent within this are given up
+
+
+class BucketStore(Protocol):
+    """Token buckets several processes share."""
+
+    def lease(self, bucket: str, per_min: float, burst: float, want: int) -> tuple[int, float]:
+        """Take up to ``want`` whole tokens: (taken, seconds until the next when none)."""
+        ...
+
+
+@dataclass
+class _Lease:
+    tokens: int
+    taken: float
 
 
 @dataclass(frozen=True)
@@ -64,11 +83,14 @@ class RateLimiter:
         *,
         max_callers: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        shared: BucketStore | None = None,
     ) -> None:
         self.default = default
         self.max_callers = max_callers
         self._clock = clock
         self._buckets: OrderedDict[tuple[str, float, float], _Bucket] = OrderedDict()
+        self._shared = shared
+        self._leases: dict[str, _Lease] = {}
         self._lock = threading.Lock()
 
     def rate_for(self, override_per_min: float | None) -> Rate:
@@ -81,6 +103,9 @@ class RateLimiter:
         """Spend one token of ``caller``'s bucket, or raise :class:`RateLimited`."""
         rate = self.rate_for(override_per_min)
         if rate.unlimited:
+            return
+        if self._shared is not None:
+            self._take_shared(self._shared, caller, rate)
             return
         # A changed rate (a key's limit edited) starts a bucket of its own.
         key = (caller, rate.per_min, rate.burst)
@@ -100,11 +125,34 @@ class RateLimiter:
                 bucket.tokens -= 1.0
                 return
             wait = (1.0 - bucket.tokens) * 60.0 / rate.per_min
-        raise RateLimited(
-            f"too many requests: the limit is {_count(rate.per_min)} a minute "
-            f"(bursts of {_count(rate.burst)}); try again in {math.ceil(wait)} s",
-            retry_after_s=wait,
-        )
+        raise _limited(rate, wait)
+
+    def _take_shared(self, shared: BucketStore, caller: str, rate: Rate) -> None:
+        """Spend a token of this process's lease, leasing more from the shared bucket first
+        when it is spent (or older than LEASE_TTL_S)."""
+        key = f"{caller}|{rate.per_min:g}|{rate.burst:g}"
+        now = self._clock()
+        with self._lock:
+            held = self._leases.get(key)
+            if held is not None and held.tokens >= 1 and now - held.taken < LEASE_TTL_S:
+                held.tokens -= 1
+                return
+        want = max(1, int(rate.burst // LEASE_DIVISOR))
+        taken, wait = shared.lease(key, rate.per_min, rate.burst, want)
+        if not taken:
+            raise _limited(rate, wait)
+        with self._lock:
+            if len(self._leases) >= self.max_callers:
+                self._leases.clear()  # forgetting leases only refuses sooner
+            self._leases[key] = _Lease(taken - 1, now)
+
+
+def _limited(rate: Rate, wait: float) -> RateLimited:
+    return RateLimited(
+        f"too many requests: the limit is {_count(rate.per_min)} a minute "
+        f"(bursts of {_count(rate.burst)}); try again in {math.ceil(wait)} s",
+        retry_after_s=wait,
+    )
 
 
 def caller_key(principal_name: str, api_key_id: str = "") -> str:

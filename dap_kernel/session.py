@@ -383,8 +383,11 @@ class Session(CatalogChanges):
         bindings += [self.catalog.binding_at(t) for t in prepared.travels]
         if self.principal.run:
             self._record_reads(governed.tables, bindings, prepared)
-        # The engine's SQL differs by dialect and private names: no answer crosses engines.
-        key = cache_key(prepared.sql, (bound, limit), bindings) if cache else None
+        # Keyed by the engine and its SQL without the engine's private token, so that every
+        # process of a service finds the same key (the token differs per process); no answer
+        # crosses engines.
+        shared_sql = f"{engine.name}:{engine.names.scrub(prepared.sql)}"
+        key = cache_key(shared_sql, (bound, limit), bindings) if cache else None
         cached = ws.results.get(key) if key is not None else None
         if cached is not None:
             return cached, True

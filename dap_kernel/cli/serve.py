@@ -78,6 +78,15 @@ def serve(
             help="Serve plain HTTP off loopback: only where something else encrypts the link.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="DAP_SERVE_WORKERS",
+            help="Service processes on the port (SO_REUSEPORT), restarted when one dies; "
+            "they share queries, cached results and rate limits through the metadata database.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the DAP service: the governed REST API alone, as JupyterHub runs it as a service.
 
@@ -95,12 +104,17 @@ def serve(
 
     reset_default_workspace()
     args = [sys.executable, "-m", "dap_server.service", f"--port={port}", f"--ip={ip}"]
+    if workers > 1:  # a supervisor of N such processes
+        args[2:3] = ["dap_server.workers", f"--workers={workers}"]
     if tls:
         args += [f"--ServerApp.certfile={certfile}", f"--ServerApp.keyfile={keyfile}"]
     if allow_plain_http:
         args.append("--allow-plain-http")
     args.extend(ctx.args)
     scheme = "https" if tls else "http"
-    typer.echo(f"starting the DAP service on {scheme}://{ip}:{port}/dap/api/v1/ (Ctrl-C stops)")
+    many = f" with {workers} workers" if workers > 1 else ""
+    typer.echo(
+        f"starting the DAP service on {scheme}://{ip}:{port}/dap/api/v1/{many} (Ctrl-C stops)"
+    )
     sys.stdout.flush()
     os.execv(sys.executable, args)

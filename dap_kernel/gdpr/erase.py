@@ -43,6 +43,7 @@ from sqlalchemy import select
 from ..errors import DapError
 from ..lake import split_name
 from ..meta.models import utcnow
+from ..sharedstate.queries import forget_results
 from .export import read_matching
 from .history import Proof, prove_absent, purge_log, stale_stats_may_name, vacuum_all
 from .keys import require_admin
@@ -105,6 +106,7 @@ def erase_subject(session: Session, subject: str, *, allow_uncovered: bool = Fal
         try:
             _erase_all(session, scope, subject, erasure)
             session.workspace.results.clear()
+            forget_results(session.workspace.meta)  # REST results kept for paging, too
             erasure.proofs = [
                 prove_absent(session.workspace.lake, t, subject)
                 for t in scope.targets

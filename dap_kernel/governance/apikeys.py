@@ -19,7 +19,7 @@ from sqlalchemy import Table, select, update
 
 from ..errors import DapError, QueryRefused
 from ..meta import MetaStore
-from ..meta.models import ApiKey
+from ..meta.models import ApiKey, ProviderIdentity
 from . import provider_identity
 from .audit import AuditLog, Change, audited
 from .identity import Principal
@@ -149,7 +149,9 @@ class ApiKeys:
             raise ApiKeyError("invalid API key")
         _, key_id, secret = parts
         keys = cast(Table, ApiKey.__table__)
-        # Core, not the ORM: this runs on every API request.
+        known = cast(Table, ProviderIdentity.__table__)
+        # Core, not the ORM, and one statement (the key and its owner's provider groups): this
+        # runs on every API request.
         with self.meta.connection() as con:
             row = con.execute(
                 select(
@@ -161,7 +163,12 @@ class ApiKeys:
                     keys.c.last_used_at,
                     keys.c.run_id,
                     keys.c.rate_limit_per_min,
-                ).where(keys.c.key_id == key_id)
+                    known.c.groups,
+                    known.c.roles,
+                    known.c.seen_at,
+                )
+                .select_from(keys.outerjoin(known, known.c.name == keys.c.principal))
+                .where(keys.c.key_id == key_id)
             ).one_or_none()
             if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
                 raise ApiKeyError("invalid API key")
@@ -177,8 +184,8 @@ class ApiKeys:
             last = row.last_used_at
             if last is None or now - _aware(last) > LAST_USED_RESOLUTION:
                 con.execute(update(keys).where(keys.c.key_id == key_id).values(last_used_at=now))
-            groups, roles = provider_identity.lookup(
-                con, row.principal, self.provider_max_age_s, now
+            groups, roles = provider_identity.recorded(
+                row.groups, row.roles, row.seen_at, self.provider_max_age_s, now
             )
         return Principal(
             name=row.principal,

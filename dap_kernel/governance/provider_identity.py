@@ -61,9 +61,23 @@ def lookup(
     row = con.execute(
         select(table.c.groups, table.c.roles, table.c.seen_at).where(table.c.name == user)
     ).one_or_none()
-    if row is None or now - _aware(row.seen_at) > timedelta(seconds=max_age_s):
+    if row is None:
         return frozenset(), frozenset()
-    return frozenset(row.groups or ()), frozenset(row.roles or ())
+    return recorded(row.groups, row.roles, row.seen_at, max_age_s, now)
+
+
+def recorded(
+    groups: list[str] | None,
+    roles: list[str] | None,
+    seen_at: datetime | None,
+    max_age_s: float,
+    now: datetime,
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The groups and roles of a provider identity row read with something else (the API key
+    check joins it), or none when there is no row or it is older than ``max_age_s``."""
+    if seen_at is None or now - _aware(seen_at) > timedelta(seconds=max_age_s):
+        return frozenset(), frozenset()
+    return frozenset(groups or ()), frozenset(roles or ())
 
 
 def _aware(moment: datetime) -> datetime:

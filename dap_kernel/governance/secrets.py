@@ -61,6 +61,11 @@ class SecretStore:
                 "(DAP_SECRET_KEY or secrets.key)"
             ) from e
 
+    def cipher(self) -> MultiFernet:
+        """The same keys for other data kept encrypted at rest (the service's shared results):
+        one key file to guard and to rotate. Creates the key on first use."""
+        return self._fernet()
+
     # -- secrets ----------------------------------------------------------------------------
 
     def put(self, name: str, value: str) -> None:

@@ -97,8 +97,19 @@ class MetaStore:
                 Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(
                     parents=True, exist_ok=True
                 )
-            # Pre-ping guards against dropped server connections; a SQLite file has none.
-            engine = create_engine(_normalise_url(url), pool_pre_ping=not url.startswith("sqlite"))
+            # Pre-ping guards against dropped server connections; a SQLite file has none. A
+            # service's threads (queries, metadata requests, audit, shared writes) outnumber the
+            # default 5 pooled SQLite connections: each one more was opened and closed per use.
+            sqlite = url.startswith("sqlite")
+            engine = create_engine(
+                _normalise_url(url),
+                pool_pre_ping=not sqlite,
+                **(
+                    {"pool_size": 16}
+                    if url.startswith("sqlite:///") and ":memory:" not in url
+                    else {}
+                ),
+            )
         except (ArgumentError, NoSuchModuleError, ValueError) as e:
             raise MetaStoreError(
                 f"DAP_META_URL={redact_url(url)!r} is not a usable database URL "

@@ -121,7 +121,10 @@ class DapExtension(ExtensionApp):
         "(default 600). A key's own limit (dap apikey create --rate-limit) wins.",
     )
     result_store_mb = Float(
-        512.0, config=True, help="Memory for finished results kept for paging (MiB)."
+        512.0,
+        config=True,
+        help="Largest finished result (MiB) kept for paging through any worker (encrypted, in "
+        "the metadata database, for 15 minutes); of a larger one only the first answer has rows.",
     )
 
     scheduler = Bool(

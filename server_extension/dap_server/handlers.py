@@ -9,6 +9,7 @@ import hmac
 import json
 import logging
 import math
+import os
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from .state import DapState
 
 access_log = logging.getLogger("dap_server.access")
+# Which worker of `dap serve --workers N` answered (its slot, 0…N-1): for operators and tests.
+WORKER = os.environ.get("DAP_WORKER", "")
 
 
 class DapHandler(APIHandler):
@@ -49,6 +52,8 @@ class DapHandler(APIHandler):
     def set_default_headers(self) -> None:
         super().set_default_headers()
         secure(self)
+        if WORKER:
+            self.set_header("X-DAP-Worker", WORKER)
 
     # -- identity ---------------------------------------------------------------------------
 

@@ -10,106 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
-import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from itertools import islice
+from typing import TYPE_CHECKING
 
 from dap_kernel.admission import FairPool, FairShare, effective_timeout
-from dap_kernel.errors import DapError, QueryCancelled, QueryIdInUse, UnknownQuery
+from dap_kernel.errors import QueryCancelled
 from dap_kernel.ratelimit import Rate, RateLimiter
-from dap_kernel.session import QueryResult
 from dap_kernel.settings import Settings
+from dap_kernel.sharedstate.buckets import SharedBuckets
+from dap_kernel.sharedstate.queries import QueryState, SharedQueries
 
 from .metrics import Metrics
 from .scheduling import ServiceScheduler
 
+if TYPE_CHECKING:
+    from dap_kernel.session import Workspace
+
+__all__ = ["CANCELLED_AT_SHUTDOWN", "QueryState", "Runtime"]
+
 CANCELLED_AT_SHUTDOWN = "the service is shutting down: the query was cancelled"
-
-
-@dataclass
-class QueryState:
-    query_id: str  # as its owner named it
-    owner: str
-    # What the engine knows the query by: unique across users, so one user's id never reaches
-    # (cancels, reports progress of) another user's query.
-    engine_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    started: float = field(default_factory=time.monotonic)
-    status: str = "running"  # running | finished | failed | cancelled
-    result: QueryResult | None = None
-    truncated: bool = False
-    error: DapError | None = None
-    finished: float | None = None
-
-
-class QueryRegistry:
-    """Running and recent queries, so their owner can page, poll and cancel them.
-
-    Finished results are kept for paging, bounded by count and bytes (oldest dropped first).
-    """
-
-    def __init__(self, max_entries: int = 1000, max_bytes: int = 512 * 2**20) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self._states: OrderedDict[tuple[str, str], QueryState] = OrderedDict()  # (owner, id)
-        self._bytes = 0  # of the results held
-        self._lock = threading.Lock()
-
-    def start(self, query_id: str, owner: str) -> QueryState:
-        """Register a query under its owner's name; only the owner's own ids can clash."""
-        with self._lock:
-            if (owner, query_id) in self._states:
-                raise QueryIdInUse(f"query id {query_id} is already in use: choose another")
-            state = QueryState(query_id, owner)
-            self._states[(owner, query_id)] = state
-            return state
-
-    def fail(self, state: QueryState, error: DapError) -> None:
-        """Record why a query did not finish (failed, cancelled, timed out)."""
-        state.finished = time.monotonic()
-        state.status = "cancelled" if type(error) is QueryCancelled else "failed"
-        state.error = error
-        with self._lock:
-            self._trim()
-
-    def keep(self, state: QueryState, result: QueryResult, truncated: bool) -> None:
-        """Hold a finished result for paging (the oldest results make room)."""
-        state.finished = time.monotonic()
-        with self._lock:
-            state.result, state.truncated, state.status = result, truncated, "finished"
-            self._bytes += result.table.nbytes
-            self._trim()
-
-    def get(self, query_id: str, owner: str) -> QueryState:
-        """Only the owner's namespace is searched: another user's query with the same id is as
-        unknown as an id never used, so an id reveals nothing about anyone else's queries."""
-        with self._lock:
-            state = self._states.get((owner, query_id))
-        if state is None:
-            raise UnknownQuery(f"no query {query_id} of yours is known to this server")
-        return state
-
-    def running(self) -> list[QueryState]:
-        with self._lock:
-            return [s for s in self._states.values() if s.status == "running"]
-
-    def _trim(self) -> None:
-        if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
-            return
-        # Oldest first; a look at the first few suffices (running ones are skipped, not dropped).
-        for key in list(islice(self._states, 64)):
-            if len(self._states) <= self.max_entries and self._bytes <= self.max_bytes:
-                return
-            state = self._states[key]
-            if state.status == "running":
-                continue
-            if state.result is not None:
-                self._bytes -= state.result.table.nbytes
-            del self._states[key]
 
 
 class Runtime:
@@ -137,17 +58,49 @@ class Runtime:
         )
         self.query_pool = FairPool(self.share, thread_name_prefix="dap-query")
         self.light_pool = ThreadPoolExecutor(light_workers, thread_name_prefix="dap-api")
-        self.queries = QueryRegistry(max_bytes=int(result_store_mb * 2**20))
+        self.result_ttl_s = 900.0
+        self.result_store_bytes = int(result_store_mb * 2**20)
+        self._queries: SharedQueries | None = None
+        self._workspace: Callable[[], Workspace] | None = None
         self.max_rows = max_rows
         self.metrics = metrics
         self.settings = settings or Settings.from_env()
         self.started = time.time()
         self.scheduler: ServiceScheduler | None = None  # set by the extension once it listens
-        # Per process (issue 17 moves it to a shared store): see dap_kernel.ratelimit.
-        self.limiter = RateLimiter(Rate(self.settings.rate_limit_per_min))
+        # Shared by the service's workers through the metadata database: see ratelimit.
+        self.limiter = RateLimiter(
+            Rate(self.settings.rate_limit_per_min),
+            shared=SharedBuckets(lambda: self.open_workspace().meta),
+        )
         self.draining = False  # stopping: readiness 503, no new query admitted
         self.inflight = 0  # identified requests being served (touched on the event loop only)
         self._grace_cut = False
+
+    def attach(self, open_workspace: Callable[[], Workspace]) -> None:
+        """How to reach the workspace (opened on first use) whose database holds what the
+        workers share."""
+        self._workspace = open_workspace
+
+    def open_workspace(self) -> Workspace:
+        assert self._workspace is not None, "Runtime.attach first"
+        return self._workspace()
+
+    @property
+    def queries(self) -> SharedQueries:
+        """The REST queries of every worker of this service (opens the workspace)."""
+        if self._queries is None:
+            ws = self.open_workspace()
+            self._queries = SharedQueries(
+                ws.meta,
+                ws.secrets.cipher(),
+                ttl_s=self.result_ttl_s,
+                max_result_bytes=self.result_store_bytes,
+            )
+        return self._queries
+
+    def running_here(self) -> list[QueryState]:
+        """Queries running in this process (none when no workspace was ever opened)."""
+        return self._queries.running() if self._queries is not None else []
 
     def timeout(self, requested: float | None) -> float:
         """The seconds a REST query may run: the caller's wish, capped by the server's maximum."""
@@ -183,7 +136,7 @@ class Runtime:
         cancelled = 0
         if self.busy():
             cancelled = self.query_pool.fail_waiting(QueryCancelled(CANCELLED_AT_SHUTDOWN))
-            for state in self.queries.running():
+            for state in self.running_here():
                 cancel(state.engine_id)
                 cancelled += 1
             deadline = loop.time() + 10  # an interrupted query stops within moments

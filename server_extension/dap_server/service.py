@@ -37,6 +37,13 @@ class DapServiceApp(ServerApp):
     description = "The DAP service: the governed REST API, and nothing else."
     default_services = ()  # type: ignore[assignment]
 
+    reuse_port = Bool(
+        False,
+        config=True,
+        help="Listen with SO_REUSEPORT, beside the other workers of `dap serve --workers N` on "
+        "the same port (the kernel spreads connections over them).",
+    )
+
     allow_plain_http = Bool(
         False,
         config=True,
@@ -63,6 +70,16 @@ class DapServiceApp(ServerApp):
             self.log.critical("%s", e)
             self.exit(1)
         super().init_webapp()
+
+    def _find_http_port(self) -> None:
+        if not self.reuse_port:  # a worker's port is given, and its siblings hold it already
+            super()._find_http_port()
+
+    def _bind_http_server_tcp(self) -> bool:
+        if not self.reuse_port:
+            return bool(super()._bind_http_server_tcp())
+        self.http_server.listen(self.port, self.ip, reuse_port=True)
+        return True
 
     @default("identity_provider_class")
     def _identity_provider_class_default(self) -> type:
@@ -161,9 +178,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ip", default="127.0.0.1")
     # --certfile / --keyfile are Jupyter Server's own options, passed on with the rest.
     parser.add_argument("--allow-plain-http", action="store_true", help=_PLAIN_HTTP_HELP)
+    parser.add_argument("--reuse-port", action="store_true", help="one of several workers")
     known, extra = parser.parse_known_args(argv)
     if known.allow_plain_http:
         extra = ["--DapServiceApp.allow_plain_http=True", *extra]
+    if known.reuse_port:
+        extra = ["--DapServiceApp.reuse_port=True", *extra]
     serve(known.port, known.ip, extra=extra)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import replace
 
 from dap_kernel.errors import DapError, QueryCancelled
 from dap_kernel.querybuild import BuiltQuery, QuerySpec, build_query
 from dap_kernel.session import QueryResult
+from dap_kernel.sharedstate.queries import wait_all
 
 from ..api import ARROW_STREAM, Call, RawBody, router
 from ..models import (
@@ -73,6 +75,7 @@ def run_batch(call: Call, body: QueryBatch) -> QueryBatchResult:
     """Run several governed SELECTs in one round trip (a dashboard or report opening): one
     result per query, in order; a failing query gives its error and does not stop the rest."""
     pages: list[QueryPage] = []
+    pending: list[Future[None]] = []  # the queries' rows, committed together before the answer
     # One worker of the fair pool for the whole batch; one policy view for the whole report:
     # its queries agree, and the version is read once.
     with call.workspace.policy.pinned():
@@ -81,7 +84,7 @@ def run_batch(call: Call, body: QueryBatch) -> QueryBatchResult:
             query_id = asked.query_id or uuid.uuid4().hex
             request = asked.model_copy(update={"query_id": query_id})
             try:
-                state, _, _ = _execute(call, request)
+                state, _, _ = _execute(call, request, pending)
                 pages.append(_page(call, state, 0, request.page_size))
             except DapError as e:
                 pages.append(
@@ -91,22 +94,27 @@ def run_batch(call: Call, body: QueryBatch) -> QueryBatchResult:
                         error=ErrorBody(error=e.code, message=e.message),
                     )
                 )
+    wait_all(pending)
     return QueryBatchResult(results=pages)
 
 
-def _execute(call: Call, body: QueryRequest) -> tuple[QueryState, QueryResult, bool]:
+def _execute(
+    call: Call, body: QueryRequest, pending: list[Future[None]] | None = None
+) -> tuple[QueryState, QueryResult, bool]:
     """Run one query for its caller: registered (for polling, paging, cancelling), timed
     (never longer than the server's maximum, whatever the caller asked), counted in the
-    metrics; returns its state, its result (cut at the row limit) and whether it was cut."""
+    metrics; returns its state, its result (cut at the row limit) and whether it was cut.
+    With ``pending``, its registry write is left there to be waited for (a batch)."""
     runtime = call.runtime
     user = call.principal.name
+    named = bool(body.query_id)  # a named query may be polled or cancelled while it runs
     query_id = body.query_id or uuid.uuid4().hex
     limit = min(body.limit or runtime.max_rows, runtime.max_rows)
     started = time.perf_counter()
     outcome = "failed"
     runtime.metrics.running.inc()
     try:
-        state = runtime.queries.start(query_id, user)
+        state = runtime.queries.start(query_id, user, named=named)
         try:
             result = call.session.query(
                 body.sql,
@@ -119,7 +127,7 @@ def _execute(call: Call, body: QueryRequest) -> tuple[QueryState, QueryResult, b
                 engine=body.engine,
             )
         except DapError as e:
-            runtime.queries.fail(state, e)
+            runtime.queries.fail(state, e, pending)
             outcome = "cancelled" if isinstance(e, QueryCancelled) else outcome
             raise
         outcome = "cached" if result.cached else "finished"
@@ -128,7 +136,7 @@ def _execute(call: Call, body: QueryRequest) -> tuple[QueryState, QueryResult, b
         truncated = result.row_count > limit
         if truncated:
             result = _cut(result, limit)
-        runtime.queries.keep(state, result, truncated)
+        runtime.queries.keep(state, result, truncated, pending)
     finally:
         runtime.metrics.running.dec()
         runtime.metrics.query_duration.labels(outcome).observe(time.perf_counter() - started)
@@ -140,12 +148,13 @@ def _cut(result: QueryResult, limit: int) -> QueryResult:
 
 
 def _page(call: Call, state: QueryState, offset: int, page_size: int) -> QueryPage:
-    elapsed = ((state.finished or time.monotonic()) - state.started) * 1000
+    elapsed = ((state.finished or time.time()) - state.started) * 1000
     if state.status == "running":
         return QueryPage.model_construct(
             query_id=state.query_id,
             status="running",
-            progress=call.session.progress(state.engine_id),
+            # Progress is known where the query runs; another worker says only that it runs.
+            progress=call.session.progress(state.engine_id) if state.local else None,
             elapsed_ms=elapsed,
         )
     if state.error is not None or state.result is None:
@@ -196,12 +205,15 @@ def get_query(call: Call, query_id: str, query: PageQuery) -> QueryPage:
 
 @router.delete("query/{query_id}", response=Cancelled, scope="query", tag="query", errors=(404,))
 def cancel_query(call: Call, query_id: str) -> Cancelled:
-    """Stop a running query of yours."""
+    """Stop a running query of yours (through any worker of the service)."""
     state = _state(call, query_id)
     if state.status != "running":
         return Cancelled(query_id=query_id, cancelled=False)
-    call.session.cancel(state.engine_id)  # stops it even if it has not reached the engine yet
-    return Cancelled(query_id=query_id, cancelled=True)
+    if state.local:
+        call.session.cancel(state.engine_id)  # stops it even before it reaches the engine
+        return Cancelled(query_id=query_id, cancelled=True)
+    # Running in another worker: it sees the request within moments and cancels it there.
+    return Cancelled(query_id=query_id, cancelled=call.runtime.queries.request_cancel(state))
 
 
 @router.post(
