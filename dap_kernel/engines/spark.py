@@ -72,7 +72,6 @@ _OUTSIDE = (
     "to_protobuf",
     "identifier",  # IDENTIFIER('any.table'): a table name from a string
     "read_files",
-    "url_*",
     "current_catalog",
     "current_database",
     "current_schema",
@@ -161,11 +160,12 @@ def checked_statement(sql: str, names: RelationNames) -> str:
 def _check_table(node: exp.Table, names: RelationNames, ctes: set[str]) -> None:
     if not isinstance(node.this, exp.Identifier):
         raise QueryFailed("table functions are not allowed")
+    unknown = QueryFailed(f"table {names.scrub(node.name)} is not a secured catalog table")
     if node.catalog:
-        raise QueryFailed(f"table {node.name} is not a secured catalog table")
+        raise unknown
     if node.db:
         if not names.is_hidden(node.db):
-            raise QueryFailed(f"table {node.name} is not a secured catalog table")
+            raise unknown
         alias = node.args.get("alias")
         view = exp.Table(this=exp.to_identifier(f"{node.db}.{node.name}", quoted=True))
         view.set("alias", alias.copy() if alias else exp.TableAlias(this=node.this.copy()))
@@ -174,7 +174,7 @@ def _check_table(node: exp.Table, names: RelationNames, ctes: set[str]) -> None:
                 view.set(key, node.args[key])
         node.replace(view)
     elif node.name.lower() not in ctes:
-        raise QueryFailed(f"table {node.name} is not a secured catalog table")
+        raise unknown
 
 
 def _parse_error(error: sqlglot.errors.SqlglotError) -> str:

@@ -52,6 +52,9 @@ def test_bound_views_answer_under_their_private_name(engine: SparkEngine) -> Non
     assert engine.execute(f"SELECT count(*) AS n FROM {t}").to_pylist() == [{"n": 3000}]
     assert engine.execute(f"SELECT DISTINCT UPPER(s) AS u FROM {t}").to_pylist() == [{"u": "SÃO"}]
     assert engine.execute(f"SELECT x FROM {t} ORDER BY x", limit=3).num_rows == 3
+    assert engine.execute(f"SELECT url_decode('a%20b') AS u FROM {t} LIMIT 1").to_pylist() == [
+        {"u": "a b"}
+    ]
     assert engine.capabilities == frozenset({CANCEL, PROGRESS})
 
 
@@ -85,6 +88,9 @@ def test_the_engine_refuses_sql_that_reaches_outside(engine: SparkEngine, lake_f
         "SHOW TABLES",
         f"DESCRIBE {t}",
         f"SELECT 1 AS a; SELECT * FROM parquet.`{lake_file}`",
+        "SELECT system.builtin.reflect('java.lang.System', 'getProperty', 'user.name') AS u",
+        "SELECT `java_method`('java.lang.System', 'getenv', 'HOME') AS h",
+        f"SELECT * FROM {t}, `main#{engine.names.token}.t` AS v",  # only the check names views
     ):
         with pytest.raises(QueryFailed) as info:
             engine.execute(sql)
@@ -232,3 +238,17 @@ def test_a_pipeline_runs_on_spark_when_it_is_the_default(
         assert "engine spark" in reasons
     finally:
         ws.close()
+
+
+def test_backslashes_in_literals_mean_what_duckdb_reads(engines_ws: Workspace) -> None:
+    """DuckDB's ``'x\\'`` is a whole string; Spark reads backslash escapes. If the Spark SQL
+    kept DuckDB's spelling, the quote would be escaped and what follows it read as SQL."""
+    ann = as_user(engines_ws, "ann")
+    sql = (
+        "SELECT 'x\\' AS s, email FROM customers WHERE region <> '\\' "
+        "OR ' OR 1 = 1 UNION ALL SELECT email FROM customers --' = ''"
+    )
+    duck = ann.query(sql, engine="duckdb").table.to_pylist()
+    spark = ann.query(sql, engine="spark").table.to_pylist()
+    assert spark and sorted(map(repr, spark)) == sorted(map(repr, duck))
+    assert not leaks(spark) and {r["s"] for r in spark} == {"x\\"}
