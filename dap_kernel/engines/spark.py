@@ -221,6 +221,7 @@ class _Shared:
     lock = threading.RLock()
     root: Any = None
     remote = False
+    where = ("", "")  # (master, remote) the session was started for
 
     @classmethod
     def session(cls, master: str, remote: str, threads: int, memory_limit: str) -> Any:
@@ -228,6 +229,13 @@ class _Shared:
             if cls.root is None:
                 cls.root = _start(master, remote, threads, memory_limit)
                 cls.remote = bool(remote)
+                cls.where = (master, remote)
+            elif (master, remote) != cls.where:
+                # One Spark session per process: a second place would silently be the first.
+                raise ConfigError(
+                    "this process's Spark session runs elsewhere "
+                    f"({cls.where[1] or cls.where[0] or 'local'}); restart to use another"
+                )
             # Spark Connect sessions have no newSession(): views are kept apart by token.
             return cls.root if cls.remote else cls.root.newSession()
 

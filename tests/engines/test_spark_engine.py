@@ -164,6 +164,13 @@ def test_cancel_stops_a_running_query(engine: SparkEngine) -> None:
     assert engine.execute(f"SELECT count(*) AS n FROM {t}", query_id="q3").num_rows == 1
 
 
+def test_one_spark_session_per_process(spark_session: object) -> None:
+    from dap_kernel.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="runs elsewhere"):
+        SparkEngine(remote="sc://127.0.0.1:15002")
+
+
 def test_close_drops_the_engines_views(tmp_path: Path, spark_session: object) -> None:
     eng = SparkEngine(lake_dir=tmp_path)
     eng.bind([Binding("main", "gone", "arrow", "test", "1", arrow=pa.table({"x": [1]}))])
