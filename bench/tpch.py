@@ -1,6 +1,11 @@
-"""TPC-H through the governed DAP path vs raw DuckDB over the same Parquet files.
+"""TPC-H through the governed DAP path vs the raw engine over the same Parquet files.
 
     .venv/bin/python bench/tpch.py [--scale 1] [--reps 3] [--queries DIR] [--json PATH]
+                                   [--engine duckdb|spark]
+
+``--engine spark`` compares governed Spark (``DAP_ENGINE=spark``) with raw Spark SQL over the
+same files (the query transpiled by sqlglot, temporary views over ``spark.read.parquet``), both
+in the process's one local Spark session; the steps below read "Spark" for "DuckDB".
 
 1. Generates TPC-H Parquet with ``tpchgen-cli`` into ``bench/data/tpch-sf{SCALE}`` (skipped
    when the eight files are already there).
@@ -134,11 +139,33 @@ def open_raw(data: Path, threads: int) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def open_dap(home: Path, data: Path, threads: int):  # type: ignore[no-untyped-def]
+class RawSpark:
+    """Raw Spark SQL over the same files: what the Spark column is compared with."""
+
+    def __init__(self, data: Path) -> None:
+        from dap_kernel.engines import spark
+
+        spark.start_shared_session()
+        self.spark = spark._Shared.root.newSession()
+        for t in TABLES:
+            self.spark.read.parquet(str(table_path(data, t))).createOrReplaceTempView(t)
+
+    def sql(self, query: str) -> pa.Table:
+        import sqlglot
+
+        table: pa.Table = self.spark.sql(sqlglot.transpile(query, "duckdb", "spark")[0]).toArrow()
+        return table
+
+    def close(self) -> None:
+        for t in TABLES:
+            self.spark.catalog.dropTempView(t)
+
+
+def open_dap(home: Path, data: Path, threads: int, engine: str = "duckdb"):  # type: ignore[no-untyped-def]
     from dap_kernel.session import Workspace
     from dap_kernel.settings import Settings
 
-    ws = Workspace(Settings(home=home, user="bench", threads=threads))
+    ws = Workspace(Settings(home=home, user="bench", threads=threads, engine=engine))
     for t in TABLES:
         started = time.perf_counter()
         info = ws.catalog.register_file(t, table_path(data, t))
@@ -228,13 +255,17 @@ def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     home = Path(tmp.name)
     print(f"DAP home: {home} (temporary)")
     started = time.perf_counter()
-    ws = open_dap(home, data, threads)
+    ws = open_dap(home, data, threads, args.engine)
     register_s = time.perf_counter() - started
     session = ws.session()
-    raw = open_raw(data, threads)
-    dap_threads = engine_threads(ws.engine._con)
-    raw_threads = engine_threads(raw)
-    print(f"threads: raw DuckDB {raw_threads}, DAP engine {dap_threads}; reps {args.reps}")
+    if args.engine == "spark":
+        raw: duckdb.DuckDBPyConnection | RawSpark = RawSpark(data)
+        dap_threads = raw_threads = threads  # one local[threads] session serves both sides
+    else:
+        raw = open_raw(data, threads)
+        dap_threads = engine_threads(ws.engine._con)  # type: ignore[attr-defined]
+        raw_threads = engine_threads(raw)
+    print(f"threads: raw {args.engine} {raw_threads}, DAP engine {dap_threads}; reps {args.reps}")
     if dap_threads != raw_threads:
         print("WARNING: the two engines run with different thread counts")
 
@@ -245,6 +276,8 @@ def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         rows.append(row)
 
         def run_raw(q: str = text) -> pa.Table:
+            if isinstance(raw, RawSpark):
+                return raw.sql(q)
             return raw.sql(q).to_arrow_table()
 
         def run_dap(q: str = text) -> pl.DataFrame:
@@ -255,8 +288,8 @@ def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         try:
             _, raw_result = timed(run_raw)
             row.raw_rows = raw_result.num_rows
-        except duckdb.Error as e:
-            row.error = f"raw DuckDB failed: {str(e).splitlines()[0]}"
+        except Exception as e:  # duckdb's or Spark's error, reported as it is
+            row.error = f"raw {args.engine} failed: {str(e).splitlines()[0]}"
             print(f"{name}: {row.error}", flush=True)
             continue
         try:
@@ -300,6 +333,7 @@ def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     total_raw = sum(r.raw_median or 0 for r in ok)
     total_dap = sum(r.dap_median or 0 for r in ok)
     result = {
+        "engine": args.engine,
         "scale": args.scale,
         "reps": args.reps,
         "threads": {"raw": raw_threads, "dap": dap_threads},
@@ -326,13 +360,23 @@ def versions() -> dict[str, str]:
         "polars": pl.__version__,
         "pyarrow": pa.__version__,
         "sqlglot": version("sqlglot"),
+        **({"pyspark": version("pyspark")} if _installed("pyspark") else {}),
     }
+
+
+def _installed(package: str) -> bool:
+    try:
+        version(package)
+    except Exception:  # PackageNotFoundError
+        return False
+    return True
 
 
 def report(result: dict) -> None:  # type: ignore[type-arg]
     print()
     print(
-        f"TPC-H SF{result['scale']}: median of {result['reps']} reps after 1 warm-up, "
+        f"TPC-H SF{result['scale']} on {result.get('engine', 'duckdb')}: "
+        f"median of {result['reps']} reps after 1 warm-up, "
         f"threads raw={result['threads']['raw']} dap={result['threads']['dap']}"
     )
     print(
@@ -409,7 +453,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="Parquet folder (default bench/data/tpch-sfN)")
     parser.add_argument("--queries", default=str(DEFAULT_QUERIES), help="folder with q01..q22.sql")
     parser.add_argument("--reps", type=int, default=3, help="timed runs per query and side")
-    parser.add_argument("--threads", type=int, default=0, help="DuckDB threads (default: nproc)")
+    parser.add_argument("--threads", type=int, default=0, help="engine threads (default: nproc)")
+    parser.add_argument(
+        "--engine", choices=("duckdb", "spark"), default="duckdb", help="the engine compared"
+    )
     parser.add_argument("--only", default="", help="comma-separated subset, e.g. q01,q18")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
     parser.add_argument(

@@ -128,6 +128,8 @@ class Workspace:
                     lake_dir=self.settings.lake_dir,
                     threads=self.settings.threads,
                     memory_limit=self.settings.memory_limit,
+                    spark_master=self.settings.spark_master,
+                    spark_remote=self.settings.spark_remote,
                 )
                 self._engines[name] = engine
             return engine

@@ -79,6 +79,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
+def spark_session() -> Iterator[None]:
+    """The run's one Spark session (a JVM, ~5-15 s to start): every spark engine of the run
+    shares it; stopped when the run ends."""
+    from dap_kernel.engines.spark import start_shared_session, stop_shared_session
+
+    start_shared_session()
+    yield
+    stop_shared_session()
+
+
+@pytest.fixture(scope="session")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One demo data set per run, copied by tests that need it."""
     home = tmp_path_factory.mktemp("demo-home")

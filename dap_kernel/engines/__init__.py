@@ -10,7 +10,15 @@ from .base import Binding, Engine
 __all__ = ["ENGINES", "Binding", "Engine", "create_engine"]
 
 
-def create_engine(name: str, *, lake_dir: Path, threads: int = 0, memory_limit: str = "") -> Engine:
+def create_engine(
+    name: str,
+    *,
+    lake_dir: Path,
+    threads: int = 0,
+    memory_limit: str = "",
+    spark_master: str = "",
+    spark_remote: str = "",
+) -> Engine:
     """Engines are chosen by name (``DAP_ENGINE``) so deployments swap them by config."""
     if name == "duckdb":
         from .duckdb import DuckDBEngine
@@ -20,6 +28,16 @@ def create_engine(name: str, *, lake_dir: Path, threads: int = 0, memory_limit: 
         from .chdb import ChdbEngine
 
         return ChdbEngine(lake_dir=lake_dir, threads=threads, memory_limit=memory_limit)
+    if name == "spark":
+        from .spark import SparkEngine
+
+        return SparkEngine(
+            lake_dir=lake_dir,
+            threads=threads,
+            memory_limit=memory_limit,
+            master=spark_master,
+            remote=spark_remote,
+        )
     from ..errors import ConfigError
 
     raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

@@ -1,7 +1,8 @@
-"""One governed demo workspace per module, queried through DuckDB and chDB alike.
+"""One governed demo workspace per module, queried through DuckDB, chDB and Spark alike.
 
-chDB keeps one embedded server per process: tests share it (each workspace's engine keeps its
-relations under a random private database and drops them when the workspace closes).
+chDB keeps one embedded server per process, Spark one JVM (``spark_session``, started once per
+test run): tests share them (each workspace's engine keeps its relations under a random private
+name and drops them when the workspace closes).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from dap_kernel.session import Session, Workspace
 from dap_kernel.settings import Settings
 from tests.conftest import make_governed
 
-pytest.importorskip("chdb")
-
-ENGINES = ("duckdb", "chdb")
+ENGINES = ("duckdb", "chdb", "spark")
+OTHER_ENGINES = ENGINES[1:]  # compared with DuckDB, the reference
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def governed_home(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="module")
-def engines_ws(governed_home: Path) -> Iterator[Workspace]:
+def engines_ws(governed_home: Path, spark_session: object) -> Iterator[Workspace]:
     ws = Workspace(Settings(home=governed_home, user="tester"))
     yield ws
     ws.close()

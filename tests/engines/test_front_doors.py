@@ -23,12 +23,15 @@ DAP = shutil.which("dap", path=str(Path(sys.executable).parent)) or "dap"
 COUNT = "SELECT region, count(*) AS n FROM customers GROUP BY region ORDER BY region"
 
 
-def test_dap_engine_setting_makes_chdb_the_default(demo_home: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["chdb", "spark"])
+def test_dap_engine_setting_makes_another_engine_the_default(
+    demo_home: Path, tmp_path: Path, engine: str, spark_session: object
+) -> None:
     home = tmp_path / "home"
     shutil.copytree(demo_home, home)
-    ws = Workspace(Settings(home=home, user="tester", engine="chdb"))
+    ws = Workspace(Settings(home=home, user="tester", engine=engine))
     try:
-        assert ws.engine.name == "chdb" and ws.local_engine.name == "duckdb"
+        assert ws.engine.name == engine and ws.local_engine.name == "duckdb"
         session = ws.session(Principal("tester", source="test"))
         on_chdb = session.sql(COUNT)
         assert (
@@ -38,22 +41,26 @@ def test_dap_engine_setting_makes_chdb_the_default(demo_home: Path, tmp_path: Pa
         # Writes profile the new table with the local engine; the data lands in the lake.
         session.sql("CREATE TABLE main.regions AS SELECT DISTINCT region FROM customers")
         assert ws.catalog.get("main.regions").row_count == on_chdb.height
-        assert ws.audit.tail(limit=5, principal="tester")[-1].reason == "engine chdb"
+        assert ws.audit.tail(limit=5, principal="tester")[-1].reason == f"engine {engine}"
     finally:
         ws.close()
-    with pytest.raises(ConfigError, match="DAP_ENGINE='spark' is not supported"):
-        Settings(home=home, engine="spark")
+    with pytest.raises(ConfigError, match="DAP_ENGINE='oracle' is not supported"):
+        Settings(home=home, engine="oracle")
 
 
-def test_python_api_takes_an_engine(demo_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_api_takes_an_engine(
+    demo_home: Path, monkeypatch: pytest.MonkeyPatch, spark_session: object
+) -> None:
     monkeypatch.setenv("DAP_HOME", str(demo_home))
     assert dap.sql(COUNT, engine="chdb").rows() == dap.sql(COUNT).rows()
+    assert dap.sql(COUNT, engine="spark").rows() == dap.sql(COUNT).rows()
     with pytest.raises(ConfigError, match="unknown engine 'oracle'"):
         dap.sql(COUNT, engine="oracle")
 
 
-def test_magic_takes_an_engine(shell: Any) -> None:
-    shell.run_cell_magic("dap", "sql --engine chdb --name by_region", COUNT)
+@pytest.mark.parametrize("engine", ["chdb", "spark"])
+def test_magic_takes_an_engine(shell: Any, engine: str, spark_session: object) -> None:
+    shell.run_cell_magic("dap", f"sql --engine {engine} --name by_region", COUNT)
     frame = shell.user_ns["by_region"]
     assert frame.height == 3
     assert frame.rows() == shell.run_cell_magic("dap", "sql", COUNT).rows()
@@ -77,6 +84,12 @@ def test_cli_takes_an_engine(demo_home: Path, tmp_path: Path) -> None:
     chdb, duck = dap_sql("--engine", "chdb"), dap_sql("--engine", "duckdb")
     assert chdb.returncode == 0, chdb.stderr
     assert chdb.stdout == duck.stdout and chdb.stdout.startswith("region,n")
+    spark = dap_sql("--engine", "spark")  # a JVM of its own, started and stopped by the CLI
+    assert spark.returncode == 0, spark.stderr
+    assert spark.stdout == duck.stdout
+    # Spark's log is quiet (the JVM's own note of its incubator modules stays).
+    assert " WARN " not in spark.stderr and "Traceback" not in spark.stderr, spark.stderr
+    assert "log level" not in spark.stderr and "FutureWarning" not in spark.stderr
     wrong = dap_sql("--engine", "oracle")
     assert wrong.returncode != 0
     assert "unknown engine 'oracle'" in wrong.stderr and "Traceback" not in wrong.stderr

@@ -11,15 +11,15 @@ pytest.importorskip("chdb")
 SQL = "SELECT region, count(*) AS n, min(email) AS e FROM customers GROUP BY region"
 
 
-async def test_a_query_names_its_engine(api: Api) -> None:
+async def test_a_query_names_its_engine(api: Api, spark_session: object) -> None:
     answers = {}
-    for engine in ("duckdb", "chdb"):
+    for engine in ("duckdb", "chdb", "spark"):
         reply = await api("POST", "query", as_="ann", body={"sql": SQL, "engine": engine})
         assert reply.status == 200, reply.body
         answers[engine] = reply.body["rows"]
-    assert answers["chdb"] == answers["duckdb"]
+    assert answers["chdb"] == answers["duckdb"] == answers["spark"]
     assert [row[0] if isinstance(row, list) else row["region"] for row in answers["chdb"]] == [
         "EMEA"
     ]
-    wrong = await api("POST", "query", as_="ann", body={"sql": SQL, "engine": "spark"})
+    wrong = await api("POST", "query", as_="ann", body={"sql": SQL, "engine": "oracle"})
     assert wrong.status == 400
