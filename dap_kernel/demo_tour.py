@@ -1,5 +1,6 @@
 """What turns the demo tables into a tour: quality rules with a first check, a derived table
-(so lineage has something to show) and the published ``sales`` dashboard.
+(so lineage has something to show), the published ``sales`` dashboard and a weekly scheduled
+report.
 
 Everything goes through the governed core as the user who builds the demo (rules through
 :func:`~dap_kernel.quality.set_rules`, the derived table through a governed
@@ -9,12 +10,15 @@ Everything goes through the governed core as the user who builds the demo (rules
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .dashboards.store import publish
 from .quality.table import check, set_rules
+from .scheduler.api import Schedules
+from .scheduler.model import ScheduleSpec
 
 if TYPE_CHECKING:
     from .session import Session
@@ -57,10 +61,28 @@ GROUP BY ALL
 
 # The checkout's dashboards (an installed package has none: the tour then says so).
 DASHBOARDS = Path(__file__).resolve().parents[1] / "notebooks" / "dashboards"
+REPORTS = DASHBOARDS.parent / "reports"
+
+
+# The tour's scheduled report: notebooks/reports/weekly_sales.ipynb as HTML and PDF every
+# Monday morning, run by the service the workbench starts (`dap up`, `dap serve`); no
+# recipients, so no mail.
+WEEKLY_SALES = REPORTS / "weekly_sales.ipynb"
+
+
+def weekly_spec(notebook: Path) -> ScheduleSpec:
+    return ScheduleSpec(
+        name="sales-weekly",
+        notebook=json.loads(notebook.read_text(encoding="utf-8")),
+        notebook_name=notebook.name,
+        cron="0 7 * * MON",
+        formats=("html", "pdf"),
+    )
 
 
 def tour(session: Session, *, progress: Callable[[str], None] | None = None) -> list[str]:
-    """Add the tour's rules, derived table and dashboard; one line per step done."""
+    """Add the tour's rules, derived table, dashboard and scheduled report; one line per step
+    done."""
     said: list[str] = []
 
     def say(line: str) -> None:
@@ -82,4 +104,10 @@ def tour(session: Session, *, progress: Callable[[str], None] | None = None) -> 
         say("dashboard sales published (dap dashboard serve sales)")
     else:
         say(f"no dashboard notebooks at {DASHBOARDS}: dap dashboard publish NOTEBOOK")
+    if WEEKLY_SALES.is_file():
+        weekly = Schedules(session).add(weekly_spec(WEEKLY_SALES))
+        say(
+            f"scheduled report {weekly.name}: weekly sales as HTML and PDF, Mondays 07:00 UTC "
+            f"(dap schedule run {weekly.id})"
+        )
     return said

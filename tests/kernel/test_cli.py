@@ -42,6 +42,18 @@ def test_the_demo_has_a_tour_rules_lineage_and_a_dashboard(home: Path) -> None:
     assert revenue.stdout == "ok\ntrue\n"
 
 
+def test_the_tours_scheduled_report_runs(home: Path) -> None:
+    listed = dap("schedule", "list", home=home).stdout.split()
+    assert "sales-weekly" in listed and "MON" in listed
+    schedule_id = listed[0]
+    ran = dap("schedule", "run", schedule_id, home=home)
+    assert ran.returncode == 0, ran.stderr
+    pdf = next((home / "reports" / schedule_id).glob("*/sales-weekly-*.pdf"))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "Weekly sales" in text and "EMEA" in text and "revenue" in text
+    assert "cannot be shown in a static report" not in text  # the chart is drawn
+
+
 def test_catalog_list_prints_one_table_per_line(home: Path) -> None:
     result = dap("catalog", "list", home=home)
     assert result.returncode == 0
