@@ -105,7 +105,9 @@ def tour(session: Session, *, progress: Callable[[str], None] | None = None) -> 
     else:
         say(f"no dashboard notebooks at {DASHBOARDS}: dap dashboard publish NOTEBOOK")
     if WEEKLY_SALES.is_file():
-        weekly = Schedules(session).add(weekly_spec(WEEKLY_SALES))
+        schedules = Schedules(session)
+        mine = {s.name: s for s in schedules.list()}
+        weekly = mine.get("sales-weekly") or schedules.add(weekly_spec(WEEKLY_SALES))  # once
         say(
             f"scheduled report {weekly.name}: weekly sales as HTML and PDF, Mondays 07:00 UTC "
             f"(dap schedule run {weekly.id})"
