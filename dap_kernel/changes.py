@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from .catalog.models import TableInfo
 from .catalog.store import Catalog
-from .errors import QueryRefused
+from .engines.base import TABLE_ENGINE_OPTION
+from .errors import DapError, QueryRefused
 from .governance.audit import Change
 from .governance.identity import Principal
 from .governance.policy import Decision
 from .lake import split_name
 from .meta.store import redact_url
+from .settings import ENGINES
 
 if TYPE_CHECKING:
     from .lake import Data
@@ -137,6 +139,18 @@ class CatalogChanges:
             )
             c.rows = info.row_count
         return info
+
+    def set_table_engine(self, name: str, engine: str | None) -> str | None:
+        """Set (None: clear) the engine statements over ``name`` run on when they name none
+        (:mod:`dap_kernel.engine_choice`); needs MODIFY on the table; audited."""
+        if engine is not None and engine not in ENGINES:
+            raise DapError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        qualified = "{}.{}".format(*split_name(name))
+        what = f"set engine of {qualified}: {engine or 'default'}"
+        with self.audit_change("table_engine", (qualified,), statement=what):
+            self.require("MODIFY", qualified)
+            self.catalog.set_option(qualified, TABLE_ENGINE_OPTION, engine)
+        return engine
 
     def drop_table(self, name: str, *, purge: bool = False) -> None:
         """Remove a table from the catalog (``purge``: and a lake table's files).

@@ -30,7 +30,7 @@ from .catalog.governed import GovernedCatalog
 from .catalog.resolve import CatalogResolver, InputResolver
 from .changes import CatalogChanges
 from .deadlines import shared_deadlines
-from .engine_choice import engine_of_tables
+from .engine_choice import engine_of_rows
 from .engine_errors import with_suggestion
 from .engines import ENGINES, create_engine
 from .engines.base import Binding, Engine
@@ -346,7 +346,8 @@ class Session(CatalogChanges):
             )
             if not choose:
                 return runner, governed
-            chosen = engine_of_tables(self.catalog, governed.tables, ws.catalog_version())
+            catalog = resolver.inner if isinstance(resolver, InputResolver) else resolver
+            chosen = engine_of_rows(catalog.rows)  # the rows govern read: no second read
             if chosen is None or chosen == runner.name:
                 return runner, governed
             runner = ws.engine_named(chosen)

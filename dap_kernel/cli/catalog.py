@@ -103,7 +103,6 @@ def catalog_engine(
     ] = False,
 ) -> None:
     """The engine that runs statements over TABLE when they name none (needs MODIFY)."""
-    from ..engine_choice import set_engine
     from ..engines.base import TABLE_ENGINE_OPTION
 
     session = _workspace().session(channel="cli")
@@ -111,5 +110,5 @@ def catalog_engine(
         chosen = session.governed_catalog.find(name).options.get(TABLE_ENGINE_OPTION)
         typer.echo(chosen or "default (DAP_ENGINE)")
         return
-    set_engine(session, name, None if default else engine)
+    session.set_table_engine(name, None if default else engine)
     typer.echo(f"{name}: {'default (DAP_ENGINE)' if default else engine}")

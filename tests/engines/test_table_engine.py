@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from dap_kernel.engine_choice import set_engine
 from dap_kernel.errors import DapError, QueryFailed, QueryRefused
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
@@ -33,7 +32,7 @@ def engine_of_last(ws: Workspace, user: str) -> str:
 def test_a_statement_runs_on_its_tables_engine(ws: Workspace) -> None:
     tester = ws.session()
     on_duckdb = tester.sql("SELECT count(*) AS n, sum(order_id) AS s FROM orders")
-    assert set_engine(tester, "orders", "chdb") == "chdb"
+    assert tester.set_table_engine("orders", "chdb") == "chdb"
     assert ws.catalog.get("orders").options["engine"] == "chdb"
     on_chdb = tester.sql("SELECT count(*) AS n, sum(order_id) AS s FROM orders")
     assert on_chdb.to_dicts() == on_duckdb.to_dicts()
@@ -45,7 +44,7 @@ def test_a_statement_runs_on_its_tables_engine(ws: Workspace) -> None:
     assert engine_of_last(ws, "tester") == ""
     tester.sql("SELECT count(*) AS n FROM customers")
     assert engine_of_last(ws, "tester") == ""
-    set_engine(tester, "orders", None)
+    tester.set_table_engine("orders", None)
     tester.sql("SELECT count(*) AS n FROM orders")
     assert engine_of_last(ws, "tester") == ""
 
@@ -53,7 +52,7 @@ def test_a_statement_runs_on_its_tables_engine(ws: Workspace) -> None:
 def test_governance_holds_on_the_tables_engine(ws: Workspace) -> None:
     sql = "SELECT region, email FROM customers ORDER BY email"
     before = as_user(ws, "ann").sql(sql)
-    set_engine(ws.session(), "customers", "chdb")
+    ws.session().set_table_engine("customers", "chdb")
     after = as_user(ws, "ann").sql(sql)
     assert engine_of_last(ws, "ann") == "engine chdb"
     assert after.to_dicts() == before.to_dicts()
@@ -66,8 +65,8 @@ def test_governance_holds_on_the_tables_engine(ws: Workspace) -> None:
 
 def test_tables_on_different_engines_need_a_named_one(ws: Workspace) -> None:
     tester = ws.session()
-    set_engine(tester, "orders", "chdb")
-    set_engine(tester, "customers", "duckdb")
+    tester.set_table_engine("orders", "chdb")
+    tester.set_table_engine("customers", "duckdb")
     sql = "SELECT count(*) AS n FROM orders o JOIN customers c USING (customer_id)"
     with pytest.raises(QueryFailed, match=r"main\.customers on duckdb, main\.orders on chdb"):
         tester.sql(sql)
@@ -76,9 +75,9 @@ def test_tables_on_different_engines_need_a_named_one(ws: Workspace) -> None:
 
 def test_setting_an_engine_needs_modify_and_a_known_engine(ws: Workspace) -> None:
     with pytest.raises(QueryRefused):
-        set_engine(as_user(ws, "ann"), "orders", "chdb")
+        as_user(ws, "ann").set_table_engine("orders", "chdb")
     with pytest.raises(DapError, match="unknown engine 'oracle'"):
-        set_engine(ws.session(), "orders", "oracle")
+        ws.session().set_table_engine("orders", "oracle")
     assert "engine" not in ws.catalog.get("orders").options
     records = ws.audit.tail(limit=5, action="table_engine")
     assert records and records[0].decision == "refused"
@@ -90,7 +89,7 @@ def test_a_registered_csv_with_an_engine_still_reads(ws: Workspace, tmp_path: Pa
     csv.write_text("code;rate\nEUR;1.0\nUSD;1.1\n")
     tester = ws.session()
     tester.register_file("rates", csv)
-    set_engine(tester, "rates", "duckdb")
+    tester.set_table_engine("rates", "duckdb")
     assert tester.sql("SELECT count(*) AS n FROM rates")["n"][0] == 2
 
 
