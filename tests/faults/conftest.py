@@ -58,7 +58,8 @@ def run_and_kill(
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
             out, err = process.communicate(timeout=timeout_s)
-            return Outcome(True, process.returncode, out, err)
+            # A process that ended just before the signal landed was not killed: it finished.
+            return Outcome(process.returncode == -signal.SIGKILL, process.returncode, out, err)
     finally:
         if process.poll() is None:
             process.kill()
