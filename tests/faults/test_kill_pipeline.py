@@ -94,8 +94,11 @@ def test_random_kills_mid_load_never_leave_a_partial_table(
         failed = [r for r in runs if r.status == "failed"]
         assert len(failed) <= kills
         assert all("stopped before the run finished" in r.error for r in failed)
-        # A kill before the run was recorded leaves no record; each one recorded is "failed".
-        assert statuses.count("succeeded") == 1 + ROUNDS + (ROUNDS - kills)
+        # A kill before the run was recorded leaves no record; one recorded mid-run is
+        # "failed"; one that lands after the run recorded its success (while the process
+        # exits) leaves that success. Every rerun and every unkilled run succeeded.
+        succeeded = statuses.count("succeeded")
+        assert 1 + ROUNDS + (ROUNDS - kills) <= succeeded <= 1 + 2 * ROUNDS
     finally:
         ws.close()
     print(
