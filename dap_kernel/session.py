@@ -127,6 +127,7 @@ class Workspace:
                     lake_dir=self.settings.lake_dir,
                     threads=self.settings.threads,
                     memory_limit=self.settings.memory_limit,
+                    clickhouse_url=self.settings.clickhouse_url,
                 )
                 self._engines[name] = engine
             return engine

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # The engines DAP_ENGINE, `dap sql --engine` and `dap.sql(..., engine=…)` may name.
-ENGINES = ("duckdb", "chdb")
+ENGINES = ("duckdb", "chdb", "clickhouse")
 
 
 def _env(name: str, default: str) -> str:
@@ -59,6 +59,8 @@ class Settings:
     user: str = field(default_factory=lambda: _env("DAP_USER", _default_user()))
     threads: int = 0
     memory_limit: str = ""
+    # DAP_CLICKHOUSE_URL: the ClickHouse server of --engine clickhouse (http://user:pw@host:8123/).
+    clickhouse_url: str = field(default="", repr=False)  # holds a password: never printed
     # Seconds a query may run when its caller names no timeout (0 = no default), and the most a
     # caller may ask for (0 = the default is also the most). See dap_kernel.admission.
     query_timeout_s: float = 300.0
@@ -138,6 +140,7 @@ class Settings:
             user=_env("DAP_USER", _default_user()),
             threads=int(_number("DAP_THREADS", "0")),
             memory_limit=_env("DAP_MEMORY_LIMIT", ""),
+            clickhouse_url=_env("DAP_CLICKHOUSE_URL", ""),
             query_timeout_s=_number("DAP_QUERY_TIMEOUT", "300"),
             max_query_timeout_s=_number("DAP_MAX_QUERY_TIMEOUT", "0"),
             secret_key=_env("DAP_SECRET_KEY", ""),

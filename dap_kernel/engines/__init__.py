@@ -10,7 +10,9 @@ from .base import Binding, Engine
 __all__ = ["ENGINES", "Binding", "Engine", "create_engine"]
 
 
-def create_engine(name: str, *, lake_dir: Path, threads: int = 0, memory_limit: str = "") -> Engine:
+def create_engine(
+    name: str, *, lake_dir: Path, threads: int = 0, memory_limit: str = "", clickhouse_url: str = ""
+) -> Engine:
     """Engines are chosen by name (``DAP_ENGINE``) so deployments swap them by config."""
     if name == "duckdb":
         from .duckdb import DuckDBEngine
@@ -20,6 +22,10 @@ def create_engine(name: str, *, lake_dir: Path, threads: int = 0, memory_limit: 
         from .chdb import ChdbEngine
 
         return ChdbEngine(lake_dir=lake_dir, threads=threads, memory_limit=memory_limit)
+    if name == "clickhouse":
+        from .clickhouse import ClickHouseEngine
+
+        return ClickHouseEngine(clickhouse_url, lake_dir=lake_dir, threads=threads)
     from ..errors import ConfigError
 
     raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
