@@ -202,10 +202,27 @@ class ClickHouseEngine(Engine):
             if "QUERY_WAS_CANCELLED" in str(e) or "Query was cancelled" in str(e):
                 raise QueryCancelled("the query was cancelled") from None
             raise self._error(e) from None
-        names = list(result.column_names)
-        columns = [pa.array(c) for c in result.result_columns] if result.result_rows else []
-        table = pa.table(dict(zip(names, columns, strict=True))) if columns else _empty(names)
+        if not result.column_names:
+            # An empty answer carries no columns over the native format: ask for them.
+            return self._empty(sql, settings)
+        types = [arrow_type(t.name) for t in result.column_types]
+        data = result.result_columns if result.result_rows else [[] for _ in types]
+        columns = [pa.array(c, type=t) for c, t in zip(data, types, strict=True)]
+        table = pa.table(dict(zip(result.column_names, columns, strict=True)))
         return table.slice(0, limit) if limit is not None else table
+
+    def _empty(self, sql: str, settings: dict[str, Any]) -> pa.Table:
+        settings = {k: v for k, v in settings.items() if k != "query_id"}
+        try:
+            described = self._client.query(f"DESCRIBE TABLE ({sql})", settings=settings)
+        except Exception as e:  # clickhouse-connect raises its own errors
+            raise self._error(e) from None
+        return pa.table(
+            {
+                row[0]: pa.array([], type=arrow_type(row[1]) or pa.string())
+                for row in described.result_rows
+            }
+        )
 
     def cancel(self, query_id: str) -> bool:
         try:
@@ -276,8 +293,35 @@ def server_message(error: Exception) -> str:
     return _QUOTED.sub(r"\1", text).strip()
 
 
-def _empty(names: list[str]) -> pa.Table:
-    return pa.table({n: pa.array([], type=pa.string()) for n in names})
+_FROM_CLICKHOUSE: dict[str, pa.DataType] = {
+    "UInt8": pa.uint8(),
+    "UInt16": pa.uint16(),
+    "UInt32": pa.uint32(),
+    "UInt64": pa.uint64(),
+    "Int8": pa.int8(),
+    "Int16": pa.int16(),
+    "Int32": pa.int32(),
+    "Int64": pa.int64(),
+    "Float32": pa.float32(),
+    "Float64": pa.float64(),
+    "String": pa.string(),
+    "Date": pa.date32(),
+    "DateTime": pa.timestamp("s"),
+}
+_DECIMAL = re.compile(r"Decimal\((\d+), *(\d+)\)")
+
+
+def arrow_type(name: str) -> pa.DataType | None:
+    """The Arrow type of a ClickHouse result column (None: let pyarrow infer it), so an empty
+    answer still has its columns' types."""
+    name = (
+        name.removeprefix("Nullable(").removesuffix(")") if name.startswith("Nullable(") else name
+    )
+    if name.startswith("LowCardinality(") or name.startswith("FixedString("):
+        return pa.string()
+    if m := _DECIMAL.fullmatch(name):
+        return pa.decimal128(int(m[1]), int(m[2]))
+    return _FROM_CLICKHOUSE.get(name)
 
 
 def connect(url: str) -> tuple[Any, set[str]]:

@@ -226,6 +226,8 @@ def test_bind_copies_once_per_signature_and_close_drops(clickhouse_url: str) -> 
     got = engine.execute(f"SELECT id, name FROM {engine.relation('main', 't')} ORDER BY id")
     assert got.to_pylist() == [{"id": 1, "name": "a"}, {"id": 2, "name": None}]
     assert engine.execute(f"SELECT id FROM {engine.relation('main', 't')}", limit=1).num_rows == 1
+    empty = engine.execute(f"SELECT id, name FROM {engine.relation('main', 't')} WHERE id > 9")
+    assert empty.num_rows == 0 and [str(t) for t in empty.schema.types] == ["int64", "string"]
     with pytest.raises(QueryFailed):  # a table the check did not bind
         engine.execute("SELECT name FROM system.tables")
     with pytest.raises(QueryFailed) as failed:
