@@ -363,5 +363,9 @@ def connect(url: str) -> tuple[Any, set[str]]:
             text = text.replace(parts.password, "***")
         if "Authentication failed" in text or "password is incorrect" in text or " 516" in text:
             text = "authentication failed"
+        elif "Connection refused" in text or "Failed to establish" in text:
+            text = "the server does not answer"
+        elif "Max retries exceeded" in text or "timed out" in text.lower():
+            text = "no answer (network or TLS error)"
         raise ConfigError(f"cannot connect to ClickHouse at {where}: {text}") from None
     return client, known

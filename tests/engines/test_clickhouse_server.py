@@ -301,3 +301,15 @@ def test_cli_on_the_server(governed_home: Path, clickhouse_url: str) -> None:
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert "not-the-Pw-42" not in bad.stderr and "cannot connect to ClickHouse" in bad.stderr
+
+
+def test_no_url_or_no_server_is_one_config_error() -> None:
+    with pytest.raises(ConfigError, match="DAP_CLICKHOUSE_URL"):
+        ClickHouseEngine("")
+    with pytest.raises(ConfigError, match="must be http"):
+        ClickHouseEngine(f"clickhouse://dap:{PASSWORD}@127.0.0.1:9000/")
+    with pytest.raises(ConfigError) as down:
+        ClickHouseEngine(f"http://dap:{PASSWORD}@127.0.0.1:{_free_port()}/")
+    text = str(down.value)
+    assert text.startswith("cannot connect to ClickHouse at 127.0.0.1:") and PASSWORD not in text
+    assert text.endswith(": the server does not answer"), text
