@@ -25,7 +25,8 @@ setup: system-deps $(VENV)/.python-stamp hub_config/node_modules/.bin/configurab
 # Debian packages the tests need: a real PostgreSQL server and a real browser (chromium,
 # driven by Playwright; Playwright never downloads a browser here); acl lets the hub tests'
 # system users reach the checkout without opening it to everyone; a Java runtime for pyspark
-# (the spark engine, tests/engines). Installed only when missing.
+# (the spark engine, tests/engines); clickhouse-server (18.16) is the real server of the
+# clickhouse engine's tests. Installed only when missing.
 system-deps:
 	@missing=""; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
@@ -33,6 +34,7 @@ system-deps:
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v setfacl >/dev/null 2>&1 || missing="$$missing acl"; \
 	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	test -x /usr/sbin/clickhouse-server || missing="$$missing clickhouse-server"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

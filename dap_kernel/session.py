@@ -130,6 +130,7 @@ class Workspace:
                     memory_limit=self.settings.memory_limit,
                     spark_master=self.settings.spark_master,
                     spark_remote=self.settings.spark_remote,
+                    clickhouse_url=self.settings.clickhouse_url,
                 )
                 self._engines[name] = engine
             return engine

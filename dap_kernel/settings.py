@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # The engines DAP_ENGINE, `dap sql --engine` and `dap.sql(..., engine=…)` may name.
-ENGINES = ("duckdb", "chdb", "spark")
+ENGINES = ("duckdb", "chdb", "spark", "clickhouse")
 
 
 def _env(name: str, default: str) -> str:
@@ -63,6 +63,8 @@ class Settings:
     # (default: local[DAP_THREADS or *]); DAP_SPARK_REMOTE a Spark Connect server (sc://…).
     spark_master: str = ""
     spark_remote: str = ""
+    # DAP_CLICKHOUSE_URL: the ClickHouse server of --engine clickhouse (http://user:pw@host:8123/).
+    clickhouse_url: str = field(default="", repr=False)  # holds a password: never printed
     # Seconds a query may run when its caller names no timeout (0 = no default), and the most a
     # caller may ask for (0 = the default is also the most). See dap_kernel.admission.
     query_timeout_s: float = 300.0
@@ -144,6 +146,7 @@ class Settings:
             memory_limit=_env("DAP_MEMORY_LIMIT", ""),
             spark_master=_env("DAP_SPARK_MASTER", ""),
             spark_remote=_env("DAP_SPARK_REMOTE", ""),
+            clickhouse_url=_env("DAP_CLICKHOUSE_URL", ""),
             query_timeout_s=_number("DAP_QUERY_TIMEOUT", "300"),
             max_query_timeout_s=_number("DAP_MAX_QUERY_TIMEOUT", "0"),
             secret_key=_env("DAP_SECRET_KEY", ""),

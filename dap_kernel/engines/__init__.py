@@ -18,6 +18,7 @@ def create_engine(
     memory_limit: str = "",
     spark_master: str = "",
     spark_remote: str = "",
+    clickhouse_url: str = "",
 ) -> Engine:
     """Engines are chosen by name (``DAP_ENGINE``) so deployments swap them by config."""
     if name == "duckdb":
@@ -38,6 +39,10 @@ def create_engine(
             master=spark_master,
             remote=spark_remote,
         )
+    if name == "clickhouse":
+        from .clickhouse import ClickHouseEngine
+
+        return ClickHouseEngine(clickhouse_url, lake_dir=lake_dir, threads=threads)
     from ..errors import ConfigError
 
     raise ConfigError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
