@@ -81,8 +81,9 @@ def sql(
     Parameters are bound, never pasted: ``dap.sql("… WHERE id = :id", {"id": 7})``.
     ``as_of`` reads the tables as they were at a Delta version or a point in time; in SQL,
     ``FROM orders FOR VERSION AS OF 3`` / ``FOR TIMESTAMP AS OF '2026-11-01'`` does it per table.
-    ``engine`` (``"duckdb"``, ``"chdb"``, ``"spark"``) runs it on another engine than
-    ``DAP_ENGINE``: the same governed statement, transpiled to that engine's dialect.
+    ``engine`` (``"duckdb"``, ``"chdb"``, ``"spark"``, ``"clickhouse"``) runs it on another
+    engine than ``DAP_ENGINE`` (or its tables' engine): the same governed statement,
+    transpiled to that engine's dialect.
     """
     frame = _client.connect().sql(query, params, limit=limit, as_of=as_of, engine=engine)
     _grid_in_notebook()

@@ -177,7 +177,7 @@ class QueryRequest(Request):
         default=None,
         description="Read the tables as of a Delta version (number) or a time (ISO 8601).",
     )
-    engine: Literal["duckdb", "chdb", "spark"] | None = Field(
+    engine: Literal["duckdb", "chdb", "spark", "clickhouse"] | None = Field(
         default=None,
         description="The engine that runs the governed statement (default: the server's).",
     )
