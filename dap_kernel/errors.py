@@ -31,6 +31,14 @@ class ConfigError(DapError):
     http_status = 500
 
 
+class EngineUnavailable(ConfigError):
+    """The statement names an engine this server is not set up for (no URL, no driver): the
+    caller may pick another engine, so it is the request's problem to fix (400)."""
+
+    code = "engine_unavailable"
+    http_status = 400
+
+
 class InternalError(DapError):
     """A bug or an unexpected failure: the details go to the server log, not to the caller."""
 

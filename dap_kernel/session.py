@@ -34,6 +34,7 @@ from .engine_choice import engine_of_rows
 from .engine_errors import with_suggestion
 from .engines import ENGINES, create_engine
 from .engines.base import Binding, Engine
+from .engines.cancels import EarlyCancels
 from .errors import (
     ConfigError,
     DapError,
@@ -75,6 +76,7 @@ class Workspace:
         self.lake = Lake(settings.lake_dir)
         self._engines: dict[str, Engine] = {}
         self._engines_lock = threading.Lock()
+        self._cancels = EarlyCancels()  # handed to an engine opened after them
         # The engine of queries that name none (DAP_ENGINE), and the embedded DuckDB engine
         # that profiles sources for the catalog's statistics (the same one by default).
         self.engine: Engine = self.engine_named(settings.engine)
@@ -132,6 +134,8 @@ class Workspace:
                     spark_remote=self.settings.spark_remote,
                     clickhouse_url=self.settings.clickhouse_url,
                 )
+                for query_id in self._cancels.recent():  # it may be the one they meant
+                    engine.cancel(query_id)
                 self._engines[name] = engine
             return engine
 
@@ -141,8 +145,12 @@ class Workspace:
             return list(self._engines.values())
 
     def cancel(self, query_id: str) -> bool:
-        """Cancel ``query_id`` on whichever engine runs it."""
-        return any([engine.cancel(query_id) for engine in self.open_engines()])
+        """Cancel ``query_id`` on whichever engine runs it, or will: a query still being
+        governed may be bound for an engine not opened yet."""
+        with self._engines_lock:
+            self._cancels.note(query_id)
+            engines = list(self._engines.values())
+        return any([engine.cancel(query_id) for engine in engines])
 
     def progress(self, query_id: str) -> float | None:
         for engine in self.open_engines():

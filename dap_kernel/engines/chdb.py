@@ -38,15 +38,15 @@ from __future__ import annotations
 import atexit
 import contextlib
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
 
 from ..engine_errors import engine_error
-from ..errors import ConfigError, QueryCancelled, QueryFailed
+from ..errors import EngineUnavailable, QueryCancelled, QueryFailed
 from .base import CANCEL, STREAM, Binding, Engine, Params
+from .cancels import EarlyCancels
 from .clickhouse_sql import checked_statement, clickhouse_message, inline_parameters, read_binding
 from .names import RelationNames, quote_ident
 
@@ -73,7 +73,7 @@ class _Shared:
                 try:
                     from chdb import session as chdb_session
                 except ImportError as e:
-                    raise ConfigError(
+                    raise EngineUnavailable(
                         "the chdb engine needs the chdb package: pip install 'dap[clickhouse]'"
                     ) from e
                 cls.session = chdb_session.Session()  # type: ignore[no-untyped-call]
@@ -99,7 +99,7 @@ class ChdbEngine(Engine):
         self._bound: dict[str, str] = {}  # qualified name -> signature
         self._databases: set[str] = set()
         self._running: dict[str, threading.Event] = {}
-        self._early_cancels: dict[str, float] = {}
+        self._early_cancels = EarlyCancels()
         self._closed = False
 
     # -- binding -----------------------------------------------------------------------------
@@ -159,7 +159,7 @@ class ChdbEngine(Engine):
         stop = threading.Event()
         with _Shared.lock:
             if query_id:
-                if self._early_cancels.pop(query_id, None) is not None:
+                if self._early_cancels.take(query_id):
                     raise QueryCancelled("the query was cancelled")
                 self._running[query_id] = stop
             try:
@@ -215,9 +215,7 @@ class ChdbEngine(Engine):
     def cancel(self, query_id: str) -> bool:
         stop = self._running.get(query_id)
         if stop is None:
-            now = time.monotonic()
-            self._early_cancels = {q: t for q, t in self._early_cancels.items() if now - t < 300}
-            self._early_cancels[query_id] = now
+            self._early_cancels.note(query_id)
             return False
         stop.set()
         return True

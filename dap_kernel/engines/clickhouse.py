@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,8 +35,9 @@ import sqlglot
 from sqlglot import exp
 
 from ..engine_errors import engine_error
-from ..errors import ConfigError, QueryCancelled
+from ..errors import ConfigError, EngineUnavailable, QueryCancelled
 from .base import CANCEL, Binding, Engine, Params
+from .cancels import EarlyCancels
 from .clickhouse_sql import checked_statement, clickhouse_message, inline_parameters, read_binding
 from .names import RelationNames, quote_ident
 
@@ -113,6 +115,8 @@ class ClickHouseEngine(Engine):
         self._lock = threading.RLock()
         self._bound: dict[str, str] = {}
         self._databases: set[str] = set()
+        self._running: set[str] = set()
+        self._early_cancels = EarlyCancels()
         self._closed = False
 
     @property
@@ -190,6 +194,19 @@ class ClickHouseEngine(Engine):
         return self._query(sql, None, None)
 
     def _query(self, sql: str, query_id: str | None, limit: int | None) -> pa.Table:
+        if not query_id:
+            return self._answer(sql, None, limit)
+        with self._lock:
+            if self._early_cancels.take(query_id):
+                raise QueryCancelled("the query was cancelled")
+            self._running.add(query_id)
+        try:
+            return self._answer(sql, query_id, limit)
+        finally:
+            with self._lock:
+                self._running.discard(query_id)
+
+    def _answer(self, sql: str, query_id: str | None, limit: int | None) -> pa.Table:
         settings: dict[str, Any] = dict(self._settings)
         if limit is not None:
             settings.update(max_result_rows=limit, result_overflow_mode="break")
@@ -225,18 +242,26 @@ class ClickHouseEngine(Engine):
         )
 
     def cancel(self, query_id: str) -> bool:
-        try:
-            running = self._client.query(
-                "SELECT count() FROM system.processes WHERE query_id = %(q)s",
-                parameters={"q": query_id},
-            ).result_rows[0][0]
-            if running:
-                self._client.command(
-                    "KILL QUERY WHERE query_id = %(q)s ASYNC", parameters={"q": query_id}
-                )
-        except Exception:  # a cancel that fails changes nothing: the query runs on
-            return False
-        return bool(running)
+        """KILL QUERY until the query is gone: one sent before the server lists the query
+        (it is still on its way) would be lost."""
+        with self._lock:
+            if query_id not in self._running:
+                self._early_cancels.note(query_id)
+                return False
+
+        def keep_killing() -> None:
+            deadline = time.monotonic() + 30
+            while query_id in self._running and time.monotonic() < deadline:
+                with contextlib.suppress(Exception):  # a failed KILL changes nothing: retried
+                    self._client.command(
+                        "KILL QUERY WHERE query_id = %(q)s ASYNC", parameters={"q": query_id}
+                    )
+                time.sleep(0.05)
+
+        threading.Thread(
+            target=keep_killing, name=f"dap-cancel-{query_id[:8]}", daemon=True
+        ).start()
+        return True
 
     def progress(self, query_id: str) -> float | None:
         return None
@@ -329,18 +354,20 @@ def connect(url: str) -> tuple[Any, set[str]]:
 
     Errors are one line that names the host, never the password."""
     if not url:
-        raise ConfigError(
-            "the clickhouse engine needs DAP_CLICKHOUSE_URL (http://user:pw@host:port/)"
+        raise EngineUnavailable(
+            "the clickhouse engine needs DAP_CLICKHOUSE_URL, the http(s) URL of a ClickHouse server"
         )
     try:
         import clickhouse_connect
     except ImportError as e:
-        raise ConfigError(
+        raise EngineUnavailable(
             "the clickhouse engine needs clickhouse-connect: pip install 'dap[clickhouse]'"
         ) from e
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError("DAP_CLICKHOUSE_URL must be http(s)://user:password@host:port/")
+        raise ConfigError(
+            "DAP_CLICKHOUSE_URL must be an http(s) URL with the user and password in it"
+        )
     where = f"{parts.hostname}:{parts.port or 8123}"
     try:
         client = clickhouse_connect.get_client(

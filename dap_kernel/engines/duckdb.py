@@ -31,6 +31,7 @@ import pyarrow as pa
 from ..engine_errors import engine_error
 from ..errors import QueryCancelled, QueryFailed
 from .base import CANCEL, PARAMS, PROGRESS, STREAM, Binding, Engine, Params
+from .cancels import EarlyCancels
 from .names import RelationNames, quote_ident
 
 
@@ -84,7 +85,7 @@ class DuckDBEngine(Engine):
         self._progress_cursors: list[duckdb.DuckDBPyConnection] = []
         self._interrupted: set[int] = set()
         # Cancels that arrived before their query started (a REST DELETE racing the POST).
-        self._early_cancels: dict[str, float] = {}
+        self._early_cancels = EarlyCancels()
         self._con = self._connect()
 
     # -- connection and lockdown ------------------------------------------------------------
@@ -234,7 +235,7 @@ class DuckDBEngine(Engine):
             pooled = bool(query_id and self._progress_cursors)
             cursor = self._progress_cursors.pop() if pooled else con.cursor()
             if query_id:
-                if self._early_cancels.pop(query_id, None) is not None:
+                if self._early_cancels.take(query_id):
                     cursor.close()
                     raise QueryCancelled("the query was cancelled")
                 self._running[query_id] = cursor
@@ -299,11 +300,7 @@ class DuckDBEngine(Engine):
         with self._lock:
             cursor = self._running.get(query_id)
             if cursor is None:
-                now = time.monotonic()
-                self._early_cancels = {
-                    q: t for q, t in self._early_cancels.items() if now - t < 300
-                }
-                self._early_cancels[query_id] = now
+                self._early_cancels.note(query_id)
                 return False
             self._interrupted.add(id(cursor))
 

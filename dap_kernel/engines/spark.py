@@ -39,7 +39,6 @@ import os
 import re
 import tempfile
 import threading
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -50,8 +49,9 @@ import sqlglot
 from sqlglot import exp
 
 from ..engine_errors import engine_error
-from ..errors import ConfigError, QueryCancelled, QueryFailed
+from ..errors import ConfigError, EngineUnavailable, QueryCancelled, QueryFailed
 from .base import CANCEL, PROGRESS, Binding, Engine, Params
+from .cancels import EarlyCancels
 from .names import RelationNames
 
 # Spark SQL functions that read files, run JVM code or name the engine's internals. Lower-case;
@@ -262,7 +262,7 @@ def _start(master: str, remote: str, threads: int, memory_limit: str) -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError as e:
-        raise ConfigError("the spark engine needs pyspark: pip install 'dap[spark]'") from e
+        raise EngineUnavailable("the spark engine needs pyspark: pip install 'dap[spark]'") from e
     # pyspark logs every failed query's statement and stack (its SQL context logger): the
     # statement carries mask literals and private names, and DAP reports the error itself.
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
@@ -330,7 +330,7 @@ class SparkEngine(Engine):
         self._bound: dict[str, str] = {}  # qualified name -> signature
         self._views: set[str] = set()
         self._running: set[str] = set()
-        self._early_cancels: dict[str, float] = {}
+        self._early_cancels = EarlyCancels()
         self._closed = False
 
     # -- binding -----------------------------------------------------------------------------
@@ -396,7 +396,7 @@ class SparkEngine(Engine):
         tag = _tag(query_id) if query_id else None
         if query_id and tag:
             with self._lock:
-                if self._early_cancels.pop(query_id, None) is not None:
+                if self._early_cancels.take(query_id):
                     raise QueryCancelled("the query was cancelled")
                 self._running.add(query_id)
             self._spark.addTag(tag)
@@ -437,11 +437,7 @@ class SparkEngine(Engine):
     def cancel(self, query_id: str) -> bool:
         with self._lock:
             if query_id not in self._running:
-                now = time.monotonic()
-                self._early_cancels = {
-                    q: t for q, t in self._early_cancels.items() if now - t < 300
-                }
-                self._early_cancels[query_id] = now
+                self._early_cancels.note(query_id)
                 return False
             self._running.discard(query_id)
         with contextlib.suppress(Exception):

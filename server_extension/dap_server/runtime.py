@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,7 @@ class Runtime:
         self.result_ttl_s = 900.0
         self.result_store_bytes = int(result_store_mb * 2**20)
         self._queries: SharedQueries | None = None
+        self._queries_lock = threading.Lock()
         self._workspace: Callable[[], Workspace] | None = None
         self.max_rows = max_rows
         self.metrics = metrics
@@ -87,16 +89,20 @@ class Runtime:
 
     @property
     def queries(self) -> SharedQueries:
-        """The REST queries of every worker of this service (opens the workspace)."""
-        if self._queries is None:
-            ws = self.open_workspace()
-            self._queries = SharedQueries(
-                ws.meta,
-                ws.secrets.cipher(),
-                ttl_s=self.result_ttl_s,
-                max_result_bytes=self.result_store_bytes,
-            )
-        return self._queries
+        """The REST queries of every worker of this service (opens the workspace).
+
+        Made once, under a lock: the first requests arrive together, and a second registry
+        would hold this process's running queries where a cancel or the drain never looks."""
+        with self._queries_lock:
+            if self._queries is None:
+                ws = self.open_workspace()
+                self._queries = SharedQueries(
+                    ws.meta,
+                    ws.secrets.cipher(),
+                    ttl_s=self.result_ttl_s,
+                    max_result_bytes=self.result_store_bytes,
+                )
+            return self._queries
 
     def running_here(self) -> list[QueryState]:
         """Queries running in this process (none when no workspace was ever opened)."""

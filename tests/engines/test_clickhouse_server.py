@@ -273,6 +273,22 @@ def test_cancel_kills_the_running_query(clickhouse_url: str) -> None:
         engine.close()
 
 
+def test_a_cancel_before_the_query_reaches_the_server_stops_it(clickhouse_url: str) -> None:
+    """A REST DELETE can land while the query is still being governed: the query then fails
+    as cancelled when it reaches the engine, instead of running to its end."""
+    engine = ClickHouseEngine(clickhouse_url, required=("readonly",))
+    try:
+        assert engine.cancel("q-early-1") is False  # nothing runs under that id yet
+        started = time.monotonic()
+        with pytest.raises(QueryCancelled):
+            engine._query("SELECT count() FROM system.numbers", "q-early-1", None)
+        assert time.monotonic() - started < 5
+        # The note is used up: the same id runs the next time.
+        assert engine._query("SELECT 1 AS x", "q-early-1", None).to_pylist() == [{"x": 1}]
+    finally:
+        engine.close()
+
+
 def _dap_sql(home: Path, url: str, sql: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DAP_")}
     env.update({"DAP_HOME": str(home), "DAP_USER": "tester", "DAP_CLICKHOUSE_URL": url})
@@ -306,7 +322,7 @@ def test_cli_on_the_server(governed_home: Path, clickhouse_url: str) -> None:
 def test_no_url_or_no_server_is_one_config_error() -> None:
     with pytest.raises(ConfigError, match="DAP_CLICKHOUSE_URL"):
         ClickHouseEngine("")
-    with pytest.raises(ConfigError, match="must be http"):
+    with pytest.raises(ConfigError, match="must be an http"):
         ClickHouseEngine(f"clickhouse://dap:{PASSWORD}@127.0.0.1:9000/")
     with pytest.raises(ConfigError) as down:
         ClickHouseEngine(f"http://dap:{PASSWORD}@127.0.0.1:{_free_port()}/")
