@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +25,7 @@ TableOffsets = Callable[[list[int]], dict[int, "int | None"]]
 
 
 POLL_S = 0.05  # the longest one consume call waits
+CLOSE_WAIT_S = 10.0  # the longest a stop waits for the broker to hear the consumer leave
 
 
 class StreamConsumer:
@@ -162,6 +164,24 @@ class StreamConsumer:
         if partitions:
             self._assign(self._consumer, partitions)
 
-    def close(self) -> None:
-        with contextlib.suppress(RuntimeError):  # already closed
-            self._consumer.close()
+    def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
+        """Leave the consumer group, waiting at most ``wait_s`` seconds: librdkafka's close
+        waits for a broker that went away until the group session times out (~45 s, seen here;
+        longer with requests queued), which would hold up the stop of the stream and the exit
+        of its process. The table already holds every committed batch, so nothing is lost by
+        not waiting: the broker drops the member when its session expires."""
+
+        def leave() -> None:
+            with contextlib.suppress(RuntimeError):  # already closed
+                self._consumer.close()
+
+        closer = threading.Thread(target=leave, name="dap-stream-close", daemon=True)
+        closer.start()
+        closer.join(wait_s)
+        if closer.is_alive():
+            log.warning(
+                "stream %s: the broker did not answer the consumer's leaving within %g s; "
+                "it drops the member when its session expires",
+                self.spec.name,
+                wait_s,
+            )

@@ -83,6 +83,7 @@ def run_in_thread(runner: StreamRunner) -> tuple[threading.Thread, list[BaseExce
         except BaseException as e:  # reported by the test through the list
             errors.append(e)
 
-    thread = threading.Thread(target=run)
+    # A daemon: a runner a failed test left behind never holds up the end of the test run.
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread, errors
