@@ -1,11 +1,13 @@
 """TPC-H through the governed DAP path vs the raw engine over the same Parquet files.
 
     .venv/bin/python bench/tpch.py [--scale 1] [--reps 3] [--queries DIR] [--json PATH]
-                                   [--engine duckdb|spark]
+                                   [--engine duckdb|chdb|spark]
 
 ``--engine spark`` compares governed Spark (``DAP_ENGINE=spark``) with raw Spark SQL over the
 same files (the query transpiled by sqlglot, temporary views over ``spark.read.parquet``), both
-in the process's one local Spark session; the steps below read "Spark" for "DuckDB".
+in the process's one local Spark session; ``--engine chdb`` compares governed chDB with raw chDB
+(Memory tables loaded once from the same files, the engine's query settings) in the process's one
+chDB server. The steps below read "Spark" or "chDB" for "DuckDB".
 
 1. Generates TPC-H Parquet with ``tpchgen-cli`` into ``bench/data/tpch-sf{SCALE}`` (skipped
    when the eight files are already there).
@@ -161,6 +163,43 @@ class RawSpark:
             self.spark.catalog.dropTempView(t)
 
 
+class RawChdb:
+    """Raw chDB over the same files: each table loaded once into a Memory table (as the DAP
+    chdb engine loads what it binds), the query transpiled by sqlglot, the engine's settings."""
+
+    DATABASE = "bench_raw"
+
+    def __init__(self, data: Path) -> None:
+        from dap_kernel.engines.chdb import QUERY_SETTINGS, _Shared
+
+        self.session = _Shared.acquire()  # chDB allows one embedded server per process
+        self.settings = QUERY_SETTINGS.replace("readonly=1, ", "")
+        self.session.query(f"CREATE DATABASE IF NOT EXISTS {self.DATABASE}", "CSV")
+        for t in TABLES:
+            path = str(table_path(data, t)).replace("'", "\\'")
+            self.session.query(
+                f"CREATE TABLE {self.DATABASE}.{t} ENGINE = Memory AS "
+                f"SELECT * FROM file('{path}', Parquet)",
+                "CSV",
+            )
+
+    def sql(self, query: str) -> pa.Table:
+        import sqlglot
+        from sqlglot import exp
+
+        tree = sqlglot.parse_one(query, read="duckdb")
+        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+        for table in tree.find_all(exp.Table):
+            if not table.db and table.name in TABLES and table.name not in ctes:
+                table.set("db", exp.to_identifier(self.DATABASE))
+        text = f"{tree.sql(dialect='clickhouse')} {self.settings}"
+        reader = self.session.send_query(text, "Arrow").record_batch(rows_per_batch=100_000)
+        return pa.Table.from_batches(list(reader))
+
+    def close(self) -> None:
+        self.session.query(f"DROP DATABASE IF EXISTS {self.DATABASE}", "CSV")
+
+
 def open_dap(home: Path, data: Path, threads: int, engine: str = "duckdb"):  # type: ignore[no-untyped-def]
     from dap_kernel.session import Workspace
     from dap_kernel.settings import Settings
@@ -259,8 +298,11 @@ def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
     register_s = time.perf_counter() - started
     session = ws.session()
     if args.engine == "spark":
-        raw: duckdb.DuckDBPyConnection | RawSpark = RawSpark(data)
+        raw: duckdb.DuckDBPyConnection | RawSpark | RawChdb = RawSpark(data)
         dap_threads = raw_threads = threads  # one local[threads] session serves both sides
+    elif args.engine == "chdb":
+        raw = RawChdb(data)
+        dap_threads = raw_threads = threads  # one embedded chDB server serves both sides
     else:
         raw = open_raw(data, threads)
         dap_threads = engine_threads(ws.engine._con)  # type: ignore[attr-defined]
@@ -276,7 +318,7 @@ def run(args: argparse.Namespace) -> dict:  # type: ignore[type-arg]
         rows.append(row)
 
         def run_raw(q: str = text) -> pa.Table:
-            if isinstance(raw, RawSpark):
+            if isinstance(raw, RawSpark | RawChdb):
                 return raw.sql(q)
             return raw.sql(q).to_arrow_table()
 
@@ -455,7 +497,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="timed runs per query and side")
     parser.add_argument("--threads", type=int, default=0, help="engine threads (default: nproc)")
     parser.add_argument(
-        "--engine", choices=("duckdb", "spark"), default="duckdb", help="the engine compared"
+        "--engine",
+        choices=("duckdb", "chdb", "spark"),
+        default="duckdb",
+        help="the engine compared",
     )
     parser.add_argument("--only", default="", help="comma-separated subset, e.g. q01,q18")
     parser.add_argument("--json", default=None, help="also write the results as JSON here")
