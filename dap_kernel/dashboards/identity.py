@@ -18,8 +18,9 @@ The kernel then either
 * checks the key against this workspace's API keys and opens an in-process session for its
   principal (the embedded default).
 
-Without a viewer credential, a single-user workspace runs as ``DAP_USER`` (the local case); a
-multi-user one refuses, unless ``DAP_DASHBOARD_VIEWER=owner`` says the server owner is the
+Without a viewer credential the kernel's own ``DAP_API_KEY`` says who runs it, as for any
+session (a scheduled snapshot runs as the schedule's owner); without either, a single-user
+workspace runs as ``DAP_USER`` (the local case); a multi-user one refuses, unless ``DAP_DASHBOARD_VIEWER=owner`` says the server owner is the
 only viewer (a personal Voilà on a laptop).
 """
 
@@ -106,6 +107,9 @@ def viewer_session(channel: str = CHANNEL) -> DapClient:
     from ..session import default_workspace
 
     ws = default_workspace()
+    # No viewer's key: the kernel's own DAP_API_KEY, as every other session reads it (a
+    # scheduled snapshot of the dashboard runs as the schedule's owner, with its run's key).
+    key = key or os.environ.get("DAP_API_KEY", "").strip()
     if key:
         principal = ws.apikeys.authenticate(key, "query")
         return LocalClient(ws.session(principal, channel=channel))

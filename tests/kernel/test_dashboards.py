@@ -27,6 +27,7 @@ from dap_kernel.dashboards.store import (
     unpublish,
 )
 from dap_kernel.errors import DapError, QueryRefused, Unauthenticated
+from dap_kernel.governance.apikeys import ApiKeyError
 from dap_kernel.governance.identity import Principal
 from dap_kernel.session import Workspace, reset_default_workspace
 
@@ -348,6 +349,26 @@ def test_the_viewer_key_decides_who_runs_the_queries(
         viewer_session()
     monkeypatch.setenv("DAP_DASHBOARD_VIEWER", "owner")
     assert viewer_session().whoami()["user"] == "tester"
+
+
+def test_a_scheduled_snapshot_runs_as_the_key_of_its_run(
+    governed: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No viewer: the kernel's DAP_API_KEY (what the scheduler sets for a run) says who runs
+    the dashboard in process, as it does over REST; a viewer's key still comes first, and a key
+    that is not valid is refused, never replaced by the owner."""
+    monkeypatch.setenv("DAP_HOME", str(governed.settings.home))
+    reset_default_workspace()
+    _, raj = governed.apikeys.create("raj", "report run")
+    _, bob = governed.apikeys.create("bob", "dashboard")
+    monkeypatch.setenv("DAP_API_KEY", raj)
+    assert viewer_session().whoami()["user"] == "raj"
+    monkeypatch.setenv(VIEWER_ENV, bob)
+    assert viewer_session().whoami()["user"] == "bob"
+    monkeypatch.delenv(VIEWER_ENV)
+    monkeypatch.setenv("DAP_API_KEY", "dap_not-a-key")
+    with pytest.raises(ApiKeyError, match="invalid API key"):
+        viewer_session()
 
 
 def test_behind_the_hub_the_viewer_token_is_the_identity(monkeypatch: pytest.MonkeyPatch) -> None:
