@@ -248,7 +248,12 @@ def test_a_published_dashboard_is_scheduled_as_a_pdf_snapshot(
     from dap_kernel.dashboards.store import publish
 
     page = tmp_path / "revenue.ipynb"
-    nb = notebook("print('Revenue dashboard for', region)")
+    # The dashboard's queries run as whoever scheduled the snapshot (viewer_session: the run's
+    # key), never as the home's owner.
+    nb = notebook(
+        "from dap_kernel.dashboards.identity import viewer_session\n"
+        "print('Revenue dashboard for', region, 'as', viewer_session().whoami()['user'])"
+    )
     nb["cells"].insert(0, nbformat.v4.new_markdown_cell("# Revenue at a glance"))
     nbformat.write(nbformat.from_dict(nb), page)
     publish(page, name="revenue", grants=["user:ann"], session=reporting.session())
@@ -261,7 +266,7 @@ def test_a_published_dashboard_is_scheduled_as_a_pdf_snapshot(
     text = subprocess.run(
         ["pdftotext", done.outputs["pdf"], "-"], capture_output=True, text=True, check=True
     ).stdout
-    assert "Revenue at a glance" in text and "Revenue dashboard for EMEA" in text
+    assert "Revenue at a glance" in text and "Revenue dashboard for EMEA as ann" in text
     reporting.admin("tester").add_user("eve")
     eve = Schedules(reporting.session(Principal(name="eve")))
     with pytest.raises(QueryRefused, match="may not open dashboard revenue"):
