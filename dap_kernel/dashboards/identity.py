@@ -20,8 +20,9 @@ The kernel then either
 
 Without a viewer credential the kernel's own ``DAP_API_KEY`` says who runs it, as for any
 session (a scheduled snapshot runs as the schedule's owner); without either, a single-user
-workspace runs as ``DAP_USER`` (the local case); a multi-user one refuses, unless ``DAP_DASHBOARD_VIEWER=owner`` says the server owner is the
-only viewer (a personal Voilà on a laptop).
+workspace runs as ``DAP_USER`` (the local case); a multi-user one refuses, unless
+``DAP_DASHBOARD_VIEWER=owner`` says the server owner is the only viewer (a personal Voilà on a
+laptop).
 """
 
 from __future__ import annotations
