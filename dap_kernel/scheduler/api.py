@@ -29,7 +29,16 @@ from typing import TYPE_CHECKING, Any
 from ..errors import QueryRefused
 from ..pipelines.visible import VisiblePipelines
 from . import cron, delivery
-from .model import FORMATS, MISSED_POLICIES, Run, Schedule, ScheduleError, ScheduleSpec, UnknownRun
+from .model import (
+    DASHBOARD_METADATA,
+    FORMATS,
+    MISSED_POLICIES,
+    Run,
+    Schedule,
+    ScheduleError,
+    ScheduleSpec,
+    UnknownRun,
+)
 from .model import UnknownSchedule as UnknownSchedule
 from .params import check_notebook, coerce
 from .store import ScheduleStore
@@ -324,7 +333,11 @@ class Schedules:
         from ..dashboards.store import get as get_dashboard
 
         info = get_dashboard(self.session, name)
-        return dict(json.loads(info.path.read_text()))
+        notebook = dict(json.loads(info.path.read_text()))
+        # Its report is the page, as a viewer sees it: no code (see outputs.report_html).
+        metadata = notebook.setdefault("metadata", {})
+        metadata.setdefault("dap", {})[DASHBOARD_METADATA] = name
+        return notebook
 
     def _check_after(self, after: Sequence[str], owner: str, own_id: str | None) -> None:
         for ref in after:

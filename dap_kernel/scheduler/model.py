@@ -35,6 +35,10 @@ class UnknownRun(DapError):
     http_status = 404
 
 
+# The notebook metadata (under "dap") naming the dashboard a scheduled snapshot was made of.
+DASHBOARD_METADATA = "dashboard"
+
+
 @dataclass(frozen=True)
 class ScheduleSpec:
     """What the owner asks for. ``cron`` may be empty: such a schedule runs only when asked,

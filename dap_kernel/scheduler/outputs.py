@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DapError
+from .model import DASHBOARD_METADATA
 
 FORMATS = ("ipynb", "html", "pdf")
 SOURCE_LINES = 40  # lines of the failing cell's source shown in an alert
@@ -134,10 +135,15 @@ def report_html(nb: Any, *, title: str, chromium: str | None = None) -> str:
 
     nb = copy.deepcopy(nb)
     nb.metadata["title"] = title
-    _static_charts(nb, chromium)
+    page = bool(nb.metadata.get("dap", {}).get(DASHBOARD_METADATA))
+    _static_charts(nb, chromium, page=page)
     _parameters_table(nb)
     exporter = HTMLExporter(  # type: ignore[no-untyped-call]
         template_name="lab",
+        # A dashboard's snapshot is its page as a viewer sees it: outputs only.
+        exclude_input=page,
+        exclude_input_prompt=page,
+        exclude_output_prompt=page,
         template_file="dap_report.html.j2",
         extra_loaders=[DictLoader({"dap_report.html.j2": _TEMPLATE})],
         sanitize_html=True,
@@ -237,11 +243,16 @@ def _tail(text: str, lines: int) -> str:
 # -- the report page -----------------------------------------------------------------------
 
 
-def _static_charts(nb: Any, chromium: str | None) -> None:
+def _static_charts(nb: Any, chromium: str | None, *, page: bool = False) -> None:
     """Every chart output as a PNG: the PNG it has, one drawn from its plotly figure, or a
-    line saying it cannot be shown (never an empty box where a script would have drawn)."""
+    line saying it cannot be shown (never an empty box where a script would have drawn).
+
+    On a dashboard's ``page`` a widget is left out instead: it is the filter bar and the
+    page's message channel, and the cards and charts are outputs of their own beside it."""
     to_draw: list[Any] = []
     for cell in nb.cells:
+        if page and "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs if _WIDGET not in o.get("data", {})]
         for output in cell.get("outputs", []):
             data = output.get("data")
             if not data:

@@ -22,6 +22,7 @@ from dap_kernel.scheduler.outputs import (
     OutputError,
     failed_cell,
     render_outputs,
+    report_html,
 )
 
 CHROMIUM = "/usr/bin/chromium"
@@ -311,3 +312,30 @@ def test_not_a_notebook_is_an_output_error(tmp_path: Path) -> None:
         failed_cell(bad)
     with pytest.raises(OutputError):
         render_outputs(tmp_path / "missing.ipynb", ["html"], tmp_path, title="x")
+
+
+def _widget_notebook(*, dashboard: bool) -> Any:
+    nb = new_notebook(cells=[new_code_cell("secret_sauce = 42")])
+    nb.cells[0].outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={
+                "application/vnd.jupyter.widget-view+json": {"model_id": "m1", "version_major": 2},
+                "text/plain": "VBox()",
+            },
+        ),
+        nbformat.v4.new_output("display_data", data={"text/html": "<p>Revenue 11,303,000</p>"}),
+    ]
+    if dashboard:
+        nb.metadata["dap"] = {"dashboard": "sales"}
+    return nb
+
+
+def test_a_dashboard_snapshot_is_its_page_without_code_or_widgets() -> None:
+    """A scheduled snapshot of a dashboard: the cards, no code, and no 'cannot be shown' line
+    where the filter bar widget was; an ordinary report keeps its code and says so."""
+    page = report_html(_widget_notebook(dashboard=True), title="sales")
+    assert "Revenue 11,303,000" in page
+    assert "secret_sauce" not in page and "cannot be shown" not in page
+    report = report_html(_widget_notebook(dashboard=False), title="report")
+    assert "secret_sauce" in report and "cannot be shown" in report

@@ -267,6 +267,7 @@ def test_a_published_dashboard_is_scheduled_as_a_pdf_snapshot(
         ["pdftotext", done.outputs["pdf"], "-"], capture_output=True, text=True, check=True
     ).stdout
     assert "Revenue at a glance" in text and "Revenue dashboard for EMEA as ann" in text
+    assert "viewer_session" not in text  # the page as a viewer sees it: outputs, no code
     reporting.admin("tester").add_user("eve")
     eve = Schedules(reporting.session(Principal(name="eve")))
     with pytest.raises(QueryRefused, match="may not open dashboard revenue"):
