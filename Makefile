@@ -48,7 +48,7 @@ $(BIN)/python:
 
 # The build tools first, so the editable install needs no isolated build environment.
 $(VENV)/.tools-stamp: $(BIN)/python
-	$(BIN)/pip install -q "hatchling>=1.21" "hatch-jupyter-builder>=0.9" "editables>=0.5" "jupyterlab>=4.2,<5"
+	$(BIN)/pip install -q "hatchling>=1.21" "hatch-jupyter-builder>=0.9" "editables>=0.5" "jupyterlab>=4.2,<5" "setuptools>=70.1"
 	touch $@
 
 # The lab extension: JS dependencies from the npm registry, then the production build.

@@ -212,8 +212,11 @@ def test_a_broker_restart_mid_stream_loses_and_duplicates_nothing(
         kafka={
             "reconnect.backoff.max.ms": 500,  # reconnect quickly once the broker is back
             # a small prefetch, so events are left on the broker when it stops (with the
-            # default 64 MB queue the consumer would hold them all already)
+            # default 64 MB queue the consumer would hold them all already). The kbytes bound
+            # counts payload bytes only (~12 per event here: 64 KB held every event once on a
+            # slow CI run), so the number of messages is bounded too
             "queued.max.messages.kbytes": 64,
+            "queued.min.messages": 50,
             "max.partition.fetch.bytes": 8192,
             "fetch.max.bytes": 32768,
             "message.max.bytes": 16384,
