@@ -21,7 +21,7 @@ from .errors import DapError, QueryRefused
 from .governance.audit import Change
 from .governance.identity import Principal
 from .governance.policy import Decision
-from .lake import split_name
+from .lake import check_name, split_name
 from .meta.store import redact_url
 from .settings import ENGINES
 
@@ -150,6 +150,18 @@ class CatalogChanges:
         with self.audit_change("table_engine", (qualified,), statement=what):
             self.require("MODIFY", qualified)
             self.catalog.set_option(qualified, TABLE_ENGINE_OPTION, engine)
+        return engine
+
+    def set_schema_engine(self, schema: str, engine: str | None) -> str | None:
+        """Set (None: clear) the engine statements over the tables of ``schema`` run on when
+        neither they nor the table name one; needs MODIFY on the schema; audited."""
+        schema = check_name(schema, "schema").lower()
+        if engine is not None and engine not in ENGINES:
+            raise DapError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        what = f"set engine of schema {schema}: {engine or 'default'}"
+        with self.audit_change("schema_engine", (), statement=what):
+            self.require("MODIFY", schema)
+            self.catalog.set_schema_option(schema, TABLE_ENGINE_OPTION, engine)
         return engine
 
     def drop_table(self, name: str, *, purge: bool = False) -> None:

@@ -1,9 +1,12 @@
-"""Which engine runs a statement that names none: the one its tables are set to, else
-``DAP_ENGINE``.
+"""Which engine runs a statement that names none: the one its tables are set to, else the
+one their schemas are set to, else ``DAP_ENGINE`` (the catalog's default).
 
 A table's engine is a catalog option (``dap catalog engine TABLE chdb``, set through
-:meth:`~dap_kernel.changes.CatalogChanges.set_table_engine`), so a steward can put a large fact
-table on chDB or Spark while everything else stays on the embedded DuckDB, and every front door
+:meth:`~dap_kernel.changes.CatalogChanges.set_table_engine`), a schema's a setting its tables
+follow unless they name their own (``dap catalog engine --schema tpch chdb``,
+:meth:`~dap_kernel.changes.CatalogChanges.set_schema_engine`). So a steward can put a large fact
+table, or a whole warehouse schema, on chDB or Spark while everything else stays on the embedded
+DuckDB, and every front door
 (``%%dap sql``, ``dap sql``, ``dap.sql``, REST, dashboards, schedules) follows it without naming
 an engine. A statement that names one (``--engine``, ``engine=``) runs there. Tables set to
 different engines cannot be read by one statement on any single one of them without moving data
@@ -23,12 +26,8 @@ from .errors import QueryFailed
 
 def engine_of_rows(rows: Mapping[str, Any]) -> str | None:
     """The engine the catalog ``rows`` a statement resolved (``name`` → a row with
-    ``options``) are set to; None when none is set."""
-    chosen = {
-        name: str(row.options[TABLE_ENGINE_OPTION])
-        for name, row in rows.items()
-        if (row.options or {}).get(TABLE_ENGINE_OPTION)
-    }
+    ``options`` and its schema's ``schema_options``) are set to; None when none is set."""
+    chosen = {name: engine for name, row in rows.items() if (engine := engine_of_row(row))}
     engines = set(chosen.values())
     if len(engines) > 1:
         where = ", ".join(f"{table} on {engine}" for table, engine in sorted(chosen.items()))
@@ -37,3 +36,11 @@ def engine_of_rows(rows: Mapping[str, Any]) -> str | None:
             "name one with --engine (engine=)"
         )
     return engines.pop() if engines else None
+
+
+def engine_of_row(row: Any) -> str | None:
+    """The engine one catalog row is set to: its own setting, else its schema's."""
+    engine = (row.options or {}).get(TABLE_ENGINE_OPTION) or (row.schema_options or {}).get(
+        TABLE_ENGINE_OPTION
+    )
+    return str(engine) if engine else None

@@ -69,8 +69,9 @@ class CatalogBindings(CatalogIndex):
                 return _lookup_rows(kept)
         mark = "?" if self.meta.engine.dialect.paramstyle == "qmark" else "%s"
         sql = (
-            "SELECT schema_name, name, kind, location, options, version FROM catalog_tables "
-            "WHERE lower(schema_name) || '.' || lower(name) IN "
+            "SELECT t.schema_name, t.name, t.kind, t.location, t.options, t.version, s.options "
+            "FROM catalog_tables t LEFT JOIN catalog_schemas s ON s.name = lower(t.schema_name) "
+            "WHERE lower(t.schema_name) || '.' || lower(t.name) IN "
             f"({', '.join(mark for _ in qualified)})"
         )
         with self.meta.connection() as con:  # a lost server: MetaStoreError, one line
@@ -198,18 +199,27 @@ _KEPT_LOOKUPS = 1024
 def _kept_row(row: Sequence[Any]) -> tuple[Any, ...]:
     """A driver row with its options as JSON text (PostgreSQL's driver hands a dict), so each
     statement parses its own copy and none can change what the next one reads."""
-    schema_name, name, kind, location, options, version = row
-    text = options if isinstance(options, str) else json.dumps(options or {})
-    return (schema_name, name, kind, location, text, version)
+    schema_name, name, kind, location, options, version, schema_options = row
+    return (schema_name, name, kind, location, _text(options), version, _text(schema_options))
+
+
+def _text(options: str | dict[str, Any] | None) -> str:
+    return options if isinstance(options, str) else json.dumps(options or {})
 
 
 def _lookup_rows(rows: Sequence[tuple[Any, ...]]) -> dict[str, _LookupRow]:
     """Rows as the query path reads them, built afresh per statement (nothing mutable shared)."""
     return {
         f"{schema_name}.{name}".lower(): _LookupRow(
-            schema_name, name, kind, location, json.loads(options or "{}"), version
+            schema_name,
+            name,
+            kind,
+            location,
+            json.loads(options or "{}"),
+            version,
+            json.loads(schema_options or "{}"),
         )
-        for schema_name, name, kind, location, options, version in rows
+        for schema_name, name, kind, location, options, version, schema_options in rows
     }
 
 
@@ -221,6 +231,7 @@ class _LookupRow:
     location: str
     options: dict[str, Any]
     version: int
+    schema_options: dict[str, Any]  # the settings of its schema it follows (its engine)
 
 
 class InputResolver:

@@ -21,7 +21,7 @@ from ..engines.base import Binding, Engine
 from ..errors import DapError, SourceError, TableExists
 from ..lake import Data, Lake, split_name
 from ..meta import CatalogColumn, CatalogTable, MetaStore
-from ..meta.models import PolicyState
+from ..meta.models import CatalogSchema, PolicyState
 from ..meta.store import redact_url
 from .models import FILE_KINDS, ColumnInfo, TableInfo, column_info, column_rows, table_info
 from .resolve import CatalogBindings
@@ -443,6 +443,30 @@ class Catalog(CatalogBindings):
             _bump_policy_version(s)
             s.flush()
             return table_info(row)
+
+    def set_schema_option(self, schema: str, key: str, value: Any) -> dict[str, Any]:
+        """Keep a setting the tables of ``schema`` follow (their engine); None removes it.
+
+        Catalog rows as the query path reads them carry their schema's settings
+        (:meth:`lookup`), so a change bumps the metadata version they are kept under.
+        """
+        with self.meta.session() as s:
+            row = s.get(CatalogSchema, schema) or CatalogSchema(name=schema, options={})
+            options = dict(row.options or {})
+            if value is None:
+                options.pop(key, None)
+            else:
+                options[key] = value
+            row.options, row.updated_at = options, datetime.now(UTC)
+            s.add(row)
+            _bump_policy_version(s)
+            return options
+
+    def schema_options(self, schema: str) -> dict[str, Any]:
+        """The settings of ``schema`` (empty when none were made)."""
+        with self.meta.session() as s:
+            row = s.get(CatalogSchema, schema)
+            return dict(row.options or {}) if row is not None else {}
 
     def describe_table(
         self,

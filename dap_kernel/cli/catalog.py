@@ -94,21 +94,37 @@ def catalog_register(
 
 @catalog_app.command("engine")
 def catalog_engine(
-    name: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE")],
+    name: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE (SCHEMA with --schema)")],
     engine: Annotated[
         str | None, typer.Argument(help="duckdb, chdb, … (none: show the setting)")
     ] = None,
     default: Annotated[
-        bool, typer.Option("--default", help="Clear the setting: DAP_ENGINE runs it.")
+        bool, typer.Option("--default", help="Clear the setting: the schema's or DAP_ENGINE.")
+    ] = False,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="NAME is a schema: set what its tables follow.")
     ] = False,
 ) -> None:
-    """The engine that runs statements over TABLE when they name none (needs MODIFY)."""
+    """The engine that runs statements over TABLE (or a SCHEMA's tables) when they name none
+    (needs MODIFY)."""
     from ..engines.base import TABLE_ENGINE_OPTION
 
     session = _workspace().session(channel="cli")
     if engine is None and not default:
-        chosen = session.governed_catalog.find(name).options.get(TABLE_ENGINE_OPTION)
+        if schema:
+            chosen = session.catalog.schema_options(name.lower()).get(TABLE_ENGINE_OPTION)
+        else:
+            info = session.governed_catalog.find(name)
+            chosen = info.options.get(TABLE_ENGINE_OPTION)
+            if not chosen and (
+                own := session.catalog.schema_options(info.schema.lower()).get(TABLE_ENGINE_OPTION)
+            ):
+                chosen = f"{own} (its schema's)"
         typer.echo(chosen or "default (DAP_ENGINE)")
         return
-    session.set_table_engine(name, None if default else engine)
-    typer.echo(f"{name}: {'default (DAP_ENGINE)' if default else engine}")
+    if schema:
+        session.set_schema_engine(name, None if default else engine)
+    else:
+        session.set_table_engine(name, None if default else engine)
+    fallback = "DAP_ENGINE" if schema else "its schema's, else DAP_ENGINE"
+    typer.echo(f"{name}: {f'default ({fallback})' if default else engine}")

@@ -111,6 +111,18 @@ class CatalogColumn(Base):
     table: Mapped[CatalogTable] = relationship(back_populates="columns")
 
 
+class CatalogSchema(Base):
+    """Settings of a catalog schema that its tables follow unless they say otherwise (the
+    engine statements over them run on). A schema itself is only a name on its tables; this
+    row exists once something is set."""
+
+    __tablename__ = "catalog_schemas"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class AuditRecord(Base):
     """One governed decision. Rows are only ever appended; each hash covers the previous one."""
 

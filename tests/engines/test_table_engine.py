@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from dap_kernel.errors import DapError, QueryFailed, QueryRefused
@@ -106,6 +107,74 @@ def test_the_cli_sets_shows_and_clears_a_tables_engine(ws: Workspace) -> None:
     assert ran.returncode == 0, ran.stderr
     assert ws.audit.tail(limit=1, principal="tester")[0].reason == "engine chdb"
     cleared = dap("catalog", "engine", "orders", "--default", home=home, DAP_USER="tester")
-    assert cleared.stdout == "orders: default (DAP_ENGINE)\n"
+    assert cleared.stdout == "orders: default (its schema's, else DAP_ENGINE)\n"
     wrong = dap("catalog", "engine", "orders", "oracle", home=home, DAP_USER="tester")
     assert wrong.returncode == 1 and "unknown engine 'oracle'" in wrong.stderr
+
+
+def test_a_schemas_tables_follow_its_engine_unless_they_name_their_own(ws: Workspace) -> None:
+    tester = ws.session()
+    tester.create_table("sales.facts", pl.DataFrame({"id": [1, 2, 3]}))
+    assert tester.set_schema_engine("sales", "chdb") == "chdb"
+    assert tester.sql("SELECT sum(id) AS s FROM sales.facts")["s"][0] == 6
+    assert engine_of_last(ws, "tester") == "engine chdb"
+    tester.sql("SELECT count(*) AS n FROM orders")  # main is not sales
+    assert engine_of_last(ws, "tester") == ""
+    tester.set_schema_engine("main", "chdb")
+    tester.sql("SELECT count(*) AS n FROM orders")
+    assert engine_of_last(ws, "tester") == "engine chdb"
+    # A table's own setting wins over its schema's
+    tester.set_table_engine("orders", "duckdb")
+    tester.sql("SELECT count(*) AS n FROM orders")
+    assert engine_of_last(ws, "tester") == ""
+    sql = "SELECT count(*) AS n FROM orders o JOIN customers c USING (customer_id)"
+    with pytest.raises(QueryFailed, match=r"main\.customers on chdb, main\.orders on duckdb"):
+        tester.sql(sql)
+    tester.set_schema_engine("main", None)
+    assert tester.sql(sql)["n"][0] > 0
+    assert engine_of_last(ws, "tester") == ""
+    assert ws.catalog.schema_options("main") == {}
+
+
+def test_governance_holds_on_the_schemas_engine(ws: Workspace) -> None:
+    sql = "SELECT region, email FROM customers ORDER BY email"
+    before = as_user(ws, "ann").sql(sql)
+    ws.session().set_schema_engine("main", "chdb")
+    after = as_user(ws, "ann").sql(sql)
+    assert engine_of_last(ws, "ann") == "engine chdb"
+    assert after.to_dicts() == before.to_dicts()  # ann's row filter and mask, on chDB too
+    with pytest.raises(QueryRefused):
+        as_user(ws, "bob").sql(sql)
+
+
+def test_setting_a_schemas_engine_needs_modify_on_it_and_a_known_engine(ws: Workspace) -> None:
+    """An analyst who may read a schema cannot move its tables to another engine."""
+    with pytest.raises(QueryRefused):
+        as_user(ws, "ann").set_schema_engine("main", "chdb")
+    with pytest.raises(DapError, match="unknown engine 'oracle'"):
+        ws.session().set_schema_engine("main", "oracle")
+    with pytest.raises(DapError, match="invalid schema name"):
+        ws.session().set_schema_engine("main; DROP", "chdb")
+    assert ws.catalog.schema_options("main") == {}
+    records = ws.audit.tail(limit=5, action="schema_engine")
+    assert records and records[-1].decision == "refused"
+
+
+def test_the_cli_sets_shows_and_clears_a_schemas_engine(ws: Workspace) -> None:
+    from tests.kernel.test_cli import dap
+
+    home = ws.settings.home
+    run = dap("catalog", "engine", "--schema", "main", "chdb", home=home, DAP_USER="tester")
+    assert run.stdout == "main: chdb\n", run.stderr
+    shown = dap("catalog", "engine", "--schema", "main", home=home, DAP_USER="tester")
+    assert shown.stdout == "chdb\n"
+    table = dap("catalog", "engine", "orders", home=home, DAP_USER="tester")
+    assert table.stdout == "chdb (its schema's)\n"
+    ran = dap("sql", "SELECT count(*) AS n FROM orders", home=home, DAP_USER="tester")
+    assert ran.returncode == 0, ran.stderr
+    assert ws.audit.tail(limit=1, principal="tester")[0].reason == "engine chdb"
+    clear = ("catalog", "engine", "--schema", "main", "--default")
+    cleared = dap(*clear, home=home, DAP_USER="tester")
+    assert cleared.stdout == "main: default (DAP_ENGINE)\n"
+    table = dap("catalog", "engine", "orders", home=home, DAP_USER="tester")
+    assert table.stdout == "default (DAP_ENGINE)\n"

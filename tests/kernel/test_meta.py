@@ -21,6 +21,7 @@ EXPECTED_TABLES = {
     "audit_head",
     "audit_log",
     "catalog_columns",
+    "catalog_schemas",
     "catalog_tables",
     "column_masks",
     "grants",
@@ -68,7 +69,7 @@ def test_migrations_create_the_schema_and_are_idempotent(meta_url: str) -> None:
     store.migrate()  # second run: already at head, changes nothing
     assert set(store.table_names()) >= EXPECTED_TABLES
     with store.engine.connect() as con:
-        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0015"
+        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0016"
     store.dispose()
 
 
