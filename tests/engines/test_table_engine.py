@@ -178,3 +178,17 @@ def test_the_cli_sets_shows_and_clears_a_schemas_engine(ws: Workspace) -> None:
     assert cleared.stdout == "main: default (DAP_ENGINE)\n"
     table = dap("catalog", "engine", "orders", home=home, DAP_USER="tester")
     assert table.stdout == "default (DAP_ENGINE)\n"
+
+
+def test_a_schemas_engine_set_in_another_process_is_followed_at_once(ws: Workspace) -> None:
+    """The query path keeps catalog rows per metadata version; a schema's setting rides on
+    them, so its change must bump that version for every process."""
+    tester = ws.session()
+    tester.sql("SELECT count(*) AS n FROM orders")  # rows kept under the current version
+    other = Workspace(Settings(home=ws.settings.home, user="tester"))
+    try:
+        other.session().set_schema_engine("main", "chdb")
+    finally:
+        other.close()
+    tester.sql("SELECT count(*) AS n FROM orders")
+    assert engine_of_last(ws, "tester") == "engine chdb"

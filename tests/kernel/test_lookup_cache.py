@@ -34,7 +34,7 @@ class CatalogReads:
         event.listen(self._engine, "before_cursor_execute", self._seen)
 
     def _seen(self, _con: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "FROM catalog_tables" in statement and "lower(schema_name)" in statement:
+        if "FROM catalog_tables t LEFT JOIN catalog_schemas" in statement:
             self.count += 1
 
     def close(self) -> None:
