@@ -13,9 +13,9 @@ import secrets
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Select, Table, bindparam, select, update
 
 from ..errors import DapError, QueryRefused
 from ..meta import MetaStore
@@ -93,6 +93,34 @@ def _info(row: ApiKey) -> ApiKeyInfo:
     )
 
 
+def _key_and_owner() -> Select[Any]:
+    """The key and its owner's provider groups in one statement, built once: this runs on
+    every API request, and building a Core statement cost more than running it (Core, not the
+    ORM, and not driver SQL: the column types still turn SQLite's text into datetimes)."""
+    keys = cast(Table, ApiKey.__table__)
+    known = cast(Table, ProviderIdentity.__table__)
+    return (
+        select(
+            keys.c.key_hash,
+            keys.c.principal,
+            keys.c.scopes,
+            keys.c.expires_at,
+            keys.c.revoked_at,
+            keys.c.last_used_at,
+            keys.c.run_id,
+            keys.c.rate_limit_per_min,
+            known.c.groups,
+            known.c.roles,
+            known.c.seen_at,
+        )
+        .select_from(keys.outerjoin(known, known.c.name == keys.c.principal))
+        .where(keys.c.key_id == bindparam("key_id"))
+    )
+
+
+_KEY_AND_OWNER = _key_and_owner()
+
+
 class ApiKeys:
     def __init__(
         self, meta: MetaStore, provider_max_age_s: float = provider_identity.DEFAULT_MAX_AGE_S
@@ -149,27 +177,8 @@ class ApiKeys:
             raise ApiKeyError("invalid API key")
         _, key_id, secret = parts
         keys = cast(Table, ApiKey.__table__)
-        known = cast(Table, ProviderIdentity.__table__)
-        # Core, not the ORM, and one statement (the key and its owner's provider groups): this
-        # runs on every API request.
         with self.meta.connection() as con:
-            row = con.execute(
-                select(
-                    keys.c.key_hash,
-                    keys.c.principal,
-                    keys.c.scopes,
-                    keys.c.expires_at,
-                    keys.c.revoked_at,
-                    keys.c.last_used_at,
-                    keys.c.run_id,
-                    keys.c.rate_limit_per_min,
-                    known.c.groups,
-                    known.c.roles,
-                    known.c.seen_at,
-                )
-                .select_from(keys.outerjoin(known, known.c.name == keys.c.principal))
-                .where(keys.c.key_id == key_id)
-            ).one_or_none()
+            row = con.execute(_KEY_AND_OWNER, {"key_id": key_id}).one_or_none()
             if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
                 raise ApiKeyError("invalid API key")
             now = datetime.now(UTC)

@@ -154,7 +154,7 @@ class SharedQueries:
         for attempt in (1, 2):
             try:
                 with self.meta.connection() as con:
-                    con.execute(insert(QUERIES).values(**row))
+                    con.execute(insert(QUERIES), row)
                 return
             except IntegrityError as e:
                 # An id of theirs still held: in use, unless what holds it has expired.
@@ -229,15 +229,16 @@ class SharedQueries:
                     .values(**values)
                 ).rowcount
             )
-            if not done:
+            if not done:  # parameters, not .values(): building the statement cost more
                 con.execute(
-                    insert(QUERIES).values(
-                        owner=state.owner,
-                        query_id=state.query_id,
-                        engine_id=state.engine_id,
-                        started_at=state.started,
+                    insert(QUERIES),
+                    {
+                        "owner": state.owner,
+                        "query_id": state.query_id,
+                        "engine_id": state.engine_id,
+                        "started_at": state.started,
                         **values,
-                    )
+                    },
                 )
             self._prune(con)
 

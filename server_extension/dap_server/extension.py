@@ -205,6 +205,7 @@ class DapExtension(ExtensionApp):
             access_log.addHandler(handler)
             access_log.setLevel(logging.INFO)
             access_log.propagate = False
+        self.settings["dap_access_log"] = self.json_access_log  # see handlers.request_log
         hub = HubIdentity(claim_mapping(settings), self.hub_cache) if self.hub_service else None
         self.settings["dap_state"] = DapState(settings, runtime, hub, self.identity)
 

@@ -23,6 +23,7 @@ from dap_kernel.errors import ConfigError
 from dap_kernel.tls import CERT_ENV, KEY_ENV, check_listener, check_pair
 
 from .auth import HubIdentity, NoJupyterIdentity
+from .handlers import request_log
 
 
 class _NoFilesContentsManager(LargeFileManager):
@@ -69,6 +70,7 @@ class DapServiceApp(ServerApp):
         except ConfigError as e:
             self.log.critical("%s", e)
             self.exit(1)
+        self.tornado_settings = {"log_function": request_log, **self.tornado_settings}
         super().init_webapp()
 
     def _find_http_port(self) -> None:
