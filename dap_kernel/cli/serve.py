@@ -87,6 +87,15 @@ def serve(
             "they share queries, cached results and rate limits through the metadata database.",
         ),
     ] = 1,
+    pin: Annotated[
+        bool,
+        typer.Option(
+            "--pin/--no-pin",
+            envvar="DAP_SERVE_PIN",
+            help="With --workers: split the cores between the workers, each pinned to its "
+            "share (about half the CPU per cached request here); DuckDB gets a worker's cores.",
+        ),
+    ] = True,
 ) -> None:
     """Run the DAP service: the governed REST API alone, as JupyterHub runs it as a service.
 
@@ -105,7 +114,7 @@ def serve(
     reset_default_workspace()
     args = [sys.executable, "-m", "dap_server.service", f"--port={port}", f"--ip={ip}"]
     if workers > 1:  # a supervisor of N such processes
-        args[2:3] = ["dap_server.workers", f"--workers={workers}"]
+        args[2:3] = ["dap_server.workers", f"--workers={workers}", *([] if pin else ["--no-pin"])]
     if tls:
         args += [f"--ServerApp.certfile={certfile}", f"--ServerApp.keyfile={keyfile}"]
     if allow_plain_http:

@@ -7,6 +7,15 @@ rate limits — lives in the metadata database (:mod:`dap_kernel.sharedstate`), 
 matter which worker answers. Scheduled reports share the work through their leases as
 separate servers always did.
 
+The cores the supervisor may use are split between the workers (worker i gets the i-th group
+of near-equal size; one core each, round the list, when there are more workers than cores),
+unless ``--no-pin``, and a worker's DuckDB gets as many threads as it has cores (``DAP_THREADS``
+unless set). Measured here (``bench/rest_cpu.py``, 2 cores): a worker whose threads — the event
+loop, the query pool, the group commit — hand CPython's GIL to each other on one core spends
+about half the CPU per cached request of one whose threads wake each other across cores (1.8
+against 4–5 ms). So ``--workers`` as many as cores suits many small REST queries; fewer workers
+give each heavy query more cores.
+
 The supervisor only starts, restarts and stops workers: a worker that exits while the service
 is not stopping is started again (after a pause when workers keep dying). SIGTERM or SIGINT
 is passed to every worker, which drains as a single server does (readiness fails, running
@@ -57,19 +66,49 @@ def prepare_home() -> None:
         ws.close()
 
 
+def worker_cpus(workers: int, pin: bool) -> list[set[int] | None]:
+    """The cores each worker is pinned to (None: not pinned): the supervisor's own set split
+    into ``workers`` groups of near-equal size, or one core each, round the list, when there
+    are more workers than cores."""
+    if not pin or not hasattr(os, "sched_getaffinity"):
+        return [None] * workers
+    cpus = sorted(os.sched_getaffinity(0))
+    if workers > len(cpus):
+        return [{cpus[slot % len(cpus)]} for slot in range(workers)]
+    size, extra = divmod(len(cpus), workers)
+    groups: list[set[int] | None] = []
+    start = 0
+    for slot in range(workers):
+        end = start + size + (1 if slot < extra else 0)
+        groups.append(set(cpus[start:end]))
+        start = end
+    return groups
+
+
 class Supervisor:
-    def __init__(self, workers: int, argv: list[str]) -> None:
+    def __init__(self, workers: int, argv: list[str], *, pin: bool = True) -> None:
         self.workers = max(1, workers)
         self.argv = argv
+        self.cpus = worker_cpus(self.workers, pin)
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.stopping = False
         self._restarts: deque[float] = deque()
 
     def _spawn(self, slot: int) -> None:
         env = {**os.environ, "DAP_WORKER": str(slot)}
-        proc = subprocess.Popen(self.argv, env=env, preexec_fn=_die_with_parent)
+        cores = self.cpus[slot]
+        if cores is not None:
+            env.setdefault("DAP_THREADS", str(len(cores)))
+
+        def before_exec() -> None:
+            _die_with_parent()
+            if cores is not None:
+                os.sched_setaffinity(0, cores)
+
+        proc = subprocess.Popen(self.argv, env=env, preexec_fn=before_exec)
         self.procs[slot] = proc
-        _log(f"worker {slot} started (pid {proc.pid})")
+        where = f" on cores {','.join(map(str, sorted(cores)))}" if cores is not None else ""
+        _log(f"worker {slot} started (pid {proc.pid}){where}")
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         first = not self.stopping
@@ -115,10 +154,11 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m dap_server.workers --workers N --port P [--ip A] [service options…]``."""
     parser = argparse.ArgumentParser(prog="dap serve --workers", description=__doc__)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-pin", action="store_true", help="let workers run on any core")
     known, rest = parser.parse_known_args(argv)
     prepare_home()
     child = [sys.executable, "-m", "dap_server.service", "--reuse-port", *rest]
-    sys.exit(Supervisor(known.workers, child).run())
+    sys.exit(Supervisor(known.workers, child, pin=not known.no_pin).run())
 
 
 if __name__ == "__main__":

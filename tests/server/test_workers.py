@@ -79,6 +79,31 @@ def two_workers(demo_home: Path, tmp_path_factory: pytest.TempPathFactory) -> It
         yield service
 
 
+def test_each_worker_runs_on_a_core_of_its_own(two_workers: Service) -> None:
+    """Threads handing the GIL to each other across cores cost a worker twice the CPU per
+    cached request (bench/RESULTS.md); a worker's DuckDB gets as many threads as its cores."""
+    from dap_server.workers import worker_cpus
+
+    expected = sorted(sorted(cores or ()) for cores in worker_cpus(2, True))
+    workers = _workers(two_workers)
+    assert sorted(sorted(p.cpu_affinity()) for p in workers) == expected
+    assert len(os.sched_getaffinity(0)) < 2 or expected[0] != expected[1]
+    assert sorted(p.environ().get("DAP_THREADS") for p in workers) == sorted(
+        str(len(cores)) for cores in expected
+    )
+
+
+def test_workers_split_the_cores_and_need_not_be_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dap_server.workers import Supervisor, worker_cpus
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1, 2, 3, 4})
+    assert worker_cpus(2, True) == [{0, 1, 2}, {3, 4}]
+    assert worker_cpus(5, True) == [{0}, {1}, {2}, {3}, {4}]
+    assert worker_cpus(6, True) == [{0}, {1}, {2}, {3}, {4}, {0}]
+    assert worker_cpus(1, True) == [{0, 1, 2, 3, 4}]
+    assert Supervisor(2, ["true"], pin=False).cpus == [None, None]
+
+
 def test_a_query_run_on_one_worker_is_paged_on_the_other_and_unknown_to_other_users(
     two_workers: Service,
 ) -> None:
