@@ -1,7 +1,7 @@
 """Server CPU per cached REST query: closed loop, a fixed number of requests in flight.
 
     .venv/bin/python bench/rest_cpu.py [--requests 5000] [--concurrency 16] [--users 50]
-                                       [--scale 0.1] [--workers 1] [--spy FILE]
+                                       [--scale 0.1] [--workers 1] [--spy FILE] [--pin]
 
 A fresh home from ``load_rest.build_home`` (users, row filter, mask, keys), ``dap serve``
 (rate limits off: this measures the query path, not the limiter), the cache warmed with 300
@@ -16,15 +16,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load_rest as L
+
+
+def pin_apart(server: L.Server) -> None:
+    """The server's processes (every thread) on the first core, this client on the last: the
+    server's CPU is then measured without the client's threads and cross-core wake-ups."""
+    cpus = sorted(os.sched_getaffinity(0))
+    for proc in [psutil.Process(server.proc.pid), *psutil.Process(server.proc.pid).children()]:
+        for thread in proc.threads():
+            os.sched_setaffinity(thread.id, {cpus[0]})
+    os.sched_setaffinity(0, {cpus[-1]})
 
 
 async def measure(args: argparse.Namespace) -> None:
@@ -35,6 +47,8 @@ async def measure(args: argparse.Namespace) -> None:
         )
         try:
             server.wait_ready()
+            if args.pin:
+                pin_apart(server)
             callers = [u for u in users if u.name.startswith("u")]
             names = list(L.REPORT)
             since = L.since_values(1)[0]
@@ -98,6 +112,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=0.1)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--spy", default="", help="py-spy raw profile of the server to FILE")
+    parser.add_argument(
+        "--pin", action="store_true", help="one worker: the server on the first core, this client on the last"
+    )
     asyncio.run(measure(parser.parse_args()))
 
 
