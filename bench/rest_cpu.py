@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--spy", default="", help="py-spy raw profile of the server to FILE")
     parser.add_argument(
-        "--pin", action="store_true", help="one worker: the server on the first core, this client on the last"
+        "--pin", action="store_true", help="one worker: the server on core 0, the client on 1"
     )
     asyncio.run(measure(parser.parse_args()))
 
