@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .catalog.models import TableInfo
 from .catalog.store import Catalog
+from .engine_choice import chosen_engine
 from .engines.base import TABLE_ENGINE_OPTION
 from .errors import DapError, QueryRefused
 from .governance.audit import Change
@@ -44,6 +45,9 @@ class CatalogChanges:
     def audit_change(
         self, action: str, tables: Iterable[str] = (), *, statement: str = ""
     ) -> AbstractContextManager[Change]:
+        raise NotImplementedError  # pragma: no cover - Session's
+
+    def describe(self, table: str) -> TableInfo:
         raise NotImplementedError  # pragma: no cover - Session's
 
     def _require_new(self, name: str, replace: bool) -> str:
@@ -163,6 +167,18 @@ class CatalogChanges:
             self.require("MODIFY", schema)
             self.catalog.set_schema_option(schema, TABLE_ENGINE_OPTION, engine)
         return engine
+
+    def engine_setting(self, name: str, *, schema: bool = False) -> tuple[str | None, str]:
+        """The engine statements over table ``name`` (``schema``: over the tables of schema
+        ``name``) run on when they name none, and whose setting it is (``"table"``,
+        ``"schema"``; ``""``: none, ``DAP_ENGINE`` runs them). A table must be one the caller
+        may see: an unknown or hidden one is reported alike."""
+        if schema:
+            owner = check_name(name, "schema").lower()
+            return chosen_engine(None, self.catalog.schema_options(owner))
+        info = self.describe(name)  # visibility; what the caller is shown leaves options out
+        options = self.catalog.get(info.qualified_name).options
+        return chosen_engine(options, self.catalog.schema_options(info.schema.lower()))
 
     def drop_table(self, name: str, *, purge: bool = False) -> None:
         """Remove a table from the catalog (``purge``: and a lake table's files).

@@ -40,7 +40,16 @@ def engine_of_rows(rows: Mapping[str, Any]) -> str | None:
 
 def engine_of_row(row: Any) -> str | None:
     """The engine one catalog row is set to: its own setting, else its schema's."""
-    engine = (row.options or {}).get(TABLE_ENGINE_OPTION) or (row.schema_options or {}).get(
-        TABLE_ENGINE_OPTION
-    )
-    return str(engine) if engine else None
+    return chosen_engine(row.options, row.schema_options)[0]
+
+
+def chosen_engine(
+    options: Mapping[str, Any] | None, schema_options: Mapping[str, Any] | None
+) -> tuple[str | None, str]:
+    """The engine a table with these ``options`` in a schema with ``schema_options`` is set
+    to, and whose setting it is (``"table"``, ``"schema"``; ``""``: none, ``DAP_ENGINE``)."""
+    for source, settings in (("table", options), ("schema", schema_options)):
+        engine = (settings or {}).get(TABLE_ENGINE_OPTION)
+        if engine:
+            return str(engine), source
+    return None, ""

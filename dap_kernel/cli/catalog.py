@@ -107,20 +107,11 @@ def catalog_engine(
 ) -> None:
     """The engine that runs statements over TABLE (or a SCHEMA's tables) when they name none
     (needs MODIFY)."""
-    from ..engines.base import TABLE_ENGINE_OPTION
-
     session = _workspace().session(channel="cli")
     if engine is None and not default:
-        if schema:
-            chosen = session.catalog.schema_options(name.lower()).get(TABLE_ENGINE_OPTION)
-        else:
-            info = session.governed_catalog.find(name)
-            chosen = info.options.get(TABLE_ENGINE_OPTION)
-            if not chosen and (
-                own := session.catalog.schema_options(info.schema.lower()).get(TABLE_ENGINE_OPTION)
-            ):
-                chosen = f"{own} (its schema's)"
-        typer.echo(chosen or "default (DAP_ENGINE)")
+        chosen, source = session.engine_setting(name, schema=schema)
+        inherited = " (its schema's)" if source == "schema" and not schema else ""
+        typer.echo(f"{chosen}{inherited}" if chosen else "default (DAP_ENGINE)")
         return
     if schema:
         session.set_schema_engine(name, None if default else engine)

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from dap_kernel.errors import DapError, QueryFailed, QueryRefused
+from dap_kernel.errors import DapError, QueryFailed, QueryRefused, UnknownTable
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
 
@@ -50,10 +50,14 @@ def test_a_statement_runs_on_its_tables_engine(ws: Workspace) -> None:
     assert engine_of_last(ws, "tester") == ""
 
 
-def test_governance_holds_on_the_tables_engine(ws: Workspace) -> None:
+@pytest.mark.parametrize("where", ["table", "schema"])
+def test_governance_holds_on_the_tables_engine(ws: Workspace, where: str) -> None:
     sql = "SELECT region, email FROM customers ORDER BY email"
     before = as_user(ws, "ann").sql(sql)
-    ws.session().set_table_engine("customers", "chdb")
+    if where == "table":
+        ws.session().set_table_engine("customers", "chdb")
+    else:
+        ws.session().set_schema_engine("main", "chdb")
     after = as_user(ws, "ann").sql(sql)
     assert engine_of_last(ws, "ann") == "engine chdb"
     assert after.to_dicts() == before.to_dicts()
@@ -136,15 +140,21 @@ def test_a_schemas_tables_follow_its_engine_unless_they_name_their_own(ws: Works
     assert ws.catalog.schema_options("main") == {}
 
 
-def test_governance_holds_on_the_schemas_engine(ws: Workspace) -> None:
-    sql = "SELECT region, email FROM customers ORDER BY email"
-    before = as_user(ws, "ann").sql(sql)
+def test_the_engine_setting_is_shown_for_tables_the_caller_may_read(ws: Workspace) -> None:
+    """Every door asks the core: the setting that runs the caller's statements (a non-owner is
+    not shown a table's options, yet its engine decides where they run), for tables they may
+    read."""
     ws.session().set_schema_engine("main", "chdb")
-    after = as_user(ws, "ann").sql(sql)
-    assert engine_of_last(ws, "ann") == "engine chdb"
-    assert after.to_dicts() == before.to_dicts()  # ann's row filter and mask, on chDB too
-    with pytest.raises(QueryRefused):
-        as_user(ws, "bob").sql(sql)
+    assert ws.session().engine_setting("orders") == ("chdb", "schema")
+    assert ws.session().engine_setting("main", schema=True) == ("chdb", "schema")
+    ws.session().set_table_engine("orders", "duckdb")
+    assert as_user(ws, "ann").engine_setting("orders") == ("duckdb", "table")
+    with pytest.raises(QueryRefused):  # as `dap describe` refuses bob this table
+        as_user(ws, "bob").engine_setting("customers")
+    with pytest.raises(UnknownTable):
+        ws.session().engine_setting("no_such_table")
+    with pytest.raises(DapError, match="invalid schema name"):
+        ws.session().engine_setting("main.orders", schema=True)
 
 
 def test_setting_a_schemas_engine_needs_modify_on_it_and_a_known_engine(ws: Workspace) -> None:
