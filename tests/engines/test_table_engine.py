@@ -4,8 +4,10 @@ with the same governance as on the default engine."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -202,3 +204,42 @@ def test_a_schemas_engine_set_in_another_process_is_followed_at_once(ws: Workspa
         other.close()
     tester.sql("SELECT count(*) AS n FROM orders")
     assert engine_of_last(ws, "tester") == "engine chdb"
+
+
+def test_rest_gives_the_in_process_answer_on_a_schemas_engine(
+    demo_home: Path, tmp_path: Path
+) -> None:
+    """The same governed answer through both doors once a schema is moved to chDB; a user
+    with no grant is refused over REST as in process."""
+    from dap_kernel.transport import HttpSession
+    from tests.conftest import served
+
+    sql = "SELECT region, email FROM customers ORDER BY email"
+    with served(demo_home, tmp_path) as service:
+        ws = Workspace(Settings(home=service.home, user="tester"))
+        try:
+            ws.session().set_schema_engine("main", "chdb")
+            in_process = as_user(ws, "ann").sql(sql)
+            assert engine_of_last(ws, "ann") == "engine chdb"
+            with HttpSession(service.url, api_key=service.keys["ann"]) as ann:
+                over_rest = ann.sql(sql)
+            assert _rest_record(ws, "ann").reason == "engine chdb"
+            bob = HttpSession(service.url, api_key=service.keys["bob"])
+            with bob, pytest.raises(QueryRefused):
+                bob.sql(sql)
+        finally:
+            ws.close()
+    assert over_rest.height > 0 and set(over_rest["region"]) == {"EMEA"}
+    assert over_rest.to_dicts() == in_process.to_dicts()
+
+
+def _rest_record(ws: Workspace, user: str) -> Any:
+    """The newest audit record of ``user`` made over REST (the service writes it just after
+    answering)."""
+    deadline = time.monotonic() + 10
+    while True:
+        record = ws.audit.tail(limit=1, principal=user)[-1]
+        if record.channel.startswith("rest") or time.monotonic() > deadline:
+            assert record.channel.startswith("rest"), record
+            return record
+        time.sleep(0.05)
