@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 from .catalog.models import TableInfo
 from .catalog.store import Catalog
 from .engine_choice import chosen_engine
-from .engines.base import TABLE_ENGINE_OPTION
+from .engines.base import TABLE_ENGINE_OPTION, Engine
+from .engines.clickhouse import ClickHouseEngine
+from .engines.clickhouse_native import check_source
 from .errors import DapError, QueryRefused
 from .governance.audit import Change
 from .governance.identity import Principal
@@ -48,6 +50,9 @@ class CatalogChanges:
         raise NotImplementedError  # pragma: no cover - Session's
 
     def describe(self, table: str) -> TableInfo:
+        raise NotImplementedError  # pragma: no cover - Session's
+
+    def engine_for(self, name: str) -> Engine:
         raise NotImplementedError  # pragma: no cover - Session's
 
     def _require_new(self, name: str, replace: bool) -> str:
@@ -136,6 +141,44 @@ class CatalogChanges:
                 qualified,
                 url,
                 source_table,
+                description=description,
+                owner=self.principal.name,
+                tags=tags,
+                replace=replace,
+            )
+            c.rows = info.row_count
+        return info
+
+    def register_clickhouse_table(
+        self,
+        name: str,
+        source_table: str,
+        *,
+        description: str = "",
+        tags: Iterable[str] = (),
+        replace: bool = False,
+    ) -> TableInfo:
+        """Register ``source_table`` (``database.table``) of the workspace's ClickHouse server
+        (``DAP_CLICKHOUSE_URL``); its statements run there, governed, on the live table.
+
+        Needs MANAGE_GRANTS as well as CREATE: the engine reads it with DAP's own ClickHouse
+        account, so registering hands the catalog that account's view of the table — a
+        steward's decision, not an analyst's (an analyst could otherwise register a table
+        another catalog name governs, as their own and unfiltered)."""
+        qualified = "{}.{}".format(*split_name(name))
+        database, table = check_source(source_table)
+        location = f"{database}.{table}"
+        what = f"register {qualified} from ClickHouse table {location}"
+        with self.audit_change("register", (qualified,), statement=what) as c:
+            self._require_new(name, replace)
+            self.require("MANAGE_GRANTS", "*")
+            engine = self.engine_for("clickhouse")
+            assert isinstance(engine, ClickHouseEngine)  # what the workspace makes of the name
+            native = engine.describe_native(location, self.catalog.exact_distinct_rows)
+            info = self.catalog.register_clickhouse_table(
+                qualified,
+                location,
+                native,
                 description=description,
                 owner=self.principal.name,
                 tags=tags,

@@ -175,6 +175,16 @@ class DapClient(Protocol):
         replace: bool = False,
     ) -> TableInfo: ...
 
+    def register_clickhouse_table(
+        self,
+        name: str,
+        source_table: str,
+        *,
+        description: str = "",
+        tags: Iterable[str] = (),
+        replace: bool = False,
+    ) -> TableInfo: ...
+
     def drop_table(self, name: str, *, purge: bool = False) -> None: ...
 
 

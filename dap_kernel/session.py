@@ -539,6 +539,10 @@ class Session(CatalogChanges):
         change = Change(action, list(tables), statement)
         return audited(self.workspace.audit, self.principal.name, self.channel, change)
 
+    def engine_for(self, name: str) -> Engine:
+        """The workspace's engine called ``name`` (what a catalog change asks a server)."""
+        return self.workspace.engine_named(name)
+
     def check(self, action: str, securable: str) -> Decision:
         """May this principal do ``action`` on ``securable``? (REST access/check, the lab UI)."""
         return self.workspace.policy.check(self.principal, action, securable)

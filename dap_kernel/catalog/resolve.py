@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ..connectors.sql import read_sql
-from ..engines.base import TABLE_ENGINE_OPTION, Binding
+from ..engines.base import CLICKHOUSE_KIND, TABLE_ENGINE_OPTION, Binding
 from ..errors import DapError, QueryRefused, SourceError, UnknownTable
 from ..lake import Lake, check_name, split_name
 from ..meta import MetaStore
@@ -113,6 +113,16 @@ class CatalogBindings(CatalogIndex):
                 signature=f"delta:{row.version}",
                 files=files,
                 options=row.options or {},
+            )
+        if row.kind == CLICKHOUSE_KIND:
+            # The server's live table, bound by the clickhouse engine as a view: no two
+            # statements share a cached answer.
+            return Binding(
+                schema=row.schema_name,
+                name=row.name,
+                kind=CLICKHOUSE_KIND,
+                location=row.location,
+                signature=f"clickhouse:{uuid.uuid4()}",
             )
         if row.kind in DATABASE_KINDS:
             return Binding(

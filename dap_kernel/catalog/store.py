@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..connectors.files import sniff_delimiter
-from ..engines.base import Binding, Engine
+from ..engines.base import CLICKHOUSE_KIND, TABLE_ENGINE_OPTION, Binding, Engine
 from ..errors import DapError, SourceError, TableExists
 from ..lake import Data, Lake, split_name
 from ..meta import CatalogColumn, CatalogTable, MetaStore
@@ -28,6 +28,7 @@ from .resolve import CatalogBindings
 from .stats import EXACT_DISTINCT_ROWS, distinct_counts, merge_column_stats, profile_table
 
 if TYPE_CHECKING:
+    from ..engines.clickhouse_native import NativeTable
     from ..governance.secrets import SecretStore
 
 _EXTENSIONS = {
@@ -236,6 +237,64 @@ class Catalog(CatalogBindings):
                 self.secrets.delete(options["secret"])  # nothing half-registered stays behind
             raise
 
+    def register_clickhouse_table(
+        self,
+        name: str,
+        location: str,
+        native: NativeTable,
+        *,
+        description: str = "",
+        owner: str = "",
+        tags: Iterable[str] = (),
+        replace: bool = False,
+    ) -> TableInfo:
+        """Register ``location`` (``database.table``) of the workspace's ClickHouse server as
+        described there (:mod:`dap_kernel.engines.clickhouse_native`); its statements run on
+        the clickhouse engine. One catalog name per server table: a second name would be a
+        second set of rules for the same rows."""
+        schema, table = split_name(name)
+        self._ensure_new(schema, table, replace)
+        with self.meta.session() as s:
+            taken = s.execute(
+                select(CatalogTable.schema_name, CatalogTable.name).where(
+                    CatalogTable.kind == CLICKHOUSE_KIND, CatalogTable.location == location
+                )
+            ).first()
+        if taken is not None and (taken[0], taken[1]) != (schema, table):
+            raise DapError(
+                f"ClickHouse table {location} is registered already, as {taken[0]}.{taken[1]}"
+            )
+        # DuckDB's names of the column types, as every other table shows them.
+        empty = Binding(schema, table, "arrow", "", "describe", arrow=native.schema.empty_table())
+        _, typed = profile_table(self.engine, empty, "arrow", distinct=False)
+        columns = []
+        for column in typed:
+            st = native.stats.get(column.name)
+            columns.append(
+                column
+                if st is None
+                else dataclasses.replace(
+                    column,
+                    null_count=native.rows - st.values,
+                    distinct_count=st.distinct,
+                    distinct_approx=native.distinct_approx,
+                    min_value=st.minimum,
+                    max_value=st.maximum,
+                )
+            )
+        return self._register(
+            schema,
+            table,
+            kind=CLICKHOUSE_KIND,
+            location=location,
+            version=0,
+            description=description,
+            owner=owner,
+            tags=list(tags),
+            options={TABLE_ENGINE_OPTION: "clickhouse"},
+            profile=(native.rows, columns),
+        )
+
     # -- registration and statistics ---------------------------------------------------------
 
     def _register(
@@ -298,6 +357,11 @@ class Catalog(CatalogBindings):
             row = self._row(s, name)
             if row.kind == "delta":
                 row.version = self.lake.version(schema, table)
+            if row.kind == CLICKHOUSE_KIND:  # described by its server, not by DuckDB
+                raise DapError(
+                    f"{schema}.{table} is a ClickHouse table: register it again with "
+                    f"--replace (clickhouse:{row.location}) to refresh its statistics"
+                )
             binding = self._binding(row)
             row_count, columns = self._profile(binding, row.kind)
             old = {c.name: c for c in row.columns}

@@ -64,7 +64,11 @@ def catalog_search(term: Annotated[str, typer.Argument(help="Name, tag, column o
 def catalog_register(
     name: Annotated[str, typer.Argument(help="TABLE or SCHEMA.TABLE")],
     source: Annotated[
-        str, typer.Argument(help="File path/glob, or a sqlite:/// / postgresql:// URL")
+        str,
+        typer.Argument(
+            help="File path/glob, a sqlite:/// / postgresql:// URL, or clickhouse:DATABASE.TABLE "
+            "(a table of the DAP_CLICKHOUSE_URL server)"
+        ),
     ],
     table: Annotated[str | None, typer.Option(help="Source table, for a database URL.")] = None,
     format: Annotated[
@@ -76,7 +80,11 @@ def catalog_register(
     """Register an external file or database table in the catalog."""
 
     session = _workspace().session(channel="cli")
-    if "://" in source:
+    if source.startswith("clickhouse:") and "://" not in source:
+        info = session.register_clickhouse_table(
+            name, source.removeprefix("clickhouse:"), description=description, replace=replace
+        )
+    elif "://" in source:
         if not table:
             raise DapError("--table is required for a database source")
         info = session.register_database_table(

@@ -28,6 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..errors import QueryFailed
 from .names import RelationNames
 
 Params = Mapping[str, Any] | Sequence[Any] | None
@@ -41,6 +42,17 @@ PARAMS = "params"  # placeholders are bound by the engine (else substituted as l
 # The catalog option that sets the engine of a table (dap_kernel.engine_choice): DAP's own,
 # never handed to an engine's file reader with the table's reader options.
 TABLE_ENGINE_OPTION = "engine"
+# The catalog kind of a table that lives in the workspace's ClickHouse server
+# (:mod:`dap_kernel.engines.clickhouse_native`): only the clickhouse engine can read it.
+CLICKHOUSE_KIND = "clickhouse"
+
+
+def only_on_clickhouse(schema: str, name: str) -> QueryFailed:
+    """What another engine says of a table that lives in the ClickHouse server."""
+    return QueryFailed(
+        f"{schema}.{name} lives in the ClickHouse server: run the statement on the clickhouse "
+        "engine (--engine clickhouse)"
+    )
 
 
 @dataclass(frozen=True)

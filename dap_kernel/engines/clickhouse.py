@@ -36,8 +36,9 @@ from sqlglot import exp
 
 from ..engine_errors import engine_error
 from ..errors import ConfigError, EngineUnavailable, QueryCancelled
-from .base import CANCEL, Binding, Engine, Params
+from .base import CANCEL, CLICKHOUSE_KIND, Binding, Engine, Params
 from .cancels import EarlyCancels
+from .clickhouse_native import NativeTable, describe, source_sql
 from .clickhouse_sql import checked_statement, clickhouse_message, inline_parameters, read_binding
 from .names import RelationNames, quote_ident
 
@@ -131,10 +132,36 @@ class ClickHouseEngine(Engine):
     def bind(self, bindings: Sequence[Binding]) -> None:
         with self._lock:
             for binding in bindings:
-                if self._bound.get(binding.qualified_name) == binding.signature:
+                # A table of the server itself is a view: made once, it reads the live table.
+                native = binding.kind == CLICKHOUSE_KIND
+                signature = f"view:{binding.location}" if native else binding.signature
+                if self._bound.get(binding.qualified_name) == signature:
                     continue
-                self._load(binding, read_binding(binding))
-                self._bound[binding.qualified_name] = binding.signature
+                if native:
+                    self._view(binding)
+                else:
+                    self._load(binding, read_binding(binding))
+                self._bound[binding.qualified_name] = signature
+
+    def _view(self, binding: Binding) -> None:
+        """A table of this server under its private name (:mod:`.clickhouse_native`)."""
+        database = self.names.schema(binding.schema)
+        target = self.relation(binding.schema, binding.name)
+        self._trusted(f"CREATE DATABASE IF NOT EXISTS {quote_ident(database)}")
+        self._databases.add(database)
+        self._trusted(f"DROP TABLE IF EXISTS {target}")
+        self._trusted(f"CREATE VIEW {target} AS SELECT * FROM {source_sql(binding.location)}")
+
+    def describe_native(self, location: str, exact_distinct_rows: int) -> NativeTable:
+        """Columns and statistics of a table of this server, computed here (trusted SQL)."""
+
+        def query(sql: str) -> Sequence[Sequence[Any]]:
+            try:
+                return list(self._client.query(sql).result_rows)
+            except Exception as e:  # clickhouse-connect raises its own errors
+                raise self._error(e) from None
+
+        return describe(query, location, arrow_type, exact_distinct_rows)
 
     def _load(self, binding: Binding, data: pa.Table) -> None:
         from clickhouse_connect.datatypes.registry import get_from_name

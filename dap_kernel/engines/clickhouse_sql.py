@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import TokenType, exp
 
 from ..errors import QueryFailed
-from .base import Binding, Params
+from .base import CLICKHOUSE_KIND, Binding, Params, only_on_clickhouse
 from .names import RelationNames
 
 # Scalar functions of ClickHouse that read files, the network, dictionaries, settings or the
@@ -181,6 +181,8 @@ def read_binding(b: Binding) -> pa.Table:
     the Arrow data the core bound (an empty table, a caller's input, a database source)."""
     if b.arrow is not None:
         return b.arrow
+    if b.kind == CLICKHOUSE_KIND:  # chDB: another server's table (the server engine binds a view)
+        raise only_on_clickhouse(b.schema, b.name)
     try:
         if b.kind == "delta":
             hive = "hive" if b.options.get("partition_columns") else None

@@ -30,7 +30,17 @@ import pyarrow as pa
 
 from ..engine_errors import engine_error
 from ..errors import QueryCancelled, QueryFailed
-from .base import CANCEL, PARAMS, PROGRESS, STREAM, Binding, Engine, Params
+from .base import (
+    CANCEL,
+    CLICKHOUSE_KIND,
+    PARAMS,
+    PROGRESS,
+    STREAM,
+    Binding,
+    Engine,
+    Params,
+    only_on_clickhouse,
+)
 from .cancels import EarlyCancels
 from .names import RelationNames, quote_ident
 
@@ -211,6 +221,8 @@ class DuckDBEngine(Engine):
             source = f"read_csv({quote_literal(b.location)}{opts})"
         elif b.kind == "json":
             source = f"read_json_auto({quote_literal(b.location)})"
+        elif b.kind == CLICKHOUSE_KIND:
+            raise only_on_clickhouse(b.schema, b.name)
         else:
             raise QueryFailed(f"the DuckDB engine cannot read {b.kind!r} tables")
         try:

@@ -50,7 +50,7 @@ from sqlglot import exp
 
 from ..engine_errors import engine_error
 from ..errors import ConfigError, EngineUnavailable, QueryCancelled, QueryFailed
-from .base import CANCEL, PROGRESS, Binding, Engine, Params
+from .base import CANCEL, CLICKHOUSE_KIND, PROGRESS, Binding, Engine, Params, only_on_clickhouse
 from .cancels import EarlyCancels
 from .names import RelationNames
 
@@ -368,6 +368,8 @@ class SparkEngine(Engine):
             return reader.parquet(*b.files)
         if b.kind == "parquet":
             return reader.parquet(str(b.location))
+        if b.kind == CLICKHOUSE_KIND:
+            raise only_on_clickhouse(b.schema, b.name)
         raise QueryFailed(
             f"the spark engine reads lake tables and Parquet sources, not {b.kind!r} sources: "
             "run this query on duckdb"

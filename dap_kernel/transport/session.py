@@ -324,5 +324,8 @@ class HttpSession(RestConnection):
     def register_database_table(self, name: str, *_args: Any, **_options: Any) -> TableInfo:
         raise no_writes(f"registering {name}")
 
+    def register_clickhouse_table(self, name: str, *_args: Any, **_options: Any) -> TableInfo:
+        raise no_writes(f"registering {name}")
+
     def drop_table(self, name: str, *, purge: bool = False) -> None:
         raise no_writes(f"dropping {name}")
