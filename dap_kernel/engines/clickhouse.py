@@ -4,9 +4,11 @@ checked statements as chDB (:mod:`.clickhouse_sql`), run by a server DAP does no
 Fail closed, as on chDB, plus what a shared server needs:
 
 - **The server cannot read DAP's lake**, and must not: :meth:`ClickHouseEngine.bind` copies
-  each table's current snapshot (read here with pyarrow) into a ``Memory`` table of a private
-  database (``"main#<token>"``, :mod:`.names`) with explicit column types, and copies again only
-  when the binding's signature changes. :meth:`~ClickHouseEngine.close` drops those databases.
+  each table's current snapshot (read here with pyarrow) into a ``MergeTree`` table of a private
+  database (``"main#<token>"``, :mod:`.names`) with explicit column types, sorted by the
+  table's partition and date columns (:func:`order_key`), and copies again only when the
+  binding's signature changes. A table of the server itself is bound as a view instead
+  (:mod:`.clickhouse_native`). :meth:`~ClickHouseEngine.close` drops those databases.
   DAP's ClickHouse user needs DDL rights on them; governed statements get ``readonly=1`` as a
   setting of each query, so none can write, ``SET`` or call a table function.
 - **The safety settings must exist on the server.** ``prefer_column_name_to_alias`` makes a row
@@ -74,14 +76,40 @@ _TO_CLICKHOUSE: tuple[tuple[Callable[[pa.DataType], bool], str], ...] = (
 )
 
 
-def clickhouse_type(t: pa.DataType) -> str:
-    """The ClickHouse column type a copied Arrow column gets (always Nullable, as Arrow is)."""
+def clickhouse_type(t: pa.DataType, *, nullable: bool = True) -> str:
+    """The ClickHouse column type a copied Arrow column gets: Nullable, as Arrow is, except a
+    column of the sort key (which old servers refuse to be Nullable; it holds no null)."""
     if pa.types.is_decimal(t):
-        return f"Nullable(Decimal({t.precision}, {t.scale}))"
-    for test, name in _TO_CLICKHOUSE:
-        if test(t):
-            return f"Nullable({name})"
-    raise ConfigError(f"the clickhouse engine cannot copy a column of type {t}")
+        name = f"Decimal({t.precision}, {t.scale})"
+    else:
+        name = next((n for test, n in _TO_CLICKHOUSE if test(t)), "")
+    if not name:
+        raise ConfigError(f"the clickhouse engine cannot copy a column of type {t}")
+    return f"Nullable({name})" if nullable else name
+
+
+# Sort keys of copies: at most this many columns (a longer key sorts more, prunes no better).
+ORDER_KEY_COLUMNS = 3
+
+
+def order_key(binding: Binding, data: pa.Table) -> list[str]:
+    """The sort key of a copy: the lake table's partition columns, then its first date or
+    timestamp column — what reports filter ranges on, so the server skips the granules
+    outside them. Only columns without nulls (a sort key column is not Nullable); none at
+    all leaves the copy unsorted (``ORDER BY tuple()``)."""
+    def usable(name: str) -> bool:
+        return name in data.column_names and data.column(name).null_count == 0
+
+    key = [str(c) for c in binding.options.get("partition_columns") or [] if usable(str(c))]
+    dated = (
+        f.name
+        for f in data.schema
+        if (pa.types.is_date(f.type) or pa.types.is_timestamp(f.type))
+        and usable(f.name)
+        and f.name not in key
+    )
+    first = next(dated, None)
+    return [*key, *([first] if first else [])][:ORDER_KEY_COLUMNS]
 
 
 class ClickHouseEngine(Engine):
@@ -164,26 +192,35 @@ class ClickHouseEngine(Engine):
         return describe(query, location, arrow_type, exact_distinct_rows)
 
     def _load(self, binding: Binding, data: pa.Table) -> None:
+        """A copy of the binding's rows in a MergeTree table sorted by :func:`order_key`
+        (on disk, so a copy need not fit in the server's memory), sent column by column."""
         from clickhouse_connect.datatypes.registry import get_from_name
 
         database = self.names.schema(binding.schema)
         target = self.relation(binding.schema, binding.name)
-        types = [clickhouse_type(f.type) for f in data.schema]
+        key = order_key(binding, data)
+        types = [clickhouse_type(f.type, nullable=f.name not in key) for f in data.schema]
         columns = ", ".join(
             f"{quote_ident(f.name)} {t}" for f, t in zip(data.schema, types, strict=True)
         )
+        order = ", ".join(quote_ident(k) for k in key)
         self._trusted(f"CREATE DATABASE IF NOT EXISTS {quote_ident(database)}")
         self._databases.add(database)
         self._trusted(f"DROP TABLE IF EXISTS {target}")
-        self._trusted(f"CREATE TABLE {target} ({columns}) ENGINE = Memory")
+        self._trusted(
+            f"CREATE TABLE {target} ({columns}) ENGINE = MergeTree() ORDER BY ({order})"
+            if key
+            else f"CREATE TABLE {target} ({columns}) ENGINE = MergeTree() ORDER BY tuple()"
+        )
         if data.num_rows:
             try:
                 self._client.insert(
                     binding.name,
-                    [list(r.values()) for r in data.to_pylist()],
+                    [column.to_pylist() for column in data.columns],
                     database=database,
                     column_names=data.column_names,
                     column_types=[get_from_name(t) for t in types],
+                    column_oriented=True,
                 )
             except Exception as e:  # clickhouse-connect raises its own errors
                 raise self._error(e) from None

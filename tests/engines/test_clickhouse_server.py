@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,15 +29,14 @@ from dap_kernel.settings import Settings
 from tests.attacks import ERROR_ATTACKS, NAME_ATTACKS, leaks
 from tests.kernel.test_governance import ATTACKS
 
+from .clickhouse_server import PASSWORD, SERVER, clickhouse_server, free_port
 from .conftest import as_user, outcome, same_rows
 from .test_differential import QUERIES
 
 pytest.importorskip("clickhouse_connect")
-SERVER = "/usr/sbin/clickhouse-server"
 if not os.path.exists(SERVER):
     pytest.skip("no clickhouse-server (make system-deps installs it)", allow_module_level=True)
 
-PASSWORD = "pw-Zq81-never-shown"
 DAP = shutil.which("dap", path=str(Path(sys.executable).parent)) or "dap"
 
 # Differential queries 18.16 answers differently from DuckDB, by number in QUERIES, with why.
@@ -59,57 +56,11 @@ DIFFERENT_ON_18_16 = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A ClickHouse server of its own: config, data and users in a tmp dir, 127.0.0.1 only."""
-    root = tmp_path_factory.mktemp("clickhouse")
-    http, tcp = _free_port(), _free_port()
-    (root / "users.xml").write_text(
-        "<yandex><profiles><default/></profiles><quotas><default/></quotas><users><dap>"
-        f"<password>{PASSWORD}</password><networks><ip>127.0.0.1</ip></networks>"
-        "<profile>default</profile><quota>default</quota></dap></users></yandex>"
-    )
-    (root / "config.xml").write_text(
-        f"<yandex><logger><level>warning</level><log>{root}/log.txt</log>"
-        f"<errorlog>{root}/err.txt</errorlog><console>0</console></logger>"
-        f"<listen_host>127.0.0.1</listen_host><http_port>{http}</http_port>"
-        f"<tcp_port>{tcp}</tcp_port><path>{root}/data/</path><tmp_path>{root}/tmp/</tmp_path>"
-        f"<user_files_path>{root}/files/</user_files_path>"
-        f"<format_schema_path>{root}/schemas/</format_schema_path>"
-        f"<users_config>{root}/users.xml</users_config><default_profile>default</default_profile>"
-        "<default_database>default</default_database><mark_cache_size>5368709</mark_cache_size>"
-        "</yandex>"
-    )
-    proc = subprocess.Popen(
-        [SERVER, f"--config-file={root}/config.xml"],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{http}/ping", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("clickhouse-server did not start") from None
-                time.sleep(0.2)
-        yield f"http://dap:{PASSWORD}@127.0.0.1:{http}/"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """A ClickHouse server of its own for the run (:func:`.clickhouse_server.clickhouse_server`)."""
+    with clickhouse_server(tmp_path_factory.mktemp("clickhouse")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -245,6 +196,47 @@ def test_bind_copies_once_per_signature_and_close_drops(clickhouse_url: str) -> 
     assert left == []
 
 
+def test_copies_are_merge_trees_sorted_by_partition_and_date(clickhouse_url: str) -> None:
+    """A copy is on disk (MergeTree), sorted by the partition columns then the first date
+    column with no nulls; a table without such columns is unsorted; the rows are all there."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    engine = ClickHouseEngine(clickhouse_url, required=("readonly",))
+    day = [dt.date(2026, 1, d) for d in (3, 1, 2)]
+    data = pa.table(
+        {
+            "id": [1, 2, 3],
+            "region": ["EMEA", "APAC", "EMEA"],
+            "shipped": [None, *day[1:]],  # a null: not a key column
+            "ordered": day,
+            "amount": pa.array([1.5, None, 2.5]),
+        }
+    )
+    parted = Binding(
+        "main", "p", "arrow", "", "v1", arrow=data, options={"partition_columns": ["region"]}
+    )
+    plain = Binding("main", "q", "arrow", "", "v1", arrow=data.select(["id", "amount"]))
+    try:
+        engine.bind([parted, plain])
+        client, _ = connect(clickhouse_url)
+        try:
+            shown = {
+                name: client.command(f"SHOW CREATE TABLE {engine.relation('main', name)}")
+                for name in ("p", "q")
+            }
+        finally:
+            client.close()
+        assert "MergeTree" in shown["p"] and "ORDER BY (region, ordered)" in shown["p"], shown
+        assert "ORDER BY tuple()" in shown["q"], shown["q"]
+        assert "Nullable(String)" not in shown["p"].split("shipped")[0].split("region")[1]
+        got = engine.execute(f"SELECT * FROM {engine.relation('main', 'p')} ORDER BY id")
+        assert got.to_pylist() == data.to_pylist()
+    finally:
+        engine.close()
+
+
 def test_cancel_kills_the_running_query(clickhouse_url: str) -> None:
     engine = ClickHouseEngine(clickhouse_url, required=("readonly",))
     outcome_: list[BaseException | None] = []
@@ -325,7 +317,7 @@ def test_no_url_or_no_server_is_one_config_error() -> None:
     with pytest.raises(ConfigError, match="must be an http"):
         ClickHouseEngine(f"clickhouse://dap:{PASSWORD}@127.0.0.1:9000/")
     with pytest.raises(ConfigError) as down:
-        ClickHouseEngine(f"http://dap:{PASSWORD}@127.0.0.1:{_free_port()}/")
+        ClickHouseEngine(f"http://dap:{PASSWORD}@127.0.0.1:{free_port()}/")
     text = str(down.value)
     assert text.startswith("cannot connect to ClickHouse at 127.0.0.1:") and PASSWORD not in text
     assert text.endswith(": the server does not answer"), text
