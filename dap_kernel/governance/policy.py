@@ -21,6 +21,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from ..errors import MetaStoreError
 from ..meta import MetaStore
 from ..meta.models import (
     CatalogColumn,
@@ -154,10 +155,11 @@ class GrantPolicy:
     # -- snapshot ---------------------------------------------------------------------------
 
     def state(self) -> tuple[int, bool]:
-        with self.meta.connection() as con:  # a lost server: MetaStoreError, one line
-            row = con.exec_driver_sql(
-                "SELECT version, multi_user FROM policy_state WHERE id = 1"
-            ).one()
+        """The policy version and mode, read on every statement (a lost server:
+        MetaStoreError, one line)."""
+        row = self.meta.first_row("SELECT version, multi_user FROM policy_state WHERE id = 1")
+        if row is None:
+            raise MetaStoreError("the metadata database has no policy state row")
         return int(row[0]), bool(row[1])
 
     def snapshot(self) -> _Snapshot:

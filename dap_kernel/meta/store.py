@@ -163,6 +163,28 @@ class MetaStore:
                 f"{str(e.orig).strip().splitlines()[0]}"
             ) from e
 
+    def first_row(self, sql: str) -> tuple[Any, ...] | None:
+        """The first row of a constant SELECT, read on a pooled driver connection: for the
+        reads of every request (the policy version), which a Core connection's begin and
+        commit made ~4x dearer (86 against 20 µs on SQLite here)."""
+        dbapi = self.engine.dialect.loaded_dbapi
+        try:
+            con = self.engine.raw_connection()
+            try:
+                cursor = con.cursor()
+                try:
+                    cursor.execute(sql)
+                    row = cursor.fetchone()
+                finally:
+                    cursor.close()
+            finally:
+                con.close()  # back to the pool, which rolls the read's transaction back
+        except (OperationalError, dbapi.Error) as e:
+            text = str(getattr(e, "orig", None) or e).strip()
+            first = text.splitlines()[0] if text else type(e).__name__
+            raise MetaStoreError(f"metadata database {redact_url(self.url)} failed: {first}") from e
+        return tuple(row) if row is not None else None
+
     def ping(self) -> None:
         """Raise :class:`MetaStoreError` unless the database answers (health checks)."""
         try:

@@ -164,6 +164,25 @@ def test_unreachable_postgres_is_one_clear_error_without_the_password() -> None:
     assert "\n" not in message
 
 
+def test_the_hot_path_read_answers_and_fails_in_one_line(tmp_path: Path) -> None:
+    """``first_row`` (the policy version of every statement) reads what Core reads; a lost
+    server or a bad statement is one MetaStoreError line, never the password."""
+    store = MetaStore(f"sqlite:///{tmp_path / 'meta.db'}")
+    store.migrate()
+    with store.connection() as con:
+        expected = tuple(con.exec_driver_sql("SELECT version FROM policy_state").one())
+    assert store.first_row("SELECT version FROM policy_state WHERE id = 1") == expected
+    assert store.first_row("SELECT version FROM policy_state WHERE id = 2") is None
+    with pytest.raises(MetaStoreError, match="no such table"):
+        store.first_row("SELECT 1 FROM nowhere")
+    lost = MetaStore("postgresql://dap:topsecret@127.0.0.1:1/dap")
+    with pytest.raises(MetaStoreError) as info:
+        lost.first_row("SELECT 1")
+    message = str(info.value)
+    assert message.startswith("metadata database ") and "topsecret" not in message
+    assert "\n" not in message
+
+
 @pytest.mark.parametrize("url", ["nonsense", "mysql+nodriver://x/y", "postgresql://x:y@:bad/"])
 def test_malformed_meta_url_is_a_clear_error(url: str) -> None:
     with pytest.raises(MetaStoreError, match="DAP_META_URL|cannot open"):
