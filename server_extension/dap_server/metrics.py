@@ -2,16 +2,27 @@
 
 A private registry keeps DAP's series apart from Jupyter Server's own ``/metrics`` and lets two
 servers in one test process count separately.
+
+Under ``dap serve --workers N`` a scrape reaches whichever worker the kernel hands the
+connection to, so each answer must be the service's, not one worker's (else every counter
+jumps between the workers' values and ``rate()`` reads resets). The supervisor gives the
+workers one ``PROMETHEUS_MULTIPROC_DIR``: prometheus_client keeps each process's values in a
+file there, and a scrape sums every worker's (:func:`render`), the dead ones' counts too.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+
+# Where every worker of one service keeps its values (prometheus_client's own variable).
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -19,8 +30,9 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 class Metrics:
     def __init__(self, streams_home: Path | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        if streams_home is not None:
-            self.registry.register(StreamCollector(streams_home))
+        self.streams = StreamCollector(streams_home) if streams_home is not None else None
+        if self.streams is not None:
+            self.registry.register(self.streams)
         self.requests = Counter(
             "dap_http_requests",
             "REST requests answered, by route, method and status.",
@@ -53,10 +65,35 @@ class Metrics:
             ["code"],
             registry=self.registry,
         )
-        self.running = Gauge("dap_queries_running", "Queries running now.", registry=self.registry)
+        self.running = Gauge(
+            "dap_queries_running",
+            "Queries running now.",
+            registry=self.registry,
+            multiprocess_mode="livesum",  # the running workers' sum
+        )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """This process's series, or with workers every worker's, summed."""
+        folder = os.environ.get(MULTIPROCESS_DIR)
+        if not folder:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        registry.register(_DapSeries(MultiProcessCollector(None, path=folder)))
+        if self.streams is not None:
+            registry.register(self.streams)
+        return generate_latest(registry)
+
+
+class _DapSeries(Collector):
+    """DAP's series of the workers' files (Jupyter Server's own are in them too)."""
+
+    def __init__(self, inner: MultiProcessCollector) -> None:
+        self.inner = inner
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in self.inner.collect():
+            if metric.name.startswith("dap_"):
+                yield metric
 
 
 # A stream's state file field → (metric, help). Read at each scrape: streams run in processes

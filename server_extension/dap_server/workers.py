@@ -28,12 +28,19 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections import deque
+from pathlib import Path
 from types import FrameType
+
+from prometheus_client.multiprocess import mark_process_dead
+
+from .metrics import MULTIPROCESS_DIR
 
 RESTART_WINDOW_S = 30.0
 RESTARTS_IN_WINDOW = 5  # more than this within the window: wait before each restart
@@ -93,9 +100,20 @@ class Supervisor:
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.stopping = False
         self._restarts: deque[float] = deque()
+        self.metrics_dir = ""
+
+    def _metrics_dir(self) -> str:
+        """The workers' shared metrics folder: the operator's (emptied: values of an earlier
+        run would be added to this one's), else one of the supervisor's own."""
+        given = os.environ.get(MULTIPROCESS_DIR, "")
+        if not given:
+            return tempfile.mkdtemp(prefix="dap-metrics-")
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return given
 
     def _spawn(self, slot: int) -> None:
-        env = {**os.environ, "DAP_WORKER": str(slot)}
+        env = {**os.environ, "DAP_WORKER": str(slot), MULTIPROCESS_DIR: self.metrics_dir}
         cores = self.cpus[slot]
         if cores is not None:
             env.setdefault("DAP_THREADS", str(len(cores)))
@@ -122,6 +140,14 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
+        self.metrics_dir = self._metrics_dir()
+        try:
+            return self._supervise()
+        finally:
+            if not os.environ.get(MULTIPROCESS_DIR):
+                shutil.rmtree(self.metrics_dir, ignore_errors=True)
+
+    def _supervise(self) -> int:
         for slot in range(self.workers):
             self._spawn(slot)
         while True:
@@ -133,6 +159,7 @@ class Supervisor:
                     code = proc.poll()
                     if code is not None and not self.stopping:
                         _log(f"worker {slot} (pid {proc.pid}) exited with {code}: restarting it")
+                        mark_process_dead(proc.pid, self.metrics_dir)  # its gauges: gone
                         self._pause_if_crashing()
                         if not self.stopping:
                             self._spawn(slot)

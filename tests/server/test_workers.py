@@ -183,6 +183,39 @@ def test_a_result_cached_by_one_worker_answers_on_the_other(two_workers: Service
     assert blobs and not any(b"country" in b or country in b for b in blobs)
 
 
+def _whoami_count(client: httpx.Client) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    reply = client.get("/dap/metrics")
+    assert reply.status_code == 200, reply.text
+    for family in text_string_to_metric_families(reply.text):
+        for sample in family.samples:
+            if sample.name == "dap_http_requests_total" and sample.labels == {
+                "route": "whoami",
+                "method": "GET",
+                "status": "200",
+            }:
+                return sample.value
+    return 0.0
+
+
+def test_metrics_are_the_services_whichever_worker_is_scraped(two_workers: Service) -> None:
+    """A scrape sums every worker's counts: the same total through either worker (one
+    worker's own counts would jump between scrapes, and rate() would read resets)."""
+    w0, w1 = _on_worker(two_workers, "0"), _on_worker(two_workers, "1")
+    with closing(w0), closing(w1):
+        before = _whoami_count(w0)
+        assert _whoami_count(w1) == before
+        for client, times, worker in ((w0, 4, "0"), (w1, 6, "1")):
+            for _ in range(times):
+                assert _answered_by(client.get(f"{API}/whoami"), worker).status_code == 200
+        assert _whoami_count(w0) == before + 10
+        assert _whoami_count(w1) == before + 10
+        running = w1.get("/dap/metrics").text.splitlines()
+        assert "dap_queries_running 0.0" in running  # the workers' sum, no pid label
+        assert not any(line.startswith("http_request_duration") for line in running)
+
+
 def test_rate_limits_are_counted_across_workers(demo_home: Path, tmp_path: Path) -> None:
     # One request a minute, bursts of one: the second, on the other worker, is refused.
     env = {"DAP_RATE_LIMIT_PER_MIN": "1"}
