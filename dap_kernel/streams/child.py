@@ -6,7 +6,8 @@ restarted — from standard input (never the command line, which every local use
 the home, resolves the request (a connector's credentials are decrypted here, in the process
 that uses them, and nowhere else) and runs the stream until SIGTERM. Anything that stops it
 before the runner starts is written to the state file as a failure, so the one who asked sees
-why.
+why. A second child of the same stream (two service workers restarting it at once) finds the
+stream's lock held and exits without touching the state file.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import DapError
+from ..errors import DapError, StreamRunning
 from ..governance.identity import Principal
 from ..session import Workspace
 from ..settings import Settings
 from .request import StreamRequest, resolve
 from .runner import StreamRunner
 from .spec import stream_name
-from .state import StreamState, write_state
+from .state import StreamState, stream_lock, write_state
 
 
 def main() -> int:
@@ -41,6 +42,15 @@ def main() -> int:
         request=request.to_dict(),
         restarts=int(job.get("restarts", 0)),
     )
+    try:
+        with stream_lock(home, state.name):  # before the state file is touched
+            return _run(home, job, request, state)
+    except StreamRunning as e:  # the process running it keeps its state file
+        print(f"stream {state.name}: {e}", file=sys.stderr)
+        return 0
+
+
+def _run(home: Path, job: dict[str, object], request: StreamRequest, state: StreamState) -> int:
     overrides = {k: job[k] for k in ("meta_url", "secret_key") if job.get(k)}
     ws = Workspace(Settings.from_env(home=home, **overrides))
     try:

@@ -28,7 +28,7 @@ from .decode import Event, decode
 from .metrics import Meter
 from .sink import OffsetsMoved, StreamSink
 from .spec import StreamSpec
-from .state import StreamState, write_state
+from .state import StreamState, stream_lock, write_state
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -79,7 +79,12 @@ class StreamRunner:
         handle_signals: bool = False,
         until: Callable[[RunSummary], bool] | None = None,
     ) -> RunSummary:
-        """Consume until stopped (or ``until(summary)`` says so after a batch)."""
+        """Consume until stopped (or ``until(summary)`` says so after a batch). Alone: a second
+        process running this stream is refused (:func:`~.state.stream_lock`)."""
+        with stream_lock(self.home, self.state.name):
+            return self._run(handle_signals, until)
+
+    def _run(self, handle_signals: bool, until: Callable[[RunSummary], bool] | None) -> RunSummary:
         if handle_signals:
             self._install_signals()
         what = f"stream {self.spec.topic} from {self.spec.bootstrap} into {self.spec.table}"

@@ -8,16 +8,20 @@ stream killed with SIGKILL leaves a file saying ``running`` whose process is gon
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import DapError, UnknownStream
+from ..errors import DapError, StreamRunning, UnknownStream
 from .spec import stream_name
 
 
@@ -70,6 +74,49 @@ def state_dir(home: Path) -> Path:
 
 def _path(home: Path, name: str) -> Path:
     return state_dir(home) / f"{stream_name(name)}.json"
+
+
+_HELD: dict[Path, tuple[int, int]] = {}  # this process's stream locks: path -> (fd, depth)
+_HELD_LOCK = threading.Lock()
+
+
+@contextmanager
+def stream_lock(home: Path, name: str) -> Iterator[None]:
+    """Held by the process that runs stream ``name`` for as long as it runs.
+
+    The state file says who runs a stream, but two processes can read "dead" at once: two
+    service workers that both restart a stream that died while neither watched, two starts
+    racing. The second process is refused here (:class:`StreamRunning`) before it reads an
+    event or writes the state file, so one stream never has two consumers writing its table.
+    An exclusive ``flock`` that the kernel drops when the process dies, however it dies;
+    re-entrant within the process (the supervised child holds it around the runner, which
+    takes it too)."""
+    path = state_dir(home) / f"{name}.lock"
+    with _HELD_LOCK:
+        held = _HELD.get(path)
+        if held is not None:
+            _HELD[path] = (held[0], held[1] + 1)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise StreamRunning(
+                    f"stream {name} is already running in another process"
+                ) from None
+            _HELD[path] = (fd, 1)
+    try:
+        yield
+    finally:
+        with _HELD_LOCK:
+            fd, depth = _HELD[path]
+            if depth > 1:
+                _HELD[path] = (fd, depth - 1)
+            else:
+                del _HELD[path]
+                os.close(fd)  # releases the lock
 
 
 def write_state(home: Path, state: StreamState) -> None:

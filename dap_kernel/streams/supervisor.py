@@ -185,6 +185,11 @@ class Supervisor:
             if process is not None and process.poll() is not None:
                 if state is not None and mine:
                     return state
+                if state is not None and state.status in ACTIVE and pid_alive(state.pid):
+                    # Another process won the race to run it (its lock: see state.stream_lock).
+                    with self._lock:
+                        watched.stopped = True
+                    raise StreamRunning(f"stream {name} is already running (pid {state.pid})")
                 raise DapError(f"stream {name} could not start (see {watched.log_file})")
             if time.monotonic() > deadline:
                 if state is not None and mine:

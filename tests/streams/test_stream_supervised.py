@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +21,7 @@ from dap_kernel.governance.identity import Principal
 from dap_kernel.local import LocalClient
 from dap_kernel.session import Workspace
 from dap_kernel.streams import StreamRequest, read_state
+from dap_kernel.streams.state import stream_lock
 from dap_kernel.streams.supervisor import Supervisor
 from tests.streams.conftest import Broker
 from tests.streams.helpers import produce, table_frame
@@ -236,3 +240,67 @@ def test_a_kafka_connector_is_tested_like_any_other(workspace: Workspace, broker
     connectors.create("nowhere", "kafka://127.0.0.1:9", owner="tester")
     dead = connectors.test("nowhere", timeout_s=2)
     assert not dead.ok and dead.message
+
+
+def test_a_stream_runs_in_one_process_at_most(tmp_path: Path) -> None:
+    """The stream's lock: re-entrant in its process, refused to any other while held."""
+    probe = (
+        "import sys; from pathlib import Path\n"
+        "from dap_kernel.errors import StreamRunning\n"
+        "from dap_kernel.streams.state import stream_lock\n"
+        "try:\n"
+        "    with stream_lock(Path(sys.argv[1]), sys.argv[2]): print('ran')\n"
+        "except StreamRunning as e: print(e)\n"
+    )
+
+    def other(name: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", probe, str(tmp_path), name], capture_output=True, text=True
+        )
+        return done.stdout.strip()
+
+    with stream_lock(tmp_path, "main.clicks"):
+        with stream_lock(tmp_path, "main.clicks"):
+            assert (
+                other("main.clicks") == "stream main.clicks is already running in another process"
+            )
+        assert other("main.clicks").endswith("already running in another process")
+        assert other("main.views") == "ran"
+    assert other("main.clicks") == "ran"
+
+
+def test_two_workers_restarting_one_dead_stream_run_it_once(
+    workspace: Workspace, broker: Broker, topic: str, supervisor: Supervisor
+) -> None:
+    """Two service workers find the same stream dead and both restart it: one child runs, the
+    other exits at once without touching the state, and no event is written twice."""
+    from dap_kernel.streams.access import GovernedStreams
+
+    produce(broker.bootstrap, topic, ({"id": i} for i in range(500)))
+    request = StreamRequest(
+        topic=topic, table="taps", bootstrap=broker.bootstrap, batch_seconds=0.2
+    )
+    state = GovernedStreams(workspace.session(), supervisor).start(request)
+    wait_for(lambda: len(ids(workspace, "main.taps")) == 500, message="first rows")
+    supervisor.close()
+    os.kill(state.pid, signal.SIGKILL)  # dies while no worker watches
+    workers = [Supervisor(workspace.settings), Supervisor(workspace.settings)]
+    try:
+        assert [w.adopt() for w in workers] == [["main.taps"], ["main.taps"]]
+        children = lambda: [w._watched["main.taps"].process for w in workers]  # noqa: E731
+        wait_for(lambda: all(p is not None for p in children()), message="both restarted it")
+        wait_for(
+            lambda: sum(p is not None and p.poll() is None for p in children()) == 1,
+            message="two children kept running",
+        )
+        exited = [p for p in children() if p is not None and p.poll() is not None]
+        assert [p.returncode for p in exited] == [0]
+        running = read_state(workspace.settings.home, "main.taps")
+        assert running.status == "running" and running.pid not in {state.pid, exited[0].pid}
+        produce(broker.bootstrap, topic, ({"id": i} for i in range(500, 800)))
+        wait_for(lambda: len(ids(workspace, "main.taps")) >= 800, message="rows after restart")
+        time.sleep(1.0)
+        assert ids(workspace, "main.taps") == list(range(800))
+    finally:
+        for w in workers:
+            w.close(stop_streams=True)
