@@ -97,6 +97,7 @@ def order_key(binding: Binding, data: pa.Table) -> list[str]:
     timestamp column — what reports filter ranges on, so the server skips the granules
     outside them. Only columns without nulls (a sort key column is not Nullable); none at
     all leaves the copy unsorted (``ORDER BY tuple()``)."""
+
     def usable(name: str) -> bool:
         return name in data.column_names and data.column(name).null_count == 0
 

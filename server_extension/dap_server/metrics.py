@@ -78,7 +78,8 @@ class Metrics:
         if not folder:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
-        registry.register(_DapSeries(MultiProcessCollector(None, path=folder)))
+        files = MultiProcessCollector(None, path=folder)  # type: ignore[no-untyped-call]
+        registry.register(_DapSeries(files))
         if self.streams is not None:
             registry.register(self.streams)
         return generate_latest(registry)
@@ -91,7 +92,7 @@ class _DapSeries(Collector):
         self.inner = inner
 
     def collect(self) -> Iterator[Metric]:
-        for metric in self.inner.collect():
+        for metric in self.inner.collect():  # type: ignore[no-untyped-call]
             if metric.name.startswith("dap_"):
                 yield metric
 

@@ -159,7 +159,8 @@ class Supervisor:
                     code = proc.poll()
                     if code is not None and not self.stopping:
                         _log(f"worker {slot} (pid {proc.pid}) exited with {code}: restarting it")
-                        mark_process_dead(proc.pid, self.metrics_dir)  # its gauges: gone
+                        # Its live gauges leave the sums (its counts stay in them).
+                        mark_process_dead(proc.pid, self.metrics_dir)  # type: ignore[no-untyped-call]
                         self._pause_if_crashing()
                         if not self.stopping:
                             self._spawn(slot)
