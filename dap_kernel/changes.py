@@ -173,7 +173,8 @@ class CatalogChanges:
             self._require_new(name, replace)
             self.require("MANAGE_GRANTS", "*")
             engine = self.engine_for("clickhouse")
-            assert isinstance(engine, ClickHouseEngine)  # what the workspace makes of the name
+            if not isinstance(engine, ClickHouseEngine):  # a workspace's engines are its own
+                raise DapError("the clickhouse engine of this workspace is not a server")
             native = engine.describe_native(location, self.catalog.exact_distinct_rows)
             info = self.catalog.register_clickhouse_table(
                 qualified,
