@@ -9,7 +9,7 @@ itself knows no principal; calling it directly is for DAP's own code (demo data,
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +64,17 @@ class CatalogChanges:
         self.require("CREATE", schema)
         return qualified
 
+    def _new_table(
+        self, action: str, qualified: str, what: str, replace: bool, make: Callable[[], TableInfo]
+    ) -> TableInfo:
+        """One creation or registration: CREATE (and MODIFY to replace) checked, ``make``
+        run, the attempt audited with the rows it brought."""
+        with self.audit_change(action, (qualified,), statement=what) as c:
+            self._require_new(qualified, replace)
+            info = make()
+            c.rows = info.row_count
+        return info
+
     def create_table(
         self,
         name: str,
@@ -77,9 +88,12 @@ class CatalogChanges:
     ) -> TableInfo:
         """Write ``data`` as a new lake table owned by this principal (needs CREATE)."""
         qualified = "{}.{}".format(*split_name(name))
-        with self.audit_change("create", (qualified,), statement=f"create table {qualified}") as c:
-            self._require_new(name, replace)
-            info = self.catalog.create_table(
+        return self._new_table(
+            "create",
+            qualified,
+            f"create table {qualified}",
+            replace,
+            lambda: self.catalog.create_table(
                 qualified,
                 data,
                 description=description,
@@ -88,9 +102,8 @@ class CatalogChanges:
                 column_descriptions=column_descriptions,
                 column_tags=column_tags,
                 replace=replace,
-            )
-            c.rows = info.row_count
-        return info
+            ),
+        )
 
     def register_file(
         self,
@@ -105,10 +118,12 @@ class CatalogChanges:
     ) -> TableInfo:
         """Register a CSV, Parquet or JSON file (or glob) as a table (needs CREATE)."""
         qualified = "{}.{}".format(*split_name(name))
-        what = f"register {qualified} from file {path}"
-        with self.audit_change("register", (qualified,), statement=what) as c:
-            self._require_new(name, replace)
-            info = self.catalog.register_file(
+        return self._new_table(
+            "register",
+            qualified,
+            f"register {qualified} from file {path}",
+            replace,
+            lambda: self.catalog.register_file(
                 qualified,
                 path,
                 format=format,
@@ -117,9 +132,8 @@ class CatalogChanges:
                 owner=self.principal.name,
                 tags=tags,
                 replace=replace,
-            )
-            c.rows = info.row_count
-        return info
+            ),
+        )
 
     def register_database_table(
         self,
@@ -134,10 +148,12 @@ class CatalogChanges:
         """Register a table of a SQLite or PostgreSQL database (needs CREATE); the log keeps
         the URL without its password."""
         qualified = "{}.{}".format(*split_name(name))
-        what = f"register {qualified} from {redact_url(url)} table {source_table}"
-        with self.audit_change("register", (qualified,), statement=what) as c:
-            self._require_new(name, replace)
-            info = self.catalog.register_database_table(
+        return self._new_table(
+            "register",
+            qualified,
+            f"register {qualified} from {redact_url(url)} table {source_table}",
+            replace,
+            lambda: self.catalog.register_database_table(
                 qualified,
                 url,
                 source_table,
@@ -145,9 +161,8 @@ class CatalogChanges:
                 owner=self.principal.name,
                 tags=tags,
                 replace=replace,
-            )
-            c.rows = info.row_count
-        return info
+            ),
+        )
 
     def register_clickhouse_table(
         self,
@@ -168,15 +183,14 @@ class CatalogChanges:
         qualified = "{}.{}".format(*split_name(name))
         database, table = check_source(source_table)
         location = f"{database}.{table}"
-        what = f"register {qualified} from ClickHouse table {location}"
-        with self.audit_change("register", (qualified,), statement=what) as c:
-            self._require_new(name, replace)
+
+        def register() -> TableInfo:
             self.require("MANAGE_GRANTS", "*")
             engine = self.engine_for("clickhouse")
             if not isinstance(engine, ClickHouseEngine):  # a workspace's engines are its own
                 raise DapError("the clickhouse engine of this workspace is not a server")
             native = engine.describe_native(location, self.catalog.exact_distinct_rows)
-            info = self.catalog.register_clickhouse_table(
+            return self.catalog.register_clickhouse_table(
                 qualified,
                 location,
                 native,
@@ -185,8 +199,9 @@ class CatalogChanges:
                 tags=tags,
                 replace=replace,
             )
-            c.rows = info.row_count
-        return info
+
+        what = f"register {qualified} from ClickHouse table {location}"
+        return self._new_table("register", qualified, what, replace, register)
 
     def set_table_engine(self, name: str, engine: str | None) -> str | None:
         """Set (None: clear) the engine statements over ``name`` run on when they name none

@@ -9,15 +9,31 @@ schedules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from .engines.base import Binding
 from .meta import MetaStore
 from .meta.models import RunRead
 
 _TABLE: Table = RunRead.__table__  # type: ignore[assignment]
+
+
+def versions_read(tables: Sequence[str], bindings: Sequence[Binding]) -> dict[str, int]:
+    """The Delta version of each of a statement's lake ``tables``, from what it bound."""
+    versions: dict[str, int] = {}
+    wanted = set(tables)
+    for b in bindings:
+        kind, _, version = b.signature.partition(":")
+        if kind != "delta" or not version.isdigit():
+            continue
+        schema = b.schema.split("@", 1)[0]  # a time-travel schema: "main@v3"
+        qualified = f"{schema}.{b.name}".lower()
+        if qualified in wanted:
+            versions[qualified] = int(version)
+    return versions
 
 
 class RunReads:

@@ -33,7 +33,7 @@ from .deadlines import shared_deadlines
 from .engine_choice import engine_of_rows
 from .engine_errors import with_suggestion
 from .engines import ENGINES, create_engine
-from .engines.base import Binding, Engine
+from .engines.base import Engine
 from .engines.cancels import EarlyCancels
 from .errors import (
     ConfigError,
@@ -49,14 +49,13 @@ from .governance.audit import AuditEvent, AuditLog, Change, audited
 from .governance.enforce import MaskKey, governed_message
 from .governance.identity import Principal, local_principal
 from .governance.policy import Decision, GrantPolicy, Policy, TablePolicy
-from .governance.rewrite import Prepared
 from .governance.secrets import SecretStore
 from .governance.statement import Governed, Governor, ResolvedPolicies, Trail
 from .lake import Lake
 from .meta import MetaStore
 from .results import QueryResult as QueryResult  # where the front doors import it from
 from .results import ResultCache, cache_key
-from .run_reads import RunReads
+from .run_reads import RunReads, versions_read
 from .settings import Settings
 from .statement_inputs import as_of_point, to_table
 from .writes import is_write, run_write
@@ -393,8 +392,8 @@ class Session(CatalogChanges):
         prepared, bound = governed.prepared, governed.params
         bindings = resolver.bindings()
         bindings += [self.catalog.binding_at(t) for t in prepared.travels]
-        if self.principal.run:
-            self._record_reads(governed.tables, bindings, prepared)
+        if self.principal.run:  # what its re-run as recorded reads
+            RunReads(ws.meta).record(self.principal.run, versions_read(governed.tables, bindings))
         # Keyed by the engine and its SQL without the engine's private token, so that every
         # process of a service finds the same key (the token differs per process); no answer
         # crosses engines.
@@ -439,22 +438,6 @@ class Session(CatalogChanges):
         if not self.principal.run:
             return ()
         return tuple(sorted(RunReads(self.workspace.meta).pins(self.principal.run).items()))
-
-    def _record_reads(
-        self, tables: Sequence[str], bindings: Sequence[Binding], prepared: Prepared
-    ) -> None:
-        """Record under this session's run the Delta version of every lake table read."""
-        versions: dict[str, int] = {}
-        wanted = set(tables)
-        for b in bindings:
-            kind, _, version = b.signature.partition(":")
-            if kind != "delta" or not version.isdigit():
-                continue
-            schema = b.schema.split("@", 1)[0]  # a time-travel schema: "main@v3"
-            qualified = f"{schema}.{b.name}".lower()
-            if qualified in wanted:
-                versions[qualified] = int(version)
-        RunReads(self.workspace.meta).record(self.principal.run, versions)
 
     def _execute(
         self,
