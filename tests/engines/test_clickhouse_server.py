@@ -495,3 +495,55 @@ def test_cli_registers_a_server_table(native_ws: Workspace, clickhouse_url: str)
         assert len(done.stderr.strip().splitlines()) == 1 and PASSWORD not in done.stderr
     else:
         assert done.returncode == 0 and "registered main.events: 4 rows" in done.stdout
+
+
+def test_a_server_table_over_rest_fails_closed(
+    demo_home: Path, clickhouse_url: str, tmp_path: Path
+) -> None:
+    """Through `dap serve` (the service's own clickhouse engine, which refuses 18.16): ann's
+    statement over the registered table is one error line, never rows or the password; on
+    DuckDB it is refused as living in ClickHouse; bob without a grant is refused first."""
+    import httpx
+
+    from tests.conftest import served
+
+    client, _ = connect(clickhouse_url)
+    try:
+        client.command("CREATE DATABASE IF NOT EXISTS analytics")
+        client.command(
+            "CREATE TABLE IF NOT EXISTS analytics.clicks (region String, email String) "
+            "ENGINE = MergeTree() ORDER BY region"
+        )
+        client.command("INSERT INTO analytics.clicks VALUES ('APAC', 'raj.k@example.com')")
+        with served(demo_home, tmp_path, env={"DAP_CLICKHOUSE_URL": clickhouse_url}) as service:
+            ws = Workspace(
+                Settings(home=service.home, user="tester", clickhouse_url=clickhouse_url)
+            )
+            ws._engines["clickhouse"] = ClickHouseEngine(clickhouse_url, required=("readonly",))
+            try:
+                as_user(ws, "tester").register_clickhouse_table("main.clicks", "analytics.clicks")
+                ws.admin("tester").add_row_filter(
+                    "main.clicks", "region = current_user_attr('region')"
+                )
+            finally:
+                ws.close()
+
+            def ask(user: str, body: dict[str, object]) -> httpx.Response:
+                headers = {"Authorization": f"Bearer {service.keys[user]}"}
+                return httpx.post(
+                    f"{service.url}/dap/api/v1/query", json=body, headers=headers, timeout=60
+                )
+
+            sql = {"sql": "SELECT region, email FROM main.clicks"}
+            for reply in (ask("ann", sql), ask("ann", {**sql, "engine": "duckdb"})):
+                text = reply.text
+                assert reply.status_code >= 400 and "rows" not in reply.json(), text
+                assert "raj.k@example.com" not in text and PASSWORD not in text
+                assert "Traceback" not in text and "\n" not in reply.json()["message"]
+            assert "prefer_column_name_to_alias" in ask("ann", sql).json()["message"]
+            assert "lives in the ClickHouse server" in ask("ann", {**sql, "engine": "duckdb"}).text
+            refused = ask("bob", sql)
+            assert refused.status_code == 403 and "raj.k" not in refused.text
+    finally:
+        client.command("DROP DATABASE IF EXISTS analytics")
+        client.close()
