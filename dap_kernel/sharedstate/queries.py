@@ -5,9 +5,12 @@ A query is a row of ``service_queries`` under (owner, the owner's id for it). A 
 caller named its id is written as ``running`` when it starts (the primary key refuses an id
 the owner already used, on every worker at once), so another worker can report it running
 and have it cancelled; an unnamed one (the id is made here and told only with the answer) is
-written once, when it ends. A finished result rests encrypted (:mod:`.codec`) until
-``ttl_s`` after it ended. Cancelling through another worker sets ``cancel_requested``; the
-worker running the query looks for such requests (:meth:`SharedQueries.cancel_requests`).
+written once, when it ends, and only if its answer did not carry every row: a result answered
+whole is not held (:meth:`SharedQueries.release`), so no copy of its rows rests on the service
+and the busiest path, a report's small cached answers, writes nothing. A finished result
+rests encrypted (:mod:`.codec`) until ``ttl_s`` after it ended. Cancelling through another
+worker sets ``cancel_requested``; the worker running the query looks for such requests
+(:meth:`SharedQueries.cancel_requests`).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class QueryState:
     finished: float | None = None
     local: bool = True  # running in this process (its progress and cancel are at hand)
     stored: bool = False  # its row exists (written when it started)
+    held: bool = True  # query/{id} knows it until it expires (False: answered whole, let go)
 
 
 class GroupCommit:
@@ -208,6 +212,17 @@ class SharedQueries:
             },
             pending,
         )
+
+    def release(self, state: QueryState, result: QueryResult, truncated: bool) -> None:
+        """An unnamed query whose answer carries its whole result: nothing is left to page or
+        poll, and its id was told to no one before, so nothing is written or held."""
+        if state.stored:
+            raise ValueError("a named query is held: keep it")
+        state.finished = time.time()
+        state.result, state.truncated, state.status = result, truncated, "finished"
+        state.held = False
+        with self._lock:
+            self._running.pop((state.owner, state.query_id), None)
 
     def _end(
         self, state: QueryState, values: dict[str, object], pending: list[Future[None]] | None

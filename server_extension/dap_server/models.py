@@ -204,6 +204,12 @@ class QueryPage(BaseModel):
     progress: float | None = Field(default=None, description="Percent done of a running query.")
     tables: list[str] = []
     error: ErrorBody | None = None
+    held: bool = Field(
+        default=True,
+        description="`query/{id}` knows this query until it expires (its status, a finished "
+        "one's pages). False for a query you did not name whose answer carried every row: "
+        "nothing of it is kept on the service.",
+    )
 
 
 class QueryBatch(Request):

@@ -11,8 +11,10 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from sqlalchemy import select
 
 from dap_kernel.session import Workspace
+from dap_kernel.sharedstate.queries import QUERIES
 from tests.server.conftest import Api, Fetch
 
 LONG_SQL = "SELECT count(*) FROM main.order_lines a, main.order_lines b, main.order_lines c"
@@ -445,6 +447,47 @@ async def test_batch_runs_a_report_in_one_round_trip(api: Api) -> None:
     assert len(paged["rows"]) == 1 and paged["next_offset"] == 1
     more = await api("GET", f"query/{paged['query_id']}", as_="ann", params={"offset": "1"})
     assert more.body["rows"] and more.body["offset"] == 1
+
+
+async def test_an_answer_with_every_row_is_not_held(api: Api, governed: Workspace) -> None:
+    """An unnamed query answered whole leaves nothing on the service (no copy of its rows, no
+    registry write on the busiest path); a named one, or one with pages left, is held."""
+
+    def held_ids() -> set[str]:
+        with governed.meta.connection() as con:
+            return {r.query_id for r in con.execute(select(QUERIES.c.query_id)).all()}
+
+    sql = "SELECT channel, count(*) AS n FROM orders GROUP BY 1 ORDER BY 1"
+    whole = (await api("POST", "query", as_="ann", body={"sql": sql})).body
+    assert whole["rows"] and whole["next_offset"] is None and whole["held"] is False
+    gone = await api("GET", f"query/{whole['query_id']}", as_="ann")
+    assert gone.status == 404 and gone.body["error"] == "unknown_query"
+    arrow = await api(
+        "POST",
+        "query",
+        as_="ann",
+        body={"sql": sql},
+        headers={"Accept": "application/vnd.apache.arrow.stream"},
+    )
+    assert arrow.status == 200
+    paged = (await api("POST", "query", as_="ann", body={"sql": sql, "page_size": 1})).body
+    assert paged["next_offset"] == 1 and paged["held"] is True
+    named = (await api("POST", "query", as_="ann", body={"sql": sql, "query_id": "mine-0001"})).body
+    assert named["next_offset"] is None and named["held"] is True
+    again = await api("GET", "query/mine-0001", as_="ann")
+    assert again.status == 200 and again.body["rows"] == named["rows"]
+    batch = await api(
+        "POST",
+        "query/batch",
+        as_="ann",
+        body={"queries": [{"sql": sql}, {"sql": "SELECT * FROM nowhere"}]},
+    )
+    answered, failed = batch.body["results"]
+    assert answered["held"] is False and failed["held"] is True
+    assert (await api("GET", f"query/{failed['query_id']}", as_="ann")).body["status"] == "failed"
+    assert held_ids() >= {paged["query_id"], "mine-0001", failed["query_id"]}
+    let_go = {whole["query_id"], answered["query_id"], arrow.headers["X-DAP-Query-Id"]}
+    assert not held_ids() & let_go
 
 
 async def test_unknown_query_string_parameters_are_ignored(api: Api) -> None:

@@ -45,7 +45,7 @@ def run_query(call: Call, body: QueryRequest) -> QueryPage | RawBody:
     """Run one governed SELECT. JSON pages by default; the whole result as an Arrow IPC stream
     with `Accept: application/vnd.apache.arrow.stream`."""
     # Admitted by the fair query pool before this runs (dap_kernel.admission): 429 at the limit.
-    state, result, truncated = _execute(call, body)
+    state, result, truncated = _execute(call, body, whole=call.wants_arrow)
     if call.wants_arrow:
         return RawBody(
             arrow_stream(result.table),
@@ -80,18 +80,21 @@ def run_batch(call: Call, body: QueryBatch) -> QueryBatchResult:
     # its queries agree, and the version is read once.
     with call.workspace.policy.pinned():
         for asked in body.queries:
-            # An id for every query, so a failed one can be looked up like the others.
+            # An id for every query, so a failed one is answered like the others (an unnamed
+            # query stays unnamed: it is not registered while it runs).
             query_id = asked.query_id or uuid.uuid4().hex
-            request = asked.model_copy(update={"query_id": query_id})
+            written = len(pending)
             try:
-                state, _, _ = _execute(call, request, pending)
-                pages.append(_page(call, state, 0, request.page_size))
+                state, _, _ = _execute(call, asked, query_id=query_id, pending=pending)
+                pages.append(_page(call, state, 0, asked.page_size))
             except DapError as e:
                 pages.append(
                     QueryPage.model_construct(
                         query_id=query_id,
                         status="cancelled" if isinstance(e, QueryCancelled) else "failed",
                         error=ErrorBody(error=e.code, message=e.message),
+                        # Recorded unless it never started (its id was in use, say).
+                        held=len(pending) > written,
                     )
                 )
     wait_all(pending)
@@ -99,16 +102,24 @@ def run_batch(call: Call, body: QueryBatch) -> QueryBatchResult:
 
 
 def _execute(
-    call: Call, body: QueryRequest, pending: list[Future[None]] | None = None
+    call: Call,
+    body: QueryRequest,
+    *,
+    query_id: str | None = None,
+    whole: bool = False,
+    pending: list[Future[None]] | None = None,
 ) -> tuple[QueryState, QueryResult, bool]:
     """Run one query for its caller: registered (for polling, paging, cancelling), timed
     (never longer than the server's maximum, whatever the caller asked), counted in the
     metrics; returns its state, its result (cut at the row limit) and whether it was cut.
-    With ``pending``, its registry write is left there to be waited for (a batch)."""
+
+    The result is held for paging when the caller named the query or its first page (or,
+    ``whole``, the answer) leaves rows out; an unnamed query answered whole is let go. With
+    ``pending``, its registry write is left there to be waited for (a batch)."""
     runtime = call.runtime
     user = call.principal.name
     named = bool(body.query_id)  # a named query may be polled or cancelled while it runs
-    query_id = body.query_id or uuid.uuid4().hex
+    query_id = body.query_id or query_id or uuid.uuid4().hex
     limit = min(body.limit or runtime.max_rows, runtime.max_rows)
     started = time.perf_counter()
     outcome = "failed"
@@ -136,7 +147,10 @@ def _execute(
         truncated = result.row_count > limit
         if truncated:
             result = _cut(result, limit)
-        runtime.queries.keep(state, result, truncated, pending)
+        if state.stored or (not whole and result.table.num_rows > body.page_size):
+            runtime.queries.keep(state, result, truncated, pending)
+        else:
+            runtime.queries.release(state, result, truncated)
     finally:
         runtime.metrics.running.dec()
         runtime.metrics.query_duration.labels(outcome).observe(time.perf_counter() - started)
@@ -182,6 +196,7 @@ def _page(call: Call, state: QueryState, offset: int, page_size: int) -> QueryPa
         progress=None,
         tables=list(result.tables),
         error=None,
+        held=state.held,
     )
 
 
