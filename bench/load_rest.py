@@ -1014,8 +1014,8 @@ def print_report(result: dict[str, Any], args: argparse.Namespace) -> None:
         )
     print()
     print(
-        "Server metrics (/dap/metrics) and the cached-repeat histogram are one worker's each "
-        "with several workers; client-side figures cover them all."
+        "Server metrics (/dap/metrics) and the cached-repeat histogram sum every worker "
+        "(one PROMETHEUS_MULTIPROC_DIR per service); client-side figures cover them all."
     )
 
 

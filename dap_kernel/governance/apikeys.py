@@ -95,8 +95,9 @@ def _info(row: ApiKey) -> ApiKeyInfo:
 
 def _key_and_owner() -> Select[Any]:
     """The key and its owner's provider groups in one statement, built once: this runs on
-    every API request, and building a Core statement cost more than running it (Core, not the
-    ORM, and not driver SQL: the column types still turn SQLite's text into datetimes)."""
+    every API request, and building a Core statement cost more than running it. It stays a
+    Core statement (compiled once by :meth:`MetaStore.first_row`), so the column types still
+    turn SQLite's text into datetimes and lists."""
     keys = cast(Table, ApiKey.__table__)
     known = cast(Table, ProviderIdentity.__table__)
     return (
@@ -176,26 +177,28 @@ class ApiKeys:
         if len(parts) != 3 or parts[0] != "dap":
             raise ApiKeyError("invalid API key")
         _, key_id, secret = parts
-        keys = cast(Table, ApiKey.__table__)
-        with self.meta.connection() as con:
-            row = con.execute(_KEY_AND_OWNER, {"key_id": key_id}).one_or_none()
-            if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
-                raise ApiKeyError("invalid API key")
-            now = datetime.now(UTC)
-            if row.revoked_at is not None:
-                raise ApiKeyError(f"API key {key_id} is revoked")
-            if row.expires_at is not None and _aware(row.expires_at) <= now:
-                raise ApiKeyError(f"API key {key_id} is expired")
-            if scope and scope not in row.scopes and "admin" not in row.scopes:
-                raise InsufficientScope(f"API key {key_id} does not have the {scope!r} scope")
-            # A write per request would serialise every API call on the metadata database:
-            # "last used" to the minute is what an admin needs.
-            last = row.last_used_at
-            if last is None or now - _aware(last) > LAST_USED_RESOLUTION:
+        # Every request reads the row again (a revoked key stops at once), on a driver
+        # connection: the Core connection's begin and commit were most of the check's cost.
+        row: Any = self.meta.first_row(_KEY_AND_OWNER, {"key_id": key_id})
+        if row is None or not hmac.compare_digest(row.key_hash, _hash(secret)):
+            raise ApiKeyError("invalid API key")
+        now = datetime.now(UTC)
+        if row.revoked_at is not None:
+            raise ApiKeyError(f"API key {key_id} is revoked")
+        if row.expires_at is not None and _aware(row.expires_at) <= now:
+            raise ApiKeyError(f"API key {key_id} is expired")
+        if scope and scope not in row.scopes and "admin" not in row.scopes:
+            raise InsufficientScope(f"API key {key_id} does not have the {scope!r} scope")
+        # A write per request would serialise every API call on the metadata database:
+        # "last used" to the minute is what an admin needs.
+        last = row.last_used_at
+        if last is None or now - _aware(last) > LAST_USED_RESOLUTION:
+            keys = cast(Table, ApiKey.__table__)
+            with self.meta.connection() as con:
                 con.execute(update(keys).where(keys.c.key_id == key_id).values(last_used_at=now))
-            groups, roles = provider_identity.recorded(
-                row.groups, row.roles, row.seen_at, self.provider_max_age_s, now
-            )
+        groups, roles = provider_identity.recorded(
+            row.groups, row.roles, row.seen_at, self.provider_max_age_s, now
+        )
         return Principal(
             name=row.principal,
             groups=groups,

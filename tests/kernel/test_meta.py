@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from dap_kernel.errors import MetaStoreError
+from dap_kernel.governance.apikeys import _KEY_AND_OWNER, ApiKeys
 from dap_kernel.governance.audit import AuditEvent
 from dap_kernel.meta import MetaStore
+from dap_kernel.meta.models import ApiKey as ApiKeyRow
 from dap_kernel.session import Workspace
 from dap_kernel.settings import Settings
 
@@ -181,6 +185,26 @@ def test_the_hot_path_read_answers_and_fails_in_one_line(tmp_path: Path) -> None
     message = str(info.value)
     assert message.startswith("metadata database ") and "topsecret" not in message
     assert "\n" not in message
+
+
+def test_a_prepared_read_is_what_core_reads(meta_url: str) -> None:
+    """The API-key check of every request, compiled once and run on the driver: the same row,
+    the same types (datetimes and lists, not SQLite's text), parameters never pasted in."""
+    store = MetaStore(meta_url)
+    store.migrate()
+    keys = ApiKeys(store)
+    info, token = keys.create("ann", "probe", expires_in_days=3, rate_limit_per_min=7)
+    with store.connection() as con:
+        core = con.execute(_KEY_AND_OWNER, {"key_id": info.key_id}).one()
+    fast: Any = store.first_row(_KEY_AND_OWNER, {"key_id": info.key_id})
+    assert fast == tuple(core) and fast._fields == tuple(core._fields)
+    assert isinstance(fast.expires_at, datetime) and fast.scopes == ["query", "read-catalog"]
+    assert fast.rate_limit_per_min == 7
+    assert store.first_row(_KEY_AND_OWNER, {"key_id": f"{info.key_id}' OR '1'='1"}) is None
+    assert keys.authenticate(token, "query").name == "ann"
+    with pytest.raises(ValueError, match="parameter"):
+        store.first_row(select(ApiKeyRow.key_id).where(ApiKeyRow.key_id == "x"))
+    store.dispose()
 
 
 @pytest.mark.parametrize("url", ["nonsense", "mysql+nodriver://x/y", "postgresql://x:y@:bad/"])
