@@ -99,14 +99,20 @@ class RateLimiter:
             return self.default
         return Rate(float(override_per_min))
 
-    def take(self, caller: str, override_per_min: float | None = None) -> None:
-        """Spend one token of ``caller``'s bucket, or raise :class:`RateLimited`."""
+    def take(
+        self, caller: str, override_per_min: float | None = None, *, local_only: bool = False
+    ) -> bool:
+        """Spend one token of ``caller``'s bucket, or raise :class:`RateLimited`.
+
+        With ``local_only``, a token that would need the shared store (this worker's lease is
+        spent) is not taken and False is returned: the event loop asks so first, and leaves
+        the store's transaction to a thread (a write lock held by another worker must not stop
+        every request of this one)."""
         rate = self.rate_for(override_per_min)
         if rate.unlimited:
-            return
+            return True
         if self._shared is not None:
-            self._take_shared(self._shared, caller, rate)
-            return
+            return self._take_shared(self._shared, caller, rate, local_only)
         # A changed rate (a key's limit edited) starts a bucket of its own.
         key = (caller, rate.per_min, rate.burst)
         now = self._clock()
@@ -123,20 +129,22 @@ class RateLimiter:
                 bucket.updated = now
             if bucket.tokens >= 1.0:
                 bucket.tokens -= 1.0
-                return
+                return True
             wait = (1.0 - bucket.tokens) * 60.0 / rate.per_min
         raise _limited(rate, wait)
 
-    def _take_shared(self, shared: BucketStore, caller: str, rate: Rate) -> None:
+    def _take_shared(self, shared: BucketStore, caller: str, rate: Rate, local_only: bool) -> bool:
         """Spend a token of this process's lease, leasing more from the shared bucket first
-        when it is spent (or older than LEASE_TTL_S)."""
+        when it is spent (or older than LEASE_TTL_S) — unless ``local_only``."""
         key = f"{caller}|{rate.per_min:g}|{rate.burst:g}"
         now = self._clock()
         with self._lock:
             held = self._leases.get(key)
             if held is not None and held.tokens >= 1 and now - held.taken < LEASE_TTL_S:
                 held.tokens -= 1
-                return
+                return True
+        if local_only:
+            return False
         want = max(1, int(rate.burst // LEASE_DIVISOR))
         taken, wait = shared.lease(key, rate.per_min, rate.burst, want)
         if not taken:
@@ -145,6 +153,7 @@ class RateLimiter:
             if len(self._leases) >= self.max_callers:
                 self._leases.clear()  # forgetting leases only refuses sooner
             self._leases[key] = _Lease(taken - 1, now)
+        return True
 
 
 def _limited(rate: Rate, wait: float) -> RateLimited:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..connectors.files import sniff_delimiter
@@ -254,16 +255,7 @@ class Catalog(CatalogBindings):
         second set of rules for the same rows."""
         schema, table = split_name(name)
         self._ensure_new(schema, table, replace)
-        with self.meta.session() as s:
-            taken = s.execute(
-                select(CatalogTable.schema_name, CatalogTable.name).where(
-                    CatalogTable.kind == CLICKHOUSE_KIND, CatalogTable.location == location
-                )
-            ).first()
-        if taken is not None and (taken[0], taken[1]) != (schema, table):
-            raise DapError(
-                f"ClickHouse table {location} is registered already, as {taken[0]}.{taken[1]}"
-            )
+        self._refuse_second_name(location, schema, table)
         # DuckDB's names of the column types, as every other table shows them.
         empty = Binding(schema, table, "arrow", "", "describe", arrow=native.schema.empty_table())
         _, typed = profile_table(self.engine, empty, "arrow", distinct=False)
@@ -282,18 +274,35 @@ class Catalog(CatalogBindings):
                     max_value=st.maximum,
                 )
             )
-        return self._register(
-            schema,
-            table,
-            kind=CLICKHOUSE_KIND,
-            location=location,
-            version=0,
-            description=description,
-            owner=owner,
-            tags=list(tags),
-            options={TABLE_ENGINE_OPTION: "clickhouse"},
-            profile=(native.rows, columns),
-        )
+        try:
+            return self._register(
+                schema,
+                table,
+                kind=CLICKHOUSE_KIND,
+                location=location,
+                version=0,
+                description=description,
+                owner=owner,
+                tags=list(tags),
+                options={TABLE_ENGINE_OPTION: "clickhouse"},
+                profile=(native.rows, columns),
+            )
+        except IntegrityError:
+            # Registered meanwhile by someone else: the database's unique index (0017) or name.
+            self._refuse_second_name(location, schema, table)
+            raise TableExists(f"table {schema}.{table} already exists in the catalog") from None
+
+    def _refuse_second_name(self, location: str, schema: str, table: str) -> None:
+        with self.meta.session() as s:
+            taken = s.execute(
+                select(CatalogTable.schema_name, CatalogTable.name).where(
+                    CatalogTable.kind == CLICKHOUSE_KIND, CatalogTable.location == location
+                )
+            ).first()
+        if taken is not None and (taken[0], taken[1]) != (schema, table):
+            raise DapError(
+                f"ClickHouse table {location} is registered already, as {taken[0]}.{taken[1]}"
+            )
 
     # -- registration and statistics ---------------------------------------------------------
 

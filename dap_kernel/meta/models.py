@@ -11,11 +11,13 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -57,7 +59,17 @@ class CatalogTable(Base):
     """A table users can query: a Delta table in the lake or a registered external source."""
 
     __tablename__ = "catalog_tables"
-    __table_args__ = (UniqueConstraint("schema_name", "name", name="uq_catalog_table_name"),)
+    __table_args__ = (
+        UniqueConstraint("schema_name", "name", name="uq_catalog_table_name"),
+        # One catalog name per ClickHouse server table (migration 0017).
+        Index(
+            "uq_catalog_server_table",
+            "location",
+            unique=True,
+            sqlite_where=text("kind = 'clickhouse'"),
+            postgresql_where=text("kind = 'clickhouse'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     schema_name: Mapped[str] = mapped_column(String(200), default="main")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..meta import MetaStore
@@ -42,14 +42,8 @@ class SharedBuckets:
         # connection() is one transaction; on SQLite it begins IMMEDIATE (the write lock), and
         # the UPDATE below takes the row lock on PostgreSQL before anything is read.
         with self.meta().connection() as con:
-            con.execute(
-                update(BUCKETS)
-                .where(BUCKETS.c.bucket == bucket)
-                .values(updated_at=BUCKETS.c.updated_at)
-            )
-            row = con.execute(
-                select(BUCKETS.c.tokens, BUCKETS.c.updated_at).where(BUCKETS.c.bucket == bucket)
-            ).one_or_none()
+            con.execute(_LOCK, {"b": bucket})
+            row = con.execute(_READ, {"b": bucket}).one_or_none()
             if row is None:
                 tokens = burst
             else:
@@ -57,13 +51,25 @@ class SharedBuckets:
                 tokens = min(burst, float(row.tokens) + elapsed * per_min / 60.0)
             taken = min(want, int(tokens))
             tokens -= taken
-            if row is None:
-                con.execute(insert(BUCKETS).values(bucket=bucket, tokens=tokens, updated_at=now))
-            else:
-                con.execute(
-                    update(BUCKETS)
-                    .where(BUCKETS.c.bucket == bucket)
-                    .values(tokens=tokens, updated_at=now)
-                )
+            values = {"b": bucket, "tokens": tokens, "at": now}
+            con.execute(_CREATE if row is None else _SPEND, values)
         wait = 0.0 if taken else (1.0 - tokens) * 60.0 / per_min
         return taken, wait
+
+
+# Built once: a lease is taken every tenth request of a caller, and building the statements
+# cost more than running them.
+_LOCK = (
+    update(BUCKETS)
+    .where(BUCKETS.c.bucket == bindparam("b"))
+    .values(updated_at=BUCKETS.c.updated_at)
+)
+_READ = select(BUCKETS.c.tokens, BUCKETS.c.updated_at).where(BUCKETS.c.bucket == bindparam("b"))
+_CREATE = insert(BUCKETS).values(
+    bucket=bindparam("b"), tokens=bindparam("tokens"), updated_at=bindparam("at")
+)
+_SPEND = (
+    update(BUCKETS)
+    .where(BUCKETS.c.bucket == bindparam("b"))
+    .values(tokens=bindparam("tokens"), updated_at=bindparam("at"))
+)

@@ -175,9 +175,7 @@ class DapHandler(APIHandler):
                 principal = await self._identify(endpoint)
                 self._principal = principal  # a refused request is logged under its caller too
                 self._count_in()
-                self.dap.runtime.limiter.take(
-                    caller_key(principal.name, principal.key_id), principal.rate_limit_per_min
-                )
+                await self._take_rate_token(principal)
             self._principal = principal
             kwargs: dict[str, Any] = {k: unquote(v) for k, v in path_args.items()}
             if endpoint.query is not None:
@@ -197,6 +195,14 @@ class DapHandler(APIHandler):
             self._error(InternalError("internal server error: the details are in the server log"))
             return
         self._write_result(endpoint, result)
+
+    async def _take_rate_token(self, principal: Principal) -> None:
+        """One token of the caller's rate: from this worker's lease on the loop, or, when the
+        lease is spent, from the shared bucket on the light pool (a database transaction)."""
+        limiter = self.dap.runtime.limiter
+        key, rate = caller_key(principal.name, principal.key_id), principal.rate_limit_per_min
+        if not limiter.take(key, rate, local_only=True):
+            await self._in_pool("light", lambda: limiter.take(key, rate))
 
     def _count_in(self) -> None:
         """A stopping server waits for the requests it is serving (Runtime.drain)."""

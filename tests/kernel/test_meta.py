@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 import pytest
 from sqlalchemy import select, text
 
-from dap_kernel.errors import MetaStoreError
+from dap_kernel.catalog.store import Catalog
+from dap_kernel.engines.clickhouse_native import NativeTable
+from dap_kernel.errors import DapError, MetaStoreError
 from dap_kernel.governance.apikeys import _KEY_AND_OWNER, ApiKeys
 from dap_kernel.governance.audit import AuditEvent
 from dap_kernel.meta import MetaStore
@@ -73,7 +76,7 @@ def test_migrations_create_the_schema_and_are_idempotent(meta_url: str) -> None:
     store.migrate()  # second run: already at head, changes nothing
     assert set(store.table_names()) >= EXPECTED_TABLES
     with store.engine.connect() as con:
-        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0016"
+        assert con.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0017"
     store.dispose()
 
 
@@ -205,6 +208,32 @@ def test_a_prepared_read_is_what_core_reads(meta_url: str) -> None:
     with pytest.raises(ValueError, match="parameter"):
         store.first_row(select(ApiKeyRow.key_id).where(ApiKeyRow.key_id == "x"))
     store.dispose()
+
+
+def test_a_server_table_keeps_one_catalog_name_in_a_race(
+    meta_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two stewards registering one ClickHouse table under two names at once: both pass the
+    read-before-write check, and the database's unique index (0017) refuses the second."""
+    ws = Workspace(Settings(home=tmp_path / "home", meta_url=meta_url, user="tester"))
+    try:
+        native = NativeTable(0, pa.schema([("id", pa.int64())]), {}, distinct_approx=False)
+        ws.catalog.register_clickhouse_table("main.events", "analytics.events", native)
+        check = Catalog._refuse_second_name
+        calls: list[str] = []
+
+        def late(self: Catalog, location: str, schema: str, table: str) -> None:
+            calls.append(table)
+            if len(calls) > 1:  # the first check ran before main.events was written
+                check(self, location, schema, table)
+
+        monkeypatch.setattr(Catalog, "_refuse_second_name", late)
+        with pytest.raises(DapError, match="registered already, as main.events"):
+            ws.catalog.register_clickhouse_table("main.again", "analytics.events", native)
+        assert calls == ["again", "again"]
+        assert "main.again" not in ws.catalog.known_names()
+    finally:
+        ws.close()
 
 
 @pytest.mark.parametrize("url", ["nonsense", "mysql+nodriver://x/y", "postgresql://x:y@:bad/"])

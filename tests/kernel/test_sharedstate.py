@@ -100,6 +100,26 @@ def test_one_rate_across_workers(meta: MetaStore) -> None:
     one.take("user:raj")  # a bucket of its own
 
 
+def test_the_event_loop_spends_a_lease_but_never_takes_one(meta: MetaStore) -> None:
+    """``local_only`` (what the REST loop asks first) spends this worker's leased tokens and
+    says False once they are spent, without a transaction; the lease is then taken off the
+    loop."""
+    store = SharedBuckets(lambda: meta)
+    leases: list[str] = []
+    real = store.lease
+
+    def counted(bucket: str, per_min: float, burst: float, want: int) -> tuple[int, float]:
+        leases.append(bucket)
+        return real(bucket, per_min, burst, want)
+
+    store.lease = counted  # type: ignore[method-assign]
+    limiter = RateLimiter(Rate(600, burst=30), shared=store)  # leases of 3 tokens
+    assert limiter.take("user:ann", local_only=True) is False and leases == []
+    assert limiter.take("user:ann") is True and len(leases) == 1
+    assert [limiter.take("user:ann", local_only=True) for _ in range(3)] == [True, True, False]
+    assert len(leases) == 1
+
+
 def test_an_erasure_drops_the_results_held_for_paging(meta: MetaStore) -> None:
     one = SharedQueries(meta, KEY)
     state = one.start("q-0000002", "ann", named=False)
