@@ -187,11 +187,18 @@ class FairPool:
         ready: list[_Job[Any]] = []
         while self._waiting:
             free = self.share.workers - self._busy
-            order = sorted(
-                (self._running.get(user, 0), queue[0].seq, user)
-                for user, queue in self._waiting.items()
-            )
-            chosen = next((u for r, _, u in order if self.share.may_start(r, free)), None)
+            if free <= 0:  # the common case under load: nothing to look at
+                break
+            # One pass, not a sort: with hundreds of users waiting, sorting them for every
+            # submit and every finished job was ~70 µs each time.
+            best: tuple[int, int] | None = None
+            chosen = None
+            for user, queue in self._waiting.items():
+                running = self._running.get(user, 0)
+                if self.share.may_start(running, free):
+                    key = (running, queue[0].seq)
+                    if best is None or key < best:
+                        best, chosen = key, user
             if chosen is None:
                 break
             queue = self._waiting[chosen]
